@@ -1,0 +1,61 @@
+# Liftoff: every command a user needs. `make demo` and `make test` set everything up first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+PY_STAMP := $(VENV)/.liftoff-installed
+NODE_STAMP := node_modules/.liftoff-installed
+STAGE ?= sandbox
+
+.PHONY: help setup demo test test-unit test-infra test-e2e lint format synth synth-prod clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+setup: $(PY_STAMP) $(NODE_STAMP) ## Create .venv from pinned requirements and install the pinned CDK CLI (idempotent)
+
+$(PY_STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (found %s); set PYTHON=/path/to/python3.11" % sys.version.split()[0])'
+	@echo "==> Python deps into $(VENV) (pinned by requirements*.txt and constraints.txt)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	@$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm not found: install Node.js 20+ (https://nodejs.org)"; exit 1; }
+	@echo "==> AWS CDK CLI into node_modules (pinned by package-lock.json)"
+	@npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+demo: setup ## Run the whole system locally end to end (no AWS account needed)
+	@$(BIN)/liftoff demo
+
+test: setup lint ## Lint, then run every test suite
+	@$(BIN)/pytest -p no:cacheprovider
+
+test-unit: setup ## Handler, library and config tests (fast)
+	@$(BIN)/pytest -p no:cacheprovider tests/unit
+
+test-infra: setup ## CDK assertions, cdk-nag, cfn-lint
+	@$(BIN)/pytest -p no:cacheprovider tests/infra
+
+test-e2e: setup ## End-to-end through the local API
+	@$(BIN)/pytest -p no:cacheprovider tests/e2e
+
+lint: setup ## ruff lint + format check
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
+
+format: setup ## Apply ruff fixes and formatting
+	@$(BIN)/ruff check --fix .
+	@$(BIN)/ruff format .
+
+synth: setup ## cdk synth for STAGE (default sandbox)
+	@npx cdk synth -q -c stage=$(STAGE)
+
+clean: ## Remove generated files (keeps .venv and node_modules)
+	rm -rf cdk.out .liftoff reports .pytest_cache .ruff_cache

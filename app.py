@@ -1,0 +1,37 @@
+#!/usr/bin/env python3
+"""Liftoff CDK app: one stack per use case for the stage given by `-c stage=sandbox|prod`.
+
+    npx cdk synth -c stage=sandbox                         # every use case under usecases/
+    npx cdk deploy -c stage=sandbox -c use_case=support-triage
+"""
+
+import sys
+
+import aws_cdk as cdk
+
+from liftoff.config import get_stage
+from liftoff.errors import ConfigError
+from liftoff.usecases import load_all_use_cases, load_use_case
+from stacks.nag import add_nag_checks
+from stacks.usecase_stack import UseCaseStack, stack_name
+
+
+def main() -> None:
+    app = cdk.App()
+    try:
+        stage = get_stage(app.node.try_get_context("stage") or "sandbox")
+        only = app.node.try_get_context("use_case")
+        use_cases = [load_use_case(only)] if only else load_all_use_cases()
+    except ConfigError as exc:
+        sys.exit(f"liftoff: configuration error\n{exc}")
+
+    env = cdk.Environment(account=None, region=None)
+    for use_case in use_cases:
+        UseCaseStack(app, stack_name(use_case.name, stage.name), use_case=use_case, stage=stage, env=env)
+
+    add_nag_checks(app)
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

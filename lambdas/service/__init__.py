@@ -1,0 +1,1 @@
+"""Runtime code of the Liftoff Lambda functions (deployed from lambdas/, imported as `service`)."""

@@ -1,0 +1,74 @@
+"""Amazon Bedrock Converse: the only module that talks to the model. Maps the service's errors
+onto the service's error hierarchy so the handler never sees a botocore exception."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import (
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+from service.models.errors import ModelError, ModelThrottled, ModelTimeout
+
+_THROTTLED = {"ThrottlingException", "ModelNotReadyException", "ServiceQuotaExceededException"}
+_TIMEOUT = {"ModelTimeoutException"}
+
+
+@dataclass(frozen=True)
+class ModelReply:
+    text: str
+    stop_reason: str
+    input_tokens: int
+    output_tokens: int
+    latency_ms: int
+
+
+class ModelClient:
+    """Calls Converse with one user message (and an optional system prompt)."""
+
+    def __init__(self, client: Any):
+        self._client = client
+
+    def converse(self, *, model_id: str, user_text: str, system: str | None, inference: dict) -> ModelReply:
+        request: dict[str, Any] = {
+            "modelId": model_id,
+            "messages": [{"role": "user", "content": [{"text": user_text}]}],
+            "inferenceConfig": inference,
+        }
+        if system:
+            request["system"] = [{"text": system}]
+        try:
+            response = self._client.converse(**request)
+        except ClientError as exc:
+            raise _map_client_error(exc, model_id) from exc
+        except (ReadTimeoutError, ConnectTimeoutError) as exc:
+            raise ModelTimeout(f"model {model_id} did not answer in time") from exc
+        except EndpointConnectionError as exc:
+            raise ModelError(f"the model endpoint is unreachable: {exc}") from exc
+
+        blocks = response["output"]["message"]["content"]
+        usage = response["usage"]
+        return ModelReply(
+            text="".join(block.get("text", "") for block in blocks),
+            stop_reason=response["stopReason"],
+            input_tokens=int(usage["inputTokens"]),
+            output_tokens=int(usage["outputTokens"]),
+            latency_ms=int(response.get("metrics", {}).get("latencyMs", 0)),
+        )
+
+
+def _map_client_error(exc: ClientError, model_id: str) -> Exception:
+    code = exc.response.get("Error", {}).get("Code", "Unknown")
+    detail = exc.response.get("Error", {}).get("Message", "")
+    if code in _THROTTLED:
+        return ModelThrottled(f"model {model_id} is throttling requests; retry with backoff")
+    if code in _TIMEOUT:
+        return ModelTimeout(f"model {model_id} timed out")
+    if code == "AccessDeniedException":
+        return ModelError(f"access to model {model_id} was denied: enable model access in Bedrock ({detail})")
+    return ModelError(f"model {model_id} failed: {code}: {detail}".rstrip(": "))

@@ -1,0 +1,192 @@
+"""Prompt registry in DynamoDB: the only module that reads or writes the prompts table.
+
+Items (one table per use case and stage):
+  version  pk=<use_case>#<prompt_id>  sk=v#000001      immutable, written once with a conditional put
+  alias    pk=<use_case>#<prompt_id>  sk=alias#<name>  {version, revision, history}; moved by conditional update
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import BotoCoreError, ClientError
+
+from service.models.errors import RegistryUnavailable, ServiceError
+from service.models.prompt import PromptSpec
+
+VERSION_PREFIX = "v#"
+ALIAS_PREFIX = "alias#"
+LIVE_ALIAS = "live"
+HISTORY_LIMIT = 50
+_PUBLISH_ATTEMPTS = 5
+
+
+class AliasConflict(ServiceError):
+    status = 409
+    code = "AliasConflict"
+
+
+@dataclass(frozen=True)
+class PromptVersion:
+    prompt_id: str
+    version: int
+    spec: PromptSpec
+    content_hash: str
+    created_at: str
+    author: str
+    message: str
+
+
+@dataclass(frozen=True)
+class PromptAlias:
+    prompt_id: str
+    name: str
+    version: int
+    revision: int
+    history: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    prompt_id: str
+    version: int
+    created: bool
+    live_set: bool
+
+
+def version_key(version: int) -> str:
+    return f"{VERSION_PREFIX}{version:06d}"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _is_conditional_failure(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+class PromptStore:
+    """Typed access to one use case's prompt registry table."""
+
+    def __init__(self, table: Any, use_case: str):
+        self._table = table
+        self._use_case = use_case
+
+    def _pk(self, prompt_id: str) -> str:
+        return f"{self._use_case}#{prompt_id}"
+
+    def _call(self, fn, **kwargs):
+        try:
+            return fn(**kwargs)
+        except ClientError as exc:
+            if _is_conditional_failure(exc):
+                raise
+            raise RegistryUnavailable(f"prompt registry error: {exc.response['Error'].get('Code')}") from exc
+        except BotoCoreError as exc:
+            raise RegistryUnavailable(f"prompt registry unreachable: {exc}") from exc
+
+    def _to_version(self, item: dict[str, Any]) -> PromptVersion:
+        return PromptVersion(
+            prompt_id=item["prompt_id"],
+            version=int(item["version"]),
+            spec=PromptSpec.model_validate_json(item["spec"]),
+            content_hash=item["content_hash"],
+            created_at=item["created_at"],
+            author=item.get("author", ""),
+            message=item.get("message", ""),
+        )
+
+    # ---- reads -------------------------------------------------------------------------------
+    def get_version(self, prompt_id: str, version: int) -> PromptVersion | None:
+        key = {"pk": self._pk(prompt_id), "sk": version_key(version)}
+        item = self._call(self._table.get_item, Key=key, ConsistentRead=True).get("Item")
+        return self._to_version(item) if item else None
+
+    def latest_version(self, prompt_id: str) -> PromptVersion | None:
+        resp = self._call(
+            self._table.query,
+            KeyConditionExpression=Key("pk").eq(self._pk(prompt_id)) & Key("sk").begins_with(VERSION_PREFIX),
+            ScanIndexForward=False,
+            Limit=1,
+            ConsistentRead=True,
+        )
+        items = resp.get("Items", [])
+        return self._to_version(items[0]) if items else None
+
+    def get_alias(self, prompt_id: str, name: str) -> PromptAlias | None:
+        key = {"pk": self._pk(prompt_id), "sk": f"{ALIAS_PREFIX}{name}"}
+        item = self._call(self._table.get_item, Key=key, ConsistentRead=True).get("Item")
+        if not item:
+            return None
+        return PromptAlias(
+            prompt_id=prompt_id,
+            name=name,
+            version=int(item["version"]),
+            revision=int(item["revision"]),
+            history=list(item.get("history", [])),
+        )
+
+    # ---- writes ------------------------------------------------------------------------------
+    def publish(self, spec: PromptSpec, *, author: str, message: str = "") -> PublishResult:
+        """Store `spec` as the next immutable version unless it equals the latest one (a no-op).
+        Points alias `live` at it when the prompt has no `live` alias yet (first publish only)."""
+        digest = spec.content_hash()
+        for _ in range(_PUBLISH_ATTEMPTS):
+            latest = self.latest_version(spec.prompt_id)
+            if latest and latest.content_hash == digest:
+                return PublishResult(spec.prompt_id, latest.version, created=False, live_set=False)
+            version = latest.version + 1 if latest else 1
+            item = {
+                "pk": self._pk(spec.prompt_id),
+                "sk": version_key(version),
+                "prompt_id": spec.prompt_id,
+                "version": version,
+                "spec": spec.model_dump_json(),
+                "content_hash": digest,
+                "created_at": _now(),
+                "author": author,
+                "message": message,
+            }
+            try:
+                self._call(self._table.put_item, Item=item, ConditionExpression="attribute_not_exists(sk)")
+            except ClientError as exc:
+                if _is_conditional_failure(exc):
+                    continue  # someone published the same number concurrently: take the next one
+                raise
+            live_set = self._create_alias_if_absent(spec.prompt_id, LIVE_ALIAS, version, author)
+            return PublishResult(spec.prompt_id, version, created=True, live_set=live_set)
+        raise AliasConflict(f"could not publish {spec.prompt_id}: too many concurrent publishes, try again")
+
+    def _create_alias_if_absent(self, prompt_id: str, name: str, version: int, author: str) -> bool:
+        item = {
+            "pk": self._pk(prompt_id),
+            "sk": f"{ALIAS_PREFIX}{name}",
+            "prompt_id": prompt_id,
+            "alias": name,
+            "version": version,
+            "revision": 1,
+            "history": [{"version": version, "at": _now(), "by": author}],
+        }
+        try:
+            self._call(self._table.put_item, Item=item, ConditionExpression="attribute_not_exists(sk)")
+        except ClientError as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    def list_prompt_ids(self) -> list[str]:
+        """Every prompt id that has a version (a scan: for the CLI, never on the request path)."""
+        ids: set[str] = set()
+        kwargs: dict[str, Any] = {"ProjectionExpression": "prompt_id, sk"}
+        while True:
+            resp = self._call(self._table.scan, **kwargs)
+            ids.update(i["prompt_id"] for i in resp.get("Items", []) if i["sk"].startswith(VERSION_PREFIX))
+            if "LastEvaluatedKey" not in resp:
+                return sorted(ids)
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+

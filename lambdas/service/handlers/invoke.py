@@ -1,0 +1,154 @@
+"""POST /v1/invoke: thin edge. Parse and validate, call logic.invoke, shape the response."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import boto3
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
+
+from service.dal.model_client import ModelClient
+from service.dal.prompt_store import PromptStore
+from service.handlers.http_errors import describe_validation_errors, error_response, from_service_error
+from service.logic.invoke import InvokeDeps, invoke
+from service.logic.prompt_resolver import PromptResolver
+from service.models.errors import PayloadTooLarge, ServiceError
+from service.models.invoke import InvokeRequest
+from service.observability import logger, metrics, tracer
+from service.settings import Settings, get_settings
+
+app = APIGatewayRestResolver(enable_validation=True)
+
+
+@lru_cache(maxsize=1)
+def get_deps() -> InvokeDeps:
+    """Clients and caches live for the life of the execution environment (built on first use)."""
+    settings = get_settings()
+    table = boto3.resource("dynamodb", config=Config(retries={"mode": "standard", "max_attempts": 2})).Table(
+        settings.prompts_table
+    )
+    bedrock = boto3.client(
+        "bedrock-runtime",
+        config=Config(
+            connect_timeout=settings.bedrock_connect_timeout_s,
+            read_timeout=settings.bedrock_read_timeout_s,
+            retries={"mode": "standard", "max_attempts": settings.bedrock_max_attempts},
+        ),
+    )
+    return InvokeDeps(
+        settings=settings,
+        resolver=PromptResolver(PromptStore(table, settings.use_case), ttl_s=settings.prompt_cache_ttl_s),
+        model=ModelClient(bedrock),
+    )
+
+
+def _request_id() -> str:
+    return app.current_event.request_context.request_id or app.lambda_context.aws_request_id
+
+
+@app.post("/v1/invoke")
+@tracer.capture_method
+def invoke_route(body: InvokeRequest) -> Response:
+    result = invoke(body, request_id=_request_id(), deps=get_deps())
+    metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="Latency", unit=MetricUnit.Milliseconds, value=result.latency_ms)
+    metrics.add_metric(name="ModelLatency", unit=MetricUnit.Milliseconds, value=result.model_latency_ms)
+    metrics.add_metric(name="InputTokens", unit=MetricUnit.Count, value=result.usage.input_tokens)
+    metrics.add_metric(name="OutputTokens", unit=MetricUnit.Count, value=result.usage.output_tokens)
+    metrics.add_metadata(key="PromptId", value=result.prompt_id)
+    metrics.add_metadata(key="PromptVersion", value=result.prompt_version)
+    metrics.add_metadata(key="ModelId", value=result.model_id)
+    logger.info(
+        "invoke ok",
+        extra={
+            "status": 200,
+            "prompt_id": result.prompt_id,
+            "prompt_version": result.prompt_version,
+            "model_id": result.model_id,
+            "input_tokens": result.usage.input_tokens,
+            "output_tokens": result.usage.output_tokens,
+            "latency_ms": result.latency_ms,
+            "model_latency_ms": result.model_latency_ms,
+            "stop_reason": result.stop_reason,
+        },
+    )
+    return Response(
+        status_code=200, content_type=content_types.APPLICATION_JSON, body=result.model_dump_json()
+    )
+
+
+def _count_error(code: str, status: int) -> None:
+    metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="Errors", unit=MetricUnit.Count, value=1)
+    metrics.add_metadata(key="ErrorCode", value=code)
+    metrics.add_metric(name="ClientErrors" if status < 500 else "ServerErrors", unit=MetricUnit.Count, value=1)
+
+
+@app.exception_handler(RequestValidationError)
+def _invalid_request(exc: RequestValidationError) -> Response:
+    message = describe_validation_errors(list(exc.errors()))
+    logger.info("invoke rejected", extra={"status": 400, "error_code": "ValidationError", "reason": message})
+    _count_error("ValidationError", 400)
+    return error_response(400, "ValidationError", message, _request_id())
+
+
+@app.exception_handler(ServiceError)
+def _service_error(exc: ServiceError) -> Response:
+    log = logger.warning if exc.status >= 500 else logger.info
+    log("invoke failed", extra={"status": exc.status, "error_code": exc.code, "reason": exc.message})
+    _count_error(exc.code, exc.status)
+    return from_service_error(exc, _request_id())
+
+
+@app.exception_handler(Exception)
+def _unexpected(exc: Exception) -> Response:
+    logger.exception("unexpected error")  # the stack trace goes to the log, never to the client
+    _count_error("InternalError", 500)
+    return error_response(500, "InternalError", "internal error; quote the request id", _request_id())
+
+
+@app.not_found
+def _no_route(_exc: Exception) -> Response:
+    path = app.current_event.path
+    return error_response(404, "NotFound", f"no route {app.current_event.http_method} {path}; use POST /v1/invoke")
+
+
+def _body_too_large(event: dict, settings: Settings) -> Response | None:
+    body = event.get("body") or ""
+    size = len(body.encode()) if isinstance(body, str) else len(body)
+    if size > settings.max_body_bytes:
+        return from_service_error(
+            PayloadTooLarge(f"the body is {size} bytes; the limit is {settings.max_body_bytes}")
+        )
+    return None
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@metrics.log_metrics(raise_on_empty_metrics=False)
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    try:
+        settings = get_settings()
+    except ServiceError as exc:  # a deployment mistake: say so plainly, never a stack trace
+        logger.error("function is misconfigured", extra={"reason": exc.message})
+        return _as_proxy_result(from_service_error(exc))
+    metrics.set_default_dimensions(UseCase=settings.use_case, Stage=settings.stage)
+    too_large = _body_too_large(event, settings)
+    if too_large is not None:
+        _count_error("PayloadTooLarge", 413)
+        return _as_proxy_result(too_large)
+    return app.resolve(event, context)
+
+
+def _as_proxy_result(response: Response) -> dict:
+    return {
+        "statusCode": response.status_code,
+        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "body": response.body,
+        "isBase64Encoded": False,
+    }

@@ -1,0 +1,74 @@
+"""Request and response of POST /v1/invoke.
+
+The JSON schema below is what API Gateway validates at the front door (draft-04, the dialect it
+speaks); `InvokeRequest` is what the handler validates. tests/unit/test_invoke_models.py keeps the
+two in agreement.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from service.models.prompt import PROMPT_ID_PATTERN
+
+MAX_VARIABLES = 50
+MAX_VARIABLE_CHARS = 100_000
+ALIAS_PATTERN = r"^[a-z][a-z0-9-]{0,31}$"
+
+INVOKE_REQUEST_SCHEMA: dict = {
+    "$schema": "http://json-schema.org/draft-04/schema#",
+    "title": "InvokeRequest",
+    "type": "object",
+    "required": ["prompt_id"],
+    "additionalProperties": False,
+    "properties": {
+        "prompt_id": {"type": "string", "pattern": PROMPT_ID_PATTERN},
+        "variables": {
+            "type": "object",
+            "maxProperties": MAX_VARIABLES,
+            "additionalProperties": {"type": "string", "maxLength": MAX_VARIABLE_CHARS},
+        },
+        "alias": {"type": "string", "pattern": ALIAS_PATTERN},
+        "version": {"type": "integer", "minimum": 1},
+    },
+}
+
+
+class InvokeRequest(BaseModel):
+    """Body of POST /v1/invoke: which prompt to run and the values of its variables."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    prompt_id: str = Field(pattern=PROMPT_ID_PATTERN)
+    variables: dict[str, str] = Field(default_factory=dict, max_length=MAX_VARIABLES)
+    alias: str | None = Field(default=None, pattern=ALIAS_PATTERN)
+    version: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _alias_or_version(self) -> InvokeRequest:
+        if self.alias is not None and self.version is not None:
+            raise ValueError("give either `alias` or `version`, not both")
+        for name, value in self.variables.items():
+            if len(value) > MAX_VARIABLE_CHARS:
+                raise ValueError(f"variable `{name}` is longer than {MAX_VARIABLE_CHARS} characters")
+        return self
+
+
+class Usage(BaseModel):
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+
+
+class InvokeResponse(BaseModel):
+    """What a successful invoke returns to the client."""
+
+    output: str
+    stop_reason: str
+    usage: Usage
+    model_id: str
+    prompt_id: str
+    prompt_version: int
+    request_id: str
+    latency_ms: int
+    model_latency_ms: int

@@ -1,0 +1,81 @@
+"""A prompt as written in prompts/<use_case>/<prompt_id>.yaml, and the rules it must obey."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+PROMPT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+
+Name = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PromptVariable(_Strict):
+    """One `{{name}}` placeholder: whether a request must supply it and how long it may be."""
+
+    name: Name
+    required: bool = True
+    max_length: int = Field(default=4000, ge=1, le=100_000)
+    description: str = ""
+
+
+class InferenceParams(_Strict):
+    """Converse `inferenceConfig`, in snake_case."""
+
+    max_tokens: int = Field(default=512, ge=1, le=64_000)
+    temperature: float = Field(default=0.0, ge=0.0, le=1.0)
+    top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+    stop_sequences: list[str] = Field(default_factory=list, max_length=4)
+
+    def to_converse(self) -> dict:
+        config: dict = {"maxTokens": self.max_tokens, "temperature": self.temperature}
+        if self.top_p is not None:
+            config["topP"] = self.top_p
+        if self.stop_sequences:
+            config["stopSequences"] = list(self.stop_sequences)
+        return config
+
+
+class PromptSpec(_Strict):
+    """The content of one prompt version. Identical content always has the same `content_hash`."""
+
+    prompt_id: str = Field(pattern=PROMPT_ID_PATTERN)
+    description: str = ""
+    model_id: str = Field(min_length=3, max_length=200)
+    system: str | None = None
+    template: str = Field(min_length=1, max_length=100_000)
+    variables: list[PromptVariable] = Field(default_factory=list)
+    inference: InferenceParams = Field(default_factory=InferenceParams)
+
+    @model_validator(mode="after")
+    def _placeholders_match_declarations(self) -> PromptSpec:
+        declared = [v.name for v in self.variables]
+        duplicates = sorted({n for n in declared if declared.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"variables declared twice: {', '.join(duplicates)}")
+        used = set(PLACEHOLDER.findall(self.template))
+        if self.system:
+            used |= set(PLACEHOLDER.findall(self.system))
+        undeclared = sorted(used - set(declared))
+        if undeclared:
+            raise ValueError(
+                f"template uses undeclared variables: {', '.join(undeclared)} (declare them under `variables`)"
+            )
+        unused = sorted(set(declared) - used)
+        if unused:
+            raise ValueError(f"variables declared but never used in the template: {', '.join(unused)}")
+        return self
+
+    def content_hash(self) -> str:
+        """sha256 over the canonical JSON of the content (what publishing compares)."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()

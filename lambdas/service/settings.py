@@ -1,0 +1,66 @@
+"""The one place the functions read their environment. Read lazily (never at import time) so
+tests and local mode can set the environment first."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+from service.models.errors import Misconfigured
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise Misconfigured(f"environment variable {name} is not set")
+    return value
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise Misconfigured(f"environment variable {name}={raw!r} is not a number") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime settings of the invoke function (set by the CDK construct, or by local mode)."""
+
+    use_case: str
+    stage: str
+    prompts_table: str
+    allowed_model_ids: tuple[str, ...]
+    default_alias: str = "live"
+    prompt_cache_ttl_s: float = 60.0
+    max_body_bytes: int = 65_536
+    bedrock_connect_timeout_s: float = 2.0
+    bedrock_read_timeout_s: float = 8.0
+    bedrock_max_attempts: int = 3
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        allowed = tuple(m.strip() for m in _required(env, "LIFTOFF_ALLOWED_MODEL_IDS").split(",") if m.strip())
+        return cls(
+            use_case=_required(env, "LIFTOFF_USE_CASE"),
+            stage=_required(env, "LIFTOFF_STAGE"),
+            prompts_table=_required(env, "LIFTOFF_PROMPTS_TABLE"),
+            allowed_model_ids=allowed,
+            default_alias=env.get("LIFTOFF_DEFAULT_ALIAS", "live"),
+            prompt_cache_ttl_s=_number(env, "LIFTOFF_PROMPT_CACHE_TTL_S", 60.0),
+            max_body_bytes=int(_number(env, "LIFTOFF_MAX_BODY_BYTES", 65_536)),
+            bedrock_connect_timeout_s=_number(env, "LIFTOFF_BEDROCK_CONNECT_TIMEOUT_S", 2.0),
+            bedrock_read_timeout_s=_number(env, "LIFTOFF_BEDROCK_READ_TIMEOUT_S", 8.0),
+            bedrock_max_attempts=int(_number(env, "LIFTOFF_BEDROCK_MAX_ATTEMPTS", 3)),
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings.from_env()

@@ -1,0 +1,189 @@
+"""Use-case configuration (`usecases/<name>.yaml`) and stage settings, validated by pydantic.
+
+One source of truth per use case: the stacks, the local mode and the tooling all read it through
+`load_use_case`. A mistake fails synth with the file and the field named.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, model_validator
+
+from liftoff import REPO_ROOT
+from liftoff.errors import ConfigError
+
+USE_CASE_NAME = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
+API_GATEWAY_MAX_TIMEOUT_S = 29  # REST API integration timeout (default quota)
+LAMBDA_TIMEOUT_HEADROOM_S = 2
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelsConfig(_Strict):
+    """Which Bedrock models the use case may call. IAM allows exactly these."""
+
+    default: str
+    allowed: list[str] = Field(min_length=1)
+    # Destination Regions of cross-Region inference profiles, by profile prefix (`us.`, `eu.`...).
+    # Defaults live in stacks/bedrock_access.py; set this when a model's profile routes elsewhere.
+    profile_regions: dict[str, list[str]] = Field(default_factory=dict)
+    timeout_seconds: float = Field(default=8.0, gt=0, le=25)
+    max_attempts: int = Field(default=3, ge=1, le=10)
+
+    @model_validator(mode="after")
+    def _default_is_allowed(self) -> ModelsConfig:
+        if self.default not in self.allowed:
+            raise ValueError(f"`default` ({self.default}) must be one of `allowed`")
+        total = self.timeout_seconds * self.max_attempts
+        if total > API_GATEWAY_MAX_TIMEOUT_S - LAMBDA_TIMEOUT_HEADROOM_S:
+            raise ValueError(
+                f"timeout_seconds x max_attempts = {total:g}s exceeds the "
+                f"{API_GATEWAY_MAX_TIMEOUT_S - LAMBDA_TIMEOUT_HEADROOM_S}s the API can wait; lower one of them"
+            )
+        return self
+
+    @property
+    def lambda_timeout_seconds(self) -> int:
+        """Long enough for every model attempt, short enough to answer before API Gateway gives up."""
+        return min(
+            API_GATEWAY_MAX_TIMEOUT_S,
+            int(self.timeout_seconds * self.max_attempts) + LAMBDA_TIMEOUT_HEADROOM_S,
+        )
+
+
+class ExitCriteria(_Strict):
+    """The measurable definition of done: the eval gate and the production alarms use these."""
+
+    min_accuracy: float = Field(ge=0, le=1)
+    p95_latency_ms: int = Field(gt=0)
+    max_cost_per_request_usd: float = Field(gt=0)
+
+
+class BudgetConfig(_Strict):
+    monthly_usd: float = Field(gt=0)
+    daily_cap_usd: float = Field(gt=0)
+    alert_emails: list[EmailStr] = Field(default_factory=list)
+
+
+class ApiConfig(_Strict):
+    auth: Literal["api_key"] = "api_key"
+    throttle_rate_per_s: float = Field(default=10, gt=0)
+    throttle_burst: int = Field(default=20, gt=0)
+    quota_per_day: int = Field(default=10_000, gt=0)
+    max_body_bytes: int = Field(default=65_536, ge=1024, le=6_000_000)
+
+
+class LoggingConfig(_Strict):
+    log_prompts: bool = False
+
+
+class PromptsConfig(_Strict):
+    cache_ttl_seconds: float = Field(default=60, ge=0, le=3600)
+    default_alias: str = "live"
+
+
+class UseCaseConfig(_Strict):
+    """The whole of `usecases/<name>.yaml`."""
+
+    name: str
+    description: str
+    cost_center: str = Field(min_length=1)
+    models: ModelsConfig
+    exit_criteria: ExitCriteria
+    budget: BudgetConfig
+    api: ApiConfig = Field(default_factory=ApiConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    prompts: PromptsConfig = Field(default_factory=PromptsConfig)
+
+    @model_validator(mode="after")
+    def _name_is_dns_safe(self) -> UseCaseConfig:
+        if not USE_CASE_NAME.match(self.name):
+            raise ValueError(
+                f"name `{self.name}` must be 3-40 characters of a-z, 0-9 and '-', starting with a letter"
+            )
+        return self
+
+
+class StageConfig(_Strict):
+    """What differs between stages. Constructs read these fields; they never test the stage name."""
+
+    name: Literal["sandbox", "prod"]
+    destroy_on_delete: bool
+    log_retention_days: Literal[1, 3, 5, 7, 14, 30, 60, 90, 180, 365, 400, 545, 731, 1827]
+    point_in_time_recovery: bool
+    deletion_protection: bool
+    api_logging_level: Literal["INFO", "ERROR", "OFF"]
+
+
+STAGES: dict[str, StageConfig] = {
+    "sandbox": StageConfig(
+        name="sandbox",
+        destroy_on_delete=True,
+        log_retention_days=14,
+        point_in_time_recovery=False,
+        deletion_protection=False,
+        api_logging_level="INFO",
+    ),
+    "prod": StageConfig(
+        name="prod",
+        destroy_on_delete=False,
+        log_retention_days=365,
+        point_in_time_recovery=True,
+        deletion_protection=True,
+        api_logging_level="ERROR",
+    ),
+}
+
+
+def get_stage(name: str) -> StageConfig:
+    if name not in STAGES:
+        raise ConfigError(f"unknown stage `{name}`: use one of {', '.join(STAGES)} (-c stage=...)")
+    return STAGES[name]
+
+
+def format_validation_error(path: Path, exc: ValidationError) -> str:
+    lines = [f"{display_path(path)}: {exc.error_count()} problem(s)"]
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"  - field `{field}`: {msg}")
+    return "\n".join(lines)
+
+
+def display_path(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def read_yaml(path: Path) -> dict:
+    """Parse a YAML mapping, with errors that name the file and line."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{display_path(path)}: file not found") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        raise ConfigError(f"{display_path(path)}{where}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{display_path(path)}: expected a mapping of fields at the top level")
+    return data
+
+
+def load_use_case_config(path: Path) -> UseCaseConfig:
+    data = read_yaml(path)
+    try:
+        config = UseCaseConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(path, exc)) from exc
+    if config.name != path.stem:
+        raise ConfigError(f"{display_path(path)}: field `name` is `{config.name}` but the file is `{path.stem}.yaml`")
+    return config

@@ -1,0 +1,77 @@
+"""A use case on disk: `usecases/<name>.yaml` plus its prompt files `prompts/<name>/*.yaml`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from liftoff import REPO_ROOT
+from liftoff.config import UseCaseConfig, display_path, format_validation_error, load_use_case_config, read_yaml
+from liftoff.errors import ConfigError
+from service.models.prompt import PromptSpec
+
+USECASES_DIR = "usecases"
+PROMPTS_DIR = "prompts"
+
+
+@dataclass(frozen=True)
+class UseCase:
+    config: UseCaseConfig
+    prompts: tuple[PromptSpec, ...]
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+
+def load_prompt_file(path: Path) -> PromptSpec:
+    """Read one prompt file; its id is the file name. Errors name the file and the field."""
+    data = read_yaml(path)
+    declared_id = data.pop("prompt_id", path.stem)
+    if declared_id != path.stem:
+        raise ConfigError(
+            f"{display_path(path)}: field `prompt_id` is `{declared_id}` but the file is `{path.stem}.yaml`"
+        )
+    try:
+        return PromptSpec.model_validate({"prompt_id": path.stem, **data})
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(path, exc)) from exc
+
+
+def load_prompts(config: UseCaseConfig, root: Path = REPO_ROOT) -> tuple[PromptSpec, ...]:
+    folder = root / PROMPTS_DIR / config.name
+    files = sorted(folder.glob("*.yaml"))
+    if not files:
+        raise ConfigError(f"{display_path(folder)}: no prompt files (*.yaml) for use case `{config.name}`")
+    prompts = []
+    for path in files:
+        spec = load_prompt_file(path)
+        if spec.model_id not in config.models.allowed:
+            raise ConfigError(
+                f"{display_path(path)}: field `model_id` is `{spec.model_id}`, which is not in `models.allowed` "
+                f"of {USECASES_DIR}/{config.name}.yaml ({', '.join(config.models.allowed)})"
+            )
+        prompts.append(spec)
+    return tuple(prompts)
+
+
+def use_case_names(root: Path = REPO_ROOT) -> list[str]:
+    return sorted(p.stem for p in (root / USECASES_DIR).glob("*.yaml"))
+
+
+def load_use_case(name: str, root: Path = REPO_ROOT) -> UseCase:
+    path = root / USECASES_DIR / f"{name}.yaml"
+    if not path.exists():
+        known = ", ".join(use_case_names(root)) or "none"
+        raise ConfigError(f"no use case `{name}` ({USECASES_DIR}/{name}.yaml does not exist); known: {known}")
+    config = load_use_case_config(path)
+    return UseCase(config=config, prompts=load_prompts(config, root))
+
+
+def load_all_use_cases(root: Path = REPO_ROOT) -> list[UseCase]:
+    names = use_case_names(root)
+    if not names:
+        raise ConfigError(f"no use cases: add one under {USECASES_DIR}/ (liftoff new-use-case NAME)")
+    return [load_use_case(name, root) for name in names]

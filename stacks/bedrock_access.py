@@ -1,0 +1,54 @@
+"""The Bedrock resources a function may invoke, derived from model ids (one helper, no wildcards).
+
+A cross-Region inference profile id (`us.amazon.nova-micro-v1:0`) needs two grants: the profile in
+this account and Region, and the foundation model in every Region the profile routes to, since
+Bedrock authorises the routed call against the foundation model there.
+See https://docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-prereq.html
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+# Destination Regions of the system-defined profiles, by prefix, as listed in the Bedrock user guide
+# (cross-region-inference-support.html). A model whose profile routes elsewhere overrides them in
+# `models.profile_regions` of its use-case config.
+PROFILE_DESTINATION_REGIONS: dict[str, tuple[str, ...]] = {
+    "us": ("us-east-1", "us-east-2", "us-west-2"),
+    "eu": ("eu-central-1", "eu-north-1", "eu-west-1", "eu-west-3"),
+    "apac": ("ap-northeast-1", "ap-northeast-2", "ap-south-1", "ap-southeast-1", "ap-southeast-2"),
+    "jp": ("ap-northeast-1", "ap-northeast-3"),
+    "au": ("ap-southeast-2", "ap-southeast-4"),
+    "ca": ("ca-central-1", "ca-west-1"),
+    "us-gov": ("us-gov-east-1", "us-gov-west-1"),
+}
+
+
+def split_model_id(model_id: str) -> tuple[str | None, str]:
+    """`us.amazon.nova-micro-v1:0` -> ("us", "amazon.nova-micro-v1:0"); a bare model id -> (None, id)."""
+    prefix, _, rest = model_id.partition(".")
+    if rest and prefix in PROFILE_DESTINATION_REGIONS:
+        return prefix, rest
+    return None, model_id
+
+
+def invoke_resource_arns(
+    model_ids: Sequence[str],
+    *,
+    partition: str,
+    region: str,
+    account: str,
+    profile_regions: Mapping[str, Sequence[str]] | None = None,
+) -> list[str]:
+    """Every ARN `bedrock:InvokeModel` must be allowed on for these model ids, sorted, no duplicates."""
+    overrides = dict(profile_regions or {})
+    arns: set[str] = set()
+    for model_id in model_ids:
+        prefix, foundation_id = split_model_id(model_id)
+        if prefix is None:
+            arns.add(f"arn:{partition}:bedrock:{region}::foundation-model/{foundation_id}")
+            continue
+        arns.add(f"arn:{partition}:bedrock:{region}:{account}:inference-profile/{model_id}")
+        for dest in overrides.get(prefix, PROFILE_DESTINATION_REGIONS[prefix]):
+            arns.add(f"arn:{partition}:bedrock:{dest}::foundation-model/{foundation_id}")
+    return sorted(arns)

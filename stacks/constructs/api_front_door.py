@@ -1,0 +1,191 @@
+"""ApiFrontDoor: REST API with POST /v1/invoke, schema validation at the edge, API key + usage
+plan, access logs, X-Ray, and JSON error bodies for every response API Gateway itself produces."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from liftoff.config import StageConfig, UseCaseConfig
+from service.models.invoke import INVOKE_REQUEST_SCHEMA
+from stacks.lambda_factory import log_retention
+from stacks.nag import acknowledge
+
+INVOKE_PATH = ("v1", "invoke")
+
+# Bodies for errors raised by API Gateway before the function runs: the same {"error": {...}} shape
+# the function uses. Only $context variables are available here; messageString comes pre-quoted.
+GATEWAY_ERROR_TEMPLATE = (
+    '{"error": {"code": "$context.error.responseType", "message": $context.error.messageString, '
+    '"request_id": "$context.requestId"}}'
+)
+BAD_BODY_TEMPLATE = (
+    '{"error": {"code": "BadRequestBody", "message": "the body does not match the InvokeRequest schema: '
+    'a JSON object with prompt_id (string) and optional variables (object of strings), alias or version", '
+    '"request_id": "$context.requestId"}}'
+)
+
+_SCHEMA_TYPES = {
+    "object": apigw.JsonSchemaType.OBJECT,
+    "string": apigw.JsonSchemaType.STRING,
+    "integer": apigw.JsonSchemaType.INTEGER,
+    "number": apigw.JsonSchemaType.NUMBER,
+    "boolean": apigw.JsonSchemaType.BOOLEAN,
+    "array": apigw.JsonSchemaType.ARRAY,
+}
+_SCHEMA_KEYS = {
+    "title": "title",
+    "required": "required",
+    "pattern": "pattern",
+    "maxLength": "max_length",
+    "minLength": "min_length",
+    "maxProperties": "max_properties",
+    "minimum": "minimum",
+}
+
+
+def to_json_schema(schema: dict[str, Any]) -> apigw.JsonSchema:
+    """Convert a draft-04 schema dict (service.models.invoke) into CDK's typed JsonSchema."""
+    kwargs: dict[str, Any] = {_SCHEMA_KEYS[k]: v for k, v in schema.items() if k in _SCHEMA_KEYS}
+    if "$schema" in schema:
+        kwargs["schema"] = apigw.JsonSchemaVersion.DRAFT4
+    if "type" in schema:
+        kwargs["type"] = _SCHEMA_TYPES[schema["type"]]
+    if "properties" in schema:
+        kwargs["properties"] = {k: to_json_schema(v) for k, v in schema["properties"].items()}
+    extra = schema.get("additionalProperties")
+    if isinstance(extra, bool):
+        kwargs["additional_properties"] = extra
+    elif isinstance(extra, dict):
+        kwargs["additional_properties"] = to_json_schema(extra)
+    unknown = set(schema) - set(_SCHEMA_KEYS) - {"$schema", "type", "properties", "additionalProperties"}
+    if unknown:
+        raise ValueError(f"to_json_schema does not translate {sorted(unknown)}")
+    return apigw.JsonSchema(**kwargs)
+
+
+class ApiFrontDoor(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        use_case: UseCaseConfig,
+        stage: StageConfig,
+        handler: lambda_.IFunction,
+    ):
+        super().__init__(scope, construct_id)
+        self._use_case = use_case
+        self._stage = stage
+        self.api = self._build_api()
+        self._build_gateway_responses()
+        self.invoke_method = self._build_invoke_route(handler)
+        self.api_key = self._build_usage_plan()
+        self._acknowledge_findings()
+
+    def _acknowledge_findings(self) -> None:
+        acknowledge(
+            self.api.node.find_child("CloudWatchRole"),
+            "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
+            "API Gateway needs this account-level role to write access and execution logs; the AWS-managed "
+            "policy is the one AWS documents for it and only the API Gateway service can assume the role.",
+        )
+        for rule in ("APIG4", "COG4"):
+            acknowledge(
+                self.invoke_method,
+                rule,
+                "Clients are identified by an API key bound to a usage plan (throttle + daily quota), the "
+                "template's default for service-to-service POCs; IAM or Cognito authorizers are the upgrade path.",
+            )
+        acknowledge(
+            self.api.deployment_stage,
+            "APIG3",
+            "No WAF web ACL yet: the template does not ship one for any stage so far; the API key, usage-plan "
+            "throttling and stage throttling bound abuse until WAF is added.",
+        )
+
+    def _build_api(self) -> apigw.RestApi:
+        removal = RemovalPolicy.DESTROY if self._stage.destroy_on_delete else RemovalPolicy.RETAIN
+        access_logs = logs.LogGroup(
+            self, "AccessLogs", retention=log_retention(self._stage.log_retention_days), removal_policy=removal
+        )
+        api_cfg = self._use_case.api
+        return apigw.RestApi(
+            self,
+            "Api",
+            rest_api_name=f"liftoff-{self._use_case.name}-{self._stage.name}",
+            description=f"Liftoff {self._use_case.name}: {self._use_case.description}",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
+            deploy_options=apigw.StageOptions(
+                stage_name=self._stage.name,
+                tracing_enabled=True,
+                metrics_enabled=True,
+                logging_level=apigw.MethodLoggingLevel[self._stage.api_logging_level],
+                data_trace_enabled=False,  # never log request/response bodies at the gateway
+                throttling_rate_limit=api_cfg.throttle_rate_per_s,
+                throttling_burst_limit=api_cfg.throttle_burst,
+                access_log_destination=apigw.LogGroupLogDestination(access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=False,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=False,
+                ),
+            ),
+        )
+
+    def _build_gateway_responses(self) -> None:
+        json_type = "application/json"
+        self.api.add_gateway_response(
+            "BadBody",
+            type=apigw.ResponseType.BAD_REQUEST_BODY,
+            templates={json_type: BAD_BODY_TEMPLATE},
+        )
+        for name, kind in (("Default4xx", apigw.ResponseType.DEFAULT_4_XX), ("Default5xx", apigw.ResponseType.DEFAULT_5_XX)):
+            self.api.add_gateway_response(name, type=kind, templates={json_type: GATEWAY_ERROR_TEMPLATE})
+
+    def _build_invoke_route(self, handler: lambda_.IFunction) -> apigw.Method:
+        model = self.api.add_model(
+            "InvokeRequest",
+            content_type="application/json",
+            model_name="InvokeRequest",
+            schema=to_json_schema(INVOKE_REQUEST_SCHEMA),
+        )
+        validator = self.api.add_request_validator(
+            "Validator", validate_request_body=True, validate_request_parameters=True
+        )
+        resource = self.api.root
+        for part in INVOKE_PATH:
+            resource = resource.add_resource(part)
+        return resource.add_method(
+            "POST",
+            apigw.LambdaIntegration(handler, proxy=True),
+            api_key_required=True,
+            request_validator=validator,
+            request_models={"application/json": model},
+        )
+
+    def _build_usage_plan(self) -> apigw.IApiKey:
+        api_cfg = self._use_case.api
+        key = self.api.add_api_key("ApiKey", description=f"Liftoff {self._use_case.name} {self._stage.name} client key")
+        plan = self.api.add_usage_plan(
+            "UsagePlan",
+            name=f"liftoff-{self._use_case.name}-{self._stage.name}",
+            throttle=apigw.ThrottleSettings(rate_limit=api_cfg.throttle_rate_per_s, burst_limit=api_cfg.throttle_burst),
+            quota=apigw.QuotaSettings(limit=api_cfg.quota_per_day, period=apigw.Period.DAY),
+        )
+        plan.add_api_stage(stage=self.api.deployment_stage)
+        plan.add_api_key(key)
+        return key

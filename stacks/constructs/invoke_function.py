@@ -1,0 +1,76 @@
+"""InvokeFunction: the Lambda behind POST /v1/invoke, allowed to call only the configured models."""
+
+from __future__ import annotations
+
+from aws_cdk import Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from liftoff.config import StageConfig, UseCaseConfig
+from stacks.bedrock_access import invoke_resource_arns
+from stacks.lambda_factory import FunctionProps, python_function
+
+
+class InvokeFunction(Construct):
+    """Runs service.handlers.invoke; reads its prompts table; invokes the use case's models only."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        use_case: UseCaseConfig,
+        stage: StageConfig,
+        prompts_table: dynamodb.ITableV2,
+    ):
+        super().__init__(scope, construct_id)
+        models = use_case.models
+        self.function = python_function(
+            self,
+            "Function",
+            FunctionProps(
+                handler="service.handlers.invoke.lambda_handler",
+                description=f"Liftoff {use_case.name} ({stage.name}): invoke a prompt on Bedrock",
+                timeout_seconds=models.lambda_timeout_seconds,
+                log_retention_days=stage.log_retention_days,
+                destroy_on_delete=stage.destroy_on_delete,
+                environment={
+                    "LIFTOFF_USE_CASE": use_case.name,
+                    "LIFTOFF_STAGE": stage.name,
+                    "LIFTOFF_PROMPTS_TABLE": prompts_table.table_name,
+                    "LIFTOFF_ALLOWED_MODEL_IDS": ",".join(models.allowed),
+                    "LIFTOFF_DEFAULT_ALIAS": use_case.prompts.default_alias,
+                    "LIFTOFF_PROMPT_CACHE_TTL_S": str(use_case.prompts.cache_ttl_seconds),
+                    "LIFTOFF_MAX_BODY_BYTES": str(use_case.api.max_body_bytes),
+                    "LIFTOFF_BEDROCK_READ_TIMEOUT_S": str(models.timeout_seconds),
+                    "LIFTOFF_BEDROCK_MAX_ATTEMPTS": str(models.max_attempts),
+                    "POWERTOOLS_LOG_LEVEL": "INFO",
+                },
+            ),
+        )
+        self._grant_models(use_case)
+        self._grant_prompt_reads(prompts_table)
+
+    def _grant_models(self, use_case: UseCaseConfig) -> None:
+        stack = Stack.of(self)
+        self.model_arns = invoke_resource_arns(
+            use_case.models.allowed,
+            partition=stack.partition,
+            region=stack.region,
+            account=stack.account,
+            profile_regions=use_case.models.profile_regions,
+        )
+        # Converse is authorised by bedrock:InvokeModel (Bedrock API reference, Converse).
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(sid="InvokeConfiguredModels", actions=["bedrock:InvokeModel"], resources=self.model_arns)
+        )
+
+    def _grant_prompt_reads(self, table: dynamodb.ITableV2) -> None:
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="ReadPromptRegistry",
+                actions=["dynamodb:GetItem", "dynamodb:Query"],
+                resources=[table.table_arn],
+            )
+        )

@@ -1,0 +1,136 @@
+"""The one way this template makes a Python Lambda function: Python 3.13 on arm64, Powertools
+from the public layer, JSON logs to an explicit log group with retention, X-Ray active, and a role
+with no managed policies (it may write to its own log group and nothing else until granted)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from stacks.nag import acknowledge
+
+LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
+RUNTIME = lambda_.Runtime.PYTHON_3_13
+ARCHITECTURE = lambda_.Architecture.ARM_64
+# Powertools for AWS Lambda (Python) v3, official public layer (account 017000801446); see
+# https://docs.aws.amazon.com/powertools/python/latest/#lambda-layer . Bump on purpose.
+POWERTOOLS_LAYER_VERSION = 27
+POWERTOOLS_LAYER_ACCOUNT = "017000801446"
+
+
+LOG_RETENTION = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+}
+
+
+def log_retention(days: int) -> logs.RetentionDays:
+    """CloudWatch accepts only some retention periods; StageConfig validates against these keys."""
+    return LOG_RETENTION[days]
+
+
+def powertools_layer_arn(partition: str, region: str) -> str:
+    return (
+        f"arn:{partition}:lambda:{region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
+        f"AWSLambdaPowertoolsPythonV3-python313-arm64:{POWERTOOLS_LAYER_VERSION}"
+    )
+
+
+@dataclass(frozen=True)
+class FunctionProps:
+    handler: str
+    description: str
+    environment: dict[str, str] = field(default_factory=dict)
+    timeout_seconds: int = 10
+    memory_mb: int = 512
+    log_retention_days: int = 14
+    destroy_on_delete: bool = True
+    reserved_concurrency: int | None = None
+
+
+def code_asset() -> lambda_.Code:
+    """All of lambdas/ (the `service` package), without caches: what Lambda finds in /var/task."""
+    return lambda_.Code.from_asset(
+        str(LAMBDAS_DIR), exclude=["**/__pycache__", "**/*.pyc", "**/.pytest_cache", "*.egg-info"]
+    )
+
+
+def python_function(scope: Construct, construct_id: str, props: FunctionProps) -> lambda_.Function:
+    stack = Stack.of(scope)
+    removal = RemovalPolicy.DESTROY if props.destroy_on_delete else RemovalPolicy.RETAIN
+    log_group = logs.LogGroup(
+        scope,
+        f"{construct_id}Logs",
+        retention=log_retention(props.log_retention_days),
+        removal_policy=removal,
+    )
+    role = iam.Role(
+        scope,
+        f"{construct_id}Role",
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        description=f"{props.description} (execution role)",
+    )
+    role.add_to_policy(
+        iam.PolicyStatement(
+            sid="WriteOwnLogs",
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[log_group.log_group_arn],
+        )
+    )
+    layer = lambda_.LayerVersion.from_layer_version_arn(
+        scope, f"{construct_id}Powertools", powertools_layer_arn(stack.partition, stack.region)
+    )
+    function = lambda_.Function(
+        scope,
+        construct_id,
+        description=props.description,
+        runtime=RUNTIME,
+        architecture=ARCHITECTURE,
+        handler=props.handler,
+        code=code_asset(),
+        layers=[layer],
+        role=role,
+        memory_size=props.memory_mb,
+        timeout=Duration.seconds(props.timeout_seconds),
+        tracing=lambda_.Tracing.ACTIVE,
+        log_group=log_group,
+        logging_format=lambda_.LoggingFormat.JSON,
+        reserved_concurrent_executions=props.reserved_concurrency,
+        environment={
+            "POWERTOOLS_SERVICE_NAME": "liftoff",
+            "POWERTOOLS_METRICS_NAMESPACE": "Liftoff",
+            **props.environment,
+        },
+    )
+    for scope_with_xray_grant in (role, function):  # CDK puts the grant under either, by feature flags
+        acknowledge(
+            scope_with_xray_grant,
+            "IAM5[Resource::*]",
+            "Active X-Ray tracing adds xray:PutTraceSegments and xray:PutTelemetryRecords, which support no "
+            "resource-level permissions (Service Authorization Reference: AWS X-Ray).",
+        )
+    acknowledge(
+        function,
+        "L1",
+        "Python 3.13 is pinned on purpose: the Powertools layer is built per Python version and the "
+        "code is tested on it; moving to a newer runtime is a deliberate upgrade of RUNTIME and the layer.",
+    )
+    return function
