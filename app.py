@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Liftoff CDK app: one stack per use case for the stage given by `-c stage=sandbox|prod`.
 
-    npx cdk synth -c stage=sandbox                         # every use case under usecases/
-    npx cdk deploy -c stage=sandbox -c use_case=support-triage
+npx cdk synth -c stage=sandbox                         # every use case under usecases/
+npx cdk deploy -c stage=sandbox -c use_case=support-triage
 """
 
 import sys

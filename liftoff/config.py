@@ -104,9 +104,7 @@ class UseCaseConfig(_Strict):
     @model_validator(mode="after")
     def _name_is_dns_safe(self) -> UseCaseConfig:
         if not USE_CASE_NAME.match(self.name):
-            raise ValueError(
-                f"name `{self.name}` must be 3-40 characters of a-z, 0-9 and '-', starting with a letter"
-            )
+            raise ValueError(f"name `{self.name}` must be 3-40 characters of a-z, 0-9 and '-', starting with a letter")
         return self
 
 

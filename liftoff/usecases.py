@@ -6,11 +6,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
+from service.models.prompt import PromptSpec
 
 from liftoff import REPO_ROOT
-from liftoff.config import UseCaseConfig, display_path, format_validation_error, load_use_case_config, read_yaml
+from liftoff.config import (
+    UseCaseConfig,
+    display_path,
+    format_validation_error,
+    load_use_case_config,
+    read_yaml,
+)
 from liftoff.errors import ConfigError
-from service.models.prompt import PromptSpec
 
 USECASES_DIR = "usecases"
 PROMPTS_DIR = "prompts"

@@ -10,9 +10,9 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
+from service.models.invoke import INVOKE_REQUEST_SCHEMA
 
 from liftoff.config import StageConfig, UseCaseConfig
-from service.models.invoke import INVOKE_REQUEST_SCHEMA
 from stacks.lambda_factory import log_retention
 from stacks.nag import acknowledge
 
@@ -112,7 +112,10 @@ class ApiFrontDoor(Construct):
     def _build_api(self) -> apigw.RestApi:
         removal = RemovalPolicy.DESTROY if self._stage.destroy_on_delete else RemovalPolicy.RETAIN
         access_logs = logs.LogGroup(
-            self, "AccessLogs", retention=log_retention(self._stage.log_retention_days), removal_policy=removal
+            self,
+            "AccessLogs",
+            retention=log_retention(self._stage.log_retention_days),
+            removal_policy=removal,
         )
         api_cfg = self._use_case.api
         return apigw.RestApi(
@@ -153,7 +156,10 @@ class ApiFrontDoor(Construct):
             type=apigw.ResponseType.BAD_REQUEST_BODY,
             templates={json_type: BAD_BODY_TEMPLATE},
         )
-        for name, kind in (("Default4xx", apigw.ResponseType.DEFAULT_4_XX), ("Default5xx", apigw.ResponseType.DEFAULT_5_XX)):
+        for name, kind in (
+            ("Default4xx", apigw.ResponseType.DEFAULT_4_XX),
+            ("Default5xx", apigw.ResponseType.DEFAULT_5_XX),
+        ):
             self.api.add_gateway_response(name, type=kind, templates={json_type: GATEWAY_ERROR_TEMPLATE})
 
     def _build_invoke_route(self, handler: lambda_.IFunction) -> apigw.Method:

@@ -63,7 +63,9 @@ class InvokeFunction(Construct):
         )
         # Converse is authorised by bedrock:InvokeModel (Bedrock API reference, Converse).
         self.function.add_to_role_policy(
-            iam.PolicyStatement(sid="InvokeConfiguredModels", actions=["bedrock:InvokeModel"], resources=self.model_arns)
+            iam.PolicyStatement(
+                sid="InvokeConfiguredModels", actions=["bedrock:InvokeModel"], resources=self.model_arns
+            )
         )
 
     def _grant_prompt_reads(self, table: dynamodb.ITableV2) -> None:

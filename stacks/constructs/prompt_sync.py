@@ -9,18 +9,17 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from aws_cdk import CustomResource, RemovalPolicy
+from aws_cdk import CustomResource, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
-from aws_cdk import Stack
 from constructs import Construct
+from service.models.prompt import PromptSpec
 
 from liftoff.config import StageConfig
-from service.models.prompt import PromptSpec
-from stacks.nag import acknowledge
 from stacks.lambda_factory import FunctionProps, log_retention, python_function
+from stacks.nag import acknowledge
 
 
 class PromptSync(Construct):

@@ -189,4 +189,3 @@ class PromptStore:
             if "LastEvaluatedKey" not in resp:
                 return sorted(ids)
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-

@@ -1,12 +1,13 @@
 """POST /v1/invoke: thin edge. Parse and validate, call logic.invoke, shape the response."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: Powertools reads the route signature at runtime.
 from functools import lru_cache
+from typing import Annotated
 
 import boto3
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -53,7 +54,7 @@ def _request_id() -> str:
 
 @app.post("/v1/invoke")
 @tracer.capture_method
-def invoke_route(body: InvokeRequest) -> Response:
+def invoke_route(body: Annotated[InvokeRequest, Body()]):
     result = invoke(body, request_id=_request_id(), deps=get_deps())
     metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="Latency", unit=MetricUnit.Milliseconds, value=result.latency_ms)
@@ -77,9 +78,7 @@ def invoke_route(body: InvokeRequest) -> Response:
             "stop_reason": result.stop_reason,
         },
     )
-    return Response(
-        status_code=200, content_type=content_types.APPLICATION_JSON, body=result.model_dump_json()
-    )
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=result.model_dump_json())
 
 
 def _count_error(code: str, status: int) -> None:
@@ -122,9 +121,7 @@ def _body_too_large(event: dict, settings: Settings) -> Response | None:
     body = event.get("body") or ""
     size = len(body.encode()) if isinstance(body, str) else len(body)
     if size > settings.max_body_bytes:
-        return from_service_error(
-            PayloadTooLarge(f"the body is {size} bytes; the limit is {settings.max_body_bytes}")
-        )
+        return from_service_error(PayloadTooLarge(f"the body is {size} bytes; the limit is {settings.max_body_bytes}"))
     return None
 
 

@@ -1,0 +1,72 @@
+"""The `liftoff` command: local mode and the demo (`liftoff --help`)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from liftoff.errors import ConfigError
+from liftoff.local import runtime
+
+DEFAULT_USE_CASE = "support-triage"
+
+
+@click.group(help="Liftoff: take a GenAI proof of concept to production on Amazon Bedrock.")
+def main() -> None:
+    pass
+
+
+@main.group(help="Run the system locally: moto DynamoDB, a Bedrock simulator and the real handler behind a local API.")
+def local() -> None:
+    pass
+
+
+@local.command("up", help="Start local mode in the background and print where it listens.")
+@click.option("--use-case", default=DEFAULT_USE_CASE, show_default=True, help="Use case to serve (usecases/NAME.yaml).")
+@click.option("--json", "as_json", is_flag=True, help="Print the connection details as JSON.")
+def local_up(use_case: str, as_json: bool) -> None:
+    try:
+        state = runtime.up(use_case)
+    except (ConfigError, RuntimeError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps({"invoke_url": state.invoke_url, "api_key": state.api_key, "use_case": state.use_case}))
+        return
+    click.echo(f"local mode is up for {state.use_case}")
+    click.echo(f"  invoke: {state.invoke_url}")
+    click.echo(f"  key:    {state.api_key}")
+    click.echo(
+        f"  try:    curl -s -X POST {state.invoke_url} -H 'x-api-key: {state.api_key}' "
+        """-d '{"prompt_id": "triage", "variables": {"message": "I was charged twice"}}'"""
+    )
+    click.echo("  stop:   liftoff local down")
+
+
+@local.command("down", help="Stop local mode and everything it started.")
+def local_down() -> None:
+    click.echo("stopped." if runtime.down() else "local mode was not running.")
+
+
+@local.command("status", help="Say whether local mode is running, and where.")
+def local_status() -> None:
+    state = runtime.read_state()
+    if runtime.is_running(state):
+        click.echo(f"running: {state.use_case} at {state.invoke_url} (pid {state.pid})")
+    else:
+        click.echo("not running (start it with: liftoff local up)")
+        sys.exit(1)
+
+
+@main.command(help="Synthesize the stacks, run the system locally, send good and bad requests, print the results.")
+@click.option("--use-case", default=DEFAULT_USE_CASE, show_default=True)
+@click.option("--prompt-id", default="triage", show_default=True)
+@click.option("--skip-synth", is_flag=True, help="Skip cdk synth (faster).")
+def demo(use_case: str, prompt_id: str, skip_synth: bool) -> None:
+    from liftoff.demo import run_demo
+
+    try:
+        sys.exit(run_demo(use_case, prompt_id, skip_synth))
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc

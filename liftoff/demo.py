@@ -1,0 +1,139 @@
+"""`liftoff demo`: synth, start local mode, send good and bad requests, show what came back, stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+
+import requests
+from rich.console import Console
+from rich.table import Table
+
+from liftoff import REPO_ROOT
+from liftoff.local import runtime
+
+console = Console(width=170)
+
+
+@dataclass(frozen=True)
+class DemoRequest:
+    label: str
+    body: str | dict
+    with_key: bool = True
+    expect: int = 200
+
+
+def demo_requests(prompt_id: str) -> list[DemoRequest]:
+    msg = {"prompt_id": prompt_id}
+    return [
+        DemoRequest(
+            "double charge",
+            {**msg, "variables": {"message": "I was charged twice for my order, refund ASAP!"}},
+        ),
+        DemoRequest("parcel late", {**msg, "variables": {"message": "my parcel tracking hasnt moved in 5 days??"}}),
+        DemoRequest(
+            "pinned v1",
+            {
+                **msg,
+                "version": 1,
+                "variables": {"message": "cant log in, password reset email never arrives"},
+            },
+        ),
+        DemoRequest("missing variable", {**msg, "variables": {}}, expect=400),
+        DemoRequest("unknown variable", {**msg, "variables": {"message": "hi", "lang": "fr"}}, expect=400),
+        DemoRequest("unknown prompt", {"prompt_id": "nope", "variables": {"message": "hi"}}, expect=404),
+        DemoRequest("not JSON", "{prompt_id: triage", expect=400),
+        DemoRequest("extra field", {**msg, "variables": {"message": "hi"}, "debug": True}, expect=400),
+        DemoRequest("no API key", {**msg, "variables": {"message": "hi"}}, with_key=False, expect=403),
+        DemoRequest("oversize input", {**msg, "variables": {"message": "x" * 9000}}, expect=400),
+        DemoRequest("model throttled", {**msg, "variables": {"message": "help [[sim:throttle]]"}}, expect=429),
+        DemoRequest("model error", {**msg, "variables": {"message": "help [[sim:error]]"}}, expect=502),
+    ]
+
+
+def send(state: runtime.LocalState, request: DemoRequest) -> tuple[int, dict, float]:
+    headers = {"Content-Type": "application/json"}
+    if request.with_key:
+        headers["x-api-key"] = state.api_key
+    data = request.body if isinstance(request.body, str) else json.dumps(request.body)
+    started = time.perf_counter()
+    response = requests.post(state.invoke_url, data=data, headers=headers, timeout=30)
+    return response.status_code, response.json(), (time.perf_counter() - started) * 1000
+
+
+def synth() -> None:
+    console.print("[bold]1/3[/] cdk synth (sandbox and prod, cdk-nag on) ...")
+    env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+    for stage in ("sandbox", "prod"):
+        started = time.perf_counter()
+        out = f"cdk.out/{stage}"
+        result = subprocess.run(  # noqa: S603
+            ["npx", "--no-install", "cdk", "synth", "-q", "-c", f"stage={stage}", "-o", out],  # noqa: S607
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            console.print(result.stdout[-4000:], result.stderr[-4000:])
+            raise SystemExit(f"cdk synth -c stage={stage} failed (see above)")
+        console.print(f"    {stage}: ok in {time.perf_counter() - started:.1f}s -> {out}/")
+
+
+def run_demo(use_case: str, prompt_id: str, skip_synth: bool) -> int:
+    if not skip_synth:
+        synth()
+    console.print(
+        f"[bold]2/3[/] starting local mode for {use_case} (moto DynamoDB + Bedrock simulator + local API) ..."
+    )
+    state = runtime.up(use_case)
+    failures = 0
+    try:
+        console.print(f"    API {state.invoke_url}")
+        console.print("[bold]3/3[/] sending requests (the simulator's answers say nothing about model quality)")
+        table = Table(show_lines=False)
+        for column in (
+            "request",
+            "status",
+            "expected",
+            "output / error",
+            "tokens in/out",
+            "model",
+            "prompt v",
+            "ms",
+        ):
+            table.add_column(column, overflow="fold")
+        for request in demo_requests(prompt_id):
+            status, body, ms = send(state, request)
+            ok = status == request.expect
+            failures += not ok
+            if "error" in body:
+                text = f"{body['error']['code']}: {body['error']['message']}"
+                tokens = model = version = "-"
+            else:
+                text = body["output"]
+                tokens = f"{body['usage']['input_tokens']}/{body['usage']['output_tokens']}"
+                model, version = body["model_id"], str(body["prompt_version"])
+            table.add_row(
+                request.label,
+                f"[{'green' if ok else 'red'}]{status}[/]",
+                str(request.expect),
+                text[:80],
+                tokens,
+                model,
+                version,
+                f"{ms:.0f}",
+            )
+        console.print(table)
+    finally:
+        runtime.down()
+        console.print("local mode stopped.")
+    if failures:
+        console.print(f"[red]{failures} request(s) did not get the expected status[/]")
+        return 1
+    console.print("[green]demo ok[/]: every request got the expected answer.")
+    return 0

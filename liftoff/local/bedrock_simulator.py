@@ -1,0 +1,162 @@
+"""A local stand-in for bedrock-runtime's Converse, over HTTP, so the real boto3 client is used
+unchanged (point it here with AWS_ENDPOINT_URL_BEDROCK_RUNTIME).
+
+THE SIMULATOR SAYS NOTHING ABOUT MODEL QUALITY. Its answers come from a keyword rule so the
+pipeline (parsing, usage, cost, errors) runs end to end; accuracy measured against it is a test
+of the plumbing, not of any model.
+
+Deterministic per input. Faults are injected by a marker in the user text:
+  [[sim:throttle]]  -> 429 ThrottlingException      [[sim:error]] -> 500 InternalServerException
+  [[sim:timeout]]   -> answers after LIFTOFF_SIM_TIMEOUT_S (longer than the client waits)
+  [[sim:model-timeout]] -> 408 ModelTimeoutException
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote
+
+CONVERSE_PATH = re.compile(r"^/model/(?P<model>[^/]+)/converse$")
+FAULT_MARKER = re.compile(r"\[\[sim:(throttle|error|timeout|model-timeout)\]\]")
+ERRORS = {
+    "throttle": (429, "ThrottlingException", "Too many requests, please wait before trying again."),
+    "error": (500, "InternalServerException", "The simulator was told to fail."),
+    "model-timeout": (408, "ModelTimeoutException", "Model has timed out in processing the request."),
+}
+CATEGORY_KEYWORDS = {
+    "billing": ("refund", "charge", "charged", "invoice", "payment", "billing", "price", "subscription"),
+    "shipping": ("delivery", "shipping", "shipped", "package", "parcel", "tracking", "courier", "arrived"),
+    "account": ("password", "login", "log in", "account", "sign in", "2fa", "email address", "locked"),
+    "technical": ("error", "crash", "bug", "app", "website", "not working", "broken", "loading", "500"),
+}
+HIGH_PRIORITY = ("urgent", "immediately", "asap", "twice", "fraud", "stolen", "cannot", "can't", "lawyer")
+LOW_PRIORITY = ("question", "wondering", "curious", "feedback", "suggestion", "how do i")
+
+
+def estimate_tokens(text: str) -> int:
+    """About four characters a token: realistic enough for usage and cost arithmetic."""
+    return max(1, math.ceil(len(text) / 4))
+
+
+def triage_answer(message: str) -> str:
+    lowered = message.lower()
+    scores = {cat: sum(lowered.count(k) for k in keys) for cat, keys in CATEGORY_KEYWORDS.items()}
+    category = max(scores, key=lambda c: scores[c]) if any(scores.values()) else "other"
+    if any(k in lowered for k in HIGH_PRIORITY):
+        priority = "high"
+    elif any(k in lowered for k in LOW_PRIORITY):
+        priority = "low"
+    else:
+        priority = "medium"
+    words = re.sub(r"\s+", " ", message).strip().split(" ")
+    summary = " ".join(words[:12]) + ("..." if len(words) > 12 else "")
+    return json.dumps({"category": category, "priority": priority, "summary": f"Customer writes: {summary}"})
+
+
+def answer_for(system: str, user_text: str) -> str:
+    """The simulator's reply: a triage JSON when asked to triage, else a short echo."""
+    if '"category"' in system or "triage" in system.lower():
+        found = re.search(r"<message>\s*(.*?)\s*</message>", user_text, re.S)
+        return triage_answer(found.group(1) if found else user_text)
+    snippet = re.sub(r"\s+", " ", user_text).strip()[:160]
+    return f"[simulated answer] {snippet}"
+
+
+class SimulatorConfig:
+    def __init__(self, latency_ms: float = 0.0, timeout_s: float = 3.0):
+        self.latency_ms = latency_ms
+        self.timeout_s = timeout_s
+        self.calls = 0
+        self._lock = threading.Lock()
+
+    def count(self) -> None:
+        with self._lock:
+            self.calls += 1
+
+
+def _make_handler(config: SimulatorConfig):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):  # keep the console quiet
+            return
+
+        def _send(self, status: int, body: dict, error_type: str | None = None) -> None:
+            payload = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.send_header("x-amzn-RequestId", f"sim-{config.calls}")
+            if error_type:
+                self.send_header("x-amzn-ErrorType", error_type)
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def do_GET(self):
+            if self.path == "/_sim/health":
+                self._send(200, {"ok": True, "calls": config.calls})
+            else:
+                self._send(404, {"message": "not found"}, "ResourceNotFoundException")
+
+        def do_POST(self):
+            match = CONVERSE_PATH.match(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            if not match:
+                self._send(404, {"message": f"no such operation {self.path}"}, "UnknownOperationException")
+                return
+            config.count()
+            started = time.perf_counter()
+            try:
+                request = json.loads(raw or b"{}")
+                messages = request["messages"]
+                user_text = "".join(b.get("text", "") for m in messages for b in m.get("content", []))
+                system = "".join(b.get("text", "") for b in request.get("system", []))
+            except (ValueError, KeyError, TypeError) as exc:
+                self._send(400, {"message": f"malformed Converse request: {exc}"}, "ValidationException")
+                return
+            fault = FAULT_MARKER.search(user_text)
+            if fault and fault.group(1) == "timeout":
+                time.sleep(config.timeout_s)
+            elif fault:
+                status, kind, message = ERRORS[fault.group(1)]
+                self._send(status, {"message": message}, kind)
+                return
+            if config.latency_ms:
+                time.sleep(config.latency_ms / 1000)
+            max_tokens = int(request.get("inferenceConfig", {}).get("maxTokens", 512))
+            text = answer_for(system, user_text)
+            out_tokens = estimate_tokens(text)
+            stop = "end_turn"
+            if out_tokens > max_tokens:
+                text, out_tokens, stop = text[: max_tokens * 4], max_tokens, "max_tokens"
+            in_tokens = estimate_tokens(system) + estimate_tokens(user_text)
+            self._send(
+                200,
+                {
+                    "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+                    "stopReason": stop,
+                    "usage": {
+                        "inputTokens": in_tokens,
+                        "outputTokens": out_tokens,
+                        "totalTokens": in_tokens + out_tokens,
+                    },
+                    "metrics": {"latencyMs": round((time.perf_counter() - started) * 1000)},
+                    "additionalModelResponseFields": {"simulator": True, "modelId": unquote(match["model"])},
+                },
+            )
+
+    return Handler
+
+
+def start_simulator(port: int = 0, config: SimulatorConfig | None = None) -> tuple[ThreadingHTTPServer, str]:
+    """Start on 127.0.0.1 in a daemon thread; returns the server and its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", port), _make_handler(config or SimulatorConfig()))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="bedrock-simulator", daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"

@@ -1,0 +1,134 @@
+"""A local HTTP front door that behaves like the deployed API Gateway stage: it checks the API
+key, validates the body against the same JSON schema, builds a REST (v1) proxy event and calls
+the real Lambda handler in this process."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from jsonschema import Draft4Validator
+from service.models.invoke import INVOKE_REQUEST_SCHEMA
+
+from stacks.constructs.api_front_door import INVOKE_PATH
+
+INVOKE_ROUTE = "/" + "/".join(INVOKE_PATH)
+_VALIDATOR = Draft4Validator(INVOKE_REQUEST_SCHEMA)
+
+
+class LambdaContext:
+    """Just enough of the Lambda context object for Powertools."""
+
+    function_name = "liftoff-local-invoke"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:liftoff-local-invoke"
+
+    def __init__(self):
+        self.aws_request_id = str(uuid.uuid4())
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 29_000
+
+
+def gateway_error(status: int, code: str, message: str, request_id: str) -> tuple[int, dict]:
+    return status, {"error": {"code": code, "message": message, "request_id": request_id}}
+
+
+def proxy_event(
+    *, method: str, path: str, headers: dict[str, str], body: str | None, request_id: str, stage: str
+) -> dict:
+    return {
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": path,
+            "httpMethod": method,
+            "path": f"/{stage}{path}",
+            "stage": stage,
+            "requestId": request_id,
+            "identity": {"sourceIp": "127.0.0.1", "apiKey": headers.get("x-api-key")},
+        },
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+def handle(
+    *, method: str, path: str, headers: dict[str, str], raw: bytes, api_key: str, stage: str, handler
+) -> tuple[int, dict]:
+    """One request, the way API Gateway then Lambda would treat it."""
+    request_id = str(uuid.uuid4())
+    if path != INVOKE_ROUTE:
+        return gateway_error(404, "MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token", request_id)
+    if method != "POST":
+        return gateway_error(403, "MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token", request_id)
+    if headers.get("x-api-key") != api_key:
+        return gateway_error(403, "INVALID_API_KEY", "Forbidden", request_id)
+    body = raw.decode("utf-8", errors="replace")
+    try:
+        document = json.loads(body)
+    except ValueError:
+        document = None
+    if document is None or any(True for _ in _VALIDATOR.iter_errors(document)):
+        return gateway_error(
+            400,
+            "BadRequestBody",
+            "the body does not match the InvokeRequest schema: a JSON object with prompt_id (string) and "
+            "optional variables (object of strings), alias or version",
+            request_id,
+        )
+    result = handler(
+        proxy_event(method=method, path=path, headers=headers, body=body, request_id=request_id, stage=stage),
+        LambdaContext(),
+    )
+    return int(result["statusCode"]), json.loads(result["body"])
+
+
+def start_local_api(*, handler, api_key: str, stage: str, port: int = 0) -> tuple[ThreadingHTTPServer, str]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any):
+            return
+
+        def _serve(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            if self.path == "/_local/health":
+                status, body = 200, {"ok": True}
+            else:
+                status, body = handle(
+                    method=self.command,
+                    path=self.path,
+                    headers=headers,
+                    raw=raw,
+                    api_key=api_key,
+                    stage=stage,
+                    handler=handler,
+                )
+            payload = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="local-api", daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"

@@ -1,0 +1,197 @@
+"""Local mode: moto (DynamoDB), the Bedrock simulator and the local API, in one background
+process started by `liftoff local up` and stopped by `liftoff local down` (or Ctrl-C)."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import requests
+
+from liftoff import REPO_ROOT
+from liftoff.usecases import UseCase, load_use_case
+
+STATE_DIR = REPO_ROOT / ".liftoff"
+STATE_FILE = STATE_DIR / "local.json"
+LOG_FILE = STATE_DIR / "local.log"
+REGION = "us-east-1"
+LOCAL_STAGE = "local"
+
+
+@dataclass(frozen=True)
+class LocalState:
+    pid: int
+    use_case: str
+    api_url: str
+    api_key: str
+    dynamodb_url: str
+    bedrock_url: str
+    table_name: str
+
+    @property
+    def invoke_url(self) -> str:
+        return f"{self.api_url}/v1/invoke"
+
+
+def read_state() -> LocalState | None:
+    if not STATE_FILE.exists():
+        return None
+    try:
+        return LocalState(**json.loads(STATE_FILE.read_text()))
+    except (ValueError, TypeError):
+        return None
+
+
+def is_running(state: LocalState | None) -> bool:
+    if state is None:
+        return False
+    try:
+        return requests.get(f"{state.api_url}/_local/health", timeout=1).ok
+    except requests.RequestException:
+        return False
+
+
+def handler_environment(use_case: UseCase, *, table: str, dynamodb_url: str, bedrock_url: str) -> dict[str, str]:
+    """The environment the deployed function gets from CDK, pointed at the local services."""
+    cfg = use_case.config
+    return {
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_url,
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock_url,
+        "LIFTOFF_USE_CASE": cfg.name,
+        "LIFTOFF_STAGE": LOCAL_STAGE,
+        "LIFTOFF_PROMPTS_TABLE": table,
+        "LIFTOFF_ALLOWED_MODEL_IDS": ",".join(cfg.models.allowed),
+        "LIFTOFF_DEFAULT_ALIAS": cfg.prompts.default_alias,
+        "LIFTOFF_PROMPT_CACHE_TTL_S": str(cfg.prompts.cache_ttl_seconds),
+        "LIFTOFF_MAX_BODY_BYTES": str(cfg.api.max_body_bytes),
+        "LIFTOFF_BEDROCK_READ_TIMEOUT_S": os.environ.get("LIFTOFF_LOCAL_MODEL_TIMEOUT_S", "1.0"),
+        "LIFTOFF_BEDROCK_MAX_ATTEMPTS": str(cfg.models.max_attempts),
+        "POWERTOOLS_SERVICE_NAME": "liftoff",
+        "POWERTOOLS_METRICS_NAMESPACE": "Liftoff",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+    }
+
+
+def create_prompts_table(dynamodb, name: str) -> None:
+    dynamodb.create_table(
+        TableName=name,
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def serve(use_case_name: str, ready_file: Path) -> None:
+    """Run the local system in this process until SIGTERM/SIGINT (what `local up` spawns)."""
+    from moto.server import ThreadedMotoServer
+
+    from liftoff.local.bedrock_simulator import SimulatorConfig, start_simulator
+
+    use_case = load_use_case(use_case_name)
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto.start()
+    host, port = moto.get_host_and_port()
+    dynamodb_url = f"http://{host}:{port}"
+    latency = float(os.environ.get("LIFTOFF_SIM_LATENCY_MS", "0"))
+    sim_server, bedrock_url = start_simulator(config=SimulatorConfig(latency_ms=latency, timeout_s=3.0))
+    table = f"liftoff-{use_case.name}-local-prompts"
+    os.environ.update(handler_environment(use_case, table=table, dynamodb_url=dynamodb_url, bedrock_url=bedrock_url))
+
+    import boto3
+    from service.dal.prompt_store import PromptStore
+    from service.handlers.invoke import lambda_handler
+    from service.handlers.prompt_sync import sync_prompts
+
+    create_prompts_table(boto3.client("dynamodb"), table)
+    store = PromptStore(boto3.resource("dynamodb").Table(table), use_case.name)
+    sync_prompts(store, [p.model_dump(mode="json") for p in use_case.prompts], message="local up")
+
+    from liftoff.local.local_api import start_local_api
+
+    api_key = secrets.token_urlsafe(24)
+    api_server, api_url = start_local_api(handler=lambda_handler, api_key=api_key, stage=LOCAL_STAGE)
+    state = LocalState(os.getpid(), use_case.name, api_url, api_key, dynamodb_url, bedrock_url, table)
+    ready_file.write_text(json.dumps(asdict(state)))
+
+    stopping = False
+
+    def stop(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while not stopping:
+        time.sleep(0.2)
+    api_server.shutdown()
+    sim_server.shutdown()
+    moto.stop()
+
+
+def up(use_case: str, *, timeout_s: float = 30.0) -> LocalState:
+    """Start local mode in the background (or return the running one for the same use case)."""
+    state = read_state()
+    if is_running(state):
+        if state.use_case == use_case:
+            return state
+        down()
+    STATE_DIR.mkdir(exist_ok=True)
+    STATE_FILE.unlink(missing_ok=True)
+    log = LOG_FILE.open("w")
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "liftoff.local.runtime", use_case, str(STATE_FILE)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        cwd=REPO_ROOT,
+    )
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"local mode failed to start (exit {process.returncode}); see {LOG_FILE}")
+        state = read_state()
+        if is_running(state):
+            return state
+        time.sleep(0.1)
+    process.terminate()
+    raise RuntimeError(f"local mode did not come up within {timeout_s:.0f}s; see {LOG_FILE}")
+
+
+def down() -> bool:
+    """Stop local mode; True when something was running."""
+    state = read_state()
+    STATE_FILE.unlink(missing_ok=True)
+    if state is None:
+        return False
+    try:
+        os.killpg(state.pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        return False
+    for _ in range(50):
+        try:
+            os.kill(state.pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    os.killpg(state.pid, signal.SIGKILL)
+    return True
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1], Path(sys.argv[2]))
