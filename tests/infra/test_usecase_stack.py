@@ -1,0 +1,183 @@
+import pytest
+from aws_cdk.assertions import Match
+
+from liftoff.usecases import load_use_case
+from stacks.bedrock_access import invoke_resource_arns
+
+USE_CASE = "support-triage"
+
+
+@pytest.fixture
+def template(synthesized):
+    return synthesized[2][USE_CASE]
+
+
+@pytest.fixture
+def stage(synthesized):
+    return synthesized[0]
+
+
+def test_resources_of_one_use_case(template):
+    template.resource_count_is("AWS::DynamoDB::GlobalTable", 1)
+    template.resource_count_is("AWS::ApiGateway::RestApi", 1)
+    template.resource_count_is("AWS::ApiGateway::ApiKey", 1)
+    template.resource_count_is("AWS::ApiGateway::UsagePlan", 1)
+    template.resource_count_is("Custom::LiftoffPromptSync", 1)
+    template.resource_count_is("AWS::Lambda::Function", 3)  # invoke, prompt sync, provider framework
+
+
+def test_invoke_function_runtime_and_config(template):
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": "service.handlers.invoke.lambda_handler",
+            "Runtime": "python3.13",
+            "Architectures": ["arm64"],
+            "TracingConfig": {"Mode": "Active"},
+            "LoggingConfig": Match.object_like({"LogFormat": "JSON"}),
+            "Layers": [
+                {
+                    "Fn::Join": [
+                        "",
+                        Match.array_with(
+                            [
+                                Match.string_like_regexp(
+                                    "017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:"
+                                )
+                            ]
+                        ),
+                    ]
+                }
+            ],
+            "Environment": {
+                "Variables": Match.object_like(
+                    {"LIFTOFF_USE_CASE": USE_CASE, "LIFTOFF_ALLOWED_MODEL_IDS": Match.any_value()}
+                )
+            },
+        },
+    )
+
+
+def render(value):
+    """Resolve the Fn::Join / Ref AWS::Partition that CDK emits into the plain ARN string."""
+    if isinstance(value, dict) and "Fn::Join" in value:
+        sep, parts = value["Fn::Join"]
+        return sep.join(render(p) for p in parts)
+    if value == {"Ref": "AWS::Partition"}:
+        return "aws"
+    return value
+
+
+def statements_of(template, role_fragment: str) -> list[dict]:
+    found = []
+    for logical_id, policy in template.find_resources("AWS::IAM::Policy").items():
+        if role_fragment in logical_id:
+            found.extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    return found
+
+
+def test_invoke_role_can_call_only_configured_models_and_read_its_table(template):
+    statements = {s.get("Sid"): s for s in statements_of(template, "InvokeFunction")}
+    config = load_use_case(USE_CASE).config
+    bedrock = statements["InvokeConfiguredModels"]
+    assert bedrock["Action"] == "bedrock:InvokeModel"
+    expected = invoke_resource_arns(config.models.allowed, partition="aws", region="us-east-1", account="111111111111")
+    assert sorted(render(r) for r in bedrock["Resource"]) == expected
+    assert statements["ReadPromptRegistry"]["Action"] == ["dynamodb:GetItem", "dynamodb:Query"]
+    assert statements["WriteOwnLogs"]["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    # nothing else but X-Ray, whose actions have no resource-level permissions
+    others = [
+        s
+        for sid, s in statements.items()
+        if sid not in {"InvokeConfiguredModels", "ReadPromptRegistry", "WriteOwnLogs"}
+    ]
+    assert others == [
+        {"Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "Effect": "Allow", "Resource": "*"}
+    ]
+
+
+def test_no_wildcard_on_any_bedrock_statement(template):
+    for policy in template.find_resources("AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if any(a.startswith("bedrock:") for a in actions):
+                assert "*" not in str(statement["Resource"])
+                assert all("*" not in a for a in actions)
+
+
+def test_prompts_table_follows_stage(template, stage):
+    prod = stage == "prod"
+    template.has_resource(
+        "AWS::DynamoDB::GlobalTable",
+        {
+            "Properties": Match.object_like(
+                {
+                    "BillingMode": "PAY_PER_REQUEST",
+                    "SSESpecification": {"SSEEnabled": True},
+                    "Replicas": [
+                        Match.object_like(
+                            {
+                                "DeletionProtectionEnabled": prod,
+                                "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": prod},
+                            }
+                        )
+                    ],
+                }
+            ),
+            "DeletionPolicy": "Retain" if prod else "Delete",
+        },
+    )
+
+
+def test_every_log_group_has_retention_from_stage(template, stage):
+    days = 365 if stage == "prod" else 14
+    groups = template.find_resources("AWS::Logs::LogGroup")
+    assert len(groups) >= 4
+    assert {g["Properties"]["RetentionInDays"] for g in groups.values()} == {days}
+
+
+def test_invoke_route_requires_key_and_validates_body(template):
+    template.has_resource_properties(
+        "AWS::ApiGateway::Method",
+        {
+            "HttpMethod": "POST",
+            "ApiKeyRequired": True,
+            "RequestValidatorId": Match.any_value(),
+            "RequestModels": {"application/json": Match.any_value()},
+            "Integration": Match.object_like({"Type": "AWS_PROXY"}),
+        },
+    )
+    template.has_resource_properties(
+        "AWS::ApiGateway::Model",
+        {"Schema": Match.object_like({"required": ["prompt_id"], "additionalProperties": False})},
+    )
+    template.has_resource_properties(
+        "AWS::ApiGateway::UsagePlan",
+        {"Throttle": {"RateLimit": 10, "BurstLimit": 20}, "Quota": {"Limit": 10000, "Period": "DAY"}},
+    )
+    template.has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {"TracingEnabled": True, "AccessLogSetting": Match.object_like({"DestinationArn": Match.any_value()})},
+    )
+    template.resource_count_is("AWS::ApiGateway::GatewayResponse", 3)
+
+
+def test_prompt_sync_carries_the_repo_prompts(template):
+    resources = template.find_resources("Custom::LiftoffPromptSync")
+    (props,) = [r["Properties"] for r in resources.values()]
+    assert '"prompt_id":"triage"' in props["Prompts"]
+    assert props["UseCase"] == USE_CASE
+
+
+def test_every_taggable_resource_is_tagged(template, stage):
+    tagged = 0
+    for resource in template.to_json()["Resources"].values():
+        tags = resource.get("Properties", {}).get("Tags")
+        if isinstance(tags, list):
+            keys = {t["Key"]: t["Value"] for t in tags}
+            assert keys["project"] == "liftoff"
+            assert keys["use-case"] == USE_CASE
+            assert keys["stage"] == stage
+            assert keys["cost-center"] == "support-platform"
+            tagged += 1
+    assert tagged >= 5

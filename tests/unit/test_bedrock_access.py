@@ -1,0 +1,32 @@
+from stacks.bedrock_access import invoke_resource_arns, split_model_id
+
+
+def test_split_model_id():
+    assert split_model_id("us.amazon.nova-micro-v1:0") == ("us", "amazon.nova-micro-v1:0")
+    assert split_model_id("amazon.nova-micro-v1:0") == (None, "amazon.nova-micro-v1:0")
+
+
+def test_inference_profile_grants_profile_and_each_destination_region():
+    arns = invoke_resource_arns(["us.amazon.nova-micro-v1:0"], partition="aws", region="us-east-1", account="111")
+    assert arns == [
+        "arn:aws:bedrock:us-east-1:111:inference-profile/us.amazon.nova-micro-v1:0",
+        "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-micro-v1:0",
+        "arn:aws:bedrock:us-east-2::foundation-model/amazon.nova-micro-v1:0",
+        "arn:aws:bedrock:us-west-2::foundation-model/amazon.nova-micro-v1:0",
+    ]
+    assert not any("*" in arn for arn in arns)
+
+
+def test_foundation_model_and_region_override():
+    arns = invoke_resource_arns(
+        ["amazon.titan-text-lite-v1", "eu.m.x-v1:0"],
+        partition="aws",
+        region="eu-west-1",
+        account="1",
+        profile_regions={"eu": ["eu-west-1"]},
+    )
+    assert arns == [
+        "arn:aws:bedrock:eu-west-1:1:inference-profile/eu.m.x-v1:0",
+        "arn:aws:bedrock:eu-west-1::foundation-model/amazon.titan-text-lite-v1",
+        "arn:aws:bedrock:eu-west-1::foundation-model/m.x-v1:0",
+    ]

@@ -1,0 +1,107 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from liftoff.config import get_stage, load_use_case_config
+from liftoff.errors import ConfigError
+from liftoff.usecases import load_all_use_cases, load_prompt_file, load_prompts
+
+REPO = Path(__file__).resolve().parents[2]
+TRIAGE = yaml.safe_load((REPO / "usecases/support-triage.yaml").read_text())
+
+
+def write(tmp_path: Path, data: dict, name: str = "support-triage") -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_every_shipped_use_case_loads():
+    # Given the repo's use cases / When loaded / Then each has prompts whose models are allowed
+    for use_case in load_all_use_cases():
+        assert use_case.prompts
+        assert all(p.model_id in use_case.config.models.allowed for p in use_case.prompts)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field", "words"),
+    [
+        (lambda d: d["exit_criteria"].pop("min_accuracy"), "exit_criteria.min_accuracy", "Field required"),
+        (lambda d: d["exit_criteria"].update(min_accuracy=1.5), "exit_criteria.min_accuracy", "less than or equal"),
+        (lambda d: d["budget"].update(alert_emails=["not-an-email"]), "budget.alert_emails.0", "email"),
+        (lambda d: d["models"].update(default="us.other-model-v1:0"), "models", "must be one of `allowed`"),
+        (lambda d: d["models"].update(timeout_seconds=20, max_attempts=3), "models", "exceeds"),
+        (lambda d: d["api"].update(throttle_burst=0), "api.throttle_burst", "greater than 0"),
+        (lambda d: d.update(surprise=True), "surprise", "Extra inputs"),
+    ],
+)
+def test_config_error_names_file_and_field(tmp_path, mutate, field, words):
+    # Given a config with one mistake
+    data = yaml.safe_load(yaml.safe_dump(TRIAGE))
+    mutate(data)
+    # When it is loaded / Then the error names the file and the field
+    with pytest.raises(ConfigError) as err:
+        load_use_case_config(write(tmp_path, data))
+    message = str(err.value)
+    assert "support-triage.yaml" in message
+    assert f"field `{field}`" in message
+    assert words in message
+
+
+def test_name_must_match_file(tmp_path):
+    with pytest.raises(ConfigError, match="field `name` is `support-triage` but the file is `other.yaml`"):
+        load_use_case_config(write(tmp_path, TRIAGE, name="other"))
+
+
+def test_yaml_syntax_error_names_line(tmp_path):
+    path = tmp_path / "support-triage.yaml"
+    path.write_text("name: support-triage\nmodels: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"support-triage.yaml:\d+: not valid YAML"):
+        load_use_case_config(path)
+
+
+def test_unknown_stage_is_refused():
+    assert get_stage("prod").deletion_protection
+    with pytest.raises(ConfigError, match="unknown stage `qa`"):
+        get_stage("qa")
+
+
+def test_lambda_timeout_covers_every_model_attempt(triage):
+    models = triage.config.models
+    assert models.lambda_timeout_seconds >= models.timeout_seconds * models.max_attempts
+    assert models.lambda_timeout_seconds <= 29
+
+
+PROMPT = {
+    "description": "d",
+    "model_id": "us.amazon.nova-micro-v1:0",
+    "template": "Hello {{name}}",
+    "variables": [{"name": "name"}],
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"template": "Hello {{name}} from {{place}}"}, "undeclared variables: place"),
+        ({"variables": [{"name": "name"}, {"name": "unused"}]}, "never used in the template: unused"),
+        ({"inference": {"temperature": 3}}, "field `inference.temperature`"),
+        ({"model_id": "us.amazon.nova-pro-v1:0"}, "field `model_id` is `us.amazon.nova-pro-v1:0`, which is not in"),
+    ],
+)
+def test_prompt_file_errors_name_file_and_field(tmp_path, triage, change, words):
+    folder = tmp_path / "prompts" / "support-triage"
+    folder.mkdir(parents=True)
+    (folder / "greet.yaml").write_text(yaml.safe_dump({**PROMPT, **change}))
+    with pytest.raises(ConfigError) as err:
+        load_prompts(triage.config, root=tmp_path)
+    assert "greet.yaml" in str(err.value)
+    assert words in str(err.value)
+
+
+def test_prompt_id_comes_from_file_name(tmp_path):
+    path = tmp_path / "greet.yaml"
+    path.write_text(yaml.safe_dump({**PROMPT, "prompt_id": "other"}))
+    with pytest.raises(ConfigError, match="field `prompt_id` is `other` but the file is `greet.yaml`"):
+        load_prompt_file(path)
