@@ -9,6 +9,8 @@ BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.liftoff-installed
 NODE_STAMP := node_modules/.liftoff-installed
 STAGE ?= sandbox
+# jsii (under aws-cdk-lib) prints a banner on Node 20, which is past its end of life; Node 22+ is quieter.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: help setup demo test test-unit test-infra test-e2e lint format synth synth-prod clean
 

@@ -6,7 +6,9 @@ pytestmark = pytest.mark.e2e
 
 
 def test_happy_path(post):
-    status, body = post({"prompt_id": "triage", "variables": {"message": "My package never arrived, tracking is stuck"}})
+    status, body = post(
+        {"prompt_id": "triage", "variables": {"message": "My package never arrived, tracking is stuck"}}
+    )
     assert status == 200
     answer = json.loads(body["output"])
     assert answer["category"] == "shipping"
