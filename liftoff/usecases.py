@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
-from service.models.prompt import PromptSpec
 
 from liftoff import REPO_ROOT
 from liftoff.config import (
@@ -17,6 +16,7 @@ from liftoff.config import (
     read_yaml,
 )
 from liftoff.errors import ConfigError
+from service.models.prompt import PromptSpec
 
 USECASES_DIR = "usecases"
 PROMPTS_DIR = "prompts"

@@ -11,8 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from jsonschema import Draft4Validator
-from service.models.invoke import INVOKE_REQUEST_SCHEMA
 
+from service.models.invoke import INVOKE_REQUEST_SCHEMA
 from stacks.constructs.api_front_door import INVOKE_PATH
 
 INVOKE_ROUTE = "/" + "/".join(INVOKE_PATH)

@@ -113,6 +113,7 @@ def serve(use_case_name: str, ready_file: Path) -> None:
     os.environ.update(handler_environment(use_case, table=table, dynamodb_url=dynamodb_url, bedrock_url=bedrock_url))
 
     import boto3
+
     from service.dal.prompt_store import PromptStore
     from service.handlers.invoke import lambda_handler
     from service.handlers.prompt_sync import sync_prompts

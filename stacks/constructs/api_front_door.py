@@ -10,9 +10,9 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
-from service.models.invoke import INVOKE_REQUEST_SCHEMA
 
 from liftoff.config import StageConfig, UseCaseConfig
+from service.models.invoke import INVOKE_REQUEST_SCHEMA
 from stacks.lambda_factory import log_retention
 from stacks.nag import acknowledge
 

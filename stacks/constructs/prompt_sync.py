@@ -15,9 +15,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
-from service.models.prompt import PromptSpec
 
 from liftoff.config import StageConfig
+from service.models.prompt import PromptSpec
 from stacks.lambda_factory import FunctionProps, log_retention, python_function
 from stacks.nag import acknowledge
 

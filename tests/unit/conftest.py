@@ -1,11 +1,11 @@
 import boto3
 import pytest
 from moto import mock_aws
-from service.dal.prompt_store import PromptStore
 
 from liftoff.local.bedrock_simulator import start_simulator
 from liftoff.local.runtime import create_prompts_table
 from liftoff.usecases import load_use_case
+from service.dal.prompt_store import PromptStore
 
 TABLE = "prompts-test"
 USE_CASE = "support-triage"

@@ -3,14 +3,14 @@ import json
 import pytest
 from jsonschema import Draft4Validator
 from pydantic import ValidationError
+
+from liftoff.local.local_api import LambdaContext, proxy_event
+from liftoff.local.runtime import handler_environment
 from service.dal.prompt_store import PromptStore
 from service.handlers import invoke as handler_module
 from service.handlers.prompt_sync import sync_prompts
 from service.models.invoke import INVOKE_REQUEST_SCHEMA, InvokeRequest
 from service.settings import get_settings
-
-from liftoff.local.local_api import LambdaContext, proxy_event
-from liftoff.local.runtime import handler_environment
 
 from .conftest import TABLE
 

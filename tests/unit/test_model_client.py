@@ -1,10 +1,10 @@
 import boto3
 import pytest
 from botocore.config import Config
-from service.dal.model_client import ModelClient
-from service.models.errors import ModelError, ModelThrottled, ModelTimeout
 
 from liftoff.local.bedrock_simulator import triage_answer
+from service.dal.model_client import ModelClient
+from service.models.errors import ModelError, ModelThrottled, ModelTimeout
 
 MODEL = "us.amazon.nova-micro-v1:0"
 

@@ -1,4 +1,5 @@
 import pytest
+
 from service.dal.prompt_store import LIVE_ALIAS
 from service.logic.prompt_resolver import PromptResolver
 from service.logic.render import render_prompt

@@ -42,11 +42,15 @@ class PromptVersion:
 
 @dataclass(frozen=True)
 class PromptAlias:
+    """Where an alias points; with a canary, `canary_weight` % of unpinned requests get `canary_version`."""
+
     prompt_id: str
     name: str
     version: int
     revision: int
     history: list[dict[str, Any]]
+    canary_version: int | None = None
+    canary_weight: int = 0
 
 
 @dataclass(frozen=True)
@@ -122,13 +126,29 @@ class PromptStore:
         item = self._call(self._table.get_item, Key=key, ConsistentRead=True).get("Item")
         if not item:
             return None
+        canary = item.get("canary_version")
         return PromptAlias(
             prompt_id=prompt_id,
             name=name,
             version=int(item["version"]),
             revision=int(item["revision"]),
-            history=list(item.get("history", [])),
+            history=[{**h, "version": int(h["version"])} for h in item.get("history", [])],
+            canary_version=int(canary) if canary is not None else None,
+            canary_weight=int(item.get("canary_weight", 0)),
         )
+
+    def list_versions(self, prompt_id: str) -> list[PromptVersion]:
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(self._pk(prompt_id)) & Key("sk").begins_with(VERSION_PREFIX),
+            "ConsistentRead": True,
+        }
+        while True:
+            resp = self._call(self._table.query, **kwargs)
+            items.extend(resp.get("Items", []))
+            if "LastEvaluatedKey" not in resp:
+                return [self._to_version(i) for i in items]
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
     # ---- writes ------------------------------------------------------------------------------
     def publish(self, spec: PromptSpec, *, author: str, message: str = "") -> PublishResult:
@@ -162,22 +182,63 @@ class PromptStore:
         raise AliasConflict(f"could not publish {spec.prompt_id}: too many concurrent publishes, try again")
 
     def _create_alias_if_absent(self, prompt_id: str, name: str, version: int, author: str) -> bool:
-        item = {
+        try:
+            self.move_alias(
+                prompt_id, name, version=version, expected_revision=None, author=author, action="publish", history=[]
+            )
+        except AliasConflict:
+            return False  # the alias exists: never move it on publish
+        return True
+
+    def move_alias(
+        self,
+        prompt_id: str,
+        name: str,
+        *,
+        version: int,
+        expected_revision: int | None,
+        author: str,
+        action: str,
+        history: list[dict[str, Any]],
+        canary_version: int | None = None,
+        canary_weight: int = 0,
+    ) -> PromptAlias:
+        """Point `name` at `version` if nobody moved it since `expected_revision` (None: it must not
+        exist yet). A lost race raises AliasConflict instead of overwriting the other move."""
+        revision = (expected_revision or 0) + 1
+        entry = {"version": version, "at": _now(), "by": author, "action": action}
+        if canary_version is not None:
+            entry["canary"] = {"version": canary_version, "weight": canary_weight}
+        item: dict[str, Any] = {
             "pk": self._pk(prompt_id),
             "sk": f"{ALIAS_PREFIX}{name}",
             "prompt_id": prompt_id,
             "alias": name,
             "version": version,
-            "revision": 1,
-            "history": [{"version": version, "at": _now(), "by": author}],
+            "revision": revision,
+            "history": [*history, entry][-HISTORY_LIMIT:],
         }
+        if canary_version is not None:
+            item |= {"canary_version": canary_version, "canary_weight": canary_weight}
+        if expected_revision is None:
+            condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(sk)"}
+        else:
+            condition = {
+                "ConditionExpression": "revision = :expected",
+                "ExpressionAttributeValues": {":expected": expected_revision},
+            }
         try:
-            self._call(self._table.put_item, Item=item, ConditionExpression="attribute_not_exists(sk)")
+            self._call(self._table.put_item, Item=item, **condition)
         except ClientError as exc:
             if _is_conditional_failure(exc):
-                return False
+                current = self.get_alias(prompt_id, name)
+                now = f"v{current.version} (revision {current.revision})" if current else "deleted"
+                raise AliasConflict(
+                    f"alias `{name}` of `{prompt_id}` was moved by someone else while you were changing it "
+                    f"(it is now {now}); check `liftoff prompts history {prompt_id}` and run the command again"
+                ) from exc
             raise
-        return True
+        return self.get_alias(prompt_id, name)
 
     def list_prompt_ids(self) -> list[str]:
         """Every prompt id that has a version (a scan: for the CLI, never on the request path)."""

@@ -1,6 +1,7 @@
 """POST /v1/invoke: thin edge. Parse and validate, call logic.invoke, shape the response."""
 
 # No `from __future__ import annotations` here: Powertools reads the route signature at runtime.
+import re
 from functools import lru_cache
 from typing import Annotated
 
@@ -24,6 +25,7 @@ from service.observability import logger, metrics, tracer
 from service.settings import Settings, get_settings
 
 app = APIGatewayRestResolver(enable_validation=True)
+CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 @lru_cache(maxsize=1)
@@ -49,6 +51,11 @@ def get_deps() -> InvokeDeps:
 
 
 def _request_id() -> str:
+    """The client's `x-request-id` when it sends one (so a retry is routed like the first try),
+    else API Gateway's request id."""
+    client_id = (app.current_event.headers or {}).get("x-request-id", "") or ""
+    if CLIENT_REQUEST_ID.fullmatch(client_id):
+        return client_id
     return app.current_event.request_context.request_id or app.lambda_context.aws_request_id
 
 

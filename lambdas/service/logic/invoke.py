@@ -24,7 +24,10 @@ def invoke(request: InvokeRequest, *, request_id: str, deps: InvokeDeps) -> Invo
     """Run `request` and return the model's answer with usage and provenance."""
     started = time.perf_counter()
     prompt = deps.resolver.resolve(
-        request.prompt_id, alias=request.alias or deps.settings.default_alias, version=request.version
+        request.prompt_id,
+        alias=request.alias or deps.settings.default_alias,
+        version=request.version,
+        request_id=request_id,
     )
     model_id = prompt.spec.model_id
     if model_id not in deps.settings.allowed_model_ids:

@@ -1,63 +1,83 @@
-"""Which prompt version serves a request: alias or pinned version -> immutable version, cached.
+"""Which prompt version serves a request: alias (with its canary) or pinned version -> immutable version.
 
-The cache holds resolved versions for `ttl_s`. When the registry fails and an expired copy is
-cached, the copy is served and a warning logged; without a copy the request gets a 503.
+Alias pointers are cached for `ttl_s` (how soon a promotion reaches a warm function); versions are
+immutable and cached for good. When the registry fails and an expired pointer is cached, it is
+served and a warning logged; without any copy the request gets a 503.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from service.dal.prompt_store import PromptStore, PromptVersion
+from service.dal.prompt_store import PromptAlias, PromptStore, PromptVersion
 from service.models.errors import PromptNotFound, RegistryUnavailable
 from service.observability import logger
 
 
+def canary_bucket(prompt_id: str, request_id: str) -> int:
+    """0-99, the same for the same request id (a retried request gets the same version)."""
+    digest = hashlib.sha256(f"{prompt_id}:{request_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") % 100
+
+
 @dataclass
-class _Entry:
-    value: PromptVersion
+class _Pointer:
+    alias: PromptAlias
     expires_at: float
 
 
 class PromptResolver:
-    """Resolves (prompt_id, alias | version) through a TTL cache in front of the store."""
+    """Resolves (prompt_id, alias | version) through caches in front of the store."""
 
     def __init__(self, store: PromptStore, ttl_s: float, clock: Callable[[], float] = time.monotonic):
         self._store = store
         self._ttl_s = ttl_s
         self._clock = clock
-        self._cache: dict[tuple[str, str], _Entry] = {}
+        self._pointers: dict[tuple[str, str], _Pointer] = {}
+        self._versions: dict[tuple[str, int], PromptVersion] = {}
 
-    def resolve(self, prompt_id: str, *, alias: str, version: int | None = None) -> PromptVersion:
-        key = (prompt_id, f"v{version}" if version is not None else f"alias:{alias}")
-        entry = self._cache.get(key)
+    def resolve(self, prompt_id: str, *, alias: str, version: int | None = None, request_id: str = "") -> PromptVersion:
+        if version is None:
+            pointer = self._pointer(prompt_id, alias)
+            version = pointer.version
+            if pointer.canary_version is not None and canary_bucket(prompt_id, request_id) < pointer.canary_weight:
+                version = pointer.canary_version
+        return self._version(prompt_id, version)
+
+    def _pointer(self, prompt_id: str, alias: str) -> PromptAlias:
+        key = (prompt_id, alias)
+        cached = self._pointers.get(key)
         now = self._clock()
-        if entry and entry.expires_at > now:
-            return entry.value
+        if cached and cached.expires_at > now:
+            return cached.alias
         try:
-            value = self._load(prompt_id, alias=alias, version=version)
+            found = self._store.get_alias(prompt_id, alias)
         except RegistryUnavailable as exc:
-            if entry is None:
+            if cached is None:
                 raise
             logger.warning(
-                "prompt registry unavailable; serving cached prompt",
-                extra={"prompt_id": prompt_id, "prompt_version": entry.value.version, "error": exc.message},
+                "prompt registry unavailable; serving cached alias",
+                extra={
+                    "prompt_id": prompt_id,
+                    "alias": alias,
+                    "prompt_version": cached.alias.version,
+                    "error": exc.message,
+                },
             )
-            return entry.value
-        # a pinned version never changes, so it can stay cached for good
-        ttl = float("inf") if version is not None else self._ttl_s
-        self._cache[key] = _Entry(value, now + ttl)
-        return value
-
-    def _load(self, prompt_id: str, *, alias: str, version: int | None) -> PromptVersion:
-        if version is None:
-            pointer = self._store.get_alias(prompt_id, alias)
-            if pointer is None:
-                raise PromptNotFound(f"prompt `{prompt_id}` not found (it has no alias `{alias}`)")
-            version = pointer.version
-        found = self._store.get_version(prompt_id, version)
+            return cached.alias
         if found is None:
-            raise PromptNotFound(f"prompt `{prompt_id}` has no version {version}")
+            raise PromptNotFound(f"prompt `{prompt_id}` not found (it has no alias `{alias}`)")
+        self._pointers[key] = _Pointer(found, now + self._ttl_s)
         return found
+
+    def _version(self, prompt_id: str, version: int) -> PromptVersion:
+        key = (prompt_id, version)
+        if key not in self._versions:
+            found = self._store.get_version(prompt_id, version)
+            if found is None:
+                raise PromptNotFound(f"prompt `{prompt_id}` has no version {version}")
+            self._versions[key] = found
+        return self._versions[key]

@@ -1,0 +1,74 @@
+"""Registry operations people run (via `liftoff prompts ...`): promote, rollback, canary.
+Each one reads the alias, checks the target version exists, then moves the alias with an
+optimistic lock, so two concurrent moves never silently overwrite each other."""
+
+from __future__ import annotations
+
+from service.dal.prompt_store import PromptAlias, PromptStore
+from service.models.errors import BadRequest, PromptNotFound
+
+
+def _require_version(store: PromptStore, prompt_id: str, version: int) -> None:
+    if store.get_version(prompt_id, version) is None:
+        latest = store.latest_version(prompt_id)
+        hint = f"latest is v{latest.version}" if latest else "it has no versions: publish it first"
+        raise PromptNotFound(f"prompt `{prompt_id}` has no version {version} ({hint})")
+
+
+def promote(store: PromptStore, prompt_id: str, *, version: int, alias: str, author: str) -> PromptAlias:
+    """Point `alias` at `version`; ends any canary on it."""
+    _require_version(store, prompt_id, version)
+    current = store.get_alias(prompt_id, alias)
+    return store.move_alias(
+        prompt_id,
+        alias,
+        version=version,
+        expected_revision=current.revision if current else None,
+        author=author,
+        action="promote",
+        history=current.history if current else [],
+    )
+
+
+def rollback(store: PromptStore, prompt_id: str, *, alias: str, author: str) -> PromptAlias:
+    """Point `alias` back at the version it pointed to before its last move (ends any canary)."""
+    current = store.get_alias(prompt_id, alias)
+    if current is None:
+        raise PromptNotFound(f"prompt `{prompt_id}` has no alias `{alias}`")
+    earlier = [h["version"] for h in current.history[:-1] if h["version"] != current.version]
+    if not earlier:
+        raise BadRequest(f"alias `{alias}` of `{prompt_id}` has never pointed anywhere else: nothing to roll back to")
+    return store.move_alias(
+        prompt_id,
+        alias,
+        version=earlier[-1],
+        expected_revision=current.revision,
+        author=author,
+        action="rollback",
+        history=current.history,
+    )
+
+
+def start_canary(
+    store: PromptStore, prompt_id: str, *, version: int, weight: int, alias: str, author: str
+) -> PromptAlias:
+    """Send `weight` % of the alias's unpinned requests to `version`; the rest stay where they are."""
+    if not 0 < weight < 100:
+        raise BadRequest("a canary weight is a percentage between 1 and 99")
+    _require_version(store, prompt_id, version)
+    current = store.get_alias(prompt_id, alias)
+    if current is None:
+        raise PromptNotFound(f"prompt `{prompt_id}` has no alias `{alias}`: publish or promote first")
+    if version == current.version:
+        raise BadRequest(f"alias `{alias}` already serves v{version}; a canary must be another version")
+    return store.move_alias(
+        prompt_id,
+        alias,
+        version=current.version,
+        expected_revision=current.revision,
+        author=author,
+        action="canary",
+        history=current.history,
+        canary_version=version,
+        canary_weight=weight,
+    )

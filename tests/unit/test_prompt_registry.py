@@ -1,0 +1,90 @@
+import pytest
+
+from service.dal.prompt_store import LIVE_ALIAS, AliasConflict
+from service.logic.prompt_registry import promote, rollback, start_canary
+from service.logic.prompt_resolver import PromptResolver, canary_bucket
+from service.models.errors import BadRequest, PromptNotFound
+
+from .test_prompts import spec
+
+
+@pytest.fixture
+def three_versions(store):
+    for template in ("A {{word}}", "B {{word}}", "C {{word}}"):
+        store.publish(spec(template), author="dev")
+    return store
+
+
+def test_promote_then_rollback_restores_the_previous_version(three_versions):
+    store = three_versions
+    assert store.get_alias("echo", LIVE_ALIAS).version == 1
+    assert promote(store, "echo", version=3, alias=LIVE_ALIAS, author="ann").version == 3
+    assert rollback(store, "echo", alias=LIVE_ALIAS, author="bob").version == 1
+    history = store.get_alias("echo", LIVE_ALIAS).history
+    assert [(h["action"], h["version"], h["by"]) for h in history] == [
+        ("publish", 1, "dev"),
+        ("promote", 3, "ann"),
+        ("rollback", 1, "bob"),
+    ]
+
+
+def test_promote_to_a_missing_version_is_refused(three_versions):
+    with pytest.raises(PromptNotFound, match="no version 9 \\(latest is v3\\)"):
+        promote(three_versions, "echo", version=9, alias=LIVE_ALIAS, author="a")
+
+
+def test_rollback_with_no_earlier_version_is_refused(three_versions):
+    with pytest.raises(BadRequest, match="nothing to roll back to"):
+        rollback(three_versions, "echo", alias=LIVE_ALIAS, author="a")
+
+
+def test_concurrent_promotes_second_gets_a_conflict(three_versions):
+    store = three_versions
+    # Given two people who both read the alias at the same revision
+    seen = store.get_alias("echo", LIVE_ALIAS)
+    store.move_alias(
+        "echo",
+        LIVE_ALIAS,
+        version=2,
+        expected_revision=seen.revision,
+        author="ann",
+        action="promote",
+        history=seen.history,
+    )
+    # When the second writes with the revision it read / Then it is told, and ann's move stands
+    with pytest.raises(AliasConflict, match="moved by someone else"):
+        store.move_alias(
+            "echo",
+            LIVE_ALIAS,
+            version=3,
+            expected_revision=seen.revision,
+            author="bob",
+            action="promote",
+            history=seen.history,
+        )
+    assert store.get_alias("echo", LIVE_ALIAS).version == 2
+
+
+def test_canary_splits_traffic_deterministically_and_promote_ends_it(three_versions):
+    store = three_versions
+    alias = start_canary(store, "echo", version=2, weight=30, alias=LIVE_ALIAS, author="ann")
+    assert (alias.version, alias.canary_version, alias.canary_weight) == (1, 2, 30)
+    resolver = PromptResolver(store, ttl_s=0)
+    served = [resolver.resolve("echo", alias=LIVE_ALIAS, request_id=f"r{i}").version for i in range(1000)]
+    share = served.count(2) / len(served)
+    assert 0.25 < share < 0.35
+    assert {resolver.resolve("echo", alias=LIVE_ALIAS, request_id="r7").version for _ in range(5)} == {served[7]}
+    assert resolver.resolve("echo", alias=LIVE_ALIAS, version=3, request_id="r1").version == 3  # a pin wins
+    promoted = promote(store, "echo", version=2, alias=LIVE_ALIAS, author="ann")
+    assert (promoted.version, promoted.canary_version) == (2, None)
+
+
+@pytest.mark.parametrize(("version", "weight", "words"), [(2, 0, "between 1 and 99"), (1, 10, "already serves v1")])
+def test_canary_arguments_are_checked(three_versions, version, weight, words):
+    with pytest.raises(BadRequest, match=words):
+        start_canary(three_versions, "echo", version=version, weight=weight, alias=LIVE_ALIAS, author="a")
+
+
+def test_canary_bucket_is_stable():
+    assert canary_bucket("p", "abc") == canary_bucket("p", "abc")
+    assert 0 <= canary_bucket("p", "abc") < 100
