@@ -70,3 +70,12 @@ def demo(use_case: str, prompt_id: str, skip_synth: bool) -> None:
         sys.exit(run_demo(use_case, prompt_id, skip_synth))
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _register_subcommands() -> None:
+    from liftoff.prompts_cli import prompts
+
+    main.add_command(prompts)
+
+
+_register_subcommands()

@@ -73,7 +73,9 @@ def handler_environment(use_case: UseCase, *, table: str, dynamodb_url: str, bed
         "LIFTOFF_PROMPTS_TABLE": table,
         "LIFTOFF_ALLOWED_MODEL_IDS": ",".join(cfg.models.allowed),
         "LIFTOFF_DEFAULT_ALIAS": cfg.prompts.default_alias,
-        "LIFTOFF_PROMPT_CACHE_TTL_S": str(cfg.prompts.cache_ttl_seconds),
+        "LIFTOFF_PROMPT_CACHE_TTL_S": os.environ.get(
+            "LIFTOFF_LOCAL_PROMPT_CACHE_TTL_S", str(cfg.prompts.cache_ttl_seconds)
+        ),
         "LIFTOFF_MAX_BODY_BYTES": str(cfg.api.max_body_bytes),
         "LIFTOFF_BEDROCK_READ_TIMEOUT_S": os.environ.get("LIFTOFF_LOCAL_MODEL_TIMEOUT_S", "1.0"),
         "LIFTOFF_BEDROCK_MAX_ATTEMPTS": str(cfg.models.max_attempts),

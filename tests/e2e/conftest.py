@@ -1,3 +1,5 @@
+import os
+
 import pytest
 import requests
 
@@ -9,6 +11,9 @@ USE_CASE = "support-triage"
 @pytest.fixture(scope="session")
 def local():
     """Local mode as a user runs it (`liftoff local up`), stopped at the end of the session."""
+    # promotions must show at once in these tests, not after the production cache TTL
+    os.environ["LIFTOFF_LOCAL_PROMPT_CACHE_TTL_S"] = "0"
+    runtime.down()  # a local mode started by hand may have another TTL
     state = runtime.up(USE_CASE)
     yield state
     runtime.down()
@@ -16,8 +21,10 @@ def local():
 
 @pytest.fixture
 def post(local):
-    def _post(body=None, *, raw: str | None = None, key: str | None = "default"):
+    def _post(body=None, *, raw: str | None = None, key: str | None = "default", request_id: str | None = None):
         headers = {"Content-Type": "application/json"}
+        if request_id:
+            headers["x-request-id"] = request_id
         if key is not None:
             headers["x-api-key"] = local.api_key if key == "default" else key
         data = raw if raw is not None else requests.compat.json.dumps(body)

@@ -1,0 +1,244 @@
+"""`liftoff prompts ...`: publish, inspect, promote, roll back and canary prompt versions.
+
+Works against local mode by default and against a deployed stack with `--stage` (the table name
+comes from the stack's `PromptsTableName` output; AWS credentials from the usual chain)."""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import getpass
+import json
+import os
+import subprocess
+from dataclasses import asdict
+
+import boto3
+import click
+import yaml
+
+from liftoff.errors import ConfigError
+from liftoff.local import runtime
+from liftoff.usecases import load_use_case
+from service.dal.prompt_store import LIVE_ALIAS, PromptStore, PromptVersion
+from service.logic import prompt_registry
+from service.models.errors import ServiceError
+
+
+def current_author() -> str:
+    """Who is making the change: $LIFTOFF_AUTHOR, else git's user.name, else the login name."""
+    if os.environ.get("LIFTOFF_AUTHOR"):
+        return os.environ["LIFTOFF_AUTHOR"]
+    try:
+        name = subprocess.run(
+            ["git", "config", "user.name"],  # noqa: S607
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=5,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        name = ""
+    return name or getpass.getuser()
+
+
+def open_store(use_case: str, stage: str | None) -> PromptStore:
+    if stage is None:
+        state = runtime.read_state()
+        if not runtime.is_running(state) or state.use_case != use_case:
+            raise click.ClickException(
+                f"local mode is not running for {use_case}: start it with `liftoff local up --use-case {use_case}`, "
+                "or pass --stage to work against a deployed stack"
+            )
+        resource = boto3.resource(
+            "dynamodb",
+            endpoint_url=state.dynamodb_url,
+            region_name=runtime.REGION,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",  # noqa: S106 - moto accepts any credentials
+        )
+        return PromptStore(resource.Table(state.table_name), use_case)
+    from stacks.usecase_stack import stack_name
+
+    name = stack_name(use_case, stage)
+    try:
+        stacks = boto3.client("cloudformation").describe_stacks(StackName=name)["Stacks"]
+    except Exception as exc:
+        raise click.ClickException(f"cannot read stack {name}: {exc}") from exc
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+    if "PromptsTableName" not in outputs:
+        raise click.ClickException(f"stack {name} has no PromptsTableName output: is it a Liftoff stack?")
+    return PromptStore(boto3.resource("dynamodb").Table(outputs["PromptsTableName"]), use_case)
+
+
+def registry_command(fn):
+    """Common options, store opening and error reporting for every `prompts` subcommand."""
+
+    @click.option("--use-case", default="support-triage", show_default=True, help="usecases/NAME.yaml")
+    @click.option("--stage", default=None, help="Work on the deployed stack of this stage instead of local mode.")
+    @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+    @functools.wraps(fn)
+    def wrapper(use_case: str, stage: str | None, as_json: bool, **kwargs):
+        try:
+            result = fn(open_store(use_case, stage), use_case=use_case, **kwargs)
+        except (ServiceError, ConfigError) as exc:
+            raise click.ClickException(getattr(exc, "message", str(exc))) from exc
+        if as_json:
+            click.echo(json.dumps(result["data"], indent=2, default=str))
+        else:
+            click.echo(result["text"])
+
+    return wrapper
+
+
+def spec_yaml(version: PromptVersion) -> str:
+    return yaml.safe_dump(version.spec.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+def _version_or_fail(store: PromptStore, prompt_id: str, number: int) -> PromptVersion:
+    found = store.get_version(prompt_id, number)
+    if found is None:
+        raise click.ClickException(f"prompt `{prompt_id}` has no version {number}")
+    return found
+
+
+def _alias_text(alias) -> str:
+    canary = f", canary v{alias.canary_version} at {alias.canary_weight}%" if alias.canary_version else ""
+    return f"{alias.name} -> v{alias.version}{canary} (revision {alias.revision})"
+
+
+@click.group(help="Prompt registry: immutable versions, aliases (live, canary), promote and rollback.")
+def prompts() -> None:
+    pass
+
+
+@prompts.command("publish", help="Publish changed prompt files as new versions (identical content is a no-op).")
+@click.argument("prompt_id", required=False)
+@click.option("--message", "-m", default="", help="Why this version exists.")
+@registry_command
+def publish(store: PromptStore, *, use_case: str, prompt_id: str | None, message: str):
+    specs = [s for s in load_use_case(use_case).prompts if prompt_id in (None, s.prompt_id)]
+    if not specs:
+        raise click.ClickException(f"no prompt file prompts/{use_case}/{prompt_id}.yaml")
+    results = [store.publish(s, author=current_author(), message=message) for s in specs]
+    lines = [
+        f"{r.prompt_id}: published v{r.version}" + (" (live set: first version)" if r.live_set else "")
+        if r.created
+        else f"{r.prompt_id}: unchanged, still v{r.version} (nothing published)"
+        for r in results
+    ]
+    return {"data": [asdict(r) for r in results], "text": "\n".join(lines)}
+
+
+@prompts.command("list", help="Every prompt with its latest version and where `live` points.")
+@registry_command
+def list_prompts(store: PromptStore, *, use_case: str):
+    rows = []
+    for pid in store.list_prompt_ids():
+        live = store.get_alias(pid, LIVE_ALIAS)
+        latest = store.latest_version(pid)
+        rows.append(
+            {
+                "prompt_id": pid,
+                "latest": latest.version if latest else None,
+                "live": live.version if live else None,
+                "canary": {"version": live.canary_version, "weight": live.canary_weight}
+                if live and live.canary_version
+                else None,
+            }
+        )
+    text = "\n".join(
+        f"{r['prompt_id']:<24} latest v{r['latest']}  live v{r['live']}"
+        + (f"  canary v{r['canary']['version']} at {r['canary']['weight']}%" if r["canary"] else "")
+        for r in rows
+    )
+    return {"data": rows, "text": text or "no prompts published yet (liftoff prompts publish)"}
+
+
+@prompts.command("show", help="Show one version (default: what alias `live` points at).")
+@click.argument("prompt_id")
+@click.option("--version", "number", type=int, help="Version number.")
+@click.option("--alias", default=LIVE_ALIAS, show_default=True)
+@registry_command
+def show(store: PromptStore, *, use_case: str, prompt_id: str, number: int | None, alias: str):
+    if number is None:
+        pointer = store.get_alias(prompt_id, alias)
+        if pointer is None:
+            raise click.ClickException(f"prompt `{prompt_id}` has no alias `{alias}`")
+        number = pointer.version
+    version = _version_or_fail(store, prompt_id, number)
+    header = f"# {prompt_id} v{version.version} by {version.author} at {version.created_at}: {version.message or '-'}\n"
+    return {
+        "data": {**asdict(version), "spec": version.spec.model_dump(mode="json")},
+        "text": header + spec_yaml(version),
+    }
+
+
+@prompts.command("diff", help="Unified diff between two versions: liftoff prompts diff ID 1 2")
+@click.argument("prompt_id")
+@click.argument("old", type=int)
+@click.argument("new", type=int)
+@registry_command
+def diff(store: PromptStore, *, use_case: str, prompt_id: str, old: int, new: int):
+    a, b = _version_or_fail(store, prompt_id, old), _version_or_fail(store, prompt_id, new)
+    lines = list(
+        difflib.unified_diff(
+            spec_yaml(a).splitlines(),
+            spec_yaml(b).splitlines(),
+            f"{prompt_id} v{old}",
+            f"{prompt_id} v{new}",
+            lineterm="",
+        )
+    )
+    return {"data": lines, "text": "\n".join(lines) or f"v{old} and v{new} have the same content"}
+
+
+@prompts.command("history", help="Versions of a prompt and every move of an alias.")
+@click.argument("prompt_id")
+@click.option("--alias", default=LIVE_ALIAS, show_default=True)
+@registry_command
+def history(store: PromptStore, *, use_case: str, prompt_id: str, alias: str):
+    versions = store.list_versions(prompt_id)
+    if not versions:
+        raise click.ClickException(f"prompt `{prompt_id}` has no versions")
+    pointer = store.get_alias(prompt_id, alias)
+    moves = pointer.history if pointer else []
+    text = ["versions:"] + [
+        f"  v{v.version}  {v.created_at}  {v.author}  {v.message or '-'}  sha256:{v.content_hash[:12]}"
+        for v in versions
+    ]
+    text += [f"alias {alias}:"] + [f"  {m['at']}  {m['action']:<8} -> v{m['version']}  by {m['by']}" for m in moves]
+    data = {"versions": [{k: v for k, v in asdict(x).items() if k != "spec"} for x in versions], "alias_moves": moves}
+    return {"data": data, "text": "\n".join(text)}
+
+
+@prompts.command("promote", help="Point an alias at a version (ends any canary). Live within the cache TTL.")
+@click.argument("prompt_id")
+@click.option("--version", "number", type=int, required=True)
+@click.option("--alias", default=LIVE_ALIAS, show_default=True)
+@registry_command
+def promote(store: PromptStore, *, use_case: str, prompt_id: str, number: int, alias: str):
+    moved = prompt_registry.promote(store, prompt_id, version=number, alias=alias, author=current_author())
+    return {"data": asdict(moved), "text": f"{prompt_id}: {_alias_text(moved)}"}
+
+
+@prompts.command("rollback", help="Point an alias back at the version it pointed to before its last move.")
+@click.argument("prompt_id")
+@click.option("--alias", default=LIVE_ALIAS, show_default=True)
+@registry_command
+def rollback(store: PromptStore, *, use_case: str, prompt_id: str, alias: str):
+    moved = prompt_registry.rollback(store, prompt_id, alias=alias, author=current_author())
+    return {"data": asdict(moved), "text": f"{prompt_id}: rolled back, {_alias_text(moved)}"}
+
+
+@prompts.command("canary", help="Route WEIGHT % of the alias's unpinned requests to a version.")
+@click.argument("prompt_id")
+@click.option("--version", "number", type=int, required=True)
+@click.option("--weight", type=click.IntRange(1, 99), required=True, help="Percentage, 1-99.")
+@click.option("--alias", default=LIVE_ALIAS, show_default=True)
+@registry_command
+def canary(store: PromptStore, *, use_case: str, prompt_id: str, number: int, weight: int, alias: str):
+    moved = prompt_registry.start_canary(
+        store, prompt_id, version=number, weight=weight, alias=alias, author=current_author()
+    )
+    return {"data": asdict(moved), "text": f"{prompt_id}: {_alias_text(moved)}"}

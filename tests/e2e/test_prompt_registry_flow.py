@@ -1,0 +1,63 @@
+"""A prompt's life through the CLI a user types, observed through the local API."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from liftoff.cli import main
+from liftoff.prompts_cli import open_store
+
+pytestmark = pytest.mark.e2e
+
+
+def cli(*args: str) -> str:
+    result = CliRunner().invoke(main, ["prompts", *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def served_version(post, request_id: str, **extra) -> int:
+    status, body = post(
+        {"prompt_id": "triage", "variables": {"message": "refund please"}, **extra}, request_id=request_id
+    )
+    assert status == 200, body
+    return body["prompt_version"]
+
+
+def test_publish_canary_promote_rollback_pin(local, post, monkeypatch):
+    monkeypatch.setenv("LIFTOFF_AUTHOR", "e2e")
+    store = open_store("support-triage", None)
+    # Given the repo's file is already v1 (publishing it again is a no-op)
+    assert "unchanged, still v1" in cli("publish", "triage")
+    # Given v2 of the triage prompt is published (live stays on v1)
+    v1 = store.get_version("triage", 1).spec
+    v2 = v1.model_copy(update={"system": v1.system + "Be concise.\n"})
+    assert store.publish(v2, author="e2e", message="concise").version == 2
+    assert served_version(post, "a") == 1
+
+    # When a 50 % canary runs / Then both versions are served, the same id always gets the same one
+    assert "canary v2 at 50%" in cli("canary", "triage", "--version", "2", "--weight", "50")
+    served = {served_version(post, f"req-{i}") for i in range(40)}
+    assert served == {1, 2}
+    assert len({served_version(post, "req-7") for _ in range(5)}) == 1
+
+    # When v2 is promoted / Then every request gets v2; a pin still wins
+    cli("promote", "triage", "--version", "2")
+    assert {served_version(post, f"req-{i}") for i in range(10)} == {2}
+    assert served_version(post, "pinned", version=1) == 1
+
+    # When rolled back / Then live serves v1 again, and the history shows every move
+    assert "live -> v1" in cli("rollback", "triage")
+    assert {served_version(post, f"req-{i}") for i in range(10)} == {1}
+    moves = json.loads(cli("history", "triage", "--json"))["alias_moves"]
+    assert [m["action"] for m in moves] == ["publish", "canary", "promote", "rollback"]
+    assert "+  Be concise." in cli("diff", "triage", "1", "2")
+    listing = json.loads(cli("list", "--json"))
+    assert listing == [{"prompt_id": "triage", "latest": 2, "live": 1, "canary": None}]
+
+
+def test_cli_errors_are_clear(local):
+    result = CliRunner().invoke(main, ["prompts", "promote", "triage", "--version", "99"])
+    assert result.exit_code == 1
+    assert "has no version 99" in result.output
