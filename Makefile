@@ -12,7 +12,7 @@ STAGE ?= sandbox
 # jsii (under aws-cdk-lib) prints a banner on Node 20, which is past its end of life; Node 22+ is quieter.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help setup demo test test-unit test-infra test-e2e lint format synth synth-prod clean
+.PHONY: help setup demo test test-unit test-infra test-e2e lint format synth bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ format: setup ## Apply ruff fixes and formatting
 
 synth: setup ## cdk synth for STAGE (default sandbox)
 	@npx cdk synth -q -c stage=$(STAGE)
+
+bench: setup ## Benchmarks (figures, not pass/fail); results in reports/
+	@$(PY) benchmarks/bench_prompt_cache.py
 
 clean: ## Remove generated files (keeps .venv and node_modules)
 	rm -rf cdk.out .liftoff reports .pytest_cache .ruff_cache
