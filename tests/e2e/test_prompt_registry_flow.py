@@ -2,11 +2,16 @@
 
 import json
 
+import boto3
 import pytest
+import requests
 from click.testing import CliRunner
 
 from liftoff.cli import main
+from liftoff.local.runtime import REGION, create_prompts_table
 from liftoff.prompts_cli import open_store
+from liftoff.usecases import load_use_case
+from service.handlers.prompt_sync import sync_prompts
 
 pytestmark = pytest.mark.e2e
 
@@ -61,3 +66,26 @@ def test_cli_errors_are_clear(local):
     result = CliRunner().invoke(main, ["prompts", "promote", "triage", "--version", "99"])
     assert result.exit_code == 1
     assert "has no version 99" in result.output
+
+
+def test_registry_outage_with_warm_cache_still_serves(local, post):
+    # Given a warm function (live alias and v1 cached)
+    assert served_version(post, "warm") == 1
+    # When DynamoDB loses everything (moto's reset: every call now fails with ResourceNotFound)
+    assert requests.post(f"{local.dynamodb_url}/moto-api/reset", timeout=5).ok
+    try:
+        # Then the cached prompt keeps serving (the alias cache expired: TTL is 0 in these tests)
+        assert served_version(post, "during-outage") == 1
+        # and a prompt that was never cached gets a clear 503, not a 5xx stack trace
+        status, body = post({"prompt_id": "other", "variables": {}})
+        assert (status, body["error"]["code"]) == (503, "PromptRegistryUnavailable")
+    finally:
+        # restore the registry the way `local up` seeded it, for any test that runs later
+        create_prompts_table(
+            boto3.client("dynamodb", endpoint_url=local.dynamodb_url, region_name=REGION), local.table_name
+        )
+        sync_prompts(
+            open_store("support-triage", None),
+            [p.model_dump(mode="json") for p in load_use_case("support-triage").prompts],
+            message="restore",
+        )
