@@ -96,12 +96,14 @@ def run_demo(use_case: str, prompt_id: str, skip_synth: bool) -> int:
         console.print(f"    API {state.invoke_url}")
         console.print("[bold]3/3[/] sending requests (the simulator's answers say nothing about model quality)")
         table = Table(show_lines=False)
+        total_cost = 0.0
         for column in (
             "request",
             "status",
             "expected",
             "output / error",
             "tokens in/out",
+            "cost USD",
             "model",
             "prompt v",
             "ms",
@@ -113,22 +115,28 @@ def run_demo(use_case: str, prompt_id: str, skip_synth: bool) -> int:
             failures += not ok
             if "error" in body:
                 text = f"{body['error']['code']}: {body['error']['message']}"
-                tokens = model = version = "-"
+                tokens = model = version = cost = "-"
             else:
                 text = body["output"]
                 tokens = f"{body['usage']['input_tokens']}/{body['usage']['output_tokens']}"
                 model, version = body["model_id"], str(body["prompt_version"])
+                cost = f"{body['cost_usd']:.8f}"
+                total_cost += body["cost_usd"]
             table.add_row(
                 request.label,
                 f"[{'green' if ok else 'red'}]{status}[/]",
                 str(request.expect),
                 text[:80],
                 tokens,
+                cost,
                 model,
                 version,
                 f"{ms:.0f}",
             )
         console.print(table)
+        console.print(
+            f"    spend in this run: ${total_cost:.8f} at the prices in pricing/bedrock.yaml (simulated tokens)"
+        )
     finally:
         runtime.down()
         console.print("local mode stopped.")

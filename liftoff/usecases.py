@@ -16,6 +16,7 @@ from liftoff.config import (
     read_yaml,
 )
 from liftoff.errors import ConfigError
+from service.logic.cost import ModelPrice
 from service.models.prompt import PromptSpec
 
 USECASES_DIR = "usecases"
@@ -26,6 +27,7 @@ PROMPTS_DIR = "prompts"
 class UseCase:
     config: UseCaseConfig
     prompts: tuple[PromptSpec, ...]
+    prices: dict[str, ModelPrice]
 
     @property
     def name(self) -> str:
@@ -73,7 +75,10 @@ def load_use_case(name: str, root: Path = REPO_ROOT) -> UseCase:
         known = ", ".join(use_case_names(root)) or "none"
         raise ConfigError(f"no use case `{name}` ({USECASES_DIR}/{name}.yaml does not exist); known: {known}")
     config = load_use_case_config(path)
-    return UseCase(config=config, prompts=load_prompts(config, root))
+    from liftoff.pricing import load_pricing, prices_for
+
+    prices = prices_for(list(config.models.allowed), load_pricing())
+    return UseCase(config=config, prompts=load_prompts(config, root), prices=prices)
 
 
 def load_all_use_cases(root: Path = REPO_ROOT) -> list[UseCase]:

@@ -32,7 +32,9 @@ class UseCaseStack(Stack):
             Tags.of(self).add(key, value)
 
         self.prompts = PromptsTable(self, "Prompts", stage=stage)
-        self.invoke = InvokeFunction(self, "Invoke", use_case=config, stage=stage, prompts_table=self.prompts.table)
+        self.invoke = InvokeFunction(
+            self, "Invoke", use_case=config, stage=stage, prompts_table=self.prompts.table, prices=use_case.prices
+        )
         self.prompt_sync = PromptSync(
             self,
             "PromptSync",

@@ -3,11 +3,13 @@ tests and local mode can set the environment first."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
+from service.logic.cost import ModelPrice
 from service.models.errors import Misconfigured
 
 
@@ -28,6 +30,14 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
         raise Misconfigured(f"environment variable {name}={raw!r} is not a number") from exc
 
 
+def _prices(env: Mapping[str, str]) -> dict[str, ModelPrice]:
+    raw = _required(env, "LIFTOFF_MODEL_PRICES")
+    try:
+        return {model: ModelPrice(**fields) for model, fields in json.loads(raw).items()}
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise Misconfigured(f"environment variable LIFTOFF_MODEL_PRICES is not a price table: {exc}") from exc
+
+
 @dataclass(frozen=True)
 class Settings:
     """Runtime settings of the invoke function (set by the CDK construct, or by local mode)."""
@@ -36,6 +46,7 @@ class Settings:
     stage: str
     prompts_table: str
     allowed_model_ids: tuple[str, ...]
+    model_prices: dict[str, ModelPrice]
     default_alias: str = "live"
     prompt_cache_ttl_s: float = 60.0
     max_body_bytes: int = 65_536
@@ -52,6 +63,7 @@ class Settings:
             stage=_required(env, "LIFTOFF_STAGE"),
             prompts_table=_required(env, "LIFTOFF_PROMPTS_TABLE"),
             allowed_model_ids=allowed,
+            model_prices=_prices(env),
             default_alias=env.get("LIFTOFF_DEFAULT_ALIAS", "live"),
             prompt_cache_ttl_s=_number(env, "LIFTOFF_PROMPT_CACHE_TTL_S", 60.0),
             max_body_bytes=int(_number(env, "LIFTOFF_MAX_BODY_BYTES", 65_536)),

@@ -16,6 +16,7 @@ from pathlib import Path
 import requests
 
 from liftoff import REPO_ROOT
+from liftoff.pricing import prices_env_value
 from liftoff.usecases import UseCase, load_use_case
 
 STATE_DIR = REPO_ROOT / ".liftoff"
@@ -72,6 +73,7 @@ def handler_environment(use_case: UseCase, *, table: str, dynamodb_url: str, bed
         "LIFTOFF_STAGE": LOCAL_STAGE,
         "LIFTOFF_PROMPTS_TABLE": table,
         "LIFTOFF_ALLOWED_MODEL_IDS": ",".join(cfg.models.allowed),
+        "LIFTOFF_MODEL_PRICES": prices_env_value(use_case.prices),
         "LIFTOFF_DEFAULT_ALIAS": cfg.prompts.default_alias,
         "LIFTOFF_PROMPT_CACHE_TTL_S": os.environ.get(
             "LIFTOFF_LOCAL_PROMPT_CACHE_TTL_S", str(cfg.prompts.cache_ttl_seconds)

@@ -8,6 +8,8 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from liftoff.config import StageConfig, UseCaseConfig
+from liftoff.pricing import prices_env_value
+from service.logic.cost import ModelPrice
 from stacks.bedrock_access import invoke_resource_arns
 from stacks.lambda_factory import FunctionProps, python_function
 
@@ -23,6 +25,7 @@ class InvokeFunction(Construct):
         use_case: UseCaseConfig,
         stage: StageConfig,
         prompts_table: dynamodb.ITableV2,
+        prices: dict[str, ModelPrice],
     ):
         super().__init__(scope, construct_id)
         models = use_case.models
@@ -40,6 +43,7 @@ class InvokeFunction(Construct):
                     "LIFTOFF_STAGE": stage.name,
                     "LIFTOFF_PROMPTS_TABLE": prompts_table.table_name,
                     "LIFTOFF_ALLOWED_MODEL_IDS": ",".join(models.allowed),
+                    "LIFTOFF_MODEL_PRICES": prices_env_value(prices),
                     "LIFTOFF_DEFAULT_ALIAS": use_case.prompts.default_alias,
                     "LIFTOFF_PROMPT_CACHE_TTL_S": str(use_case.prompts.cache_ttl_seconds),
                     "LIFTOFF_MAX_BODY_BYTES": str(use_case.api.max_body_bytes),

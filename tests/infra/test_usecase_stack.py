@@ -51,7 +51,11 @@ def test_invoke_function_runtime_and_config(template):
             ],
             "Environment": {
                 "Variables": Match.object_like(
-                    {"LIFTOFF_USE_CASE": USE_CASE, "LIFTOFF_ALLOWED_MODEL_IDS": Match.any_value()}
+                    {
+                        "LIFTOFF_USE_CASE": USE_CASE,
+                        "LIFTOFF_ALLOWED_MODEL_IDS": Match.any_value(),
+                        "LIFTOFF_MODEL_PRICES": Match.string_like_regexp('"us.amazon.nova-micro-v1:0":'),
+                    }
                 )
             },
         },

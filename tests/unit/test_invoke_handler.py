@@ -46,6 +46,9 @@ def test_happy_path_returns_output_usage_and_provenance(call):
     assert body["model_id"] == "us.amazon.nova-micro-v1:0"
     assert body["request_id"] == "req-1"
     assert body["usage"]["total_tokens"] == body["usage"]["input_tokens"] + body["usage"]["output_tokens"]
+    # Nova Micro: $0.000035 / 1K input, $0.00014 / 1K output (pricing/bedrock.yaml)
+    expected = (body["usage"]["input_tokens"] * 0.000035 + body["usage"]["output_tokens"] * 0.00014) / 1000
+    assert body["cost_usd"] == pytest.approx(expected)
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,8 @@ class ModelReply:
     input_tokens: int
     output_tokens: int
     latency_ms: int
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
 
 
 class ModelClient:
@@ -59,6 +61,8 @@ class ModelClient:
             input_tokens=int(usage["inputTokens"]),
             output_tokens=int(usage["outputTokens"]),
             latency_ms=int(response.get("metrics", {}).get("latencyMs", 0)),
+            cache_read_tokens=int(usage.get("cacheReadInputTokens", 0)),
+            cache_write_tokens=int(usage.get("cacheWriteInputTokens", 0)),
         )
 
 

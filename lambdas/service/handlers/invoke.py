@@ -68,6 +68,7 @@ def invoke_route(body: Annotated[InvokeRequest, Body()]):
     metrics.add_metric(name="ModelLatency", unit=MetricUnit.Milliseconds, value=result.model_latency_ms)
     metrics.add_metric(name="InputTokens", unit=MetricUnit.Count, value=result.usage.input_tokens)
     metrics.add_metric(name="OutputTokens", unit=MetricUnit.Count, value=result.usage.output_tokens)
+    metrics.add_metric(name="CostUSD", unit=MetricUnit.NoUnit, value=result.cost_usd)
     metrics.add_metadata(key="PromptId", value=result.prompt_id)
     metrics.add_metadata(key="PromptVersion", value=result.prompt_version)
     metrics.add_metadata(key="ModelId", value=result.model_id)
@@ -80,6 +81,7 @@ def invoke_route(body: Annotated[InvokeRequest, Body()]):
             "model_id": result.model_id,
             "input_tokens": result.usage.input_tokens,
             "output_tokens": result.usage.output_tokens,
+            "cost_usd": result.cost_usd,
             "latency_ms": result.latency_ms,
             "model_latency_ms": result.model_latency_ms,
             "stop_reason": result.stop_reason,

@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 
 from service.dal.model_client import ModelClient
+from service.logic.cost import call_cost_usd
 from service.logic.prompt_resolver import PromptResolver
 from service.logic.render import render_prompt
 from service.models.errors import Misconfigured
@@ -35,6 +36,9 @@ def invoke(request: InvokeRequest, *, request_id: str, deps: InvokeDeps) -> Invo
             f"prompt {prompt.prompt_id} v{prompt.version} uses model {model_id}, which this deployment may not "
             f"call; add it to `models.allowed` in the use-case config and redeploy"
         )
+    price = deps.settings.model_prices.get(model_id)
+    if price is None:
+        raise Misconfigured(f"no price for model {model_id}: add it to pricing/bedrock.yaml and redeploy")
     rendered = render_prompt(prompt.spec, request.variables)
     reply = deps.model.converse(
         model_id=model_id,
@@ -54,6 +58,13 @@ def invoke(request: InvokeRequest, *, request_id: str, deps: InvokeDeps) -> Invo
         prompt_id=prompt.prompt_id,
         prompt_version=prompt.version,
         request_id=request_id,
+        cost_usd=call_cost_usd(
+            price,
+            input_tokens=reply.input_tokens,
+            output_tokens=reply.output_tokens,
+            cache_read_tokens=reply.cache_read_tokens,
+            cache_write_tokens=reply.cache_write_tokens,
+        ),
         latency_ms=round((time.perf_counter() - started) * 1000),
         model_latency_ms=reply.latency_ms,
     )

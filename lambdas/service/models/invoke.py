@@ -70,5 +70,6 @@ class InvokeResponse(BaseModel):
     prompt_id: str
     prompt_version: int
     request_id: str
+    cost_usd: float
     latency_ms: int
     model_latency_ms: int

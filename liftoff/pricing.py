@@ -1,0 +1,68 @@
+"""The pricing table (`pricing/bedrock.yaml`), validated; prices for a use case's models."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from liftoff import REPO_ROOT
+from liftoff.config import format_validation_error, read_yaml
+from liftoff.errors import ConfigError
+from service.logic.cost import ModelPrice
+from stacks.bedrock_access import split_model_id
+
+PRICING_FILE = REPO_ROOT / "pricing" / "bedrock.yaml"
+
+
+class PriceEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    input_per_1k: float = Field(ge=0)
+    output_per_1k: float = Field(ge=0)
+    cache_read_per_1k: float = Field(default=0, ge=0)
+    cache_write_per_1k: float = Field(default=0, ge=0)
+    source: str = Field(min_length=5)
+    checked: dt.date
+    regions: dict[str, dict[str, float]] = Field(default_factory=dict)
+
+    def price(self, region: str | None = None) -> ModelPrice:
+        fields = {
+            k: getattr(self, k) for k in ("input_per_1k", "output_per_1k", "cache_read_per_1k", "cache_write_per_1k")
+        }
+        return ModelPrice(**{**fields, **self.regions.get(region or "", {})})
+
+
+class PricingTable(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    models: dict[str, PriceEntry]
+
+
+def load_pricing(path: Path = PRICING_FILE) -> PricingTable:
+    try:
+        return PricingTable.model_validate(read_yaml(path))
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(path, exc)) from exc
+
+
+def prices_for(model_ids: list[str], table: PricingTable, region: str | None = None) -> dict[str, ModelPrice]:
+    """Price of each model id (inference profiles priced as their model); unknown -> ConfigError."""
+    prices = {}
+    for model_id in model_ids:
+        _, foundation_id = split_model_id(model_id)
+        entry = table.models.get(foundation_id)
+        if entry is None:
+            raise ConfigError(
+                f"pricing/bedrock.yaml: no price for model `{foundation_id}` (used as `{model_id}`); add an entry "
+                "with input_per_1k, output_per_1k, source and checked"
+            )
+        prices[model_id] = entry.price(region)
+    return prices
+
+
+def prices_env_value(prices: dict[str, ModelPrice]) -> str:
+    """The LIFTOFF_MODEL_PRICES environment value the invoke function reads."""
+    return json.dumps({m: p.__dict__ for m, p in sorted(prices.items())}, separators=(",", ":"))
