@@ -42,26 +42,10 @@ def test_concurrent_promotes_second_gets_a_conflict(three_versions):
     store = three_versions
     # Given two people who both read the alias at the same revision
     seen = store.get_alias("echo", LIVE_ALIAS)
-    store.move_alias(
-        "echo",
-        LIVE_ALIAS,
-        version=2,
-        expected_revision=seen.revision,
-        author="ann",
-        action="promote",
-        history=seen.history,
-    )
+    store.move_alias("echo", LIVE_ALIAS, current=seen, version=2, author="ann", action="promote")
     # When the second writes with the revision it read / Then it is told, and ann's move stands
     with pytest.raises(AliasConflict, match="moved by someone else"):
-        store.move_alias(
-            "echo",
-            LIVE_ALIAS,
-            version=3,
-            expected_revision=seen.revision,
-            author="bob",
-            action="promote",
-            history=seen.history,
-        )
+        store.move_alias("echo", LIVE_ALIAS, current=seen, version=3, author="bob", action="promote")
     assert store.get_alias("echo", LIVE_ALIAS).version == 2
 
 

@@ -7,6 +7,7 @@ Items (one table per use case and stage):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -93,6 +94,18 @@ class PromptStore:
         except BotoCoreError as exc:
             raise RegistryUnavailable(f"prompt registry unreachable: {exc}") from exc
 
+    def _all_items(self, operation, **kwargs) -> Iterator[dict[str, Any]]:
+        """Every item of a query or scan, page after page."""
+        while True:
+            resp = self._call(operation, **kwargs)
+            yield from resp.get("Items", [])
+            if "LastEvaluatedKey" not in resp:
+                return
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def _versions_condition(self, prompt_id: str):
+        return Key("pk").eq(self._pk(prompt_id)) & Key("sk").begins_with(VERSION_PREFIX)
+
     def _to_version(self, item: dict[str, Any]) -> PromptVersion:
         return PromptVersion(
             prompt_id=item["prompt_id"],
@@ -113,7 +126,7 @@ class PromptStore:
     def latest_version(self, prompt_id: str) -> PromptVersion | None:
         resp = self._call(
             self._table.query,
-            KeyConditionExpression=Key("pk").eq(self._pk(prompt_id)) & Key("sk").begins_with(VERSION_PREFIX),
+            KeyConditionExpression=self._versions_condition(prompt_id),
             ScanIndexForward=False,
             Limit=1,
             ConsistentRead=True,
@@ -138,17 +151,10 @@ class PromptStore:
         )
 
     def list_versions(self, prompt_id: str) -> list[PromptVersion]:
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key("pk").eq(self._pk(prompt_id)) & Key("sk").begins_with(VERSION_PREFIX),
-            "ConsistentRead": True,
-        }
-        while True:
-            resp = self._call(self._table.query, **kwargs)
-            items.extend(resp.get("Items", []))
-            if "LastEvaluatedKey" not in resp:
-                return [self._to_version(i) for i in items]
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        items = self._all_items(
+            self._table.query, KeyConditionExpression=self._versions_condition(prompt_id), ConsistentRead=True
+        )
+        return [self._to_version(i) for i in items]
 
     # ---- writes ------------------------------------------------------------------------------
     def publish(self, spec: PromptSpec, *, author: str, message: str = "") -> PublishResult:
@@ -183,9 +189,7 @@ class PromptStore:
 
     def _create_alias_if_absent(self, prompt_id: str, name: str, version: int, author: str) -> bool:
         try:
-            self.move_alias(
-                prompt_id, name, version=version, expected_revision=None, author=author, action="publish", history=[]
-            )
+            self.move_alias(prompt_id, name, current=None, version=version, author=author, action="publish")
         except AliasConflict:
             return False  # the alias exists: never move it on publish
         return True
@@ -195,17 +199,17 @@ class PromptStore:
         prompt_id: str,
         name: str,
         *,
+        current: PromptAlias | None,
         version: int,
-        expected_revision: int | None,
         author: str,
         action: str,
-        history: list[dict[str, Any]],
         canary_version: int | None = None,
         canary_weight: int = 0,
     ) -> PromptAlias:
-        """Point `name` at `version` if nobody moved it since `expected_revision` (None: it must not
-        exist yet). A lost race raises AliasConflict instead of overwriting the other move."""
-        revision = (expected_revision or 0) + 1
+        """Point `name` at `version` if nobody moved it since it was read as `current` (None: it must
+        not exist yet). A lost race raises AliasConflict instead of overwriting the other move."""
+        history = current.history if current else []
+        revision = (current.revision if current else 0) + 1
         entry = {"version": version, "at": _now(), "by": author, "action": action}
         if canary_version is not None:
             entry["canary"] = {"version": canary_version, "weight": canary_weight}
@@ -220,12 +224,12 @@ class PromptStore:
         }
         if canary_version is not None:
             item |= {"canary_version": canary_version, "canary_weight": canary_weight}
-        if expected_revision is None:
+        if current is None:
             condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(sk)"}
         else:
             condition = {
                 "ConditionExpression": "revision = :expected",
-                "ExpressionAttributeValues": {":expected": expected_revision},
+                "ExpressionAttributeValues": {":expected": current.revision},
             }
         try:
             self._call(self._table.put_item, Item=item, **condition)
@@ -242,11 +246,5 @@ class PromptStore:
 
     def list_prompt_ids(self) -> list[str]:
         """Every prompt id that has a version (a scan: for the CLI, never on the request path)."""
-        ids: set[str] = set()
-        kwargs: dict[str, Any] = {"ProjectionExpression": "prompt_id, sk"}
-        while True:
-            resp = self._call(self._table.scan, **kwargs)
-            ids.update(i["prompt_id"] for i in resp.get("Items", []) if i["sk"].startswith(VERSION_PREFIX))
-            if "LastEvaluatedKey" not in resp:
-                return sorted(ids)
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        items = self._all_items(self._table.scan, ProjectionExpression="prompt_id, sk")
+        return sorted({i["prompt_id"] for i in items if i["sk"].startswith(VERSION_PREFIX)})

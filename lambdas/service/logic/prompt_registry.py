@@ -23,10 +23,9 @@ def promote(store: PromptStore, prompt_id: str, *, version: int, alias: str, aut
         prompt_id,
         alias,
         version=version,
-        expected_revision=current.revision if current else None,
+        current=current,
         author=author,
         action="promote",
-        history=current.history if current else [],
     )
 
 
@@ -42,10 +41,9 @@ def rollback(store: PromptStore, prompt_id: str, *, alias: str, author: str) -> 
         prompt_id,
         alias,
         version=earlier[-1],
-        expected_revision=current.revision,
+        current=current,
         author=author,
         action="rollback",
-        history=current.history,
     )
 
 
@@ -65,10 +63,9 @@ def start_canary(
         prompt_id,
         alias,
         version=current.version,
-        expected_revision=current.revision,
+        current=current,
         author=author,
         action="canary",
-        history=current.history,
         canary_version=version,
         canary_weight=weight,
     )
