@@ -100,6 +100,19 @@ def create_prompts_table(dynamodb, name: str) -> None:
     )
 
 
+def seed_registry(use_case: UseCase, *, table: str, dynamodb_url: str) -> None:
+    """Create the prompts table and publish the repo's prompts, as a first deploy would."""
+    import boto3
+
+    from service.dal.prompt_store import PromptStore
+    from service.handlers.prompt_sync import sync_prompts
+
+    endpoint = {"endpoint_url": dynamodb_url, "region_name": REGION}
+    create_prompts_table(boto3.client("dynamodb", **endpoint), table)
+    store = PromptStore(boto3.resource("dynamodb", **endpoint).Table(table), use_case.name)
+    sync_prompts(store, [p.model_dump(mode="json") for p in use_case.prompts], message="local up")
+
+
 def serve(use_case_name: str, ready_file: Path) -> None:
     """Run the local system in this process until SIGTERM/SIGINT (what `local up` spawns)."""
     from moto.server import ThreadedMotoServer
@@ -116,15 +129,9 @@ def serve(use_case_name: str, ready_file: Path) -> None:
     table = f"liftoff-{use_case.name}-local-prompts"
     os.environ.update(handler_environment(use_case, table=table, dynamodb_url=dynamodb_url, bedrock_url=bedrock_url))
 
-    import boto3
-
-    from service.dal.prompt_store import PromptStore
     from service.handlers.invoke import lambda_handler
-    from service.handlers.prompt_sync import sync_prompts
 
-    create_prompts_table(boto3.client("dynamodb"), table)
-    store = PromptStore(boto3.resource("dynamodb").Table(table), use_case.name)
-    sync_prompts(store, [p.model_dump(mode="json") for p in use_case.prompts], message="local up")
+    seed_registry(use_case, table=table, dynamodb_url=dynamodb_url)
 
     from liftoff.local.local_api import start_local_api
 

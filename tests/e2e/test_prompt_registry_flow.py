@@ -2,16 +2,14 @@
 
 import json
 
-import boto3
 import pytest
 import requests
 from click.testing import CliRunner
 
 from liftoff.cli import main
-from liftoff.local.runtime import REGION, create_prompts_table
+from liftoff.local.runtime import seed_registry
 from liftoff.prompts_cli import open_store
 from liftoff.usecases import load_use_case
-from service.handlers.prompt_sync import sync_prompts
 
 pytestmark = pytest.mark.e2e
 
@@ -81,11 +79,4 @@ def test_registry_outage_with_warm_cache_still_serves(local, post):
         assert (status, body["error"]["code"]) == (503, "PromptRegistryUnavailable")
     finally:
         # restore the registry the way `local up` seeded it, for any test that runs later
-        create_prompts_table(
-            boto3.client("dynamodb", endpoint_url=local.dynamodb_url, region_name=REGION), local.table_name
-        )
-        sync_prompts(
-            open_store("support-triage", None),
-            [p.model_dump(mode="json") for p in load_use_case("support-triage").prompts],
-            message="restore",
-        )
+        seed_registry(load_use_case("support-triage"), table=local.table_name, dynamodb_url=local.dynamodb_url)
