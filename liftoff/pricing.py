@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -41,6 +43,7 @@ class PricingTable(BaseModel):
     models: dict[str, PriceEntry]
 
 
+@functools.cache  # read once per process, however many use cases are loaded
 def load_pricing(path: Path = PRICING_FILE) -> PricingTable:
     try:
         return PricingTable.model_validate(read_yaml(path))
@@ -65,4 +68,4 @@ def prices_for(model_ids: list[str], table: PricingTable, region: str | None = N
 
 def prices_env_value(prices: dict[str, ModelPrice]) -> str:
     """The LIFTOFF_MODEL_PRICES environment value the invoke function reads."""
-    return json.dumps({m: p.__dict__ for m, p in sorted(prices.items())}, separators=(",", ":"))
+    return json.dumps({m: asdict(p) for m, p in sorted(prices.items())}, separators=(",", ":"))

@@ -16,6 +16,7 @@ from liftoff.config import (
     read_yaml,
 )
 from liftoff.errors import ConfigError
+from liftoff.pricing import load_pricing, prices_for
 from service.logic.cost import ModelPrice
 from service.models.prompt import PromptSpec
 
@@ -75,8 +76,6 @@ def load_use_case(name: str, root: Path = REPO_ROOT) -> UseCase:
         known = ", ".join(use_case_names(root)) or "none"
         raise ConfigError(f"no use case `{name}` ({USECASES_DIR}/{name}.yaml does not exist); known: {known}")
     config = load_use_case_config(path)
-    from liftoff.pricing import load_pricing, prices_for
-
     prices = prices_for(list(config.models.allowed), load_pricing())
     return UseCase(config=config, prompts=load_prompts(config, root), prices=prices)
 
