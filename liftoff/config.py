@@ -17,6 +17,7 @@ from liftoff import REPO_ROOT
 from liftoff.errors import ConfigError
 
 USE_CASE_NAME = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
+REDACT_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,31}$")
 API_GATEWAY_MAX_TIMEOUT_S = 29  # REST API integration timeout (default quota)
 LAMBDA_TIMEOUT_HEADROOM_S = 2
 
@@ -68,7 +69,8 @@ class ExitCriteria(_Strict):
 class BudgetConfig(_Strict):
     monthly_usd: float = Field(gt=0)
     daily_cap_usd: float = Field(gt=0)
-    alert_emails: list[EmailStr] = Field(default_factory=list)
+    # Budgets allow 10 email subscribers per notification (plus the alarm topic).
+    alert_emails: list[EmailStr] = Field(default_factory=list, max_length=10)
 
 
 class ApiConfig(_Strict):
@@ -80,7 +82,22 @@ class ApiConfig(_Strict):
 
 
 class LoggingConfig(_Strict):
+    # Prompt and output text go to the logs only when this is true, with PII redacted first.
     log_prompts: bool = False
+    # Extra redaction rules on top of EMAIL, CARD, IP, PHONE (lambdas/service/logic/redact.py): NAME -> regex,
+    # each match is logged as [NAME].
+    redact_patterns: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _patterns_compile(self) -> LoggingConfig:
+        for name, pattern in self.redact_patterns.items():
+            if not REDACT_NAME.match(name):
+                raise ValueError(f"redact_patterns: name `{name}` must be upper-case letters, digits and _")
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"redact_patterns.{name}: not a valid regex: {exc}") from exc
+        return self
 
 
 class PromptsConfig(_Strict):
@@ -117,6 +134,13 @@ class StageConfig(_Strict):
     point_in_time_recovery: bool
     deletion_protection: bool
     api_logging_level: Literal["INFO", "ERROR", "OFF"]
+    # Alarms: a period of `alarm_period_minutes`; alarm when `alarm_datapoints` of the last
+    # `alarm_evaluation_periods` periods breach. Prod alarms sooner and on a lower 5xx rate.
+    alarm_period_minutes: Literal[1, 5, 10, 15, 60]
+    alarm_evaluation_periods: int = Field(ge=1, le=24)
+    alarm_datapoints: int = Field(ge=1, le=24)
+    max_5xx_rate: float = Field(gt=0, lt=1)
+    max_model_throttles_per_period: int = Field(ge=1)
 
 
 STAGES: dict[str, StageConfig] = {
@@ -127,6 +151,11 @@ STAGES: dict[str, StageConfig] = {
         point_in_time_recovery=False,
         deletion_protection=False,
         api_logging_level="INFO",
+        alarm_period_minutes=5,
+        alarm_evaluation_periods=3,
+        alarm_datapoints=3,
+        max_5xx_rate=0.05,
+        max_model_throttles_per_period=20,
     ),
     "prod": StageConfig(
         name="prod",
@@ -135,6 +164,11 @@ STAGES: dict[str, StageConfig] = {
         point_in_time_recovery=True,
         deletion_protection=True,
         api_logging_level="ERROR",
+        alarm_period_minutes=5,
+        alarm_evaluation_periods=3,
+        alarm_datapoints=2,
+        max_5xx_rate=0.01,
+        max_model_throttles_per_period=5,
     ),
 }
 

@@ -7,10 +7,14 @@ from constructs import Construct
 
 from liftoff.config import StageConfig
 from liftoff.usecases import UseCase
+from stacks.constructs.alarm_topic import AlarmTopic
 from stacks.constructs.api_front_door import ApiFrontDoor
 from stacks.constructs.invoke_function import InvokeFunction
+from stacks.constructs.monitoring import Monitoring
+from stacks.constructs.monthly_budget import USE_CASE_TAG, MonthlyBudget
 from stacks.constructs.prompt_sync import PromptSync
 from stacks.constructs.prompts_table import PromptsTable
+from stacks.constructs.spend_table import SpendTable
 
 PROJECT_TAG = "liftoff"
 
@@ -25,15 +29,23 @@ class UseCaseStack(Stack):
         config = use_case.config
         for key, value in (
             ("project", PROJECT_TAG),
-            ("use-case", config.name),
+            (USE_CASE_TAG, config.name),
             ("stage", stage.name),
             ("cost-center", config.cost_center),
         ):
             Tags.of(self).add(key, value)
 
+        label = f"{config.name} ({stage.name})"
         self.prompts = PromptsTable(self, "Prompts", stage=stage)
+        self.spend = SpendTable(self, "Spend", stage=stage)
         self.invoke = InvokeFunction(
-            self, "Invoke", use_case=config, stage=stage, prompts_table=self.prompts.table, prices=use_case.prices
+            self,
+            "Invoke",
+            use_case=config,
+            stage=stage,
+            prompts_table=self.prompts.table,
+            spend_table=self.spend.table,
+            prices=use_case.prices,
         )
         self.prompt_sync = PromptSync(
             self,
@@ -44,8 +56,30 @@ class UseCaseStack(Stack):
             prompts_table=self.prompts.table,
         )
         self.api = ApiFrontDoor(self, "Api", use_case=config, stage=stage, handler=self.invoke.function)
+        self.alarm_topic = AlarmTopic(self, "Alarms", stage=stage, emails=config.budget.alert_emails, label=label)
+        self.budget = MonthlyBudget(
+            self,
+            "Budget",
+            name=f"liftoff-{config.name}-{stage.name}",
+            use_case=config.name,
+            budget=config.budget,
+            topic=self.alarm_topic.topic,
+        )
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            use_case=config,
+            stage=stage,
+            function=self.invoke.function,
+            api=self.api.api,
+            topic=self.alarm_topic.topic,
+        )
 
         CfnOutput(self, "InvokeUrl", value=self.api.api.url_for_path("/v1/invoke"))
         CfnOutput(self, "ApiKeyId", value=self.api.api_key.key_id)
         CfnOutput(self, "PromptsTableName", value=self.prompts.table.table_name)
         CfnOutput(self, "InvokeFunctionName", value=self.invoke.function.function_name)
+        CfnOutput(self, "SpendTableName", value=self.spend.table.table_name)
+        CfnOutput(self, "InvokeLogGroupName", value=self.invoke.function.log_group.log_group_name)
+        CfnOutput(self, "AlarmTopicArn", value=self.alarm_topic.topic.topic_arn)
+        CfnOutput(self, "DashboardName", value=self.monitoring.dashboard.dashboard_name)

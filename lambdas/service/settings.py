@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from service.logic.cost import ModelPrice
@@ -30,12 +31,32 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
         raise Misconfigured(f"environment variable {name}={raw!r} is not a number") from exc
 
 
+def _required_number(env: Mapping[str, str], name: str) -> float:
+    _required(env, name)
+    return _number(env, name, 0.0)
+
+
 def _prices(env: Mapping[str, str]) -> dict[str, ModelPrice]:
     raw = _required(env, "LIFTOFF_MODEL_PRICES")
     try:
         return {model: ModelPrice(**fields) for model, fields in json.loads(raw).items()}
     except (ValueError, TypeError, AttributeError) as exc:
         raise Misconfigured(f"environment variable LIFTOFF_MODEL_PRICES is not a price table: {exc}") from exc
+
+
+def _patterns(env: Mapping[str, str]) -> dict[str, str]:
+    raw = env.get("LIFTOFF_REDACT_PATTERNS", "")
+    if not raw:
+        return {}
+    try:
+        patterns = json.loads(raw)
+        if not isinstance(patterns, dict):
+            raise TypeError("not an object")
+        for pattern in patterns.values():
+            re.compile(pattern)
+    except (ValueError, TypeError, re.error) as exc:
+        raise Misconfigured(f"environment variable LIFTOFF_REDACT_PATTERNS is not a name->regex object: {exc}") from exc
+    return patterns
 
 
 @dataclass(frozen=True)
@@ -47,6 +68,10 @@ class Settings:
     prompts_table: str
     allowed_model_ids: tuple[str, ...]
     model_prices: dict[str, ModelPrice]
+    spend_table: str
+    daily_cap_usd: float
+    log_prompts: bool = False
+    redact_patterns: dict[str, str] = field(default_factory=dict)
     default_alias: str = "live"
     prompt_cache_ttl_s: float = 60.0
     max_body_bytes: int = 65_536
@@ -64,6 +89,10 @@ class Settings:
             prompts_table=_required(env, "LIFTOFF_PROMPTS_TABLE"),
             allowed_model_ids=allowed,
             model_prices=_prices(env),
+            spend_table=_required(env, "LIFTOFF_SPEND_TABLE"),
+            daily_cap_usd=_required_number(env, "LIFTOFF_DAILY_CAP_USD"),
+            log_prompts=env.get("LIFTOFF_LOG_PROMPTS", "false").lower() == "true",
+            redact_patterns=_patterns(env),
             default_alias=env.get("LIFTOFF_DEFAULT_ALIAS", "live"),
             prompt_cache_ttl_s=_number(env, "LIFTOFF_PROMPT_CACHE_TTL_S", 60.0),
             max_body_bytes=int(_number(env, "LIFTOFF_MAX_BODY_BYTES", 65_536)),

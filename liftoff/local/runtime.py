@@ -35,6 +35,7 @@ class LocalState:
     dynamodb_url: str
     bedrock_url: str
     table_name: str
+    spend_table_name: str
 
     @property
     def invoke_url(self) -> str:
@@ -59,8 +60,11 @@ def is_running(state: LocalState | None) -> bool:
         return False
 
 
-def handler_environment(use_case: UseCase, *, table: str, dynamodb_url: str, bedrock_url: str) -> dict[str, str]:
-    """The environment the deployed function gets from CDK, pointed at the local services."""
+def handler_environment(
+    use_case: UseCase, *, table: str, spend_table: str, dynamodb_url: str, bedrock_url: str
+) -> dict[str, str]:
+    """The environment the deployed function gets from CDK, pointed at the local services.
+    `LIFTOFF_LOCAL_DAILY_CAP_USD` overrides the use case's daily cap (to see the cap work)."""
     cfg = use_case.config
     return {
         "AWS_DEFAULT_REGION": REGION,
@@ -74,6 +78,10 @@ def handler_environment(use_case: UseCase, *, table: str, dynamodb_url: str, bed
         "LIFTOFF_PROMPTS_TABLE": table,
         "LIFTOFF_ALLOWED_MODEL_IDS": ",".join(cfg.models.allowed),
         "LIFTOFF_MODEL_PRICES": prices_env_value(use_case.prices),
+        "LIFTOFF_SPEND_TABLE": spend_table,
+        "LIFTOFF_DAILY_CAP_USD": os.environ.get("LIFTOFF_LOCAL_DAILY_CAP_USD", str(cfg.budget.daily_cap_usd)),
+        "LIFTOFF_LOG_PROMPTS": str(cfg.logging.log_prompts).lower(),
+        "LIFTOFF_REDACT_PATTERNS": json.dumps(cfg.logging.redact_patterns),
         "LIFTOFF_DEFAULT_ALIAS": cfg.prompts.default_alias,
         "LIFTOFF_PROMPT_CACHE_TTL_S": os.environ.get(
             "LIFTOFF_LOCAL_PROMPT_CACHE_TTL_S", str(cfg.prompts.cache_ttl_seconds)
@@ -89,6 +97,7 @@ def handler_environment(use_case: UseCase, *, table: str, dynamodb_url: str, bed
 
 
 def create_prompts_table(dynamodb, name: str) -> None:
+    """The key schema of stacks/constructs/prompts_table.py."""
     dynamodb.create_table(
         TableName=name,
         AttributeDefinitions=[
@@ -100,15 +109,32 @@ def create_prompts_table(dynamodb, name: str) -> None:
     )
 
 
-def seed_registry(use_case: UseCase, *, table: str, dynamodb_url: str) -> None:
-    """Create the prompts table and publish the repo's prompts, as a first deploy would."""
+def create_spend_table(dynamodb, name: str) -> None:
+    """The key schema and TTL of stacks/constructs/spend_table.py."""
+    from service.dal.spend_counter import TTL_ATTRIBUTE
+
+    dynamodb.create_table(
+        TableName=name,
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
+    )
+
+
+def provision(use_case: UseCase, *, table: str, spend_table: str, dynamodb_url: str) -> None:
+    """Create the tables and publish the repo's prompts, as a first deploy would."""
     import boto3
 
     from service.dal.prompt_store import PromptStore
     from service.handlers.prompt_sync import sync_prompts
 
     endpoint = {"endpoint_url": dynamodb_url, "region_name": REGION}
-    create_prompts_table(boto3.client("dynamodb", **endpoint), table)
+    client = boto3.client("dynamodb", **endpoint)
+    create_prompts_table(client, table)
+    create_spend_table(client, spend_table)
     store = PromptStore(boto3.resource("dynamodb", **endpoint).Table(table), use_case.name)
     sync_prompts(store, [p.model_dump(mode="json") for p in use_case.prompts], message="local up")
 
@@ -127,17 +153,22 @@ def serve(use_case_name: str, ready_file: Path) -> None:
     latency = float(os.environ.get("LIFTOFF_SIM_LATENCY_MS", "0"))
     sim_server, bedrock_url = start_simulator(config=SimulatorConfig(latency_ms=latency, timeout_s=3.0))
     table = f"liftoff-{use_case.name}-local-prompts"
-    os.environ.update(handler_environment(use_case, table=table, dynamodb_url=dynamodb_url, bedrock_url=bedrock_url))
+    spend_table = f"liftoff-{use_case.name}-local-spend"
+    os.environ.update(
+        handler_environment(
+            use_case, table=table, spend_table=spend_table, dynamodb_url=dynamodb_url, bedrock_url=bedrock_url
+        )
+    )
 
     from service.handlers.invoke import lambda_handler
 
-    seed_registry(use_case, table=table, dynamodb_url=dynamodb_url)
+    provision(use_case, table=table, spend_table=spend_table, dynamodb_url=dynamodb_url)
 
     from liftoff.local.local_api import start_local_api
 
     api_key = secrets.token_urlsafe(24)
     api_server, api_url = start_local_api(handler=lambda_handler, api_key=api_key, stage=LOCAL_STAGE)
-    state = LocalState(os.getpid(), use_case.name, api_url, api_key, dynamodb_url, bedrock_url, table)
+    state = LocalState(os.getpid(), use_case.name, api_url, api_key, dynamodb_url, bedrock_url, table, spend_table)
     ready_file.write_text(json.dumps(asdict(state)))
 
     stopping = False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk import Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
@@ -15,7 +17,8 @@ from stacks.lambda_factory import FunctionProps, python_function
 
 
 class InvokeFunction(Construct):
-    """Runs service.handlers.invoke; reads its prompts table; invokes the use case's models only."""
+    """Runs service.handlers.invoke; reads its prompts table, reads and adds to its spend counter,
+    invokes the use case's models only."""
 
     def __init__(
         self,
@@ -25,6 +28,7 @@ class InvokeFunction(Construct):
         use_case: UseCaseConfig,
         stage: StageConfig,
         prompts_table: dynamodb.ITableV2,
+        spend_table: dynamodb.ITableV2,
         prices: dict[str, ModelPrice],
     ):
         super().__init__(scope, construct_id)
@@ -44,6 +48,10 @@ class InvokeFunction(Construct):
                     "LIFTOFF_PROMPTS_TABLE": prompts_table.table_name,
                     "LIFTOFF_ALLOWED_MODEL_IDS": ",".join(models.allowed),
                     "LIFTOFF_MODEL_PRICES": prices_env_value(prices),
+                    "LIFTOFF_SPEND_TABLE": spend_table.table_name,
+                    "LIFTOFF_DAILY_CAP_USD": str(use_case.budget.daily_cap_usd),
+                    "LIFTOFF_LOG_PROMPTS": str(use_case.logging.log_prompts).lower(),
+                    "LIFTOFF_REDACT_PATTERNS": json.dumps(use_case.logging.redact_patterns),
                     "LIFTOFF_DEFAULT_ALIAS": use_case.prompts.default_alias,
                     "LIFTOFF_PROMPT_CACHE_TTL_S": str(use_case.prompts.cache_ttl_seconds),
                     "LIFTOFF_MAX_BODY_BYTES": str(use_case.api.max_body_bytes),
@@ -55,6 +63,7 @@ class InvokeFunction(Construct):
         )
         self._grant_models(use_case)
         self._grant_prompt_reads(prompts_table)
+        self._grant_spend_counter(spend_table)
 
     def _grant_models(self, use_case: UseCaseConfig) -> None:
         stack = Stack.of(self)
@@ -77,6 +86,15 @@ class InvokeFunction(Construct):
             iam.PolicyStatement(
                 sid="ReadPromptRegistry",
                 actions=["dynamodb:GetItem", "dynamodb:Query"],
+                resources=[table.table_arn],
+            )
+        )
+
+    def _grant_spend_counter(self, table: dynamodb.ITableV2) -> None:
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="ReadAndAddSpend",
+                actions=["dynamodb:GetItem", "dynamodb:UpdateItem"],
                 resources=[table.table_arn],
             )
         )

@@ -7,7 +7,7 @@ import requests
 from click.testing import CliRunner
 
 from liftoff.cli import main
-from liftoff.local.runtime import seed_registry
+from liftoff.local.runtime import provision
 from liftoff.prompts_cli import open_store
 from liftoff.usecases import load_use_case
 
@@ -78,5 +78,10 @@ def test_registry_outage_with_warm_cache_still_serves(local, post):
         status, body = post({"prompt_id": "other", "variables": {}})
         assert (status, body["error"]["code"]) == (503, "PromptRegistryUnavailable")
     finally:
-        # restore the registry the way `local up` seeded it, for any test that runs later
-        seed_registry(load_use_case("support-triage"), table=local.table_name, dynamodb_url=local.dynamodb_url)
+        # restore the tables the way `local up` made them, for any test that runs later
+        provision(
+            load_use_case("support-triage"),
+            table=local.table_name,
+            spend_table=local.spend_table_name,
+            dynamodb_url=local.dynamodb_url,
+        )

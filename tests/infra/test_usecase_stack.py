@@ -18,12 +18,17 @@ def stage(synthesized):
 
 
 def test_resources_of_one_use_case(template):
-    template.resource_count_is("AWS::DynamoDB::GlobalTable", 1)
+    template.resource_count_is("AWS::DynamoDB::GlobalTable", 2)  # prompts, spend counter
     template.resource_count_is("AWS::ApiGateway::RestApi", 1)
     template.resource_count_is("AWS::ApiGateway::ApiKey", 1)
     template.resource_count_is("AWS::ApiGateway::UsagePlan", 1)
     template.resource_count_is("Custom::LiftoffPromptSync", 1)
     template.resource_count_is("AWS::Lambda::Function", 3)  # invoke, prompt sync, provider framework
+    template.resource_count_is("AWS::SNS::Topic", 1)
+    template.resource_count_is("AWS::KMS::Key", 1)
+    template.resource_count_is("AWS::Budgets::Budget", 1)
+    template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
+    template.resource_count_is("AWS::CloudWatch::Alarm", 7)
 
 
 def test_invoke_function_runtime_and_config(template):
@@ -55,6 +60,10 @@ def test_invoke_function_runtime_and_config(template):
                         "LIFTOFF_USE_CASE": USE_CASE,
                         "LIFTOFF_ALLOWED_MODEL_IDS": Match.any_value(),
                         "LIFTOFF_MODEL_PRICES": Match.string_like_regexp('"us.amazon.nova-micro-v1:0":'),
+                        "LIFTOFF_SPEND_TABLE": Match.any_value(),
+                        "LIFTOFF_DAILY_CAP_USD": "5.0",
+                        "LIFTOFF_LOG_PROMPTS": "false",
+                        "LIFTOFF_REDACT_PATTERNS": "{}",
                     }
                 )
             },
@@ -80,7 +89,7 @@ def statements_of(template, role_fragment: str) -> list[dict]:
     return found
 
 
-def test_invoke_role_can_call_only_configured_models_and_read_its_table(template):
+def test_invoke_role_can_call_only_configured_models_read_its_table_and_add_spend(template):
     statements = {s.get("Sid"): s for s in statements_of(template, "InvokeFunction")}
     config = load_use_case(USE_CASE).config
     bedrock = statements["InvokeConfiguredModels"]
@@ -88,12 +97,15 @@ def test_invoke_role_can_call_only_configured_models_and_read_its_table(template
     expected = invoke_resource_arns(config.models.allowed, partition="aws", region="us-east-1", account="111111111111")
     assert sorted(render(r) for r in bedrock["Resource"]) == expected
     assert statements["ReadPromptRegistry"]["Action"] == ["dynamodb:GetItem", "dynamodb:Query"]
+    assert statements["ReadAndAddSpend"]["Action"] == ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+    assert statements["ReadAndAddSpend"]["Resource"]["Fn::GetAtt"][0].startswith("SpendTable")
+    assert statements["ReadPromptRegistry"]["Resource"]["Fn::GetAtt"][0].startswith("PromptsTable")
     assert statements["WriteOwnLogs"]["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
     # nothing else but X-Ray, whose actions have no resource-level permissions
     others = [
         s
         for sid, s in statements.items()
-        if sid not in {"InvokeConfiguredModels", "ReadPromptRegistry", "WriteOwnLogs"}
+        if sid not in {"InvokeConfiguredModels", "ReadPromptRegistry", "ReadAndAddSpend", "WriteOwnLogs"}
     ]
     assert others == [
         {"Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "Effect": "Allow", "Resource": "*"}
@@ -109,26 +121,26 @@ def test_no_wildcard_on_any_bedrock_statement(template):
                 assert all("*" not in a for a in actions)
 
 
-def test_prompts_table_follows_stage(template, stage):
+def test_tables_follow_stage(template, stage):
     prod = stage == "prod"
-    template.has_resource(
+    tables = template.find_resources("AWS::DynamoDB::GlobalTable")
+    assert len(tables) == 2
+    for table in tables.values():
+        props = table["Properties"]
+        assert props["BillingMode"] == "PAY_PER_REQUEST"
+        assert props["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS"}
+        (replica,) = props["Replicas"]
+        assert replica["DeletionProtectionEnabled"] is prod
+        assert replica["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": prod}
+        assert table["DeletionPolicy"] == ("Retain" if prod else "Delete")
+
+
+def test_spend_table_expires_old_days(template):
+    template.has_resource_properties(
         "AWS::DynamoDB::GlobalTable",
         {
-            "Properties": Match.object_like(
-                {
-                    "BillingMode": "PAY_PER_REQUEST",
-                    "SSESpecification": {"SSEEnabled": True},
-                    "Replicas": [
-                        Match.object_like(
-                            {
-                                "DeletionProtectionEnabled": prod,
-                                "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": prod},
-                            }
-                        )
-                    ],
-                }
-            ),
-            "DeletionPolicy": "Retain" if prod else "Delete",
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+            "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
         },
     )
 

@@ -12,13 +12,13 @@ from service.handlers.prompt_sync import sync_prompts
 from service.models.invoke import INVOKE_REQUEST_SCHEMA, InvokeRequest
 from service.settings import get_settings
 
-from .conftest import TABLE
+from .conftest import SPEND_TABLE, TABLE
 
 
 @pytest.fixture
-def call(table, triage, simulator_url, monkeypatch):
+def call(table, spend_table, triage, simulator_url, monkeypatch):
     """The real handler, with DynamoDB from moto and Bedrock from the simulator."""
-    env = handler_environment(triage, table=TABLE, dynamodb_url="", bedrock_url=simulator_url)
+    env = handler_environment(triage, table=TABLE, spend_table=SPEND_TABLE, dynamodb_url="", bedrock_url=simulator_url)
     env.pop("AWS_ENDPOINT_URL_DYNAMODB")  # moto's in-process mock, not a server
     for key, value in env.items():
         monkeypatch.setenv(key, value)

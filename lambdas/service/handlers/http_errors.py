@@ -9,15 +9,19 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from service.models.errors import ServiceError
 
 
-def error_response(status: int, code: str, message: str, request_id: str | None = None) -> Response:
+def error_response(
+    status: int, code: str, message: str, request_id: str | None = None, headers: dict[str, str] | None = None
+) -> Response:
     body: dict = {"error": {"code": code, "message": message}}
     if request_id:
         body["error"]["request_id"] = request_id
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
+    return Response(
+        status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body), headers=headers
+    )
 
 
 def from_service_error(exc: ServiceError, request_id: str | None = None) -> Response:
-    return error_response(exc.status, exc.code, exc.message, request_id)
+    return error_response(exc.status, exc.code, exc.message, request_id, exc.headers)
 
 
 def describe_validation_errors(errors: list[dict]) -> str:

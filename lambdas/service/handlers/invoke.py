@@ -16,9 +16,11 @@ from botocore.config import Config
 
 from service.dal.model_client import ModelClient
 from service.dal.prompt_store import PromptStore
+from service.dal.spend_counter import SpendCounter
 from service.handlers.http_errors import describe_validation_errors, error_response, from_service_error
-from service.logic.invoke import InvokeDeps, invoke
+from service.logic.invoke import InvokeDeps, InvokeOutcome, invoke
 from service.logic.prompt_resolver import PromptResolver
+from service.logic.redact import Redactor
 from service.models.errors import PayloadTooLarge, ServiceError
 from service.models.invoke import InvokeRequest
 from service.observability import logger, metrics, tracer
@@ -32,9 +34,7 @@ CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 def get_deps() -> InvokeDeps:
     """Clients and caches live for the life of the execution environment (built on first use)."""
     settings = get_settings()
-    table = boto3.resource("dynamodb", config=Config(retries={"mode": "standard", "max_attempts": 2})).Table(
-        settings.prompts_table
-    )
+    dynamodb = boto3.resource("dynamodb", config=Config(retries={"mode": "standard", "max_attempts": 2}))
     bedrock = boto3.client(
         "bedrock-runtime",
         config=Config(
@@ -45,63 +45,91 @@ def get_deps() -> InvokeDeps:
     )
     return InvokeDeps(
         settings=settings,
-        resolver=PromptResolver(PromptStore(table, settings.use_case), ttl_s=settings.prompt_cache_ttl_s),
+        resolver=PromptResolver(
+            PromptStore(dynamodb.Table(settings.prompts_table), settings.use_case), ttl_s=settings.prompt_cache_ttl_s
+        ),
         model=ModelClient(bedrock),
+        spend=SpendCounter(dynamodb.Table(settings.spend_table), settings.use_case),
     )
 
 
-def _request_id() -> str:
-    """The client's `x-request-id` when it sends one (so a retry is routed like the first try),
-    else API Gateway's request id."""
-    client_id = (app.current_event.headers or {}).get("x-request-id", "") or ""
+@lru_cache(maxsize=1)
+def get_redactor() -> Redactor:
+    return Redactor(get_settings().redact_patterns)
+
+
+def request_id_of(event: dict, context: LambdaContext) -> str:
+    """The client's `x-request-id` when it sends a well-formed one (so a retry is routed like the
+    first try), else API Gateway's request id."""
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    client_id = headers.get("x-request-id") or ""
     if CLIENT_REQUEST_ID.fullmatch(client_id):
         return client_id
-    return app.current_event.request_context.request_id or app.lambda_context.aws_request_id
+    return (event.get("requestContext") or {}).get("requestId") or context.aws_request_id
+
+
+def _request_id() -> str:
+    return app.context["request_id"]
 
 
 @app.post("/v1/invoke")
 @tracer.capture_method
 def invoke_route(body: Annotated[InvokeRequest, Body()]):
-    result = invoke(body, request_id=_request_id(), deps=get_deps())
+    outcome = invoke(body, request_id=_request_id(), deps=get_deps())
+    _record_success(outcome)
+    return Response(
+        status_code=200, content_type=content_types.APPLICATION_JSON, body=outcome.response.model_dump_json()
+    )
+
+
+def _record_success(outcome: InvokeOutcome) -> None:
+    """The request's one EMF record and one log line."""
+    result = outcome.response
     metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="Latency", unit=MetricUnit.Milliseconds, value=result.latency_ms)
     metrics.add_metric(name="ModelLatency", unit=MetricUnit.Milliseconds, value=result.model_latency_ms)
     metrics.add_metric(name="InputTokens", unit=MetricUnit.Count, value=result.usage.input_tokens)
     metrics.add_metric(name="OutputTokens", unit=MetricUnit.Count, value=result.usage.output_tokens)
     metrics.add_metric(name="CostUSD", unit=MetricUnit.NoUnit, value=result.cost_usd)
+    if outcome.spent_today_usd is not None:
+        # a gauge: its Maximum over any period within a UTC day is that day's spend so far
+        metrics.add_metric(name="SpendTodayUSD", unit=MetricUnit.NoUnit, value=outcome.spent_today_usd)
     metrics.add_metadata(key="PromptId", value=result.prompt_id)
     metrics.add_metadata(key="PromptVersion", value=result.prompt_version)
     metrics.add_metadata(key="ModelId", value=result.model_id)
-    logger.info(
-        "invoke ok",
-        extra={
-            "status": 200,
-            "prompt_id": result.prompt_id,
-            "prompt_version": result.prompt_version,
-            "model_id": result.model_id,
-            "input_tokens": result.usage.input_tokens,
-            "output_tokens": result.usage.output_tokens,
-            "cost_usd": result.cost_usd,
-            "latency_ms": result.latency_ms,
-            "model_latency_ms": result.model_latency_ms,
-            "stop_reason": result.stop_reason,
-        },
-    )
-    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=result.model_dump_json())
+    fields = {
+        "status": 200,
+        "prompt_id": result.prompt_id,
+        "prompt_version": result.prompt_version,
+        "model_id": result.model_id,
+        "input_tokens": result.usage.input_tokens,
+        "output_tokens": result.usage.output_tokens,
+        "cost_usd": result.cost_usd,
+        "spent_today_usd": outcome.spent_today_usd,
+        "latency_ms": result.latency_ms,
+        "model_latency_ms": result.model_latency_ms,
+        "stop_reason": result.stop_reason,
+    }
+    if get_settings().log_prompts:
+        redact = get_redactor()
+        fields["prompt_text"] = redact(outcome.prompt_text)
+        fields["output_text"] = redact(result.output)
+    logger.info("invoke ok", extra=fields)
 
 
-def _count_error(code: str, status: int) -> None:
+def _count_error(code: str, error_class: str) -> None:
+    """`Errors` counts every failed request; the metric named after its class says which kind."""
     metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="Errors", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=error_class, unit=MetricUnit.Count, value=1)
     metrics.add_metadata(key="ErrorCode", value=code)
-    metrics.add_metric(name="ClientErrors" if status < 500 else "ServerErrors", unit=MetricUnit.Count, value=1)
 
 
 @app.exception_handler(RequestValidationError)
 def _invalid_request(exc: RequestValidationError) -> Response:
     message = describe_validation_errors(list(exc.errors()))
     logger.info("invoke rejected", extra={"status": 400, "error_code": "ValidationError", "reason": message})
-    _count_error("ValidationError", 400)
+    _count_error("ValidationError", "ClientError")
     return error_response(400, "ValidationError", message, _request_id())
 
 
@@ -109,14 +137,14 @@ def _invalid_request(exc: RequestValidationError) -> Response:
 def _service_error(exc: ServiceError) -> Response:
     log = logger.warning if exc.status >= 500 else logger.info
     log("invoke failed", extra={"status": exc.status, "error_code": exc.code, "reason": exc.message})
-    _count_error(exc.code, exc.status)
+    _count_error(exc.code, exc.error_class)
     return from_service_error(exc, _request_id())
 
 
 @app.exception_handler(Exception)
 def _unexpected(exc: Exception) -> Response:
     logger.exception("unexpected error")  # the stack trace goes to the log, never to the client
-    _count_error("InternalError", 500)
+    _count_error("InternalError", "ServerError")
     return error_response(500, "InternalError", "internal error; quote the request id", _request_id())
 
 
@@ -144,17 +172,21 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         logger.error("function is misconfigured", extra={"reason": exc.message})
         return _as_proxy_result(from_service_error(exc))
     metrics.set_default_dimensions(UseCase=settings.use_case, Stage=settings.stage)
+    request_id = request_id_of(event, context)
+    metrics.add_metadata(key="RequestId", value=request_id)
+    logger.append_keys(use_case=settings.use_case, stage=settings.stage, request_id=request_id)
     too_large = _body_too_large(event, settings)
     if too_large is not None:
-        _count_error("PayloadTooLarge", 413)
+        _count_error(PayloadTooLarge.code, PayloadTooLarge.error_class)
         return _as_proxy_result(too_large)
+    app.append_context(request_id=request_id)
     return app.resolve(event, context)
 
 
 def _as_proxy_result(response: Response) -> dict:
     return {
         "statusCode": response.status_code,
-        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "headers": {**response.headers, "Content-Type": content_types.APPLICATION_JSON},
         "body": response.body,
         "isBase64Encoded": False,
     }

@@ -1,16 +1,25 @@
-"""One invoke: resolve the prompt, render it, call the model, describe what happened."""
+"""One invoke: check the spend cap, resolve the prompt, render it, call the model, count the cost,
+describe what happened.
+
+The cap check reads today's spend before the call and the cost is added after it, so the overshoot
+past the cap is bounded by one in-flight request per concurrently running function instance:
+at most (concurrency x the most expensive request)."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from service.dal.model_client import ModelClient
+from service.dal.spend_counter import SpendCounter, SpendCounterUnavailable
 from service.logic.cost import call_cost_usd
 from service.logic.prompt_resolver import PromptResolver
 from service.logic.render import render_prompt
-from service.models.errors import Misconfigured
+from service.models.errors import Misconfigured, SpendCapHit
 from service.models.invoke import InvokeRequest, InvokeResponse, Usage
+from service.observability import logger, metrics
 from service.settings import Settings
 
 
@@ -19,11 +28,20 @@ class InvokeDeps:
     settings: Settings
     resolver: PromptResolver
     model: ModelClient
+    spend: SpendCounter
 
 
-def invoke(request: InvokeRequest, *, request_id: str, deps: InvokeDeps) -> InvokeResponse:
+@dataclass(frozen=True)
+class InvokeOutcome:
+    response: InvokeResponse
+    prompt_text: str  # the rendered user message, for the log when `log_prompts` is on
+    spent_today_usd: float | None  # the counter after this request's cost; None when it could not be written
+
+
+def invoke(request: InvokeRequest, *, request_id: str, deps: InvokeDeps) -> InvokeOutcome:
     """Run `request` and return the model's answer with usage and provenance."""
     started = time.perf_counter()
+    _check_spend_cap(deps)
     prompt = deps.resolver.resolve(
         request.prompt_id,
         alias=request.alias or deps.settings.default_alias,
@@ -46,7 +64,15 @@ def invoke(request: InvokeRequest, *, request_id: str, deps: InvokeDeps) -> Invo
         system=rendered.system,
         inference=prompt.spec.inference.to_converse(),
     )
-    return InvokeResponse(
+    cost_usd = call_cost_usd(
+        price,
+        input_tokens=reply.input_tokens,
+        output_tokens=reply.output_tokens,
+        cache_read_tokens=reply.cache_read_tokens,
+        cache_write_tokens=reply.cache_write_tokens,
+    )
+    spent_today = _record_spend(deps, cost_usd)
+    response = InvokeResponse(
         output=reply.text,
         stop_reason=reply.stop_reason,
         usage=Usage(
@@ -58,13 +84,36 @@ def invoke(request: InvokeRequest, *, request_id: str, deps: InvokeDeps) -> Invo
         prompt_id=prompt.prompt_id,
         prompt_version=prompt.version,
         request_id=request_id,
-        cost_usd=call_cost_usd(
-            price,
-            input_tokens=reply.input_tokens,
-            output_tokens=reply.output_tokens,
-            cache_read_tokens=reply.cache_read_tokens,
-            cache_write_tokens=reply.cache_write_tokens,
-        ),
+        cost_usd=cost_usd,
         latency_ms=round((time.perf_counter() - started) * 1000),
         model_latency_ms=reply.latency_ms,
     )
+    return InvokeOutcome(response=response, prompt_text=rendered.user_text, spent_today_usd=spent_today)
+
+
+def _check_spend_cap(deps: InvokeDeps) -> None:
+    """Refuse the request when today's spend has reached the cap. An unreadable counter does not
+    take the API down: the request is served, logged and counted (SpendCounterErrors)."""
+    settings = deps.settings
+    try:
+        spent = deps.spend.spent_today_usd()
+    except SpendCounterUnavailable as exc:
+        logger.warning("spend cap not checked: counter unavailable", extra={"reason": str(exc)})
+        metrics.add_metric(name="SpendCounterErrors", unit=MetricUnit.Count, value=1)
+        return
+    if spent >= settings.daily_cap_usd:
+        raise SpendCapHit(
+            f"use case {settings.use_case} has spent ${spent:.4f} today, its daily cap is "
+            f"${settings.daily_cap_usd:.2f}; requests resume at 00:00 UTC (or raise `budget.daily_cap_usd` "
+            f"in usecases/{settings.use_case}.yaml and redeploy)",
+            headers={"Retry-After": str(deps.spend.seconds_until_reset())},
+        )
+
+
+def _record_spend(deps: InvokeDeps, cost_usd: float) -> float | None:
+    try:
+        return deps.spend.add(cost_usd)
+    except SpendCounterUnavailable as exc:
+        logger.warning("request cost not counted: counter unavailable", extra={"reason": str(exc)})
+        metrics.add_metric(name="SpendCounterErrors", unit=MetricUnit.Count, value=1)
+        return None

@@ -1,5 +1,8 @@
 """The one error hierarchy of the service. Each error knows its HTTP status and public code;
-handlers map them to `{"error": {"code", "message"}}` in one place (handlers/http_errors.py)."""
+handlers map them to `{"error": {"code", "message"}}` in one place (handlers/http_errors.py).
+
+`error_class` is the metric each error counts under (dashboard "errors by class", alarms): ClientError,
+Throttled, ModelError, SpendCapHit, GuardrailIntervened or ServerError."""
 
 from __future__ import annotations
 
@@ -7,15 +10,18 @@ from __future__ import annotations
 class ServiceError(Exception):
     status = 500
     code = "InternalError"
+    error_class = "ServerError"
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, *, headers: dict[str, str] | None = None):
         super().__init__(message)
         self.message = message
+        self.headers = headers or {}
 
 
 class BadRequest(ServiceError):
     status = 400
     code = "BadRequest"
+    error_class = "ClientError"
 
 
 class MissingVariable(BadRequest):
@@ -33,26 +39,39 @@ class VariableTooLong(BadRequest):
 class PayloadTooLarge(ServiceError):
     status = 413
     code = "PayloadTooLarge"
+    error_class = "ClientError"
 
 
 class PromptNotFound(ServiceError):
     status = 404
     code = "PromptNotFound"
+    error_class = "ClientError"
 
 
 class ModelThrottled(ServiceError):
     status = 429
     code = "ModelThrottled"
+    error_class = "Throttled"
 
 
 class ModelError(ServiceError):
     status = 502
     code = "ModelError"
+    error_class = "ModelError"
 
 
 class ModelTimeout(ServiceError):
     status = 504
     code = "ModelTimeout"
+    error_class = "ModelError"
+
+
+class SpendCapHit(ServiceError):
+    """Today's spend of the use case has reached `budget.daily_cap_usd`."""
+
+    status = 429
+    code = "SpendCapHit"
+    error_class = "SpendCapHit"
 
 
 class RegistryUnavailable(ServiceError):

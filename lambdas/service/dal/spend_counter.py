@@ -1,0 +1,89 @@
+"""Today's spend of one use case: one DynamoDB item per UTC day, updated with an atomic ADD.
+
+Item: pk `<use_case>#<YYYY-MM-DD>`, `spend_usd` (Number), `requests` (Number), `expires_at`
+(epoch seconds, the table's TTL attribute; old days disappear on their own after `KEEP_DAYS`).
+ADD is applied by DynamoDB itself, so concurrent writers never lose an update.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+TTL_ATTRIBUTE = "expires_at"  # the table's TTL attribute (stacks/constructs/spend_table.py)
+KEEP_DAYS = 35  # a month of history for `liftoff cost report`, then TTL removes the item
+
+
+class SpendCounterUnavailable(Exception):
+    """DynamoDB could not be read or written; the caller decides what that means."""
+
+
+@dataclass(frozen=True)
+class DaySpend:
+    day: date
+    spend_usd: float
+    requests: int
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SpendCounter:
+    def __init__(self, table: Any, use_case: str, *, clock: Callable[[], datetime] = utc_now):
+        self._table = table
+        self._use_case = use_case
+        self._clock = clock
+
+    def _key(self, day: date) -> dict[str, str]:
+        return {"pk": f"{self._use_case}#{day.isoformat()}"}
+
+    def today(self) -> date:
+        return self._clock().date()
+
+    def seconds_until_reset(self) -> int:
+        """Until 00:00 UTC, when a new day's counter starts at zero (for a Retry-After header)."""
+        now = self._clock()
+        midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+        return max(1, int((midnight - now).total_seconds()))
+
+    def spent_today_usd(self) -> float:
+        """Strongly consistent read: a cap check must see every add that has completed."""
+        return self.day(self.today()).spend_usd
+
+    def day(self, day: date) -> DaySpend:
+        try:
+            item = self._table.get_item(Key=self._key(day), ConsistentRead=True).get("Item") or {}
+        except (ClientError, BotoCoreError) as exc:
+            raise SpendCounterUnavailable(f"cannot read the spend of {day}: {exc}") from exc
+        return DaySpend(day, float(item.get("spend_usd", 0)), int(item.get("requests", 0)))
+
+    def add(self, cost_usd: float) -> float:
+        """Add one request's cost to today's total and return the new total."""
+        today = self.today()
+        expires = datetime.combine(today + timedelta(days=KEEP_DAYS), datetime.min.time(), tzinfo=UTC)
+        try:
+            result = self._table.update_item(
+                Key=self._key(today),
+                UpdateExpression=f"ADD spend_usd :cost, requests :one SET {TTL_ATTRIBUTE} = if_not_exists({TTL_ATTRIBUTE}, :exp)",
+                ExpressionAttributeValues={
+                    # str() keeps the float's shortest exact decimal form; Decimal(float) would not
+                    ":cost": Decimal(str(cost_usd)),
+                    ":one": 1,
+                    ":exp": int(expires.timestamp()),
+                },
+                ReturnValues="UPDATED_NEW",
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise SpendCounterUnavailable(f"cannot add ${cost_usd} to today's spend: {exc}") from exc
+        return float(result["Attributes"]["spend_usd"])
+
+    def history(self, days: int) -> list[DaySpend]:
+        """The last `days` UTC days, today included, oldest first (a day with no spend reads 0)."""
+        today = self.today()
+        return [self.day(today - timedelta(days=offset)) for offset in range(days - 1, -1, -1)]

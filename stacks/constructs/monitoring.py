@@ -1,0 +1,282 @@
+"""Monitoring: the CloudWatch dashboard and the alarms of one use case in one stage.
+
+Plain CDK rather than cdk-monitoring-constructs: most of what is shown here is this template's own
+EMF metrics (cost, spend, errors by class) drawn with metric math and exit-criteria annotations,
+which that library would only wrap as custom widgets; one file of CDK keeps every widget and
+alarm readable next to the config numbers they come from, without a second jsii library to load.
+
+Every threshold comes from the use case's config (exit criteria, daily cap) or the stage's alarm
+settings; tests/infra asserts that they match.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Duration
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from liftoff.config import StageConfig, UseCaseConfig
+
+NAMESPACE = "Liftoff"  # service/observability.py METRICS_NAMESPACE
+ERROR_CLASSES = ("ClientError", "Throttled", "ModelError", "SpendCapHit", "GuardrailIntervened", "ServerError")
+DAILY_SPEND_ALERT_FRACTION = 0.8
+WIDTH = 8  # three widgets a row on the 24-unit grid
+
+
+@dataclass(frozen=True)
+class AlarmSpec:
+    """What an alarm watches, for the construct and for the tests that check it against config."""
+
+    name: str
+    description: str
+    metric: cw.IMetric
+    threshold: float
+    comparison: cw.ComparisonOperator = cw.ComparisonOperator.GREATER_THAN_THRESHOLD
+
+
+class Monitoring(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        use_case: UseCaseConfig,
+        stage: StageConfig,
+        function: lambda_.IFunction,
+        api: apigw.RestApi,
+        topic: sns.ITopic,
+    ):
+        super().__init__(scope, construct_id)
+        self._use_case = use_case
+        self._stage = stage
+        self._period = Duration.minutes(stage.alarm_period_minutes)
+        self._function = function
+        self._api_stage = api.deployment_stage
+        self.alarms = {spec.name: self._alarm(spec, topic) for spec in self._alarm_specs()}
+        self.dashboard = cw.Dashboard(
+            self,
+            "Dashboard",
+            dashboard_name=f"liftoff-{use_case.name}-{stage.name}",
+            default_interval=Duration.hours(24),
+            widgets=self._widget_rows(),
+        )
+
+    # -- metrics ---------------------------------------------------------------------------------
+
+    def metric(self, name: str, statistic: str = "Sum", label: str | None = None) -> cw.Metric:
+        """One of the invoke function's EMF metrics (dimensions UseCase and Stage only)."""
+        return cw.Metric(
+            namespace=NAMESPACE,
+            metric_name=name,
+            dimensions_map={"UseCase": self._use_case.name, "Stage": self._stage.name},
+            statistic=statistic,
+            period=self._period,
+            label=label or f"{name} {statistic}",
+        )
+
+    def _error_rate(self, error_class: str) -> cw.MathExpression:
+        errors = error_class.lower()  # metric ids must be unique within one graph
+        return cw.MathExpression(
+            expression=f"100 * FILL({errors}, 0) / requests",
+            using_metrics={errors: self.metric(error_class), "requests": self.metric("Requests")},
+            label=f"{error_class} %",
+            period=self._period,
+        )
+
+    # -- alarms ----------------------------------------------------------------------------------
+
+    def _alarm_specs(self) -> list[AlarmSpec]:
+        criteria = self._use_case.exit_criteria
+        cap = self._use_case.budget.daily_cap_usd
+        return [
+            AlarmSpec(
+                "LatencyP95",
+                f"p95 end-to-end latency above the exit criterion ({criteria.p95_latency_ms} ms)",
+                self.metric("Latency", "p95"),
+                criteria.p95_latency_ms,
+            ),
+            AlarmSpec(
+                "CostPerRequest",
+                f"average cost per request above the exit criterion (${criteria.max_cost_per_request_usd})",
+                self.metric("CostUSD", "Average"),
+                criteria.max_cost_per_request_usd,
+            ),
+            AlarmSpec(
+                "DailySpend",
+                f"today's spend above {DAILY_SPEND_ALERT_FRACTION:.0%} of the daily cap (${cap})",
+                self.metric("SpendTodayUSD", "Maximum"),
+                round(cap * DAILY_SPEND_ALERT_FRACTION, 6),
+            ),
+            AlarmSpec(
+                "SpendCapHit",
+                "requests refused: the daily spend cap is reached",
+                self.metric("SpendCapHit"),
+                1,
+                cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            ),
+            AlarmSpec(
+                "Api5xxRate",
+                f"API 5xx rate above {self._stage.max_5xx_rate:.0%}",
+                self._api_stage.metric_server_error(statistic="Average", period=self._period),
+                self._stage.max_5xx_rate,
+            ),
+            AlarmSpec(
+                "ModelThrottling",
+                f"Bedrock throttled at least {self._stage.max_model_throttles_per_period} requests "
+                f"(after retries) in {self._stage.alarm_period_minutes} min",
+                self.metric("Throttled"),
+                self._stage.max_model_throttles_per_period,
+                cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            ),
+            AlarmSpec(
+                "LambdaThrottles",
+                "the invoke function was throttled (reserved or account concurrency exhausted)",
+                self._function.metric_throttles(statistic="Sum", period=self._period),
+                1,
+                cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            ),
+        ]
+
+    def _alarm(self, spec: AlarmSpec, topic: sns.ITopic) -> cw.Alarm:
+        immediate = spec.name in ("DailySpend", "SpendCapHit")  # money: one breaching period is enough
+        alarm = cw.Alarm(
+            self,
+            spec.name,
+            alarm_name=f"liftoff-{self._use_case.name}-{self._stage.name}-{spec.name}",
+            alarm_description=f"{self._use_case.name} ({self._stage.name}): {spec.description}",
+            metric=spec.metric,
+            threshold=spec.threshold,
+            comparison_operator=spec.comparison,
+            evaluation_periods=1 if immediate else self._stage.alarm_evaluation_periods,
+            datapoints_to_alarm=1 if immediate else self._stage.alarm_datapoints,
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+        )
+        action = cw_actions.SnsAction(topic)
+        alarm.add_alarm_action(action)
+        alarm.add_ok_action(action)
+        return alarm
+
+    # -- dashboard -------------------------------------------------------------------------------
+
+    def _line(self, value: float, label: str) -> cw.HorizontalAnnotation:
+        return cw.HorizontalAnnotation(value=value, label=label, color=cw.Color.RED)
+
+    def _widget_rows(self) -> list[list[cw.IWidget]]:
+        criteria = self._use_case.exit_criteria
+        cap = self._use_case.budget.daily_cap_usd
+        daily_cost = self.metric("CostUSD", "Sum").with_(period=Duration.days(1))
+        return [
+            [
+                cw.GraphWidget(
+                    title="Cost per request (USD)",
+                    width=WIDTH,
+                    left=[self.metric("CostUSD", "Average", "avg"), self.metric("CostUSD", "p90", "p90")],
+                    left_annotations=[
+                        self._line(criteria.max_cost_per_request_usd, "exit criterion: max cost per request")
+                    ],
+                ),
+                cw.GraphWidget(
+                    title="Spend today (USD, UTC day, from the spend counter)",
+                    width=WIDTH,
+                    left=[self.metric("SpendTodayUSD", "Maximum", "spent today")],
+                    left_annotations=[
+                        self._line(cap, "daily cap: requests refused"),
+                        cw.HorizontalAnnotation(
+                            value=cap * DAILY_SPEND_ALERT_FRACTION, label="alarm", color=cw.Color.ORANGE
+                        ),
+                    ],
+                ),
+                cw.GraphWidget(
+                    title="Spend, last 30 days (USD, running sum)",
+                    width=WIDTH,
+                    start="-P30D",
+                    period=Duration.days(1),
+                    left=[
+                        cw.MathExpression(
+                            expression="RUNNING_SUM(daily)",
+                            using_metrics={"daily": daily_cost},
+                            label="running total",
+                            period=Duration.days(1),
+                        ),
+                        daily_cost.with_(label="per day"),
+                    ],
+                    left_annotations=[self._line(self._use_case.budget.monthly_usd, "monthly budget")],
+                ),
+            ],
+            [
+                cw.GraphWidget(
+                    title="Requests and errors",
+                    width=WIDTH,
+                    left=[self.metric("Requests"), self.metric("Errors")],
+                ),
+                cw.GraphWidget(
+                    title="Error rate by class (%)",
+                    width=WIDTH,
+                    left=[self._error_rate(name) for name in ERROR_CLASSES],
+                ),
+                cw.GraphWidget(
+                    title="Throttles (count)",
+                    width=WIDTH,
+                    left=[
+                        self.metric("Throttled", label="Bedrock (after retries)"),
+                        self._api_stage.metric_client_error(period=self._period, label="API Gateway 4xx (incl. 429)"),
+                        self._function.metric_throttles(period=self._period, label="Lambda"),
+                    ],
+                ),
+            ],
+            [
+                cw.GraphWidget(
+                    title="Latency end to end (ms)",
+                    width=WIDTH,
+                    left=[self.metric("Latency", stat, stat) for stat in ("p50", "p95", "p99")],
+                    left_annotations=[self._line(criteria.p95_latency_ms, "exit criterion: p95")],
+                ),
+                cw.GraphWidget(
+                    title="Model latency (ms)",
+                    width=WIDTH,
+                    left=[self.metric("ModelLatency", stat, stat) for stat in ("p50", "p95", "p99")],
+                    left_annotations=[self._line(criteria.p95_latency_ms, "exit criterion: p95 (end to end)")],
+                ),
+                cw.GraphWidget(
+                    title="Tokens",
+                    width=WIDTH,
+                    left=[self.metric("InputTokens", label="in"), self.metric("OutputTokens", label="out")],
+                ),
+            ],
+            [
+                cw.GraphWidget(
+                    title="Lambda duration (ms)",
+                    width=WIDTH,
+                    left=[
+                        self._function.metric_duration(statistic=stat, period=self._period, label=stat)
+                        for stat in ("p50", "p95", "Maximum")
+                    ],
+                ),
+                cw.GraphWidget(
+                    title="Lambda concurrency",
+                    width=WIDTH,
+                    left=[
+                        cw.Metric(
+                            namespace="AWS/Lambda",
+                            metric_name="ConcurrentExecutions",
+                            dimensions_map={"FunctionName": self._function.function_name},
+                            statistic="Maximum",
+                            period=self._period,
+                            label="max concurrent",
+                        )
+                    ],
+                ),
+                cw.AlarmStatusWidget(
+                    title="Alarms",
+                    width=WIDTH,
+                    alarms=list(self.alarms.values()),
+                    sort_by=cw.AlarmStatusWidgetSortBy.STATE_UPDATED_TIMESTAMP,
+                ),
+            ],
+        ]

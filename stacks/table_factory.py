@@ -1,0 +1,35 @@
+"""The one way this template makes a DynamoDB table: on demand, encrypted at rest with a KMS key
+(AWS managed), PITR and deletion protection as the stage says."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from constructs import Construct
+
+from liftoff.config import StageConfig
+
+
+def stage_table(
+    scope: Construct,
+    construct_id: str,
+    *,
+    stage: StageConfig,
+    sort_key: str | None = None,
+    time_to_live_attribute: str | None = None,
+) -> dynamodb.TableV2:
+    """A table keyed by the string `pk` (and `sk` when `sort_key` is given)."""
+    return dynamodb.TableV2(
+        scope,
+        construct_id,
+        partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+        sort_key=dynamodb.Attribute(name=sort_key, type=dynamodb.AttributeType.STRING) if sort_key else None,
+        billing=dynamodb.Billing.on_demand(),
+        encryption=dynamodb.TableEncryptionV2.aws_managed_key(),
+        point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+            point_in_time_recovery_enabled=stage.point_in_time_recovery
+        ),
+        deletion_protection=stage.deletion_protection,
+        time_to_live_attribute=time_to_live_attribute,
+        removal_policy=RemovalPolicy.DESTROY if stage.destroy_on_delete else RemovalPolicy.RETAIN,
+    )

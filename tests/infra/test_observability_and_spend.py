@@ -1,0 +1,162 @@
+"""Dashboard, alarms, alarm topic and budget: every number comes from the use case's config."""
+
+import json
+
+import pytest
+
+from liftoff.config import get_stage
+from liftoff.usecases import load_use_case
+from stacks.constructs.monitoring import ERROR_CLASSES
+
+USE_CASE = "support-triage"
+CONFIG = load_use_case(USE_CASE).config
+
+
+@pytest.fixture
+def template(synthesized):
+    return synthesized[2][USE_CASE]
+
+
+@pytest.fixture
+def stage(synthesized):
+    return get_stage(synthesized[0])
+
+
+def flatten(value) -> str:
+    """A dashboard body is an Fn::Join of strings and tokens; keep the strings, mark the tokens."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Join" in value:
+        return "".join(flatten(part) for part in value["Fn::Join"][1])
+    return "TOKEN"
+
+
+def watched(alarm: dict) -> dict:
+    """What an alarm watches, whether CDK wrote it flat (MetricName...) or as a one-metric `Metrics` list."""
+    if "Metrics" in alarm:
+        (query,) = alarm["Metrics"]
+        stat = query["MetricStat"]
+        return {**stat["Metric"], "Stat": stat["Stat"], "Period": stat["Period"]}
+    stat = alarm.get("ExtendedStatistic") or alarm["Statistic"]
+    keys = ("MetricName", "Namespace", "Dimensions", "Period")
+    return {**{k: alarm[k] for k in keys if k in alarm}, "Stat": stat}
+
+
+def alarms_by_suffix(template, stage) -> dict[str, dict]:
+    prefix = f"liftoff-{USE_CASE}-{stage.name}-"
+    return {
+        a["Properties"]["AlarmName"].removeprefix(prefix): {**a["Properties"], "watched": watched(a["Properties"])}
+        for a in template.find_resources("AWS::CloudWatch::Alarm").values()
+    }
+
+
+def test_alarm_thresholds_equal_the_config(template, stage):
+    alarms = alarms_by_suffix(template, stage)
+    criteria = CONFIG.exit_criteria
+
+    def what(name):
+        w = alarms[name]["watched"]
+        return w["Namespace"], w["MetricName"], w["Stat"]
+
+    assert alarms["LatencyP95"]["Threshold"] == criteria.p95_latency_ms
+    assert what("LatencyP95") == ("Liftoff", "Latency", "p95")
+    assert alarms["CostPerRequest"]["Threshold"] == criteria.max_cost_per_request_usd
+    assert what("CostPerRequest") == ("Liftoff", "CostUSD", "Average")
+    assert alarms["DailySpend"]["Threshold"] == pytest.approx(0.8 * CONFIG.budget.daily_cap_usd)
+    assert what("DailySpend") == ("Liftoff", "SpendTodayUSD", "Maximum")
+    assert alarms["Api5xxRate"]["Threshold"] == stage.max_5xx_rate
+    assert what("Api5xxRate") == ("AWS/ApiGateway", "5XXError", "Average")
+    assert alarms["ModelThrottling"]["Threshold"] == stage.max_model_throttles_per_period
+    assert what("ModelThrottling") == ("Liftoff", "Throttled", "Sum")
+    assert what("LambdaThrottles") == ("AWS/Lambda", "Throttles", "Sum")
+    assert what("SpendCapHit") == ("Liftoff", "SpendCapHit", "Sum")
+    assert set(alarms) == {
+        "LatencyP95",
+        "CostPerRequest",
+        "DailySpend",
+        "SpendCapHit",
+        "Api5xxRate",
+        "ModelThrottling",
+        "LambdaThrottles",
+    }
+
+
+def test_alarms_watch_low_cardinality_dimensions_and_notify_the_topic(template, stage):
+    (topic_id,) = template.find_resources("AWS::SNS::Topic")
+    for name, alarm in alarms_by_suffix(template, stage).items():
+        assert alarm["AlarmActions"] == [{"Ref": topic_id}], name
+        assert alarm["OKActions"] == [{"Ref": topic_id}], name
+        assert alarm["TreatMissingData"] == "notBreaching"
+        watched_metric = alarm["watched"]
+        assert watched_metric["Period"] == stage.alarm_period_minutes * 60, name
+        if watched_metric["Namespace"] == "Liftoff":
+            dimensions = {d["Name"]: d["Value"] for d in watched_metric["Dimensions"]}
+            assert dimensions == {"UseCase": USE_CASE, "Stage": stage.name}, name
+        if name not in ("DailySpend", "SpendCapHit"):
+            assert alarm["EvaluationPeriods"] == stage.alarm_evaluation_periods
+            assert alarm["DatapointsToAlarm"] == stage.alarm_datapoints
+
+
+def test_dashboard_shows_cost_spend_errors_latency_tokens_and_the_exit_criteria(template):
+    (dashboard,) = template.find_resources("AWS::CloudWatch::Dashboard").values()
+    body = json.loads(flatten(dashboard["Properties"]["DashboardBody"]).replace('"TOKEN"', '"x"'))
+    widgets = {w["properties"].get("title"): w["properties"] for w in body["widgets"]}
+
+    def metric_names(title):
+        return {m[1] for m in widgets[title]["metrics"] if len(m) > 1 and isinstance(m[1], str)}
+
+    def annotations(title):
+        return {a["value"] for a in widgets[title].get("annotations", {}).get("horizontal", [])}
+
+    criteria = CONFIG.exit_criteria
+    assert "CostUSD" in metric_names("Cost per request (USD)")
+    assert annotations("Cost per request (USD)") == {criteria.max_cost_per_request_usd}
+    assert metric_names("Spend today (USD, UTC day, from the spend counter)") == {"SpendTodayUSD"}
+    assert CONFIG.budget.daily_cap_usd in annotations("Spend today (USD, UTC day, from the spend counter)")
+    running = json.dumps(widgets["Spend, last 30 days (USD, running sum)"]["metrics"])
+    assert "RUNNING_SUM" in running
+    assert annotations("Spend, last 30 days (USD, running sum)") == {CONFIG.budget.monthly_usd}
+    assert annotations("Latency end to end (ms)") == {criteria.p95_latency_ms}
+    latency_stats = {m[-1]["stat"] for m in widgets["Latency end to end (ms)"]["metrics"]}
+    assert latency_stats == {"p50", "p95", "p99"}
+    assert metric_names("Tokens") == {"InputTokens", "OutputTokens"}
+    error_widget = json.dumps(widgets["Error rate by class (%)"]["metrics"])
+    for error_class in ERROR_CLASSES:
+        assert f'"{error_class}"' in error_widget
+    assert {"Throttled", "4XXError", "Throttles"} <= metric_names("Throttles (count)")
+    assert "Duration" in metric_names("Lambda duration (ms)")
+    assert metric_names("Lambda concurrency") == {"ConcurrentExecutions"}
+
+
+def test_alarm_topic_is_encrypted_tls_only_and_open_to_alarms_and_budgets(template):
+    (topic,) = template.find_resources("AWS::SNS::Topic").values()
+    (key_id,) = template.find_resources("AWS::KMS::Key")
+    assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    (policy,) = template.find_resources("AWS::SNS::TopicPolicy").values()
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    deny = [s for s in statements if s["Effect"] == "Deny"]
+    assert deny and deny[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    (publish,) = [s for s in statements if s.get("Sid") == "AlarmsAndBudgetsPublish"]
+    assert sorted(publish["Principal"]["Service"]) == ["budgets.amazonaws.com", "cloudwatch.amazonaws.com"]
+    assert publish["Action"] == "sns:Publish"
+    (key,) = template.find_resources("AWS::KMS::Key").values()
+    assert key["Properties"]["EnableKeyRotation"] is True
+    key_statements = key["Properties"]["KeyPolicy"]["Statement"]
+    services = {s["Principal"].get("Service") for s in key_statements if "Service" in s.get("Principal", {})}
+    assert services == {"budgets.amazonaws.com", "cloudwatch.amazonaws.com"}
+
+
+def test_monthly_budget_filters_on_the_use_case_tag_and_notifies(template, stage):
+    (budget,) = template.find_resources("AWS::Budgets::Budget").values()
+    data = budget["Properties"]["Budget"]
+    assert data["BudgetLimit"] == {"Amount": CONFIG.budget.monthly_usd, "Unit": "USD"}
+    assert (data["BudgetType"], data["TimeUnit"]) == ("COST", "MONTHLY")
+    assert data["CostFilters"] == {"TagKeyValue": [f"user:use-case${USE_CASE}"]}
+    assert data["BudgetName"] == f"liftoff-{USE_CASE}-{stage.name}"
+    notifications = budget["Properties"]["NotificationsWithSubscribers"]
+    seen = {(n["Notification"]["NotificationType"], n["Notification"]["Threshold"]) for n in notifications}
+    assert seen == {("ACTUAL", 80), ("ACTUAL", 100), ("FORECASTED", 100)}
+    (topic_id,) = template.find_resources("AWS::SNS::Topic")
+    for notification in notifications:
+        assert notification["Notification"]["ThresholdType"] == "PERCENTAGE"
+        assert {"SubscriptionType": "SNS", "Address": {"Ref": topic_id}} in notification["Subscribers"]
