@@ -35,8 +35,18 @@ class LambdaContext:
         return 29_000
 
 
-def gateway_error(status: int, code: str, message: str, request_id: str) -> tuple[int, dict]:
-    return status, {"error": {"code": code, "message": message, "request_id": request_id}}
+Reply = tuple[int, dict, dict[str, str]]  # status, JSON body, headers
+
+
+def gateway_error(status: int, code: str, message: str, request_id: str) -> Reply:
+    return status, {"error": {"code": code, "message": message, "request_id": request_id}}, {}
+
+
+def proxy_result_headers(result: dict) -> dict[str, str]:
+    """The headers of a Lambda proxy result, as API Gateway sends them (last value of a repeated one)."""
+    headers = {k: v[-1] for k, v in (result.get("multiValueHeaders") or {}).items() if v}
+    headers.update(result.get("headers") or {})
+    return headers
 
 
 def proxy_event(
@@ -65,9 +75,7 @@ def proxy_event(
     }
 
 
-def handle(
-    *, method: str, path: str, headers: dict[str, str], raw: bytes, api_key: str, stage: str, handler
-) -> tuple[int, dict]:
+def handle(*, method: str, path: str, headers: dict[str, str], raw: bytes, api_key: str, stage: str, handler) -> Reply:
     """One request, the way API Gateway then Lambda would treat it."""
     request_id = str(uuid.uuid4())
     if path != INVOKE_ROUTE:
@@ -93,10 +101,19 @@ def handle(
         proxy_event(method=method, path=path, headers=headers, body=body, request_id=request_id, stage=stage),
         LambdaContext(),
     )
-    return int(result["statusCode"]), json.loads(result["body"])
+    return int(result["statusCode"]), json.loads(result["body"]), proxy_result_headers(result)
 
 
 def start_local_api(*, handler, api_key: str, stage: str, port: int = 0) -> tuple[ThreadingHTTPServer, str]:
+    """Serve the API on 127.0.0.1. Connections are handled in threads, but the Lambda handler runs
+    one request at a time: it is one execution environment, and Lambda never gives an environment
+    two requests at once (the handler's module state - routing context, metrics buffer - relies on it)."""
+    one_environment = threading.Lock()
+
+    def run_handler(event: dict, context: LambdaContext) -> dict:
+        with one_environment:
+            return handler(event, context)
+
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -108,19 +125,22 @@ def start_local_api(*, handler, api_key: str, stage: str, port: int = 0) -> tupl
             raw = self.rfile.read(length) if length else b""
             headers = {k.lower(): v for k, v in self.headers.items()}
             if self.path == "/_local/health":
-                status, body = 200, {"ok": True}
+                status, body, extra = 200, {"ok": True}, {}
             else:
-                status, body = handle(
+                status, body, extra = handle(
                     method=self.command,
                     path=self.path,
                     headers=headers,
                     raw=raw,
                     api_key=api_key,
                     stage=stage,
-                    handler=handler,
+                    handler=run_handler,
                 )
             payload = json.dumps(body).encode()
             self.send_response(status)
+            for name, value in extra.items():
+                if name.lower() not in ("content-type", "content-length"):
+                    self.send_header(name, value)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()

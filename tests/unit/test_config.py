@@ -34,6 +34,14 @@ def test_every_shipped_use_case_loads():
         (lambda d: d["models"].update(timeout_seconds=20, max_attempts=3), "models", "exceeds"),
         (lambda d: d["api"].update(throttle_burst=0), "api.throttle_burst", "greater than 0"),
         (lambda d: d.update(surprise=True), "surprise", "Extra inputs"),
+        (lambda d: d["budget"].update(daily_cap_usd=0), "budget.daily_cap_usd", "greater than 0"),
+        (
+            lambda d: d["budget"].update(alert_emails=[f"a{i}@example.com" for i in range(11)]),
+            "budget.alert_emails",
+            "at most 10",
+        ),
+        (lambda d: d.update(logging={"redact_patterns": {"ORDER": "ORD-(\\d+"}}), "logging", "not a valid regex"),
+        (lambda d: d.update(logging={"redact_patterns": {"order id": "x"}}), "logging", "upper-case"),
     ],
 )
 def test_config_error_names_file_and_field(tmp_path, mutate, field, words):

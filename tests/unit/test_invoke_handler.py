@@ -1,10 +1,11 @@
 import json
+import sys
 
 import pytest
 from jsonschema import Draft4Validator
 from pydantic import ValidationError
 
-from liftoff.local.local_api import LambdaContext, proxy_event
+from liftoff.local.local_api import LambdaContext, proxy_event, proxy_result_headers
 from liftoff.local.runtime import handler_environment
 from service.dal.prompt_store import PromptStore
 from service.handlers import invoke as handler_module
@@ -112,3 +113,131 @@ def test_gateway_schema_agrees_with_handler_model(document):
     except ValidationError:
         model_ok = False
     assert schema_ok == model_ok
+
+
+@pytest.fixture
+def printed(capsys):
+    """What the handler prints from now on, split into EMF records and log lines. The Powertools
+    Logger keeps the stdout it was created with, so point it at the one pytest captures."""
+
+    class CurrentStdout:  # pytest swaps sys.stdout between setup and call: look it up at each write
+        def write(self, text):
+            return sys.stdout.write(text)
+
+        def flush(self):
+            sys.stdout.flush()
+
+    handler = handler_module.logger.registered_handler
+    previous, handler.stream = handler.stream, CurrentStdout()  # not setStream: it flushes the old stream
+
+    def _read() -> tuple[list[dict], list[dict]]:
+        records = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+        return [r for r in records if "_aws" in r], [r for r in records if "_aws" not in r]
+
+    yield _read
+    handler.stream = previous
+
+
+def test_one_emf_record_with_two_dimensions_and_one_log_line(call, printed):
+    status, body = call({"prompt_id": "triage", "variables": {"message": "refund me, jane@example.com"}})
+    assert status == 200
+    emf, logs = printed()
+    (record,) = emf
+    (directive,) = record["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == "Liftoff"
+    assert directive["Dimensions"] == [["UseCase", "Stage"]]
+    assert (record["UseCase"], record["Stage"]) == ("support-triage", "local")
+    names = {m["Name"] for m in directive["Metrics"]}
+    assert names == {
+        "Requests",
+        "Latency",
+        "ModelLatency",
+        "InputTokens",
+        "OutputTokens",
+        "CostUSD",
+        "SpendTodayUSD",
+    }
+    assert record["CostUSD"] == [body["cost_usd"]]  # Powertools writes each metric as a list of values
+    # high-cardinality values are properties of the record, not dimensions
+    assert (record["PromptVersion"], record["ModelId"], record["RequestId"]) == (1, body["model_id"], "req-1")
+    (line,) = [log for log in logs if log.get("message") == "invoke ok"]
+    for key in ("request_id", "use_case", "prompt_id", "prompt_version", "model_id", "cost_usd", "latency_ms"):
+        assert key in line, key
+    assert line["status"] == 200
+    assert "prompt_text" not in line  # log_prompts is off in the shipped config
+    assert "jane@example.com" not in json.dumps(logs)
+
+
+@pytest.mark.parametrize(
+    ("message", "error_class", "code"),
+    [
+        ("[[sim:throttle]]", "Throttled", "ModelThrottled"),
+        ("[[sim:error]]", "ModelError", "ModelError"),
+        ("[[sim:model-timeout]]", "ModelError", "ModelTimeout"),
+    ],
+)
+def test_errors_are_counted_by_class(call, printed, message, error_class, code):
+    status, _ = call({"prompt_id": "triage", "variables": {"message": message}})
+    assert status >= 400
+    (record,), _ = printed()
+    assert (record["Errors"], record[error_class], record["ErrorCode"]) == ([1], [1], code)
+
+
+def test_a_bad_request_counts_as_client_error(call, printed):
+    call(None, raw="{not json")
+    (record,), _ = printed()
+    assert (record["Errors"], record["ClientError"]) == ([1], [1])
+
+
+def test_prompt_and_output_are_logged_redacted_when_enabled(call, printed, monkeypatch):
+    monkeypatch.setenv("LIFTOFF_LOG_PROMPTS", "true")
+    get_settings.cache_clear()
+    status, _ = call({"prompt_id": "triage", "variables": {"message": "card 4111 1111 1111 1111, mail a@b.io"}})
+    assert status == 200
+    _, logs = printed()
+    (line,) = [log for log in logs if log.get("message") == "invoke ok"]
+    assert "card [CARD], mail [EMAIL]" in line["prompt_text"]
+    assert line["output_text"]
+    assert "4111" not in json.dumps(logs)
+
+
+def test_spend_counter_adds_every_cost_and_the_cap_refuses_with_429(call, spend_table, monkeypatch):
+    costs = []
+    for message in ("refund please", "login broken", "parcel lost"):
+        status, body = call({"prompt_id": "triage", "variables": {"message": message}})
+        assert status == 200
+        costs.append(body["cost_usd"])
+    (item,) = spend_table.scan()["Items"]
+    assert float(item["spend_usd"]) == pytest.approx(sum(costs), rel=1e-12)
+    assert item["requests"] == 3
+
+    # a cap below what is already spent: the next request is refused before the model is called
+    monkeypatch.setenv("LIFTOFF_DAILY_CAP_USD", str(sum(costs) / 2))
+    get_settings.cache_clear()
+    handler_module.get_deps.cache_clear()
+    event = proxy_event(
+        method="POST",
+        path="/v1/invoke",
+        headers={},
+        body=json.dumps({"prompt_id": "triage", "variables": {"message": "one more"}}),
+        request_id="req-cap",
+        stage="t",
+    )
+    result = handler_module.lambda_handler(event, LambdaContext())
+    assert result["statusCode"] == 429
+    error = json.loads(result["body"])["error"]
+    assert error["code"] == "SpendCapHit"
+    assert "daily cap" in error["message"]
+    assert 0 < int(proxy_result_headers(result)["Retry-After"]) <= 86_400
+    assert spend_table.scan()["Items"][0]["requests"] == 3  # a refused request costs nothing
+
+
+def test_an_unavailable_spend_counter_does_not_take_the_api_down(call, spend_table, printed):
+    spend_table.delete()
+    status, _ = call({"prompt_id": "triage", "variables": {"message": "refund please"}})
+    assert status == 200
+    (record,), logs = printed()
+    assert record["SpendCounterErrors"] == [1, 1]  # not read before, not added after
+    assert "SpendTodayUSD" not in record
+    warnings = [log["message"] for log in logs if log.get("level") == "WARNING"]
+    assert "spend cap not checked: counter unavailable" in warnings

@@ -103,11 +103,15 @@ def _check_spend_cap(deps: InvokeDeps) -> None:
         return
     if spent >= settings.daily_cap_usd:
         raise SpendCapHit(
-            f"use case {settings.use_case} has spent ${spent:.4f} today, its daily cap is "
-            f"${settings.daily_cap_usd:.2f}; requests resume at 00:00 UTC (or raise `budget.daily_cap_usd` "
+            f"use case {settings.use_case} has spent {_usd(spent)} today, its daily cap is "
+            f"{_usd(settings.daily_cap_usd)}; requests resume at 00:00 UTC (or raise `budget.daily_cap_usd` "
             f"in usecases/{settings.use_case}.yaml and redeploy)",
             headers={"Retry-After": str(deps.spend.seconds_until_reset())},
         )
+
+
+def _usd(amount: float) -> str:
+    return "$" + f"{amount:,.6f}".rstrip("0").rstrip(".")
 
 
 def _record_spend(deps: InvokeDeps, cost_usd: float) -> float | None:
