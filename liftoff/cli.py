@@ -39,6 +39,7 @@ def local_up(use_case: str, as_json: bool) -> None:
     click.echo(f"  key:    {state.api_key}")
     click.echo(
         f"  try:    curl -s -X POST {state.invoke_url} -H 'x-api-key: {state.api_key}' "
+        "-H 'Content-Type: application/json' "
         """-d '{"prompt_id": "triage", "variables": {"message": "I was charged twice"}}'"""
     )
     click.echo("  stop:   liftoff local down")
@@ -73,9 +74,11 @@ def demo(use_case: str, prompt_id: str, skip_synth: bool) -> None:
 
 
 def _register_subcommands() -> None:
+    from liftoff.cost_report import cost
     from liftoff.prompts_cli import prompts
 
     main.add_command(prompts)
+    main.add_command(cost)
 
 
 _register_subcommands()

@@ -13,7 +13,10 @@ from rich.console import Console
 from rich.table import Table
 
 from liftoff import REPO_ROOT
+from liftoff.cost_report import local_report, render, spend_line
 from liftoff.local import runtime
+from liftoff.usecases import load_use_case
+from service.dal.spend_counter import SpendCounter
 
 console = Console(width=170)
 
@@ -84,6 +87,21 @@ def synth() -> None:
         console.print(f"    {stage}: ok in {time.perf_counter() - started:.1f}s -> {out}/")
 
 
+def show_cost_report(state: runtime.LocalState) -> None:
+    """What `liftoff cost report` prints: cost per request by prompt version and model, and the
+    spend counter the daily cap is checked against."""
+    config = load_use_case(state.use_case).config
+    console.print("    [bold]liftoff cost report[/] (from the local log and the spend counter):")
+    render(
+        local_report(runtime.LOG_FILE),
+        title=f"{state.use_case}: cost per request",
+        max_cost_usd=config.exit_criteria.max_cost_per_request_usd,
+        console=console,
+    )
+    counter = SpendCounter(runtime.local_table(state, state.spend_table_name), state.use_case)
+    console.print(spend_line(counter.day(counter.today()), config.budget.daily_cap_usd))
+
+
 def run_demo(use_case: str, prompt_id: str, skip_synth: bool) -> int:
     if not skip_synth:
         synth()
@@ -137,6 +155,7 @@ def run_demo(use_case: str, prompt_id: str, skip_synth: bool) -> int:
         console.print(
             f"    spend in this run: ${total_cost:.8f} at the prices in pricing/bedrock.yaml (simulated tokens)"
         )
+        show_cost_report(state)
     finally:
         runtime.down()
         console.print("local mode stopped.")

@@ -17,6 +17,7 @@ import boto3
 import click
 import yaml
 
+from liftoff.deployed import stack_outputs
 from liftoff.errors import ConfigError
 from liftoff.local import runtime
 from liftoff.usecases import load_use_case
@@ -50,24 +51,8 @@ def open_store(use_case: str, stage: str | None) -> PromptStore:
                 f"local mode is not running for {use_case}: start it with `liftoff local up --use-case {use_case}`, "
                 "or pass --stage to work against a deployed stack"
             )
-        resource = boto3.resource(
-            "dynamodb",
-            endpoint_url=state.dynamodb_url,
-            region_name=runtime.REGION,
-            aws_access_key_id="local",
-            aws_secret_access_key="local",  # noqa: S106 - moto accepts any credentials
-        )
-        return PromptStore(resource.Table(state.table_name), use_case)
-    from stacks.usecase_stack import stack_name
-
-    name = stack_name(use_case, stage)
-    try:
-        stacks = boto3.client("cloudformation").describe_stacks(StackName=name)["Stacks"]
-    except Exception as exc:
-        raise click.ClickException(f"cannot read stack {name}: {exc}") from exc
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
-    if "PromptsTableName" not in outputs:
-        raise click.ClickException(f"stack {name} has no PromptsTableName output: is it a Liftoff stack?")
+        return PromptStore(runtime.local_table(state, state.table_name), use_case)
+    outputs = stack_outputs(use_case, stage, required="PromptsTableName")
     return PromptStore(boto3.resource("dynamodb").Table(outputs["PromptsTableName"]), use_case)
 
 

@@ -60,6 +60,19 @@ def is_running(state: LocalState | None) -> bool:
         return False
 
 
+def local_table(state: LocalState, name: str):
+    """A boto3 Table of local mode's DynamoDB (moto accepts any credentials)."""
+    import boto3
+
+    return boto3.resource(
+        "dynamodb",
+        endpoint_url=state.dynamodb_url,
+        region_name=REGION,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",  # noqa: S106
+    ).Table(name)
+
+
 def handler_environment(
     use_case: UseCase, *, table: str, spend_table: str, dynamodb_url: str, bedrock_url: str
 ) -> dict[str, str]:

@@ -183,6 +183,22 @@ def test_errors_are_counted_by_class(call, printed, message, error_class, code):
     assert (record["Errors"], record[error_class], record["ErrorCode"]) == ([1], [1], code)
 
 
+def test_a_form_body_gets_415_saying_to_send_json(call, table):
+    event = proxy_event(
+        method="POST",
+        path="/v1/invoke",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        body='{"prompt_id": "triage", "variables": {"message": "hi"}}',
+        request_id="req-form",
+        stage="t",
+    )
+    result = handler_module.lambda_handler(event, LambdaContext())
+    error = json.loads(result["body"])["error"]
+    assert (result["statusCode"], error["code"]) == (415, "UnsupportedMediaType")
+    assert "Content-Type: application/json" in error["message"]
+    assert error["request_id"] == "req-form"
+
+
 def test_a_bad_request_counts_as_client_error(call, printed):
     call(None, raw="{not json")
     (record,), _ = printed()

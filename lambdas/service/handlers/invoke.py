@@ -21,7 +21,7 @@ from service.handlers.http_errors import describe_validation_errors, error_respo
 from service.logic.invoke import InvokeDeps, InvokeOutcome, invoke
 from service.logic.prompt_resolver import PromptResolver
 from service.logic.redact import Redactor
-from service.models.errors import PayloadTooLarge, ServiceError
+from service.models.errors import PayloadTooLarge, ServiceError, UnsupportedMediaType
 from service.models.invoke import InvokeRequest
 from service.observability import logger, metrics, tracer
 from service.settings import Settings, get_settings
@@ -154,11 +154,18 @@ def _no_route(_exc: Exception) -> Response:
     return error_response(404, "NotFound", f"no route {app.current_event.http_method} {path}; use POST /v1/invoke")
 
 
-def _body_too_large(event: dict, settings: Settings) -> Response | None:
+def _refuse_early(event: dict, settings: Settings) -> ServiceError | None:
+    """What is wrong with the request before its body is parsed: its size or its media type."""
     body = event.get("body") or ""
     size = len(body.encode()) if isinstance(body, str) else len(body)
     if size > settings.max_body_bytes:
-        return from_service_error(PayloadTooLarge(f"the body is {size} bytes; the limit is {settings.max_body_bytes}"))
+        return PayloadTooLarge(f"the body is {size} bytes; the limit is {settings.max_body_bytes}")
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    media_type = (headers.get("content-type") or "application/json").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        return UnsupportedMediaType(
+            f"the body is sent as {media_type}; send JSON with the header Content-Type: application/json"
+        )
     return None
 
 
@@ -175,10 +182,11 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     request_id = request_id_of(event, context)
     metrics.add_metadata(key="RequestId", value=request_id)
     logger.append_keys(use_case=settings.use_case, stage=settings.stage, request_id=request_id)
-    too_large = _body_too_large(event, settings)
-    if too_large is not None:
-        _count_error(PayloadTooLarge.code, PayloadTooLarge.error_class)
-        return _as_proxy_result(too_large)
+    refused = _refuse_early(event, settings)
+    if refused is not None:
+        logger.info("invoke rejected", extra={"status": refused.status, "error_code": refused.code})
+        _count_error(refused.code, refused.error_class)
+        return _as_proxy_result(from_service_error(refused, request_id))
     app.append_context(request_id=request_id)
     return app.resolve(event, context)
 

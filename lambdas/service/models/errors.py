@@ -42,6 +42,12 @@ class PayloadTooLarge(ServiceError):
     error_class = "ClientError"
 
 
+class UnsupportedMediaType(ServiceError):
+    status = 415
+    code = "UnsupportedMediaType"
+    error_class = "ClientError"
+
+
 class PromptNotFound(ServiceError):
     status = 404
     code = "PromptNotFound"
