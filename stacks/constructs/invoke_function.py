@@ -62,8 +62,8 @@ class InvokeFunction(Construct):
             ),
         )
         self._grant_models(use_case)
-        self._grant_prompt_reads(prompts_table)
-        self._grant_spend_counter(spend_table)
+        self._allow("ReadPromptRegistry", ["dynamodb:GetItem", "dynamodb:Query"], [prompts_table.table_arn])
+        self._allow("ReadAndAddSpend", ["dynamodb:GetItem", "dynamodb:UpdateItem"], [spend_table.table_arn])
 
     def _grant_models(self, use_case: UseCaseConfig) -> None:
         stack = Stack.of(self)
@@ -75,26 +75,7 @@ class InvokeFunction(Construct):
             profile_regions=use_case.models.profile_regions,
         )
         # Converse is authorised by bedrock:InvokeModel (Bedrock API reference, Converse).
-        self.function.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="InvokeConfiguredModels", actions=["bedrock:InvokeModel"], resources=self.model_arns
-            )
-        )
+        self._allow("InvokeConfiguredModels", ["bedrock:InvokeModel"], self.model_arns)
 
-    def _grant_prompt_reads(self, table: dynamodb.ITableV2) -> None:
-        self.function.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="ReadPromptRegistry",
-                actions=["dynamodb:GetItem", "dynamodb:Query"],
-                resources=[table.table_arn],
-            )
-        )
-
-    def _grant_spend_counter(self, table: dynamodb.ITableV2) -> None:
-        self.function.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="ReadAndAddSpend",
-                actions=["dynamodb:GetItem", "dynamodb:UpdateItem"],
-                resources=[table.table_arn],
-            )
-        )
+    def _allow(self, sid: str, actions: list[str], resources: list[str]) -> None:
+        self.function.add_to_role_policy(iam.PolicyStatement(sid=sid, actions=actions, resources=resources))
