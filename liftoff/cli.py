@@ -75,10 +75,12 @@ def demo(use_case: str, prompt_id: str, skip_synth: bool) -> None:
 
 def _register_subcommands() -> None:
     from liftoff.cost_report import cost
+    from liftoff.evals.cli import eval_group
     from liftoff.prompts_cli import prompts
 
     main.add_command(prompts)
     main.add_command(cost)
+    main.add_command(eval_group, name="eval")
 
 
 _register_subcommands()

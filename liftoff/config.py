@@ -64,6 +64,8 @@ class ExitCriteria(_Strict):
     min_accuracy: float = Field(ge=0, le=1)
     p95_latency_ms: int = Field(gt=0)
     max_cost_per_request_usd: float = Field(gt=0)
+    # An eval run where more cases than this did not get an answer (after retries) cannot be judged.
+    max_error_rate: float = Field(default=0.05, ge=0, le=1)
 
 
 class BudgetConfig(_Strict):

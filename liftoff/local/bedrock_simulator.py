@@ -9,6 +9,8 @@ Deterministic per input. Faults are injected by a marker in the user text:
   [[sim:throttle]]  -> 429 ThrottlingException      [[sim:error]] -> 500 InternalServerException
   [[sim:timeout]]   -> answers after LIFTOFF_SIM_TIMEOUT_S (longer than the client waits)
   [[sim:model-timeout]] -> 408 ModelTimeoutException
+  [[sim:throttle-N]] -> the first N calls with this exact text throttle, later ones answer
+                        (a burst that retries outlast)
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from urllib.parse import unquote
 
 CONVERSE_PATH = re.compile(r"^/model/(?P<model>[^/]+)/converse$")
 FAULT_MARKER = re.compile(r"\[\[sim:(throttle|error|timeout|model-timeout)\]\]")
+THROTTLE_N = re.compile(r"\[\[sim:throttle-(\d+)\]\]")
 ERRORS = {
     "throttle": (429, "ThrottlingException", "Too many requests, please wait before trying again."),
     "error": (500, "InternalServerException", "The simulator was told to fail."),
@@ -58,8 +61,21 @@ def triage_answer(message: str) -> str:
     return json.dumps({"category": category, "priority": priority, "summary": f"Customer writes: {summary}"})
 
 
+def judge_answer(user_text: str) -> str:
+    """A grader's reply (eval LLM-as-judge): 4 for an answer that is JSON, 2 otherwise."""
+    found = re.search(r"<answer>\s*(.*?)\s*</answer>", user_text, re.S)
+    try:
+        json.loads(found.group(1) if found else "")
+    except ValueError:
+        return json.dumps({"score": 2, "reason": "simulated judge: the answer is not JSON"})
+    return json.dumps({"score": 4, "reason": "simulated judge: the answer is JSON"})
+
+
 def answer_for(system: str, user_text: str) -> str:
-    """The simulator's reply: a triage JSON when asked to triage, else a short echo."""
+    """The simulator's reply: a grade when asked to grade, a triage JSON when asked to triage,
+    else a short echo."""
+    if '"score"' in system and "rubric" in system.lower():
+        return judge_answer(user_text)
     if '"category"' in system or "triage" in system.lower():
         found = re.search(r"<message>\s*(.*?)\s*</message>", user_text, re.S)
         return triage_answer(found.group(1) if found else user_text)
@@ -73,10 +89,18 @@ class SimulatorConfig:
         self.timeout_s = timeout_s
         self.calls = 0
         self._lock = threading.Lock()
+        self._throttled: dict[str, int] = {}
 
     def count(self) -> None:
         with self._lock:
             self.calls += 1
+
+    def throttle_now(self, text: str, times: int) -> bool:
+        """True for the first `times` calls with this text."""
+        with self._lock:
+            seen = self._throttled.get(text, 0)
+            self._throttled[text] = seen + 1
+            return seen < times
 
 
 def _make_handler(config: SimulatorConfig):
@@ -119,6 +143,11 @@ def _make_handler(config: SimulatorConfig):
                 system = "".join(b.get("text", "") for b in request.get("system", []))
             except (ValueError, KeyError, TypeError) as exc:
                 self._send(400, {"message": f"malformed Converse request: {exc}"}, "ValidationException")
+                return
+            burst = THROTTLE_N.search(user_text)
+            if burst and config.throttle_now(user_text, int(burst.group(1))):
+                status, kind, message = ERRORS["throttle"]
+                self._send(status, {"message": message}, kind)
                 return
             fault = FAULT_MARKER.search(user_text)
             if fault and fault.group(1) == "timeout":

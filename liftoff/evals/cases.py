@@ -1,0 +1,117 @@
+"""Eval sets: `evals/<use_case>/suite.yaml` plus cases in `evals/<use_case>/*.jsonl`.
+
+suite.yaml:
+    prompt_id: triage            # default for cases that do not name one
+    default_checks: [...]        # applied to every case, before its own checks
+    judge: {model_id: ..., enabled: false}   # the LLM-as-judge; llm_judge checks are skipped while off
+
+A case (one JSON object a line):
+    {"id": "billing-001", "variables": {"message": "..."}, "checks": [...], "tags": ["clean", "billing"]}
+optional: "prompt_id", "source" (the clean case a generated variant comes from), "expect_error"
+(the case passes when the target refuses it with that error code, e.g. "MissingVariable").
+A malformed line is reported as file:line with the field.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from liftoff import REPO_ROOT
+from liftoff.config import display_path, format_validation_error, read_yaml
+from liftoff.errors import ConfigError
+from liftoff.evals.checks import Check
+
+EVALS_DIR = REPO_ROOT / "evals"
+CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~:-]{0,127}$")
+STANDARD_TAGS = ("clean", "noisy", "edge", "adversarial", "pii")
+
+
+class JudgeConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = False
+    model_id: str = "us.amazon.nova-lite-v1:0"
+
+
+class Suite(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    prompt_id: str
+    default_checks: list[Check] = Field(default_factory=list)
+    judge: JudgeConfig = Field(default_factory=JudgeConfig)
+
+
+class EvalCase(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=CASE_ID.pattern)
+    prompt_id: str | None = None
+    variables: dict[str, str] = Field(default_factory=dict)
+    checks: list[Check] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    source: str | None = None
+    # the target must refuse the case with this error code (e.g. MissingVariable for an empty message)
+    expect_error: str | None = None
+
+    def to_line(self) -> str:
+        return json.dumps(
+            self.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_defaults=True), ensure_ascii=False
+        )
+
+
+_CASE = TypeAdapter(EvalCase)
+
+
+def suite_dir(use_case: str) -> Path:
+    return EVALS_DIR / use_case
+
+
+def load_suite(use_case: str) -> Suite:
+    path = suite_dir(use_case) / "suite.yaml"
+    try:
+        return Suite.model_validate(read_yaml(path))
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(path, exc)) from exc
+
+
+def read_cases(path: Path) -> list[EvalCase]:
+    cases = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("//"):
+            continue
+        where = f"{display_path(path)}:{number}"
+        try:
+            data = json.loads(line)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: not valid JSON: {exc}") from exc
+        try:
+            cases.append(_CASE.validate_python(data))
+        except ValidationError as exc:
+            detail = format_validation_error(path, exc).split("\n", 1)[1]
+            raise ConfigError(f"{where}: case {data.get('id', '?')!r} is malformed\n{detail}") from exc
+    return cases
+
+
+def load_cases(use_case: str, *, files: list[str] | None = None) -> list[EvalCase]:
+    """Every case of the use case (or of the named files), with unique ids."""
+    directory = suite_dir(use_case)
+    if not directory.is_dir():
+        raise ConfigError(f"no eval set for {use_case}: create {display_path(directory)}/ (suite.yaml, *.jsonl)")
+    paths = sorted(directory.glob("*.jsonl")) if not files else [directory / f for f in files]
+    cases: list[EvalCase] = []
+    seen: dict[str, Path] = {}
+    for path in paths:
+        if not path.exists():
+            raise ConfigError(f"{display_path(path)}: file not found")
+        for case in read_cases(path):
+            if case.id in seen:
+                raise ConfigError(f"{display_path(path)}: case id {case.id!r} is also in {display_path(seen[case.id])}")
+            seen[case.id] = path
+            cases.append(case)
+    if not cases:
+        raise ConfigError(f"{display_path(directory)}: no cases in *.jsonl")
+    return cases

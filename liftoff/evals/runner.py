@@ -1,0 +1,182 @@
+"""Run an eval set against a target, score every case, measure against the exit criteria.
+
+- A case whose target answered is `pass` when every check passes, else `fail` (a wrong answer).
+- A case whose target did not answer (after retries) is `error`: it is not counted as a wrong
+  answer, it is counted in the error rate, which has its own criterion (`max_error_rate`).
+- A case with `expect_error` passes when the target refuses it with that error code.
+
+accuracy = pass / (pass + fail), overall and per tag; latency and cost over the answered cases.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from liftoff.config import ExitCriteria
+from liftoff.evals.cases import EvalCase, Suite
+from liftoff.evals.checks import CheckResult, Judge
+from liftoff.evals.targets import Answer, Target
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    id: str
+    tags: list[str]
+    status: str  # pass | fail | error
+    answer: Answer
+    checks: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def failed_checks(self) -> list[CheckResult]:
+        return [c for c in self.checks if c.passed is False]
+
+
+@dataclass(frozen=True)
+class Criterion:
+    name: str
+    measured: float | None
+    threshold: float
+    comparison: str  # ">=" or "<="
+    unit: str
+
+    @property
+    def passed(self) -> bool:
+        if self.measured is None:
+            return False
+        return self.measured >= self.threshold if self.comparison == ">=" else self.measured <= self.threshold
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    target: str
+    model: str
+    cases: int
+    passed: int
+    failed: int
+    errors: int
+    accuracy: float | None
+    error_rate: float
+    accuracy_by_tag: dict[str, tuple[int, int]]  # tag -> (passed, scored)
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+    cost_avg_usd: float | None
+    cost_p95_usd: float | None
+    cost_total_usd: float
+    duration_s: float
+    criteria: list[Criterion]
+
+    @property
+    def verdict(self) -> bool:
+        return all(c.passed for c in self.criteria)
+
+
+@dataclass
+class Run:
+    summary: RunSummary
+    results: list[CaseResult]
+
+
+def percentile(values: list[float], pct: float) -> float | None:
+    """Nearest rank; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(pct / 100 * len(ordered))) - 1]
+
+
+def score_case(case: EvalCase, suite: Suite, answer: Answer, judge: Judge | None) -> CaseResult:
+    if case.expect_error:
+        ok = not answer.ok and answer.error_code == case.expect_error
+        detail = f"expected error {case.expect_error}, got {answer.error_code or 'an answer'}"
+        return CaseResult(
+            case.id, case.tags, "pass" if ok else "fail", answer, [CheckResult("expect_error", ok, detail)]
+        )
+    if not answer.ok:
+        return CaseResult(case.id, case.tags, "error", answer)
+    checks = [check.evaluate(answer.output, judge) for check in (*suite.default_checks, *case.checks)]
+    status = "fail" if any(c.passed is False for c in checks) else "pass"
+    return CaseResult(case.id, case.tags, status, answer, checks)
+
+
+def summarize(
+    results: list[CaseResult], criteria: ExitCriteria, *, target: str, model: str, duration_s: float
+) -> RunSummary:
+    passed = sum(r.status == "pass" for r in results)
+    failed = sum(r.status == "fail" for r in results)
+    errors = sum(r.status == "error" for r in results)
+    answered = [r.answer for r in results if r.answer.ok]
+    by_tag: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for r in results:
+        if r.status == "error":
+            continue
+        for tag in r.tags:
+            by_tag[tag][0] += r.status == "pass"
+            by_tag[tag][1] += 1
+    accuracy = passed / (passed + failed) if passed + failed else None
+    error_rate = errors / len(results) if results else 0.0
+    latencies = [a.latency_ms for a in answered]
+    costs = [a.cost_usd for a in answered]
+    p95 = percentile(latencies, 95)
+    cost_avg = statistics.fmean(costs) if costs else None
+    return RunSummary(
+        target=target,
+        model=model,
+        cases=len(results),
+        passed=passed,
+        failed=failed,
+        errors=errors,
+        accuracy=accuracy,
+        error_rate=error_rate,
+        accuracy_by_tag={tag: (p, n) for tag, (p, n) in sorted(by_tag.items())},
+        latency_p50_ms=percentile(latencies, 50),
+        latency_p95_ms=p95,
+        cost_avg_usd=cost_avg,
+        cost_p95_usd=percentile(costs, 95),
+        cost_total_usd=sum(costs),
+        duration_s=duration_s,
+        criteria=[
+            Criterion("accuracy", accuracy, criteria.min_accuracy, ">=", "ratio"),
+            Criterion("p95 latency", p95, criteria.p95_latency_ms, "<=", "ms"),
+            Criterion("cost per request", cost_avg, criteria.max_cost_per_request_usd, "<=", "USD"),
+            Criterion("error rate", error_rate, criteria.max_error_rate, "<=", "ratio"),
+        ],
+    )
+
+
+def run_cases(
+    cases: list[EvalCase],
+    suite: Suite,
+    target: Target,
+    criteria: ExitCriteria,
+    *,
+    concurrency: int = 8,
+    judge: Judge | None = None,
+    on_result: Callable[[CaseResult], None] = lambda _r: None,
+    model_label: str = "",
+) -> Run:
+    def one(case: EvalCase) -> CaseResult:
+        answer = target.answer(case.prompt_id or suite.prompt_id, case.variables)
+        result = score_case(case, suite, answer, judge)
+        on_result(result)
+        return result
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        results = list(pool.map(one, cases))
+    duration = time.perf_counter() - started
+    models = sorted({r.answer.model_id for r in results if r.answer.model_id})
+    summary = summarize(
+        results, criteria, target=target.name, model=model_label or ", ".join(models) or "-", duration_s=duration
+    )
+    return Run(summary, results)
+
+
+def cheapest_passing(runs: list[Run]) -> Run | None:
+    passing = [r for r in runs if r.summary.verdict and r.summary.cost_avg_usd is not None]
+    return min(passing, key=lambda r: r.summary.cost_avg_usd) if passing else None

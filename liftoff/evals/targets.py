@@ -1,0 +1,170 @@
+"""Where an eval sends its cases: an HTTP endpoint (local mode or a deployed API) or Bedrock directly.
+
+Every target answers a case with an `Answer`: the output with usage, cost and latency, or the error
+code and message. Throttling (HTTP 429 `ModelThrottled`, Bedrock ThrottlingException) is retried
+with exponential backoff and jitter; a case that still fails is an error, never a wrong answer.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import requests
+
+from service.dal.model_client import ModelClient
+from service.logic.cost import ModelPrice, call_cost_usd
+from service.logic.render import render_prompt
+from service.models.errors import ModelThrottled, ServiceError
+from service.models.prompt import PromptSpec
+
+RETRYABLE_HTTP_CODES = {"ModelThrottled", "TooManyRequestsException", "THROTTLED"}
+
+
+@dataclass(frozen=True)
+class Answer:
+    ok: bool
+    output: str = ""
+    latency_ms: float = 0.0
+    cost_usd: float = 0.0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    model_id: str = ""
+    prompt_version: int | None = None
+    error_code: str = ""
+    error_message: str = ""
+    attempts: int = 1
+
+
+class Target(Protocol):
+    name: str
+
+    def answer(self, prompt_id: str, variables: dict[str, str]) -> Answer: ...
+
+
+@dataclass
+class Backoff:
+    """Exponential backoff with full jitter: attempt n waits up to base x 2^n seconds."""
+
+    max_retries: int = 5
+    base_s: float = 0.2
+    cap_s: float = 8.0
+    sleep: Callable[[float], None] = time.sleep
+    rng: random.Random = random.Random(0)  # noqa: RUF009
+
+    def wait(self, attempt: int) -> None:
+        self.sleep(self.rng.uniform(0, min(self.cap_s, self.base_s * 2**attempt)))
+
+
+class HttpTarget:
+    """POST /v1/invoke with the API key, as a client would."""
+
+    def __init__(self, url: str, api_key: str, *, name: str, backoff: Backoff | None = None, timeout_s: float = 35):
+        self.name = name
+        self._url, self._key, self._timeout = url, api_key, timeout_s
+        self._backoff = backoff or Backoff()
+        self._session = requests.Session()
+
+    def answer(self, prompt_id: str, variables: dict[str, str]) -> Answer:
+        body = {"prompt_id": prompt_id, "variables": variables}
+        headers = {"x-api-key": self._key, "Content-Type": "application/json"}
+        for attempt in range(self._backoff.max_retries + 1):
+            started = time.perf_counter()
+            try:
+                response = self._session.post(self._url, json=body, headers=headers, timeout=self._timeout)
+            except requests.RequestException as exc:
+                code, message, retry = "ConnectionError", str(exc), True
+            else:
+                latency = (time.perf_counter() - started) * 1000
+                try:
+                    payload = response.json()
+                except ValueError:
+                    payload = {"error": {"code": f"HTTP{response.status_code}", "message": response.text[:200]}}
+                if response.status_code == 200:
+                    usage = payload["usage"]
+                    return Answer(
+                        ok=True,
+                        output=payload["output"],
+                        latency_ms=latency,
+                        cost_usd=payload.get("cost_usd", 0.0),
+                        input_tokens=usage["input_tokens"],
+                        output_tokens=usage["output_tokens"],
+                        model_id=payload["model_id"],
+                        prompt_version=payload["prompt_version"],
+                        attempts=attempt + 1,
+                    )
+                error = payload.get("error") or {"code": f"HTTP{response.status_code}", "message": str(payload)}
+                code, message = error.get("code", ""), error.get("message", "")
+                retry = response.status_code == 429 and code in RETRYABLE_HTTP_CODES
+            if not retry or attempt == self._backoff.max_retries:
+                return Answer(ok=False, error_code=code, error_message=message, attempts=attempt + 1)
+            self._backoff.wait(attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+class BedrockTarget:
+    """Converse directly with the repo's prompt file, on any model (for comparing models)."""
+
+    def __init__(
+        self,
+        client: Any,
+        prompts: dict[str, PromptSpec],
+        *,
+        model_id: str | None,
+        prices: dict[str, ModelPrice],
+        backoff: Backoff | None = None,
+    ):
+        self._model = ModelClient(client)
+        self._prompts = prompts
+        self._model_id = model_id
+        self._prices = prices
+        self._backoff = backoff or Backoff()
+        self.name = f"bedrock:{model_id or 'prompt default'}"
+
+    def answer(self, prompt_id: str, variables: dict[str, str]) -> Answer:
+        spec = self._prompts.get(prompt_id)
+        if spec is None:
+            return Answer(ok=False, error_code="PromptNotFound", error_message=f"no prompts/*/{prompt_id}.yaml")
+        model_id = self._model_id or spec.model_id
+        try:
+            rendered = render_prompt(spec, variables)
+        except ServiceError as exc:
+            return Answer(ok=False, error_code=exc.code, error_message=exc.message)
+        for attempt in range(self._backoff.max_retries + 1):
+            started = time.perf_counter()
+            try:
+                reply = self._model.converse(
+                    model_id=model_id,
+                    user_text=rendered.user_text,
+                    system=rendered.system,
+                    inference=spec.inference.to_converse(),
+                )
+            except ModelThrottled as exc:
+                if attempt == self._backoff.max_retries:
+                    return Answer(ok=False, error_code=exc.code, error_message=exc.message, attempts=attempt + 1)
+                self._backoff.wait(attempt)
+                continue
+            except ServiceError as exc:
+                return Answer(ok=False, error_code=exc.code, error_message=exc.message, attempts=attempt + 1)
+            price = self._prices[model_id]
+            return Answer(
+                ok=True,
+                output=reply.text,
+                latency_ms=(time.perf_counter() - started) * 1000,
+                cost_usd=call_cost_usd(
+                    price,
+                    input_tokens=reply.input_tokens,
+                    output_tokens=reply.output_tokens,
+                    cache_read_tokens=reply.cache_read_tokens,
+                    cache_write_tokens=reply.cache_write_tokens,
+                ),
+                input_tokens=reply.input_tokens,
+                output_tokens=reply.output_tokens,
+                model_id=model_id,
+                prompt_version=None,
+                attempts=attempt + 1,
+            )
+        raise AssertionError("unreachable")  # pragma: no cover
