@@ -12,7 +12,7 @@ STAGE ?= sandbox
 # jsii (under aws-cdk-lib) prints a banner on Node 20, which is past its end of life; Node 22+ is quieter.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help setup demo test test-unit test-infra test-e2e lint format synth bench clean
+.PHONY: help setup demo eval test test-unit test-infra test-e2e lint format synth bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ $(NODE_STAMP): package.json package-lock.json
 
 demo: setup ## Run the whole system locally end to end (no AWS account needed)
 	@$(BIN)/liftoff demo
+
+eval: setup ## Run the use case's eval set in local mode and gate on its exit criteria (USE_CASE=support-triage)
+	@$(BIN)/liftoff eval run --use-case $(or $(USE_CASE),support-triage)
 
 test: setup lint ## Lint, then run every test suite
 	@$(BIN)/pytest -p no:cacheprovider

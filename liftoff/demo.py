@@ -14,6 +14,7 @@ from rich.table import Table
 
 from liftoff import REPO_ROOT
 from liftoff.cost_report import local_report, render, spend_line
+from liftoff.evals.cli import demo_eval
 from liftoff.local import runtime
 from liftoff.usecases import load_use_case
 from service.dal.spend_counter import SpendCounter
@@ -68,7 +69,7 @@ def send(state: runtime.LocalState, request: DemoRequest) -> tuple[int, dict, fl
 
 
 def synth() -> None:
-    console.print("[bold]1/3[/] cdk synth (sandbox and prod, cdk-nag on) ...")
+    console.print("[bold]1/4[/] cdk synth (sandbox and prod, cdk-nag on) ...")
     env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
     for stage in ("sandbox", "prod"):
         started = time.perf_counter()
@@ -106,13 +107,13 @@ def run_demo(use_case: str, prompt_id: str, skip_synth: bool) -> int:
     if not skip_synth:
         synth()
     console.print(
-        f"[bold]2/3[/] starting local mode for {use_case} (moto DynamoDB + Bedrock simulator + local API) ..."
+        f"[bold]2/4[/] starting local mode for {use_case} (moto DynamoDB + Bedrock simulator + local API) ..."
     )
     state = runtime.up(use_case)
     failures = 0
     try:
         console.print(f"    API {state.invoke_url}")
-        console.print("[bold]3/3[/] sending requests (the simulator's answers say nothing about model quality)")
+        console.print("[bold]3/4[/] sending requests (the simulator's answers say nothing about model quality)")
         table = Table(show_lines=False)
         total_cost = 0.0
         for column in (
@@ -156,6 +157,16 @@ def run_demo(use_case: str, prompt_id: str, skip_synth: bool) -> int:
             f"    spend in this run: ${total_cost:.8f} at the prices in pricing/bedrock.yaml (simulated tokens)"
         )
         show_cost_report(state)
+        console.print(
+            "[bold]4/4[/] eval: the whole triage set (clean, noisy, adversarial, PII, edge) against the exit "
+            "criteria in usecases/ (liftoff eval run)"
+        )
+        verdict = demo_eval(use_case, state)
+        if not verdict:
+            console.print(
+                "    the gate says FAIL, as it should with a keyword simulator in place of a model: with "
+                "`--target bedrock` or a deployed stage, the same command gates a real model"
+            )
     finally:
         runtime.down()
         console.print("local mode stopped.")

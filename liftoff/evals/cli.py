@@ -214,6 +214,21 @@ def run_command(  # noqa: PLR0917 - one parameter per click option
     sys.exit(0 if passed else 1)
 
 
+def demo_eval(use_case: str, state: runtime.LocalState, *, concurrency: int = 8) -> bool:
+    """The demo's last step: the whole eval set through the running local API; True on PASS."""
+    from liftoff.evals.report import write_report
+    from liftoff.usecases import load_use_case
+
+    criteria = load_use_case(use_case).config.exit_criteria
+    suite = load_suite(use_case)
+    target = HttpTarget(state.invoke_url, state.api_key, name="local API")
+    run = execute(
+        load_cases(use_case), suite, target, criteria, concurrency=concurrency, judge=None, label="", quiet=False
+    )
+    show([run], write_report(use_case, [run], criteria, simulated=True), simulated=True)
+    return run.summary.verdict
+
+
 def execute(cases, suite: Suite, target, criteria, *, concurrency, judge, label, quiet: bool) -> Run:
     if quiet:
         return run_cases(cases, suite, target, criteria, concurrency=concurrency, judge=judge, model_label=label)
