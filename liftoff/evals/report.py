@@ -118,10 +118,18 @@ def comparison_chart(runs: list[Run], criteria: ExitCriteria, *, x: str) -> str:
     ax.axvspan(0, limit, ymin=criteria.min_accuracy / 1.05, ymax=1, color=PASS_COLOR, alpha=0.12)
     ax.axvline(limit, color=FAIL_COLOR, linestyle="--", linewidth=1)
     ax.axhline(criteria.min_accuracy, color=FAIL_COLOR, linestyle="--", linewidth=1)
-    for run, xv, yv in zip(runs, xs, ys, strict=True):
+    for index, (run, xv, yv) in enumerate(zip(runs, xs, ys, strict=True)):
         color = PASS_COLOR if run.summary.verdict else FAIL_COLOR
         ax.scatter([xv], [yv], color=color, s=60, zorder=3)
-        ax.annotate(run.summary.model, (xv, yv), textcoords="offset points", xytext=(6, 6), fontsize=8)
+        # labels stacked, so models with (nearly) the same figures stay readable
+        ax.annotate(
+            run.summary.model,
+            (xv, yv),
+            textcoords="offset points",
+            xytext=(8, -14 - 11 * index),
+            fontsize=8,
+            arrowprops={"arrowstyle": "-", "color": "#8c959f", "linewidth": 0.6},
+        )
     ax.set_xlim(0, right)
     ax.set_ylim(0, 1.05)
     ax.set_xlabel(label)
