@@ -75,6 +75,74 @@ class BudgetConfig(_Strict):
     alert_emails: list[EmailStr] = Field(default_factory=list, max_length=10)
 
 
+Strength = Literal["NONE", "LOW", "MEDIUM", "HIGH"]
+GuardrailAction = Literal["BLOCK", "ANONYMIZE"]
+CONTENT_CATEGORIES = ("SEXUAL", "VIOLENCE", "HATE", "INSULTS", "MISCONDUCT")
+
+
+def pii_entity_types() -> tuple[str, ...]:
+    """The PII entity types Bedrock Guardrails knows, from botocore's service model."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("bedrock-runtime")
+    return tuple(model.shape_for("GuardrailPiiEntityType").enum)
+
+
+class ContentFilter(_Strict):
+    input: Strength = "HIGH"
+    output: Strength = "HIGH"
+
+
+class DeniedTopic(_Strict):
+    name: str = Field(pattern=r"^[0-9A-Za-z-_ !?.]{1,100}$")
+    definition: str = Field(min_length=1, max_length=1000)
+    examples: list[str] = Field(default_factory=list, max_length=5)
+
+
+class GuardrailRegex(_Strict):
+    name: str = Field(min_length=1, max_length=100)
+    pattern: str
+    action: GuardrailAction = "ANONYMIZE"
+
+    @model_validator(mode="after")
+    def _compiles(self) -> GuardrailRegex:
+        try:
+            re.compile(self.pattern)
+        except re.error as exc:
+            raise ValueError(f"pattern is not a valid regex: {exc}") from exc
+        return self
+
+
+class GuardrailConfig(_Strict):
+    """Amazon Bedrock Guardrail applied to every Converse call. `enabled` must be written out:
+    turning the guardrail off is a decision, not a default."""
+
+    enabled: bool
+    content_filters: dict[Literal["SEXUAL", "VIOLENCE", "HATE", "INSULTS", "MISCONDUCT"], ContentFilter] = Field(
+        default_factory=lambda: {c: ContentFilter() for c in CONTENT_CATEGORIES}
+    )
+    prompt_attack: Strength = "HIGH"  # input only: Bedrock evaluates prompt attacks on input
+    denied_topics: list[DeniedTopic] = Field(default_factory=list, max_length=30)
+    blocked_words: list[str] = Field(default_factory=list, max_length=10_000)
+    managed_profanity: bool = True
+    pii: dict[str, GuardrailAction] = Field(default_factory=dict)
+    regexes: list[GuardrailRegex] = Field(default_factory=list, max_length=10)
+    blocked_input_message: str = Field(
+        default="This request was blocked by the content policy.", min_length=1, max_length=500
+    )
+    blocked_output_message: str = Field(
+        default="The answer was withheld by the content policy.", min_length=1, max_length=500
+    )
+
+    @model_validator(mode="after")
+    def _known_pii(self) -> GuardrailConfig:
+        known = pii_entity_types()
+        unknown = sorted(set(self.pii) - set(known))
+        if unknown:
+            raise ValueError(f"pii: unknown entity type(s) {', '.join(unknown)}; known: {', '.join(known)}")
+        return self
+
+
 class ApiConfig(_Strict):
     auth: Literal["api_key"] = "api_key"
     throttle_rate_per_s: float = Field(default=10, gt=0)
@@ -116,6 +184,7 @@ class UseCaseConfig(_Strict):
     models: ModelsConfig
     exit_criteria: ExitCriteria
     budget: BudgetConfig
+    guardrail: GuardrailConfig
     api: ApiConfig = Field(default_factory=ApiConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     prompts: PromptsConfig = Field(default_factory=PromptsConfig)

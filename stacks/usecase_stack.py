@@ -10,6 +10,7 @@ from liftoff.usecases import UseCase
 from stacks.constructs.alarm_topic import AlarmTopic
 from stacks.constructs.api_front_door import ApiFrontDoor
 from stacks.constructs.invoke_function import InvokeFunction
+from stacks.constructs.model_guardrail import ModelGuardrail
 from stacks.constructs.monitoring import Monitoring
 from stacks.constructs.monthly_budget import USE_CASE_TAG, MonthlyBudget
 from stacks.constructs.prompt_sync import PromptSync
@@ -38,6 +39,11 @@ class UseCaseStack(Stack):
         label = f"{config.name} ({stage.name})"
         self.prompts = PromptsTable(self, "Prompts", stage=stage)
         self.spend = SpendTable(self, "Spend", stage=stage)
+        self.guardrail = (
+            ModelGuardrail(self, "Guardrail", name=f"liftoff-{config.name}-{stage.name}", config=config.guardrail)
+            if config.guardrail.enabled
+            else None
+        )
         self.invoke = InvokeFunction(
             self,
             "Invoke",
@@ -45,6 +51,7 @@ class UseCaseStack(Stack):
             stage=stage,
             prompts_table=self.prompts.table,
             spend_table=self.spend.table,
+            guardrail=self.guardrail,
             prices=use_case.prices,
         )
         self.prompt_sync = PromptSync(

@@ -59,6 +59,13 @@ def _patterns(env: Mapping[str, str]) -> dict[str, str]:
     return patterns
 
 
+def _guardrail(env: Mapping[str, str]) -> tuple[str, str] | None:
+    identifier = env.get("LIFTOFF_GUARDRAIL_ID", "").strip()
+    if not identifier:
+        return None
+    return identifier, _required(env, "LIFTOFF_GUARDRAIL_VERSION")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Runtime settings of the invoke function (set by the CDK construct, or by local mode)."""
@@ -72,6 +79,7 @@ class Settings:
     daily_cap_usd: float
     log_prompts: bool = False
     redact_patterns: dict[str, str] = field(default_factory=dict)
+    guardrail: tuple[str, str] | None = None  # (identifier, version) of the use case's guardrail
     default_alias: str = "live"
     prompt_cache_ttl_s: float = 60.0
     max_body_bytes: int = 65_536
@@ -93,6 +101,7 @@ class Settings:
             daily_cap_usd=_required_number(env, "LIFTOFF_DAILY_CAP_USD"),
             log_prompts=env.get("LIFTOFF_LOG_PROMPTS", "false").lower() == "true",
             redact_patterns=_patterns(env),
+            guardrail=_guardrail(env),
             default_alias=env.get("LIFTOFF_DEFAULT_ALIAS", "live"),
             prompt_cache_ttl_s=_number(env, "LIFTOFF_PROMPT_CACHE_TTL_S", 60.0),
             max_body_bytes=int(_number(env, "LIFTOFF_MAX_BODY_BYTES", 65_536)),

@@ -4,6 +4,8 @@
 - A case whose target did not answer (after retries) is `error`: it is not counted as a wrong
   answer, it is counted in the error rate, which has its own criterion (`max_error_rate`).
 - A case with `expect_error` passes when the target refuses it with that error code.
+- A guardrail block (GuardrailIntervened) is an answer: it passes a case tagged as the suite's
+  `blocked_passes_tags` say (adversarial, pii) and fails any other (a false positive).
 
 accuracy = pass / (pass + fail), overall and per tag; latency and cost over the answered cases.
 """
@@ -22,6 +24,8 @@ from liftoff.config import ExitCriteria
 from liftoff.evals.cases import EvalCase, Suite
 from liftoff.evals.checks import CheckResult, Judge
 from liftoff.evals.targets import Answer, Target
+
+GUARDRAIL_BLOCK = "GuardrailIntervened"
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,10 @@ def score_case(case: EvalCase, suite: Suite, answer: Answer, judge: Judge | None
         return CaseResult(
             case.id, case.tags, "pass" if ok else "fail", answer, [CheckResult("expect_error", ok, detail)]
         )
+    if not answer.ok and answer.error_code == GUARDRAIL_BLOCK:
+        ok = bool(set(case.tags) & set(suite.blocked_passes_tags))
+        detail = "blocked by the guardrail" + ("" if ok else f"; only cases tagged {suite.blocked_passes_tags} may be")
+        return CaseResult(case.id, case.tags, "pass" if ok else "fail", answer, [CheckResult("guardrail", ok, detail)])
     if not answer.ok:
         return CaseResult(case.id, case.tags, "error", answer)
     checks = [check.evaluate(answer.output, judge) for check in (*suite.default_checks, *case.checks)]

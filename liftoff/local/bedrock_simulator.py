@@ -84,9 +84,10 @@ def answer_for(system: str, user_text: str) -> str:
 
 
 class SimulatorConfig:
-    def __init__(self, latency_ms: float = 0.0, timeout_s: float = 3.0):
+    def __init__(self, latency_ms: float = 0.0, timeout_s: float = 3.0, guardrail=None):
         self.latency_ms = latency_ms
         self.timeout_s = timeout_s
+        self.guardrail = guardrail  # liftoff.local.guardrail_rules.GuardrailRules, applied on guardrailConfig
         self.calls = 0
         self._lock = threading.Lock()
         self._throttled: dict[str, int] = {}
@@ -159,15 +160,27 @@ def _make_handler(config: SimulatorConfig):
             if config.latency_ms:
                 time.sleep(config.latency_ms / 1000)
             max_tokens = int(request.get("inferenceConfig", {}).get("maxTokens", 512))
-            text = answer_for(system, user_text)
-            out_tokens = estimate_tokens(text)
-            stop = "end_turn"
-            if out_tokens > max_tokens:
-                text, out_tokens, stop = text[: max_tokens * 4], max_tokens, "max_tokens"
             in_tokens = estimate_tokens(system) + estimate_tokens(user_text)
+            guard = request.get("guardrailConfig") and config.guardrail
+            trace = None
+            verdict = guard.check_input(user_text) if guard else None
+            if verdict and verdict.action == "BLOCKED":
+                text, out_tokens, stop = verdict.text, 0, "guardrail_intervened"
+                trace = verdict.trace("input", request["guardrailConfig"]["guardrailIdentifier"])
+            else:
+                text = answer_for(system, user_text)
+                out_tokens = estimate_tokens(text)
+                stop = "end_turn"
+                if out_tokens > max_tokens:
+                    text, out_tokens, stop = text[: max_tokens * 4], max_tokens, "max_tokens"
+                verdict = guard.check_output(text) if guard else None
+                if verdict and verdict.action != "NONE":
+                    text, stop = verdict.text, "guardrail_intervened"
+                    trace = verdict.trace("output", request["guardrailConfig"]["guardrailIdentifier"])
             self._send(
                 200,
                 {
+                    **({"trace": {"guardrail": trace}} if trace else {}),
                     "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
                     "stopReason": stop,
                     "usage": {

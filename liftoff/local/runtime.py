@@ -24,6 +24,7 @@ STATE_FILE = STATE_DIR / "local.json"
 LOG_FILE = STATE_DIR / "local.log"
 REGION = "us-east-1"
 LOCAL_STAGE = "local"
+LOCAL_GUARDRAIL_ID = "localguardrail"
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,12 @@ def handler_environment(
         "LIFTOFF_DAILY_CAP_USD": os.environ.get("LIFTOFF_LOCAL_DAILY_CAP_USD", str(cfg.budget.daily_cap_usd)),
         "LIFTOFF_LOG_PROMPTS": str(cfg.logging.log_prompts).lower(),
         "LIFTOFF_REDACT_PATTERNS": json.dumps(cfg.logging.redact_patterns),
+        # the simulator plays the guardrail (liftoff/local/guardrail_rules.py) when one is configured
+        **(
+            {"LIFTOFF_GUARDRAIL_ID": LOCAL_GUARDRAIL_ID, "LIFTOFF_GUARDRAIL_VERSION": "1"}
+            if cfg.guardrail.enabled
+            else {}
+        ),
         "LIFTOFF_DEFAULT_ALIAS": cfg.prompts.default_alias,
         "LIFTOFF_PROMPT_CACHE_TTL_S": os.environ.get(
             "LIFTOFF_LOCAL_PROMPT_CACHE_TTL_S", str(cfg.prompts.cache_ttl_seconds)
@@ -164,7 +171,12 @@ def serve(use_case_name: str, ready_file: Path) -> None:
     host, port = moto.get_host_and_port()
     dynamodb_url = f"http://{host}:{port}"
     latency = float(os.environ.get("LIFTOFF_SIM_LATENCY_MS", "0"))
-    sim_server, bedrock_url = start_simulator(config=SimulatorConfig(latency_ms=latency, timeout_s=3.0))
+    from liftoff.local.guardrail_rules import GuardrailRules
+
+    rules = GuardrailRules.from_config(use_case.config.guardrail)
+    sim_server, bedrock_url = start_simulator(
+        config=SimulatorConfig(latency_ms=latency, timeout_s=3.0, guardrail=rules)
+    )
     table = f"liftoff-{use_case.name}-local-prompts"
     spend_table = f"liftoff-{use_case.name}-local-spend"
     os.environ.update(

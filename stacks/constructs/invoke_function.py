@@ -13,6 +13,7 @@ from liftoff.config import StageConfig, UseCaseConfig
 from liftoff.pricing import prices_env_value
 from service.logic.cost import ModelPrice
 from stacks.bedrock_access import invoke_resource_arns
+from stacks.constructs.model_guardrail import ModelGuardrail
 from stacks.lambda_factory import FunctionProps, python_function
 
 
@@ -29,6 +30,7 @@ class InvokeFunction(Construct):
         stage: StageConfig,
         prompts_table: dynamodb.ITableV2,
         spend_table: dynamodb.ITableV2,
+        guardrail: ModelGuardrail | None,
         prices: dict[str, ModelPrice],
     ):
         super().__init__(scope, construct_id)
@@ -58,12 +60,23 @@ class InvokeFunction(Construct):
                     "LIFTOFF_BEDROCK_READ_TIMEOUT_S": str(models.timeout_seconds),
                     "LIFTOFF_BEDROCK_MAX_ATTEMPTS": str(models.max_attempts),
                     "POWERTOOLS_LOG_LEVEL": "INFO",
+                    **(
+                        {
+                            "LIFTOFF_GUARDRAIL_ID": guardrail.guardrail.attr_guardrail_id,
+                            "LIFTOFF_GUARDRAIL_VERSION": guardrail.version.attr_version,
+                        }
+                        if guardrail
+                        else {}
+                    ),
                 },
             ),
         )
         self._grant_models(use_case)
         self._allow("ReadPromptRegistry", ["dynamodb:GetItem", "dynamodb:Query"], [prompts_table.table_arn])
         self._allow("ReadAndAddSpend", ["dynamodb:GetItem", "dynamodb:UpdateItem"], [spend_table.table_arn])
+        if guardrail:
+            # Converse with guardrailConfig needs bedrock:ApplyGuardrail on the guardrail (Bedrock user guide)
+            self._allow("ApplyOwnGuardrail", ["bedrock:ApplyGuardrail"], [guardrail.guardrail.attr_guardrail_arn])
 
     def _grant_models(self, use_case: UseCaseConfig) -> None:
         stack = Stack.of(self)

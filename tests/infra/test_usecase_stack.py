@@ -3,6 +3,7 @@ from aws_cdk.assertions import Match
 
 from liftoff.usecases import load_use_case
 from stacks.bedrock_access import invoke_resource_arns
+from stacks.constructs.model_guardrail import policy_properties, version_description
 
 USE_CASE = "support-triage"
 
@@ -29,6 +30,8 @@ def test_resources_of_one_use_case(template):
     template.resource_count_is("AWS::Budgets::Budget", 1)
     template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
     template.resource_count_is("AWS::CloudWatch::Alarm", 7)
+    template.resource_count_is("AWS::Bedrock::Guardrail", 1)
+    template.resource_count_is("AWS::Bedrock::GuardrailVersion", 1)
 
 
 def test_invoke_function_runtime_and_config(template):
@@ -100,12 +103,17 @@ def test_invoke_role_can_call_only_configured_models_read_its_table_and_add_spen
     assert statements["ReadAndAddSpend"]["Action"] == ["dynamodb:GetItem", "dynamodb:UpdateItem"]
     assert statements["ReadAndAddSpend"]["Resource"]["Fn::GetAtt"][0].startswith("SpendTable")
     assert statements["ReadPromptRegistry"]["Resource"]["Fn::GetAtt"][0].startswith("PromptsTable")
+    guardrail = statements["ApplyOwnGuardrail"]
+    assert guardrail["Action"] == "bedrock:ApplyGuardrail"
+    assert guardrail["Resource"]["Fn::GetAtt"][0].startswith("Guardrail")
+    assert guardrail["Resource"]["Fn::GetAtt"][1] == "GuardrailArn"
     assert statements["WriteOwnLogs"]["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
     # nothing else but X-Ray, whose actions have no resource-level permissions
     others = [
         s
         for sid, s in statements.items()
-        if sid not in {"InvokeConfiguredModels", "ReadPromptRegistry", "ReadAndAddSpend", "WriteOwnLogs"}
+        if sid
+        not in {"InvokeConfiguredModels", "ReadPromptRegistry", "ReadAndAddSpend", "ApplyOwnGuardrail", "WriteOwnLogs"}
     ]
     assert others == [
         {"Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "Effect": "Allow", "Resource": "*"}
@@ -197,3 +205,44 @@ def test_every_taggable_resource_is_tagged(template, stage):
             assert keys["cost-center"] == "support-platform"
             tagged += 1
     assert tagged >= 5
+
+
+def test_guardrail_is_the_configured_policy_and_the_function_uses_its_version(template):
+    config = load_use_case(USE_CASE).config.guardrail
+    ((guardrail_id, guardrail),) = template.find_resources("AWS::Bedrock::Guardrail").items()
+    props = guardrail["Properties"]
+    expected = policy_properties(config)
+    assert props["ContentPolicyConfig"]["FiltersConfig"] == [
+        {"InputStrength": f["inputStrength"], "OutputStrength": f["outputStrength"], "Type": f["type"]}
+        for f in expected["contentPolicyConfig"]["filtersConfig"]
+    ]
+    assert {
+        e["Type"]: e["Action"] for e in props["SensitiveInformationPolicyConfig"]["PiiEntitiesConfig"]
+    } == config.pii
+    assert [t["Name"] for t in props["TopicPolicyConfig"]["TopicsConfig"]] == [t.name for t in config.denied_topics]
+    assert props["BlockedInputMessaging"] == config.blocked_input_message
+    ((version_id, version),) = template.find_resources("AWS::Bedrock::GuardrailVersion").items()
+    assert version["Properties"]["GuardrailIdentifier"] == {"Fn::GetAtt": [guardrail_id, "GuardrailId"]}
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": "service.handlers.invoke.lambda_handler",
+            "Environment": {
+                "Variables": Match.object_like(
+                    {
+                        "LIFTOFF_GUARDRAIL_ID": {"Fn::GetAtt": [guardrail_id, "GuardrailId"]},
+                        "LIFTOFF_GUARDRAIL_VERSION": {"Fn::GetAtt": [version_id, "Version"]},
+                    }
+                )
+            },
+        },
+    )
+
+
+def test_a_policy_change_publishes_a_new_guardrail_version():
+    config = load_use_case(USE_CASE).config.guardrail
+    changed = config.model_copy(update={"blocked_words": [*config.blocked_words, "EXTRA"]})
+    assert version_description(changed) != version_description(config)
+    reworded = config.model_copy(update={"blocked_input_message": "Something else."})
+    assert version_description(reworded) != version_description(config)
+    assert version_description(config.model_copy()) == version_description(config)

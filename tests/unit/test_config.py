@@ -42,6 +42,10 @@ def test_every_shipped_use_case_loads():
         ),
         (lambda d: d.update(logging={"redact_patterns": {"ORDER": "ORD-(\\d+"}}), "logging", "not a valid regex"),
         (lambda d: d.update(logging={"redact_patterns": {"order id": "x"}}), "logging", "upper-case"),
+        (lambda d: d.pop("guardrail"), "guardrail", "Field required"),
+        (lambda d: d["guardrail"].pop("enabled"), "guardrail.enabled", "Field required"),  # off must be explicit
+        (lambda d: d["guardrail"].update(pii={"SSN": "BLOCK"}), "guardrail", "unknown entity type(s) SSN"),
+        (lambda d: d["guardrail"].update(prompt_attack="EXTREME"), "guardrail.prompt_attack", "Input should be"),
     ],
 )
 def test_config_error_names_file_and_field(tmp_path, mutate, field, words):

@@ -1,41 +1,13 @@
 import json
-import sys
 
 import pytest
 from jsonschema import Draft4Validator
 from pydantic import ValidationError
 
 from liftoff.local.local_api import LambdaContext, proxy_event, proxy_result_headers
-from liftoff.local.runtime import handler_environment
-from service.dal.prompt_store import PromptStore
 from service.handlers import invoke as handler_module
-from service.handlers.prompt_sync import sync_prompts
 from service.models.invoke import INVOKE_REQUEST_SCHEMA, InvokeRequest
 from service.settings import get_settings
-
-from .conftest import SPEND_TABLE, TABLE
-
-
-@pytest.fixture
-def call(table, spend_table, triage, simulator_url, monkeypatch):
-    """The real handler, with DynamoDB from moto and Bedrock from the simulator."""
-    env = handler_environment(triage, table=TABLE, spend_table=SPEND_TABLE, dynamodb_url="", bedrock_url=simulator_url)
-    env.pop("AWS_ENDPOINT_URL_DYNAMODB")  # moto's in-process mock, not a server
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    get_settings.cache_clear()
-    handler_module.get_deps.cache_clear()
-    sync_prompts(PromptStore(table, triage.name), [p.model_dump(mode="json") for p in triage.prompts], message="t")
-
-    def _call(body, raw: str | None = None):
-        payload = raw if raw is not None else json.dumps(body)
-        event = proxy_event(method="POST", path="/v1/invoke", headers={}, body=payload, request_id="req-1", stage="t")
-        result = handler_module.lambda_handler(event, LambdaContext())
-        return result["statusCode"], json.loads(result["body"])
-
-    yield _call
-    get_settings.cache_clear()
-    handler_module.get_deps.cache_clear()
 
 
 def test_happy_path_returns_output_usage_and_provenance(call):
@@ -113,29 +85,6 @@ def test_gateway_schema_agrees_with_handler_model(document):
     except ValidationError:
         model_ok = False
     assert schema_ok == model_ok
-
-
-@pytest.fixture
-def printed(capsys):
-    """What the handler prints from now on, split into EMF records and log lines. The Powertools
-    Logger keeps the stdout it was created with, so point it at the one pytest captures."""
-
-    class CurrentStdout:  # pytest swaps sys.stdout between setup and call: look it up at each write
-        def write(self, text):
-            return sys.stdout.write(text)
-
-        def flush(self):
-            sys.stdout.flush()
-
-    handler = handler_module.logger.registered_handler
-    previous, handler.stream = handler.stream, CurrentStdout()  # not setStream: it flushes the old stream
-
-    def _read() -> tuple[list[dict], list[dict]]:
-        records = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
-        return [r for r in records if "_aws" in r], [r for r in records if "_aws" not in r]
-
-    yield _read
-    handler.stream = previous
 
 
 def test_one_emf_record_with_two_dimensions_and_one_log_line(call, printed):

@@ -28,13 +28,38 @@ class ModelReply:
     latency_ms: int
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
+    guardrail: str | None = None  # "blocked" or "masked" when the guardrail intervened
+
+
+def _actions(node: Any) -> set[str]:
+    """Every `action` value anywhere in a guardrail trace (BLOCKED, ANONYMIZED, NONE...)."""
+    if isinstance(node, dict):
+        found = {node["action"]} if isinstance(node.get("action"), str) else set()
+        for value in node.values():
+            found |= _actions(value)
+        return found
+    if isinstance(node, list):
+        return set().union(*(_actions(v) for v in node)) if node else set()
+    return set()
+
+
+def guardrail_outcome(response: dict) -> str | None:
+    """None when the guardrail let the exchange through untouched; "masked" when it only anonymised
+    (the output is usable, with {EMAIL}-style placeholders); "blocked" otherwise, including when no
+    trace came back to say which (the safe reading)."""
+    if response.get("stopReason") != "guardrail_intervened":
+        return None
+    actions = _actions(response.get("trace", {}).get("guardrail", {}))
+    return "masked" if actions and "BLOCKED" not in actions and "ANONYMIZED" in actions else "blocked"
 
 
 class ModelClient:
-    """Calls Converse with one user message (and an optional system prompt)."""
+    """Calls Converse with one user message (and an optional system prompt), with the use case's
+    guardrail attached when one is configured."""
 
-    def __init__(self, client: Any):
+    def __init__(self, client: Any, guardrail: tuple[str, str] | None = None):
         self._client = client
+        self._guardrail = guardrail
 
     def converse(self, *, model_id: str, user_text: str, system: str | None, inference: dict) -> ModelReply:
         request: dict[str, Any] = {
@@ -44,6 +69,14 @@ class ModelClient:
         }
         if system:
             request["system"] = [{"text": system}]
+        if self._guardrail:
+            identifier, version = self._guardrail
+            # trace on: the reply says whether the guardrail blocked or only masked
+            request["guardrailConfig"] = {
+                "guardrailIdentifier": identifier,
+                "guardrailVersion": version,
+                "trace": "enabled",
+            }
         try:
             response = self._client.converse(**request)
         except ClientError as exc:
@@ -63,6 +96,7 @@ class ModelClient:
             latency_ms=int(response.get("metrics", {}).get("latencyMs", 0)),
             cache_read_tokens=int(usage.get("cacheReadInputTokens", 0)),
             cache_write_tokens=int(usage.get("cacheWriteInputTokens", 0)),
+            guardrail=guardrail_outcome(response),
         )
 
 

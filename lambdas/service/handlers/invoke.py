@@ -48,7 +48,7 @@ def get_deps() -> InvokeDeps:
         resolver=PromptResolver(
             PromptStore(dynamodb.Table(settings.prompts_table), settings.use_case), ttl_s=settings.prompt_cache_ttl_s
         ),
-        model=ModelClient(bedrock),
+        model=ModelClient(bedrock, settings.guardrail),
         spend=SpendCounter(dynamodb.Table(settings.spend_table), settings.use_case),
     )
 
@@ -109,6 +109,7 @@ def _record_success(outcome: InvokeOutcome) -> None:
         "latency_ms": result.latency_ms,
         "model_latency_ms": result.model_latency_ms,
         "stop_reason": result.stop_reason,
+        "guardrail": result.guardrail,
     }
     if get_settings().log_prompts:
         redact = get_redactor()

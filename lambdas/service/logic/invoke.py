@@ -17,7 +17,7 @@ from service.dal.spend_counter import SpendCounter, SpendCounterUnavailable
 from service.logic.cost import call_cost_usd
 from service.logic.prompt_resolver import PromptResolver
 from service.logic.render import render_prompt
-from service.models.errors import Misconfigured, SpendCapHit
+from service.models.errors import GuardrailIntervened, Misconfigured, SpendCapHit
 from service.models.invoke import InvokeRequest, InvokeResponse, Usage
 from service.observability import logger, metrics
 from service.settings import Settings
@@ -71,7 +71,9 @@ def invoke(request: InvokeRequest, *, request_id: str, deps: InvokeDeps) -> Invo
         cache_read_tokens=reply.cache_read_tokens,
         cache_write_tokens=reply.cache_write_tokens,
     )
-    spent_today = _record_spend(deps, cost_usd)
+    spent_today = _record_spend(deps, cost_usd)  # a blocked call is billed too
+    if reply.guardrail == "blocked":
+        raise GuardrailIntervened(reply.text.strip())  # the use case's configured blocked message
     response = InvokeResponse(
         output=reply.text,
         stop_reason=reply.stop_reason,
@@ -87,6 +89,7 @@ def invoke(request: InvokeRequest, *, request_id: str, deps: InvokeDeps) -> Invo
         cost_usd=cost_usd,
         latency_ms=round((time.perf_counter() - started) * 1000),
         model_latency_ms=reply.latency_ms,
+        guardrail=reply.guardrail,
     )
     return InvokeOutcome(response=response, prompt_text=rendered.user_text, spent_today_usd=spent_today)
 

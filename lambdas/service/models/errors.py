@@ -85,6 +85,14 @@ class RegistryUnavailable(ServiceError):
     code = "PromptRegistryUnavailable"
 
 
+class GuardrailIntervened(ServiceError):
+    """The use case's Bedrock Guardrail blocked the request or the answer (a policy decision, not a fault)."""
+
+    status = 422
+    code = "GuardrailIntervened"
+    error_class = "GuardrailIntervened"
+
+
 class Misconfigured(ServiceError):
     status = 500
     code = "Misconfigured"

@@ -73,3 +73,4 @@ class InvokeResponse(BaseModel):
     cost_usd: float
     latency_ms: int
     model_latency_ms: int
+    guardrail: str | None = None  # "masked" when the guardrail anonymised part of the answer

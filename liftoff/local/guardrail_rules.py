@@ -1,0 +1,110 @@
+"""The local stand-in for a Bedrock Guardrail: the simulator applies it when a Converse request
+carries `guardrailConfig`, so the blocked and masked paths run end to end without AWS.
+
+It follows the use case's `guardrail:` config with local rules, and is no measure of what the real
+guardrail catches:
+- prompt attack (when its strength is not NONE): a pattern of common injection phrasings
+- blocked words: whole-word, case-insensitive
+- PII: EMAIL, PHONE, CREDIT_DEBIT_CARD_NUMBER, IP_ADDRESS with the redaction patterns of the
+  service (lambdas/service/logic/redact.py); BLOCK on input, ANONYMIZE (`{EMAIL}`) on output
+- content filters and denied topics are not simulated (they need a model to judge meaning)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from liftoff.config import GuardrailConfig
+from service.logic.redact import DEFAULT_RULES, Rule
+
+PROMPT_ATTACK = re.compile(
+    r"ignore (all |any )?(the |your )?(previous|prior|above|earlier) (instructions|rules)"
+    r"|forget (the|all|your) (rules|instructions)"
+    r"|(reveal|print|show) (me )?(your |the )?system prompt"
+    r"|you are now in [a-z ]*mode|new instruction from|^\s*system\s*:|\nsystem\s*:|jailbreak",
+    re.I,
+)
+# Bedrock PII entity type -> the service's redaction rule names
+PII_RULES = {"EMAIL": "EMAIL", "PHONE": "PHONE", "CREDIT_DEBIT_CARD_NUMBER": "CARD", "IP_ADDRESS": "IP"}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    action: str  # NONE, BLOCKED, ANONYMIZED
+    text: str
+    assessment: dict = field(default_factory=dict)  # a GuardrailAssessment, as Converse's trace has it
+
+    def trace(self, where: str, guardrail_id: str) -> dict:
+        if where == "input":
+            return {"inputAssessment": {guardrail_id: self.assessment}}
+        return {"outputAssessments": {guardrail_id: [self.assessment]}}
+
+
+def _pii(entity: str, match: str, action: str) -> dict:
+    return {"sensitiveInformationPolicy": {"piiEntities": [{"match": match, "type": entity, "action": action}]}}
+
+
+@dataclass(frozen=True)
+class GuardrailRules:
+    prompt_attack: bool
+    blocked_words: tuple[str, ...]
+    block_pii: tuple[tuple[str, Rule], ...]
+    mask_pii: tuple[tuple[str, Rule], ...]
+    blocked_input_message: str
+    blocked_output_message: str
+
+    @classmethod
+    def from_config(cls, config: GuardrailConfig) -> GuardrailRules | None:
+        if not config.enabled:
+            return None
+
+        def rules(action: str) -> tuple[tuple[str, Rule], ...]:
+            return tuple(
+                (entity, rule)
+                for entity, wanted in config.pii.items()
+                if wanted == action
+                for rule in DEFAULT_RULES
+                if rule.name == PII_RULES.get(entity)
+            )
+
+        return cls(
+            prompt_attack=config.prompt_attack != "NONE",
+            blocked_words=tuple(config.blocked_words),
+            block_pii=rules("BLOCK"),
+            mask_pii=rules("ANONYMIZE"),
+            blocked_input_message=config.blocked_input_message,
+            blocked_output_message=config.blocked_output_message,
+        )
+
+    def _blocked_word(self, text: str) -> str | None:
+        return next((w for w in self.blocked_words if re.search(rf"\b{re.escape(w)}\b", text, re.I)), None)
+
+    def check_input(self, text: str) -> Verdict:
+        if self.prompt_attack and PROMPT_ATTACK.search(text):
+            attack = {"type": "PROMPT_ATTACK", "confidence": "HIGH", "filterStrength": "HIGH", "action": "BLOCKED"}
+            return Verdict("BLOCKED", self.blocked_input_message, {"contentPolicy": {"filters": [attack]}})
+        word = self._blocked_word(text)
+        if word:
+            words = {"customWords": [{"match": word, "action": "BLOCKED"}]}
+            return Verdict("BLOCKED", self.blocked_input_message, {"wordPolicy": words})
+        for entity, rule in self.block_pii:
+            found = rule.pattern.search(text)
+            if found and rule.apply(text) != text:
+                return Verdict("BLOCKED", self.blocked_input_message, _pii(entity, found.group(0), "BLOCKED"))
+        return Verdict("NONE", text)
+
+    def check_output(self, text: str) -> Verdict:
+        word = self._blocked_word(text)
+        if word:
+            words = {"customWords": [{"match": word, "action": "BLOCKED"}]}
+            return Verdict("BLOCKED", self.blocked_output_message, {"wordPolicy": words})
+        masked, entities = text, []
+        for entity, rule in self.mask_pii:
+            replaced = rule.apply(masked).replace(f"[{rule.name}]", f"{{{entity}}}")
+            if replaced != masked:
+                entities.append({"match": "", "type": entity, "action": "ANONYMIZED"})
+                masked = replaced
+        if entities:
+            return Verdict("ANONYMIZED", masked, {"sensitiveInformationPolicy": {"piiEntities": entities}})
+        return Verdict("NONE", text)
