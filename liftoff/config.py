@@ -149,6 +149,8 @@ class ApiConfig(_Strict):
     throttle_burst: int = Field(default=20, gt=0)
     quota_per_day: int = Field(default=10_000, gt=0)
     max_body_bytes: int = Field(default=65_536, ge=1024, le=6_000_000)
+    # AWS WAF (stages with `waf`): requests per client IP per 5 minutes before WAF blocks it
+    waf_rate_limit_per_5min: int = Field(default=2000, ge=10, le=2_000_000_000)
 
 
 class LoggingConfig(_Strict):
@@ -212,6 +214,7 @@ class StageConfig(_Strict):
     alarm_datapoints: int = Field(ge=1, le=24)
     max_5xx_rate: float = Field(gt=0, lt=1)
     max_model_throttles_per_period: int = Field(ge=1)
+    waf: bool  # an AWS WAF web ACL in front of the API stage
 
 
 STAGES: dict[str, StageConfig] = {
@@ -227,6 +230,7 @@ STAGES: dict[str, StageConfig] = {
         alarm_datapoints=3,
         max_5xx_rate=0.05,
         max_model_throttles_per_period=20,
+        waf=False,
     ),
     "prod": StageConfig(
         name="prod",
@@ -240,6 +244,7 @@ STAGES: dict[str, StageConfig] = {
         alarm_datapoints=2,
         max_5xx_rate=0.01,
         max_model_throttles_per_period=5,
+        waf=True,
     ),
 }
 

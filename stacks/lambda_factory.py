@@ -13,7 +13,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from stacks.nag import acknowledge
+from stacks.nag import SERVERLESS, acknowledge
 
 LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
 RUNTIME = lambda_.Runtime.PYTHON_3_13
@@ -127,10 +127,18 @@ def python_function(scope: Construct, construct_id: str, props: FunctionProps) -
             "Active X-Ray tracing adds xray:PutTraceSegments and xray:PutTelemetryRecords, which support no "
             "resource-level permissions (Service Authorization Reference: AWS X-Ray).",
         )
+    pinned = (
+        "Python 3.13 is pinned on purpose: the Powertools layer is built per Python version and the "
+        "code is tested on it; moving to a newer runtime is a deliberate upgrade of RUNTIME and the layer."
+    )
+    acknowledge(function, "L1", pinned)
+    acknowledge(function, "LambdaLatestVersion", pinned, pack=SERVERLESS)
     acknowledge(
         function,
-        "L1",
-        "Python 3.13 is pinned on purpose: the Powertools layer is built per Python version and the "
-        "code is tested on it; moving to a newer runtime is a deliberate upgrade of RUNTIME and the layer.",
+        "LambdaDLQ",
+        "Every function of this template is invoked synchronously (by API Gateway, or by the CDK Provider "
+        "framework during a deployment): the caller gets the error; a dead-letter queue only catches "
+        "failed asynchronous invocations.",
+        pack=SERVERLESS,
     )
     return function

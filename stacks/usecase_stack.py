@@ -16,6 +16,8 @@ from stacks.constructs.monthly_budget import USE_CASE_TAG, MonthlyBudget
 from stacks.constructs.prompt_sync import PromptSync
 from stacks.constructs.prompts_table import PromptsTable
 from stacks.constructs.spend_table import SpendTable
+from stacks.constructs.web_acl import WebAcl
+from stacks.nag import acknowledge
 
 PROJECT_TAG = "liftoff"
 
@@ -63,6 +65,21 @@ class UseCaseStack(Stack):
             prompts_table=self.prompts.table,
         )
         self.api = ApiFrontDoor(self, "Api", use_case=config, stage=stage, handler=self.invoke.function)
+        if stage.waf:
+            self.waf = WebAcl(
+                self,
+                "Waf",
+                name=f"liftoff-{config.name}-{stage.name}",
+                stage=self.api.api.deployment_stage,
+                rate_limit_per_5min=config.api.waf_rate_limit_per_5min,
+            )
+        else:
+            acknowledge(
+                self.api.api.deployment_stage,
+                "APIG3",
+                f"WAF is off in the {stage.name} stage by its config (StageConfig.waf): a disposable sandbox "
+                "behind an API key, usage-plan throttling and a daily quota; prod has the web ACL.",
+            )
         self.alarm_topic = AlarmTopic(self, "Alarms", stage=stage, emails=config.budget.alert_emails, label=label)
         self.budget = MonthlyBudget(
             self,

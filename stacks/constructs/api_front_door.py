@@ -102,12 +102,6 @@ class ApiFrontDoor(Construct):
                 "Clients are identified by an API key bound to a usage plan (throttle + daily quota), the "
                 "template's default for service-to-service POCs; IAM or Cognito authorizers are the upgrade path.",
             )
-        acknowledge(
-            self.api.deployment_stage,
-            "APIG3",
-            "No WAF web ACL yet: the template does not ship one for any stage so far; the API key, usage-plan "
-            "throttling and stage throttling bound abuse until WAF is added.",
-        )
 
     def _build_api(self) -> apigw.RestApi:
         removal = RemovalPolicy.DESTROY if self._stage.destroy_on_delete else RemovalPolicy.RETAIN

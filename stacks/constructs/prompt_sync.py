@@ -19,7 +19,7 @@ from constructs import Construct
 from liftoff.config import StageConfig
 from service.models.prompt import PromptSpec
 from stacks.lambda_factory import FunctionProps, log_retention, python_function
-from stacks.nag import acknowledge
+from stacks.nag import SERVERLESS, acknowledge
 
 
 class PromptSync(Construct):
@@ -64,7 +64,26 @@ class PromptSync(Construct):
                 removal_policy=RemovalPolicy.DESTROY if stage.destroy_on_delete else RemovalPolicy.RETAIN,
             ),
         )
-        framework_role = provider.node.find_child("framework-onEvent").role
+        framework = provider.node.find_child("framework-onEvent")
+        framework_role = framework.role
+        for rule, reason in (
+            (
+                "LambdaDefaultMemorySize",
+                "The CDK Provider framework's function is created by CDK with its default memory; it relays one "
+                "event per deployment and does no work of its own.",
+            ),
+            (
+                "LambdaTracing",
+                "The CDK Provider framework's function exposes no tracing setting; the sync function it invokes "
+                "has active X-Ray tracing.",
+            ),
+            (
+                "LambdaDLQ",
+                "The CDK Provider framework's function is invoked synchronously by CloudFormation through its "
+                "custom-resource protocol; failures go back to CloudFormation.",
+            ),
+        ):
+            acknowledge(framework, rule, reason, pack=SERVERLESS)
         acknowledge(
             framework_role,
             "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",

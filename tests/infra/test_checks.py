@@ -16,13 +16,14 @@ def test_nag_runs_clean_and_every_acknowledgement_has_a_reason(synthesized):
     # synthesizing at all means zero unacknowledged findings (the plugin fails synth otherwise)
     _, outdir, _ = synthesized
     report = json.loads((Path(outdir) / "validation-report.json").read_text())
-    (plugin,) = report["pluginReports"]
-    assert plugin["pluginName"] == "AwsSolutions"
-    assert plugin["violations"] == []
-    acknowledged = plugin["suppressedViolations"]
-    assert acknowledged, "expected the documented acknowledgements to be recorded"
-    for finding in acknowledged:
-        assert len(finding["reason"]) > 40, finding["ruleName"]
+    plugins = {p["pluginName"]: p for p in report["pluginReports"]}
+    assert set(plugins) == {"AwsSolutions", "Serverless"}
+    for plugin in plugins.values():
+        assert plugin["violations"] == []
+        acknowledged = plugin["suppressedViolations"]
+        assert acknowledged, "expected the documented acknowledgements to be recorded"
+        for finding in acknowledged:
+            assert len(finding["reason"]) > 40, finding["ruleName"]
 
 
 def _stack_with_wildcard_role(app: cdk.App) -> iam.Role:

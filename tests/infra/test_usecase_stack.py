@@ -1,3 +1,5 @@
+import json
+
 import pytest
 from aws_cdk.assertions import Match
 
@@ -246,3 +248,24 @@ def test_a_policy_change_publishes_a_new_guardrail_version():
     reworded = config.model_copy(update={"blocked_input_message": "Something else."})
     assert version_description(reworded) != version_description(config)
     assert version_description(config.model_copy()) == version_description(config)
+
+
+def test_waf_guards_the_prod_stage_only(template, stage):
+    acls = template.find_resources("AWS::WAFv2::WebACL")
+    if stage == "sandbox":
+        assert acls == {}
+        return
+    ((acl_id, acl),) = acls.items()
+    props = acl["Properties"]
+    assert props["Scope"] == "REGIONAL"
+    assert props["DefaultAction"] == {"Allow": {}}
+    rules = {r["Name"]: r for r in props["Rules"]}
+    assert set(rules) == {"AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet", "RateLimitPerIp"}
+    common = rules["AWSManagedRulesCommonRuleSet"]["Statement"]["ManagedRuleGroupStatement"]
+    # the API takes bodies up to api.max_body_bytes and enforces it itself: WAF's 8 KB rule only counts
+    assert common["RuleActionOverrides"] == [{"Name": "SizeRestrictions_BODY", "ActionToUse": {"Count": {}}}]
+    rate = rules["RateLimitPerIp"]["Statement"]["RateBasedStatement"]
+    assert rate == {"Limit": load_use_case(USE_CASE).config.api.waf_rate_limit_per_5min, "AggregateKeyType": "IP"}
+    ((_, association),) = template.find_resources("AWS::WAFv2::WebACLAssociation").items()
+    assert association["Properties"]["WebACLArn"] == {"Fn::GetAtt": [acl_id, "Arn"]}
+    assert "Stage" in json.dumps(association["Properties"]["ResourceArn"])
