@@ -172,6 +172,11 @@ class LoggingConfig(_Strict):
         return self
 
 
+class SecurityConfig(_Strict):
+    # Use this existing managed policy as every role's permissions boundary instead of the template's own.
+    permissions_boundary_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:policy/.+$")
+
+
 class PromptsConfig(_Strict):
     cache_ttl_seconds: float = Field(default=60, ge=0, le=3600)
     default_alias: str = "live"
@@ -190,6 +195,7 @@ class UseCaseConfig(_Strict):
     api: ApiConfig = Field(default_factory=ApiConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     prompts: PromptsConfig = Field(default_factory=PromptsConfig)
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
 
     @model_validator(mode="after")
     def _name_is_dns_safe(self) -> UseCaseConfig:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aws_cdk import CfnOutput, Stack, Tags
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from liftoff.config import StageConfig
@@ -13,6 +14,7 @@ from stacks.constructs.invoke_function import InvokeFunction
 from stacks.constructs.model_guardrail import ModelGuardrail
 from stacks.constructs.monitoring import Monitoring
 from stacks.constructs.monthly_budget import USE_CASE_TAG, MonthlyBudget
+from stacks.constructs.permissions_boundary import PermissionsBoundary
 from stacks.constructs.prompt_sync import PromptSync
 from stacks.constructs.prompts_table import PromptsTable
 from stacks.constructs.spend_table import SpendTable
@@ -64,7 +66,17 @@ class UseCaseStack(Stack):
             prompts=use_case.prompts,
             prompts_table=self.prompts.table,
         )
+        self.boundary = PermissionsBoundary(
+            self,
+            "Boundary",
+            name=f"liftoff-{config.name}-{stage.name}-boundary",
+            model_arns=self.invoke.model_arns,
+            existing_arn=config.security.permissions_boundary_arn,
+        )
         self.api = ApiFrontDoor(self, "Api", use_case=config, stage=stage, handler=self.invoke.function)
+        # API Gateway's logging role is account-wide and outlives this stack (retained): it must not
+        # depend on this stack's boundary policy, which goes when the stack goes.
+        iam.PermissionsBoundary.of(self.api.api.node.find_child("CloudWatchRole")).clear()
         if stage.waf:
             self.waf = WebAcl(
                 self,

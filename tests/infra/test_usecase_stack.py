@@ -269,3 +269,21 @@ def test_waf_guards_the_prod_stage_only(template, stage):
     ((_, association),) = template.find_resources("AWS::WAFv2::WebACLAssociation").items()
     assert association["Properties"]["WebACLArn"] == {"Fn::GetAtt": [acl_id, "Arn"]}
     assert "Stage" in json.dumps(association["Properties"]["ResourceArn"])
+
+
+def test_every_role_of_the_use_case_has_the_permissions_boundary(template):
+    ((policy_id, policy),) = template.find_resources("AWS::IAM::ManagedPolicy").items()
+    roles = template.find_resources("AWS::IAM::Role")
+    bounded = {k for k, r in roles.items() if r["Properties"].get("PermissionsBoundary") == {"Ref": policy_id}}
+    account_wide = {k for k in roles if k.startswith("ApiCloudWatchRole")}
+    assert len(account_wide) == 1
+    assert bounded == set(roles) - account_wide
+    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    assert statements["NoIamEscalation"]["Effect"] == "Deny"
+    assert "iam:PassRole" in statements["NoIamEscalation"]["Action"]
+    models = statements["NamedModelsOnly"]
+    assert models["Effect"] == "Deny"
+    assert models["Action"] == ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+    config = load_use_case(USE_CASE).config
+    expected = invoke_resource_arns(config.models.allowed, partition="aws", region="us-east-1", account="111111111111")
+    assert sorted(render(r) for r in models["NotResource"]) == expected

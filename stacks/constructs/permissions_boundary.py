@@ -1,0 +1,79 @@
+"""PermissionsBoundary: the ceiling on every role the stack creates (`PermissionsBoundary.of(stack)`).
+
+A boundary grants nothing; a role can use only what both its own policy and the boundary allow. This
+one allows the services the template uses, and explicitly denies IAM changes (no role can create
+or widen roles, or drop its boundary) and any Bedrock model outside the use case's list. A company
+that manages boundaries centrally names its own in config (`security.permissions_boundary_arn`)."""
+
+from __future__ import annotations
+
+from aws_cdk import Stack
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from stacks.nag import acknowledge
+
+SERVICES_IN_USE = ("dynamodb", "logs", "xray", "lambda", "bedrock")
+IAM_ESCALATION = (
+    "iam:Create*",
+    "iam:Put*",
+    "iam:Attach*",
+    "iam:Update*",
+    "iam:Delete*",
+    "iam:Detach*",
+    "iam:PassRole",
+    "iam:SetDefaultPolicyVersion",
+    "iam:AddUserToGroup",
+)
+# Converse and ConverseStream are authorised by these two actions (there is no bedrock:Converse action)
+MODEL_CALLS = ("bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream")
+
+
+class PermissionsBoundary(Construct):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, name: str, model_arns: list[str], existing_arn: str | None
+    ):
+        super().__init__(scope, construct_id)
+        if existing_arn:
+            self.policy = iam.ManagedPolicy.from_managed_policy_arn(self, "Existing", existing_arn)
+        else:
+            policy = iam.ManagedPolicy(
+                self,
+                "Policy",
+                managed_policy_name=name,
+                description="Liftoff permissions boundary: template services only, no IAM changes, named models only",
+                statements=[
+                    iam.PolicyStatement(
+                        sid="TemplateServicesOnly", actions=[f"{s}:*" for s in SERVICES_IN_USE], resources=["*"]
+                    ),
+                    iam.PolicyStatement(
+                        sid="NoIamEscalation", effect=iam.Effect.DENY, actions=list(IAM_ESCALATION), resources=["*"]
+                    ),
+                    iam.PolicyStatement(
+                        sid="NamedModelsOnly",
+                        effect=iam.Effect.DENY,
+                        actions=list(MODEL_CALLS),
+                        not_resources=model_arns,
+                    ),
+                ],
+            )
+            acknowledge(
+                policy,
+                "IAM5[Action::dynamodb:*]",
+                "A permissions boundary grants nothing by itself: it caps each role's own least-privilege "
+                "policy to the services the template uses; IAM changes and unlisted models are denied outright.",
+            )
+            for service in SERVICES_IN_USE[1:]:
+                acknowledge(
+                    policy,
+                    f"IAM5[Action::{service}:*]",
+                    "Boundary ceiling, not a grant: the roles' own policies name exact actions and resources.",
+                )
+            acknowledge(
+                policy,
+                "IAM5[Resource::*]",
+                "Boundary ceiling over the template's services; resource-level limits live in each role's own "
+                "policy and in this boundary's explicit denies.",
+            )
+            self.policy = policy
+        iam.PermissionsBoundary.of(Stack.of(self)).apply(self.policy)
