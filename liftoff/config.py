@@ -144,7 +144,7 @@ class GuardrailConfig(_Strict):
 
 
 class ApiConfig(_Strict):
-    auth: Literal["api_key"] = "api_key"
+    auth: Literal["api_key", "iam", "cognito"] = "api_key"
     throttle_rate_per_s: float = Field(default=10, gt=0)
     throttle_burst: int = Field(default=20, gt=0)
     quota_per_day: int = Field(default=10_000, gt=0)

@@ -112,7 +112,11 @@ class UseCaseStack(Stack):
         )
 
         CfnOutput(self, "InvokeUrl", value=self.api.api.url_for_path("/v1/invoke"))
-        CfnOutput(self, "ApiKeyId", value=self.api.api_key.key_id)
+        if self.api.api_key is not None:
+            CfnOutput(self, "ApiKeyId", value=self.api.api_key.key_id)
+        if self.api.user_pool is not None:
+            CfnOutput(self, "UserPoolId", value=self.api.user_pool.user_pool_id)
+            CfnOutput(self, "UserPoolClientId", value=self.api.user_pool_client.user_pool_client_id)
         CfnOutput(self, "PromptsTableName", value=self.prompts.table.table_name)
         CfnOutput(self, "InvokeFunctionName", value=self.invoke.function.function_name)
         CfnOutput(self, "SpendTableName", value=self.spend.table.table_name)

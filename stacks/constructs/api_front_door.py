@@ -1,5 +1,11 @@
-"""ApiFrontDoor: REST API with POST /v1/invoke, schema validation at the edge, API key + usage
-plan, access logs, X-Ray, and JSON error bodies for every response API Gateway itself produces."""
+"""ApiFrontDoor: REST API with POST /v1/invoke, schema validation at the edge, access logs, X-Ray,
+stage throttling, JSON error bodies for every response API Gateway itself produces, and one of
+three ways to know the caller (`api.auth`):
+
+- `api_key` (default): an API key bound to a usage plan (per-key throttle and daily quota)
+- `iam`: SigV4-signed requests; callers need execute-api:Invoke on this method
+- `cognito`: a Cognito user pool (admin-created users, MFA required) and its ID token as bearer
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ from typing import Any
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -84,9 +91,50 @@ class ApiFrontDoor(Construct):
         self._stage = stage
         self.api = self._build_api()
         self._build_gateway_responses()
-        self.invoke_method = self._build_invoke_route(handler)
-        self.api_key = self._build_usage_plan()
+        self.auth = use_case.api.auth
+        self.api_key: apigw.IApiKey | None = None
+        self.user_pool: cognito.UserPool | None = None
+        self.user_pool_client: cognito.UserPoolClient | None = None
+        self.invoke_method = self._build_invoke_route(handler, **self._auth_options())
+        if self.auth == "api_key":
+            self.api_key = self._build_usage_plan()
         self._acknowledge_findings()
+
+    def _auth_options(self) -> dict[str, Any]:
+        if self.auth == "iam":
+            return {"authorization_type": apigw.AuthorizationType.IAM}
+        if self.auth == "cognito":
+            self.user_pool = cognito.UserPool(
+                self,
+                "Users",
+                user_pool_name=f"liftoff-{self._use_case.name}-{self._stage.name}",
+                self_sign_up_enabled=False,
+                sign_in_aliases=cognito.SignInAliases(email=True),
+                mfa=cognito.Mfa.REQUIRED,
+                mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
+                password_policy=cognito.PasswordPolicy(
+                    min_length=12,
+                    require_digits=True,
+                    require_lowercase=True,
+                    require_uppercase=True,
+                    require_symbols=True,
+                ),
+                account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+                removal_policy=RemovalPolicy.DESTROY if self._stage.destroy_on_delete else RemovalPolicy.RETAIN,
+                deletion_protection=self._stage.deletion_protection,
+            )
+            self.user_pool_client = self.user_pool.add_client(
+                "Client", auth_flows=cognito.AuthFlow(user_srp=True), generate_secret=False
+            )
+            acknowledge(
+                self.user_pool,
+                "COG8",
+                "Cognito threat protection needs the paid Plus feature plan; this pool is closed to self "
+                "sign-up and requires MFA. Move to Plus for user-facing production pools.",
+            )
+            authorizer = apigw.CognitoUserPoolsAuthorizer(self, "Authorizer", cognito_user_pools=[self.user_pool])
+            return {"authorization_type": apigw.AuthorizationType.COGNITO, "authorizer": authorizer}
+        return {"api_key_required": True}
 
     def _acknowledge_findings(self) -> None:
         acknowledge(
@@ -95,13 +143,14 @@ class ApiFrontDoor(Construct):
             "API Gateway needs this account-level role to write access and execution logs; the AWS-managed "
             "policy is the one AWS documents for it and only the API Gateway service can assume the role.",
         )
-        for rule in ("APIG4", "COG4"):
-            acknowledge(
-                self.invoke_method,
-                rule,
-                "Clients are identified by an API key bound to a usage plan (throttle + daily quota), the "
-                "template's default for service-to-service POCs; IAM or Cognito authorizers are the upgrade path.",
-            )
+        reasons = {
+            "api_key": "Clients are identified by an API key bound to a usage plan (throttle + daily quota), the "
+            "template's default for service-to-service POCs; `api.auth: iam` or `cognito` are the upgrade path.",
+            "iam": "Callers sign requests with SigV4 (`api.auth: iam`): IAM decides who may call, not a user pool.",
+        }
+        rules = {"api_key": ("APIG4", "COG4"), "iam": ("COG4",), "cognito": ()}[self.auth]
+        for rule in rules:
+            acknowledge(self.invoke_method, rule, reasons[self.auth])
 
     def _build_api(self) -> apigw.RestApi:
         removal = RemovalPolicy.DESTROY if self._stage.destroy_on_delete else RemovalPolicy.RETAIN
@@ -156,7 +205,7 @@ class ApiFrontDoor(Construct):
         ):
             self.api.add_gateway_response(name, type=kind, templates={json_type: GATEWAY_ERROR_TEMPLATE})
 
-    def _build_invoke_route(self, handler: lambda_.IFunction) -> apigw.Method:
+    def _build_invoke_route(self, handler: lambda_.IFunction, **auth: Any) -> apigw.Method:
         model = self.api.add_model(
             "InvokeRequest",
             content_type="application/json",
@@ -172,9 +221,9 @@ class ApiFrontDoor(Construct):
         return resource.add_method(
             "POST",
             apigw.LambdaIntegration(handler, proxy=True),
-            api_key_required=True,
             request_validator=validator,
             request_models={"application/json": model},
+            **auth,
         )
 
     def _build_usage_plan(self) -> apigw.IApiKey:

@@ -71,3 +71,43 @@ def test_cfn_lint_is_clean(synthesized):
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("mode", ["iam", "cognito"])
+def test_each_auth_mode_synthesizes_nag_clean(tmp_path, mode):
+    import dataclasses
+
+    from aws_cdk.assertions import Match, Template
+
+    from liftoff.config import get_stage
+    from liftoff.usecases import load_use_case
+    from stacks.usecase_stack import UseCaseStack
+
+    use_case = load_use_case("support-triage")
+    config = use_case.config.model_copy(update={"api": use_case.config.api.model_copy(update={"auth": mode})})
+    app = cdk.App(outdir=str(tmp_path))
+    stack = UseCaseStack(
+        app,
+        f"Auth-{mode}",
+        use_case=dataclasses.replace(use_case, config=config),
+        stage=get_stage("prod"),
+        env=cdk.Environment(account="111111111111", region="us-east-1"),
+    )
+    add_nag_checks(app)
+    app.synth()  # fails on any unacknowledged finding
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::ApiGateway::ApiKey", 0)
+    template.resource_count_is("AWS::ApiGateway::UsagePlan", 0)
+    if mode == "iam":
+        template.has_resource_properties(
+            "AWS::ApiGateway::Method", {"HttpMethod": "POST", "AuthorizationType": "AWS_IAM"}
+        )
+    else:
+        template.has_resource_properties(
+            "AWS::ApiGateway::Method",
+            {"HttpMethod": "POST", "AuthorizationType": "COGNITO_USER_POOLS", "AuthorizerId": Match.any_value()},
+        )
+        template.has_resource_properties(
+            "AWS::Cognito::UserPool",
+            {"MfaConfiguration": "ON", "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": True}},
+        )
