@@ -8,6 +8,8 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.liftoff-installed
 NODE_STAMP := node_modules/.liftoff-installed
+CHECKOV_VENV := .tools/checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.liftoff-installed
 STAGE ?= sandbox
 # jsii (under aws-cdk-lib) prints a banner on Node 20, which is past its end of life; Node 22+ is quieter.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
@@ -17,7 +19,13 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-setup: $(PY_STAMP) $(NODE_STAMP) ## Create .venv from pinned requirements and install the pinned CDK CLI (idempotent)
+setup: $(PY_STAMP) $(NODE_STAMP) $(CHECKOV_STAMP) ## Create .venv from pinned requirements, install the pinned CDK CLI and checkov (idempotent)
+
+$(CHECKOV_STAMP): tools/checkov-requirements.txt
+	@echo "==> checkov into $(CHECKOV_VENV) (its own venv; pinned by tools/checkov-requirements.txt)"
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	@$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tools/checkov-requirements.txt
+	@touch $@
 
 $(PY_STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (found %s); set PYTHON=/path/to/python3.11" % sys.version.split()[0])'

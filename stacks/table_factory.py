@@ -19,7 +19,7 @@ def stage_table(
     time_to_live_attribute: str | None = None,
 ) -> dynamodb.TableV2:
     """A table keyed by the string `pk` (and `sk` when `sort_key` is given)."""
-    return dynamodb.TableV2(
+    table = dynamodb.TableV2(
         scope,
         construct_id,
         partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
@@ -33,3 +33,17 @@ def stage_table(
         time_to_live_attribute=time_to_live_attribute,
         removal_policy=RemovalPolicy.DESTROY if stage.destroy_on_delete else RemovalPolicy.RETAIN,
     )
+    if not stage.point_in_time_recovery:
+        table.node.default_child.add_metadata(
+            "checkov",
+            {
+                "skip": [
+                    {
+                        "id": "CKV_AWS_165",
+                        "comment": f"The {stage.name} stage is disposable (StageConfig.point_in_time_recovery is "
+                        "off); prompts come back from git on deploy. Prod tables have PITR.",
+                    }
+                ]
+            },
+        )
+    return table
