@@ -14,7 +14,7 @@ STAGE ?= sandbox
 # jsii (under aws-cdk-lib) prints a banner on Node 20, which is past its end of life; Node 22+ is quieter.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help setup demo eval test test-unit test-infra test-e2e lint format synth bench clean
+.PHONY: help setup demo eval fuzz test test-unit test-infra test-e2e lint format synth bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ demo: setup ## Run the whole system locally end to end (no AWS account needed)
 
 eval: setup ## Run the use case's eval set in local mode and gate on its exit criteria (USE_CASE=support-triage)
 	@$(BIN)/liftoff eval run --use-case $(or $(USE_CASE),support-triage)
+
+fuzz: setup ## Fuzz the local API from openapi.yaml with schemathesis: 2,000 examples per mode (make test runs 60)
+	@LIFTOFF_FUZZ_EXAMPLES=$(or $(EXAMPLES),2000) $(BIN)/pytest -p no:cacheprovider tests/e2e/test_fuzz.py
 
 test: setup lint ## Lint, then run every test suite
 	@$(BIN)/pytest -p no:cacheprovider

@@ -12,6 +12,7 @@ from typing import Any
 
 from jsonschema import Draft4Validator
 
+from liftoff.openapi import build as openapi_document
 from service.models.invoke import INVOKE_REQUEST_SCHEMA
 from stacks.constructs.api_front_door import INVOKE_PATH
 
@@ -126,6 +127,8 @@ def start_local_api(*, handler, api_key: str, stage: str, port: int = 0) -> tupl
             headers = {k.lower(): v for k, v in self.headers.items()}
             if self.path == "/_local/health":
                 status, body, extra = 200, {"ok": True}, {}
+            elif self.path == "/openapi.json" and self.command == "GET":
+                status, body, extra = 200, openapi_document(), {}
             else:
                 status, body, extra = handle(
                     method=self.command,

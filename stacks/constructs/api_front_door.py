@@ -65,12 +65,14 @@ def to_json_schema(schema: dict[str, Any]) -> apigw.JsonSchema:
         kwargs["type"] = _SCHEMA_TYPES[schema["type"]]
     if "properties" in schema:
         kwargs["properties"] = {k: to_json_schema(v) for k, v in schema["properties"].items()}
+    if "not" in schema:
+        kwargs["not_"] = to_json_schema(schema["not"])
     extra = schema.get("additionalProperties")
     if isinstance(extra, bool):
         kwargs["additional_properties"] = extra
     elif isinstance(extra, dict):
         kwargs["additional_properties"] = to_json_schema(extra)
-    unknown = set(schema) - set(_SCHEMA_KEYS) - {"$schema", "type", "properties", "additionalProperties"}
+    unknown = set(schema) - set(_SCHEMA_KEYS) - {"$schema", "type", "properties", "additionalProperties", "not"}
     if unknown:
         raise ValueError(f"to_json_schema does not translate {sorted(unknown)}")
     return apigw.JsonSchema(**kwargs)

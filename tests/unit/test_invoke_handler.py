@@ -68,6 +68,7 @@ def test_misconfigured_function_says_so_without_a_stack_trace(monkeypatch):
         {"prompt_id": "triage"},
         {"prompt_id": "triage", "variables": {"a": "b"}, "version": 2},
         {"prompt_id": "triage", "alias": "canary"},
+        {"prompt_id": "triage", "alias": "live", "version": 1},
         {"prompt_id": "Bad Id"},
         {"prompt_id": "triage", "variables": {"a": 1}},
         {"prompt_id": "triage", "version": 0},

@@ -31,6 +31,8 @@ INVOKE_REQUEST_SCHEMA: dict = {
         "alias": {"type": "string", "pattern": ALIAS_PATTERN},
         "version": {"type": "integer", "minimum": 1},
     },
+    # either an alias or a version, not both (the handler says so too, in InvokeRequest)
+    "not": {"required": ["alias", "version"]},
 }
 
 
