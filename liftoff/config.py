@@ -175,6 +175,9 @@ class LoggingConfig(_Strict):
 class SecurityConfig(_Strict):
     # Use this existing managed policy as every role's permissions boundary instead of the template's own.
     permissions_boundary_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:policy/.+$")
+    # Encrypt the DynamoDB tables with this customer-managed KMS key instead of the AWS-managed one.
+    # Its key policy must let the account's IAM principals use it (the functions get kms: grants on it).
+    table_kms_key_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/.+$")
 
 
 class PromptsConfig(_Strict):

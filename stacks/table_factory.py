@@ -1,10 +1,12 @@
 """The one way this template makes a DynamoDB table: on demand, encrypted at rest with a KMS key
-(AWS managed), PITR and deletion protection as the stage says."""
+(AWS managed, or the customer-managed key named in `security.table_kms_key_arn`), PITR and
+deletion protection as the stage says."""
 
 from __future__ import annotations
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from liftoff.config import StageConfig
@@ -17,6 +19,7 @@ def stage_table(
     stage: StageConfig,
     sort_key: str | None = None,
     time_to_live_attribute: str | None = None,
+    kms_key: kms.IKey | None = None,
 ) -> dynamodb.TableV2:
     """A table keyed by the string `pk` (and `sk` when `sort_key` is given)."""
     table = dynamodb.TableV2(
@@ -25,7 +28,11 @@ def stage_table(
         partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
         sort_key=dynamodb.Attribute(name=sort_key, type=dynamodb.AttributeType.STRING) if sort_key else None,
         billing=dynamodb.Billing.on_demand(),
-        encryption=dynamodb.TableEncryptionV2.aws_managed_key(),
+        encryption=(
+            dynamodb.TableEncryptionV2.customer_managed_key(kms_key)
+            if kms_key
+            else dynamodb.TableEncryptionV2.aws_managed_key()
+        ),
         point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
             point_in_time_recovery_enabled=stage.point_in_time_recovery
         ),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aws_cdk import CfnOutput, Stack, Tags
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from liftoff.config import StageConfig
@@ -41,8 +42,13 @@ class UseCaseStack(Stack):
             Tags.of(self).add(key, value)
 
         label = f"{config.name} ({stage.name})"
-        self.prompts = PromptsTable(self, "Prompts", stage=stage)
-        self.spend = SpendTable(self, "Spend", stage=stage)
+        table_key = (
+            kms.Key.from_key_arn(self, "TableKey", config.security.table_kms_key_arn)
+            if config.security.table_kms_key_arn
+            else None
+        )
+        self.prompts = PromptsTable(self, "Prompts", stage=stage, kms_key=table_key)
+        self.spend = SpendTable(self, "Spend", stage=stage, kms_key=table_key)
         self.guardrail = (
             ModelGuardrail(self, "Guardrail", name=f"liftoff-{config.name}-{stage.name}", config=config.guardrail)
             if config.guardrail.enabled

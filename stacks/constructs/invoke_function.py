@@ -74,6 +74,9 @@ class InvokeFunction(Construct):
         self._grant_models(use_case)
         self._allow("ReadPromptRegistry", ["dynamodb:GetItem", "dynamodb:Query"], [prompts_table.table_arn])
         self._allow("ReadAndAddSpend", ["dynamodb:GetItem", "dynamodb:UpdateItem"], [spend_table.table_arn])
+        keys = sorted({t.encryption_key.key_arn for t in (prompts_table, spend_table) if t.encryption_key})
+        if keys:  # customer-managed table key (security.table_kms_key_arn)
+            self._allow("UseTableKey", ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"], keys)
         if guardrail:
             # Converse with guardrailConfig needs bedrock:ApplyGuardrail on the guardrail (Bedrock user guide)
             self._allow("ApplyOwnGuardrail", ["bedrock:ApplyGuardrail"], [guardrail.guardrail.attr_guardrail_arn])

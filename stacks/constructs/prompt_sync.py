@@ -53,6 +53,14 @@ class PromptSync(Construct):
                 resources=[prompts_table.table_arn],
             )
         )
+        if prompts_table.encryption_key:  # customer-managed table key (security.table_kms_key_arn)
+            self.function.add_to_role_policy(
+                iam.PolicyStatement(
+                    sid="UseTableKey",
+                    actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+                    resources=[prompts_table.encryption_key.key_arn],
+                )
+            )
         provider = cr.Provider(
             self,
             "Provider",

@@ -164,3 +164,42 @@ def test_checkov_finds_nothing_without_a_recorded_reason(synthesized):
     }
     assert skipped, "expected the recorded per-resource skips to show up as skipped"
     assert skipped <= set(inline)
+
+
+def test_a_customer_managed_table_key_encrypts_both_tables_and_is_granted(tmp_path):
+    import dataclasses
+
+    from aws_cdk.assertions import Template
+
+    from liftoff.config import get_stage
+    from liftoff.usecases import load_use_case
+    from stacks.usecase_stack import UseCaseStack
+
+    key_arn = "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    use_case = load_use_case("support-triage")
+    security = use_case.config.security.model_copy(update={"table_kms_key_arn": key_arn})
+    config = use_case.config.model_copy(update={"security": security})
+    app = cdk.App(outdir=str(tmp_path))
+    stack = UseCaseStack(
+        app,
+        "Cmk",
+        use_case=dataclasses.replace(use_case, config=config),
+        stage=get_stage("sandbox"),
+        env=cdk.Environment(account="111111111111", region="us-east-1"),
+    )
+    add_nag_checks(app)
+    app.synth()
+    template = Template.from_stack(stack)
+    tables = template.find_resources("AWS::DynamoDB::GlobalTable").values()
+    assert [t["Properties"]["SSESpecification"]["SSEType"] for t in tables] == ["KMS", "KMS"]
+    for table in tables:
+        (replica,) = table["Properties"]["Replicas"]
+        assert replica["SSESpecification"] == {"KMSMasterKeyId": key_arn}
+    grants = [
+        s
+        for p in template.find_resources("AWS::IAM::Policy").values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s.get("Sid") == "UseTableKey"
+    ]
+    assert len(grants) == 2  # the invoke function and the prompt sync function
+    assert all(g["Resource"] in (key_arn, [key_arn]) for g in grants)
