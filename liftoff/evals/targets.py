@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import requests
 
 from service.dal.model_client import ModelClient
-from service.logic.cost import ModelPrice, call_cost_usd
+from service.logic.cost import ModelPrice, reply_cost_usd
 from service.logic.render import render_prompt
 from service.models.errors import ModelThrottled, ServiceError
 from service.models.prompt import PromptSpec
@@ -154,13 +154,7 @@ class BedrockTarget:
                 ok=True,
                 output=reply.text,
                 latency_ms=(time.perf_counter() - started) * 1000,
-                cost_usd=call_cost_usd(
-                    price,
-                    input_tokens=reply.input_tokens,
-                    output_tokens=reply.output_tokens,
-                    cache_read_tokens=reply.cache_read_tokens,
-                    cache_write_tokens=reply.cache_write_tokens,
-                ),
+                cost_usd=reply_cost_usd(price, reply),
                 input_tokens=reply.input_tokens,
                 output_tokens=reply.output_tokens,
                 model_id=model_id,

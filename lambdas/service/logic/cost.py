@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -24,3 +25,21 @@ def call_cost_usd(
         + cache_write_tokens * price.cache_write_per_1k
     ) / 1000
     return round(total, 10)
+
+
+class Usage(Protocol):
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+
+
+def reply_cost_usd(price: ModelPrice, usage: Usage) -> float:
+    """The cost of a Converse reply (service.dal.model_client.ModelReply) at `price`."""
+    return call_cost_usd(
+        price,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cache_read_tokens=usage.cache_read_tokens,
+        cache_write_tokens=usage.cache_write_tokens,
+    )

@@ -14,7 +14,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from service.dal.model_client import ModelClient
 from service.dal.spend_counter import SpendCounter, SpendCounterUnavailable
-from service.logic.cost import call_cost_usd
+from service.logic.cost import reply_cost_usd
 from service.logic.prompt_resolver import PromptResolver
 from service.logic.render import render_prompt
 from service.models.errors import GuardrailIntervened, Misconfigured, SpendCapHit
@@ -64,13 +64,7 @@ def invoke(request: InvokeRequest, *, request_id: str, deps: InvokeDeps) -> Invo
         system=rendered.system,
         inference=prompt.spec.inference.to_converse(),
     )
-    cost_usd = call_cost_usd(
-        price,
-        input_tokens=reply.input_tokens,
-        output_tokens=reply.output_tokens,
-        cache_read_tokens=reply.cache_read_tokens,
-        cache_write_tokens=reply.cache_write_tokens,
-    )
+    cost_usd = reply_cost_usd(price, reply)
     spent_today = _record_spend(deps, cost_usd)  # a blocked call is billed too
     if reply.guardrail == "blocked":
         raise GuardrailIntervened(reply.text.strip())  # the use case's configured blocked message
