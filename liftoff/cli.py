@@ -9,6 +9,7 @@ import click
 
 from liftoff.errors import ConfigError
 from liftoff.local import runtime
+from liftoff.usecases import load_use_case
 
 DEFAULT_USE_CASE = "support-triage"
 
@@ -34,29 +35,32 @@ def local_up(use_case: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"invoke_url": state.invoke_url, "api_key": state.api_key, "use_case": state.use_case}))
         return
+    prompt = load_use_case(use_case).prompts[0]
+    example = {"prompt_id": prompt.prompt_id, "variables": {v.name: "..." for v in prompt.variables}}
     click.echo(f"local mode is up for {state.use_case}")
     click.echo(f"  invoke: {state.invoke_url}")
     click.echo(f"  key:    {state.api_key}")
     click.echo(
         f"  try:    curl -s -X POST {state.invoke_url} -H 'x-api-key: {state.api_key}' "
-        "-H 'Content-Type: application/json' "
-        """-d '{"prompt_id": "triage", "variables": {"message": "I was charged twice"}}'"""
+        f"-H 'Content-Type: application/json' -d '{json.dumps(example)}'"
     )
-    click.echo("  stop:   liftoff local down")
+    click.echo(f"  log:    {runtime.log_file(use_case)}")
+    click.echo(f"  stop:   liftoff local down --use-case {use_case}")
 
 
-@local.command("down", help="Stop local mode and everything it started.")
-def local_down() -> None:
-    click.echo("stopped." if runtime.down() else "local mode was not running.")
+@local.command("down", help="Stop local mode (of one use case, or of all) and everything it started.")
+@click.option("--use-case", default=None, help="Only this use case (default: all).")
+def local_down(use_case: str | None) -> None:
+    click.echo("stopped." if runtime.down(use_case) else "local mode was not running.")
 
 
-@local.command("status", help="Say whether local mode is running, and where.")
+@local.command("status", help="Say which use cases run in local mode, and where.")
 def local_status() -> None:
-    state = runtime.read_state()
-    if runtime.is_running(state):
+    states = runtime.running()
+    for state in states:
         click.echo(f"running: {state.use_case} at {state.invoke_url} (pid {state.pid})")
-    else:
-        click.echo("not running (start it with: liftoff local up)")
+    if not states:
+        click.echo("not running (start it with: liftoff local up --use-case NAME)")
         sys.exit(1)
 
 

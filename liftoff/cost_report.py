@@ -1,7 +1,7 @@
 """`liftoff cost report`: cost per request by prompt version and model, from the invoke function's
 one log line per request ("invoke ok": prompt_id, prompt_version, model_id, cost_usd, tokens, latency).
 
-- Local mode (default): reads the local log (`.liftoff/local.log`, or `--log-file`).
+- Local mode (default): reads the local log (`.liftoff/<use_case>.log`, or `--log-file`).
 - Deployed (`--stage`): runs a CloudWatch Logs Insights query over the function's log group
   (the stack's `InvokeLogGroupName` output), aggregated by the same keys.
 """
@@ -235,11 +235,11 @@ def report(use_case: str, stage: str | None, since: str, log_file: Path | None, 
     max_cost = config.exit_criteria.max_cost_per_request_usd
     spend_table = None
     if stage is None:
-        source = log_file or runtime.LOG_FILE
+        source = log_file or runtime.log_file(use_case)
         rows = local_report(source)
         title = f"{use_case}: cost per request (local log {source})"
-        state = runtime.read_state()
-        if runtime.is_running(state) and state.use_case == use_case:
+        state = runtime.read_state(use_case)
+        if runtime.is_running(state):
             spend_table = runtime.local_table(state, state.spend_table_name)
     else:
         outputs = stack_outputs(use_case, stage, required="InvokeLogGroupName")

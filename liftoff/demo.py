@@ -94,7 +94,7 @@ def show_cost_report(state: runtime.LocalState) -> None:
     config = load_use_case(state.use_case).config
     console.print("    [bold]liftoff cost report[/] (from the local log and the spend counter):")
     render(
-        local_report(runtime.LOG_FILE),
+        local_report(runtime.log_file(state.use_case)),
         title=f"{state.use_case}: cost per request",
         max_cost_usd=config.exit_criteria.max_cost_per_request_usd,
         console=console,
@@ -168,7 +168,7 @@ def run_demo(use_case: str, prompt_id: str, skip_synth: bool) -> int:
                 "`--target bedrock` or a deployed stage, the same command gates a real model"
             )
     finally:
-        runtime.down()
+        runtime.down(use_case)
         console.print("local mode stopped.")
     if failures:
         console.print(f"[red]{failures} request(s) did not get the expected status[/]")

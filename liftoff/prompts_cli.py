@@ -45,8 +45,8 @@ def current_author() -> str:
 
 def open_store(use_case: str, stage: str | None) -> PromptStore:
     if stage is None:
-        state = runtime.read_state()
-        if not runtime.is_running(state) or state.use_case != use_case:
+        state = runtime.read_state(use_case)
+        if not runtime.is_running(state):
             raise click.ClickException(
                 f"local mode is not running for {use_case}: start it with `liftoff local up --use-case {use_case}`, "
                 "or pass --stage to work against a deployed stack"

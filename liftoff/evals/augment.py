@@ -166,7 +166,7 @@ def _changed(rewrite: Kind, text: str, rng: random.Random, tries: int = 10) -> s
     return out
 
 
-def variant(case: EvalCase, kind: str, seed: int) -> EvalCase:
+def variant(case: EvalCase, kind: str, seed: int, variables: list[str] | None = None) -> EvalCase:
     rewrite, class_tag = KINDS[kind]
     rng = random.Random(f"{seed}:{case.id}:{kind}")  # a str seed is hashed with SHA-512: stable across runs
     tags = [t for t in case.tags if t != "clean"]
@@ -174,14 +174,17 @@ def variant(case: EvalCase, kind: str, seed: int) -> EvalCase:
     return case.model_copy(
         update={
             "id": f"{case.id}~{kind}",
-            "variables": {name: _changed(rewrite, value, rng) for name, value in case.variables.items()},
+            "variables": {
+                name: _changed(rewrite, value, rng) if variables is None or name in variables else value
+                for name, value in case.variables.items()
+            },
             "tags": tags,
             "source": case.id,
         }
     )
 
 
-def augment(clean: list[EvalCase], *, seed: int, per_case: int) -> list[EvalCase]:
+def augment(clean: list[EvalCase], *, seed: int, per_case: int, variables: list[str] | None = None) -> list[EvalCase]:
     """`per_case` variants of each clean case, the kinds taken in turn so that every kind is used
     about equally and every case gets different ones."""
     if not 1 <= per_case <= len(KINDS):
@@ -190,5 +193,5 @@ def augment(clean: list[EvalCase], *, seed: int, per_case: int) -> list[EvalCase
     out = []
     for index, case in enumerate(clean):
         for k in range(per_case):
-            out.append(variant(case, kinds[(index * per_case + k) % len(kinds)], seed))
+            out.append(variant(case, kinds[(index * per_case + k) % len(kinds)], seed, variables))
     return out

@@ -46,6 +46,9 @@ class Suite(BaseModel):
     # A guardrail block (422 GuardrailIntervened) is an answer, not an outage: it passes a case with one
     # of these tags (the system refused what it should) and fails any other (a false positive).
     blocked_passes_tags: list[str] = Field(default_factory=lambda: ["adversarial", "pii"])
+    # The variables `liftoff eval augment` rewrites (user text); None: every variable. Parameters such
+    # as a word limit stay as written.
+    augment_variables: list[str] | None = None
 
 
 class EvalCase(BaseModel):

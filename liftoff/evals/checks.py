@@ -14,6 +14,7 @@ has `evaluate(output, judge) -> CheckResult`. A case passes when all its checks 
 | `json_field` | ... and the value at `path` (`a.b[0].c`) equals `equals` or is one of `one_of` |
 | `numeric` | the number at `path` (or the whole output) is within `tolerance` of `value` |
 | `max_length` | the output has at most `chars` characters |
+| `max_words` | the text at `path` (or the whole output) has at most `words` words |
 | `refusal` | the output declines (`expected: true`, the default) or does not (`expected: false`) |
 | `llm_judge` | a judge model scores the output against `rubric` at least `min_score` (off unless configured) |
 """
@@ -41,7 +42,8 @@ REFUSAL = re.compile(
     re.I,
 )
 
-# judge(rubric, output) -> (score, reason); None when no judge is configured
+# judge(rubric, output) -> (score, reason); None when no judge is configured. The runner binds the
+# case's input to it, so a rubric such as faithfulness can be judged against the source.
 Judge = Callable[[str, str], tuple[float, str]]
 
 
@@ -222,6 +224,25 @@ class MaxLength(_Check):
         return self._result(len(output) <= self.chars, f"{len(output)} characters, limit {self.chars}")
 
 
+class MaxWords(_Check):
+    type: Literal["max_words"]
+    words: int = Field(gt=0)
+    path: str | None = None
+
+    def evaluate(self, output, judge=None):
+        if self.path:
+            try:
+                text = value_at(parse_json(output), self.path)
+            except ValueError as exc:
+                return self._result(False, f"not JSON: {exc}")
+            if not isinstance(text, str):
+                return self._result(False, f"no text at {self.path}")
+        else:
+            text = output
+        count = len(text.split())
+        return self._result(count <= self.words, f"{count} words, limit {self.words}")
+
+
 class Refusal(_Check):
     type: Literal["refusal"]
     expected: bool = True
@@ -244,6 +265,17 @@ class LlmJudge(_Check):
 
 
 Check = Annotated[
-    Exact | Equals | Contains | Regex | JsonValid | JsonSchema | JsonField | Numeric | MaxLength | Refusal | LlmJudge,
+    Exact
+    | Equals
+    | Contains
+    | Regex
+    | JsonValid
+    | JsonSchema
+    | JsonField
+    | Numeric
+    | MaxLength
+    | MaxWords
+    | Refusal
+    | LlmJudge,
     Field(discriminator="type"),
 ]

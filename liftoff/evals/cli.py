@@ -64,12 +64,13 @@ def make_judge(client, model_id: str) -> Judge:
 
     model = ModelClient(client)
 
-    def judge(rubric: str, output: str) -> tuple[float, str]:
+    def judge(rubric: str, output: str, source: dict[str, str] | None = None) -> tuple[float, str]:
+        given = "".join(f"<input name={name!r}>\n{value}\n</input>\n" for name, value in (source or {}).items())
         try:
             reply = model.converse(
                 model_id=model_id,
                 system=JUDGE_SYSTEM,
-                user_text=f"<rubric>\n{rubric}\n</rubric>\n<answer>\n{output}\n</answer>",
+                user_text=f"{given}<rubric>\n{rubric}\n</rubric>\n<answer>\n{output}\n</answer>",
                 inference={"maxTokens": 200, "temperature": 0.0},
             )
             verdict = parse_json(reply.text)
@@ -297,7 +298,11 @@ def augment_command(use_case: str, seed: int, per_case: int, check: bool) -> Non
         raise click.ClickException(str(exc)) from exc
     if not clean:
         raise click.ClickException(f"no case tagged `clean` in {directory}/*.jsonl to derive variants from")
-    variants = augment(clean, seed=seed, per_case=per_case)
+    try:
+        rewritten = load_suite(use_case).augment_variables
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    variants = augment(clean, seed=seed, per_case=per_case, variables=rewritten)
     text = "".join(v.to_line() + "\n" for v in variants)
     target = directory / GENERATED_FILE
     if check:

@@ -107,7 +107,8 @@ def score_case(case: EvalCase, suite: Suite, answer: Answer, judge: Judge | None
         return CaseResult(case.id, case.tags, "pass" if ok else "fail", answer, [CheckResult("guardrail", ok, detail)])
     if not answer.ok:
         return CaseResult(case.id, case.tags, "error", answer)
-    checks = [check.evaluate(answer.output, judge) for check in (*suite.default_checks, *case.checks)]
+    case_judge = (lambda rubric, output: judge(rubric, output, case.variables)) if judge else None
+    checks = [check.evaluate(answer.output, case_judge) for check in (*suite.default_checks, *case.checks)]
     status = "fail" if any(c.passed is False for c in checks) else "pass"
     return CaseResult(case.id, case.tags, status, answer, checks)
 

@@ -71,11 +71,31 @@ def judge_answer(user_text: str) -> str:
     return json.dumps({"score": 4, "reason": "simulated judge: the answer is JSON"})
 
 
+def summary_answer(user_text: str) -> str:
+    """An extractive 'summary': the document's first sentences up to the word limit, and its first
+    sentences as key points (no model, no understanding: enough to exercise the pipeline)."""
+    found = re.search(r"<document>\s*(.*?)\s*</document>", user_text, re.S)
+    document = re.sub(r"\s+", " ", found.group(1) if found else user_text).strip()
+    limit = re.search(r"at most (\d+) words", user_text)
+    max_words = int(limit.group(1)) if limit else 60
+    sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+", document) if s.strip()]
+    words: list[str] = []
+    for sentence in sentences:
+        if len(words) + len(sentence.split()) > max_words:
+            break
+        words += sentence.split()
+    summary = " ".join(words or document.split()[:max_words])
+    points = [" ".join(s.split()[:16]) for s in sentences[:3]]
+    return json.dumps({"summary": summary, "key_points": points})
+
+
 def answer_for(system: str, user_text: str) -> str:
-    """The simulator's reply: a grade when asked to grade, a triage JSON when asked to triage,
-    else a short echo."""
+    """The simulator's reply: a grade when asked to grade, a summary when asked to summarise, a
+    triage JSON when asked to triage, else a short echo."""
     if '"score"' in system and "rubric" in system.lower():
         return judge_answer(user_text)
+    if '"summary"' in system and '"key_points"' in system:
+        return summary_answer(user_text)
     if '"category"' in system or "triage" in system.lower():
         found = re.search(r"<message>\s*(.*?)\s*</message>", user_text, re.S)
         return triage_answer(found.group(1) if found else user_text)

@@ -1,5 +1,7 @@
 """Local mode: moto (DynamoDB), the Bedrock simulator and the local API, in one background
-process started by `liftoff local up` and stopped by `liftoff local down` (or Ctrl-C)."""
+process per use case, started by `liftoff local up` and stopped by `liftoff local down` (or Ctrl-C).
+Several use cases can run side by side, each with its own ports, tables, key and log
+(`.liftoff/<use_case>.json`, `.liftoff/<use_case>.log`)."""
 
 from __future__ import annotations
 
@@ -20,8 +22,6 @@ from liftoff.pricing import prices_env_value
 from liftoff.usecases import UseCase, load_use_case
 
 STATE_DIR = REPO_ROOT / ".liftoff"
-STATE_FILE = STATE_DIR / "local.json"
-LOG_FILE = STATE_DIR / "local.log"
 REGION = "us-east-1"
 LOCAL_STAGE = "local"
 LOCAL_GUARDRAIL_ID = "localguardrail"
@@ -43,13 +43,28 @@ class LocalState:
         return f"{self.api_url}/v1/invoke"
 
 
-def read_state() -> LocalState | None:
-    if not STATE_FILE.exists():
+def state_file(use_case: str) -> Path:
+    return STATE_DIR / f"{use_case}.json"
+
+
+def log_file(use_case: str) -> Path:
+    return STATE_DIR / f"{use_case}.log"
+
+
+def read_state(use_case: str) -> LocalState | None:
+    path = state_file(use_case)
+    if not path.exists():
         return None
     try:
-        return LocalState(**json.loads(STATE_FILE.read_text()))
+        return LocalState(**json.loads(path.read_text()))
     except (ValueError, TypeError):
         return None
+
+
+def running() -> list[LocalState]:
+    """Every local mode that answers its health check."""
+    states = [read_state(p.stem) for p in sorted(STATE_DIR.glob("*.json"))] if STATE_DIR.is_dir() else []
+    return [s for s in states if is_running(s)]
 
 
 def is_running(state: LocalState | None) -> bool:
@@ -212,17 +227,17 @@ def serve(use_case_name: str, ready_file: Path) -> None:
 
 
 def up(use_case: str, *, timeout_s: float = 30.0) -> LocalState:
-    """Start local mode in the background (or return the running one for the same use case)."""
-    state = read_state()
+    """Start local mode for `use_case` in the background (or return it if it is running)."""
+    load_use_case(use_case)  # a config error is reported here, not by a background process
+    state = read_state(use_case)
     if is_running(state):
-        if state.use_case == use_case:
-            return state
-        down()
+        return state
     STATE_DIR.mkdir(exist_ok=True)
-    STATE_FILE.unlink(missing_ok=True)
-    log = LOG_FILE.open("w")
+    ready = state_file(use_case)
+    ready.unlink(missing_ok=True)
+    log = log_file(use_case).open("w")
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "liftoff.local.runtime", use_case, str(STATE_FILE)],
+        [sys.executable, "-m", "liftoff.local.runtime", use_case, str(ready)],
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
@@ -232,19 +247,26 @@ def up(use_case: str, *, timeout_s: float = 30.0) -> LocalState:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"local mode failed to start (exit {process.returncode}); see {LOG_FILE}")
-        state = read_state()
+            raise RuntimeError(f"local mode failed to start (exit {process.returncode}); see {log_file(use_case)}")
+        state = read_state(use_case)
         if is_running(state):
             return state
         time.sleep(0.1)
     process.terminate()
-    raise RuntimeError(f"local mode did not come up within {timeout_s:.0f}s; see {LOG_FILE}")
+    raise RuntimeError(f"local mode did not come up within {timeout_s:.0f}s; see {log_file(use_case)}")
 
 
-def down() -> bool:
-    """Stop local mode; True when something was running."""
-    state = read_state()
-    STATE_FILE.unlink(missing_ok=True)
+def down(use_case: str | None = None) -> bool:
+    """Stop local mode of `use_case`, or of every use case; True when something was running."""
+    if use_case is None:
+        names = [p.stem for p in STATE_DIR.glob("*.json")] if STATE_DIR.is_dir() else []
+        return any([_stop(name) for name in names])
+    return _stop(use_case)
+
+
+def _stop(use_case: str) -> bool:
+    state = read_state(use_case)
+    state_file(use_case).unlink(missing_ok=True)
     if state is None:
         return False
     try:

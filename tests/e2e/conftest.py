@@ -13,10 +13,10 @@ def local():
     """Local mode as a user runs it (`liftoff local up`), stopped at the end of the session."""
     # promotions must show at once in these tests, not after the production cache TTL
     os.environ["LIFTOFF_LOCAL_PROMPT_CACHE_TTL_S"] = "0"
-    runtime.down()  # a local mode started by hand may have another TTL
+    runtime.down(USE_CASE)  # a local mode started by hand may have another TTL
     state = runtime.up(USE_CASE)
     yield state
-    runtime.down()
+    runtime.down()  # this one and any other use case a test started
 
 
 @pytest.fixture

@@ -1,0 +1,78 @@
+"""Every use case in usecases/ (the shipped ones and any you add): its stack has its own tables,
+function, role, guardrail, budget and alarms, wired to its own config, and nothing is shared
+between use cases."""
+
+import json
+
+import pytest
+
+from liftoff.usecases import load_use_case, use_case_names
+from stacks.bedrock_access import invoke_resource_arns
+from stacks.constructs.monthly_budget import tag_filter
+
+from .test_usecase_stack import render, statements_of
+
+NAMES = use_case_names()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_use_case_is_its_own_stack_wired_to_its_own_config(synthesized, name):
+    _, _, templates = synthesized
+    template = templates[name]
+    config = load_use_case(name).config
+    resources = template.to_json()["Resources"]
+    kinds = [r["Type"] for r in resources.values()]
+    assert kinds.count("AWS::DynamoDB::GlobalTable") == 2
+    assert kinds.count("AWS::Bedrock::Guardrail") == (1 if config.guardrail.enabled else 0)
+    assert kinds.count("AWS::Budgets::Budget") == 1
+    assert kinds.count("AWS::CloudWatch::Alarm") == 7
+    bedrock = {s.get("Sid"): s for s in statements_of(template, "InvokeFunction")}["InvokeConfiguredModels"]
+    expected = invoke_resource_arns(config.models.allowed, partition="aws", region="us-east-1", account="111111111111")
+    assert sorted(render(r) for r in bedrock["Resource"]) == expected
+    (budget,) = [r for r in resources.values() if r["Type"] == "AWS::Budgets::Budget"]
+    assert budget["Properties"]["Budget"]["CostFilters"] == tag_filter(name)
+    assert budget["Properties"]["Budget"]["BudgetLimit"]["Amount"] == config.budget.monthly_usd
+    thresholds = {
+        r["Properties"]["AlarmName"].rsplit("-", 1)[1]: r["Properties"]["Threshold"]
+        for r in resources.values()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+    }
+    assert thresholds["LatencyP95"] == config.exit_criteria.p95_latency_ms
+    assert thresholds["CostPerRequest"] == config.exit_criteria.max_cost_per_request_usd
+    for resource in resources.values():
+        tags = resource.get("Properties", {}).get("Tags")
+        if isinstance(tags, list):
+            assert {t["Key"]: t["Value"] for t in tags}["use-case"] == name
+
+
+def test_use_cases_share_nothing(synthesized):
+    _, _, templates = synthesized
+    if len(templates) < 2:
+        pytest.skip("one use case only")
+    owner: dict[str, str] = {}
+    for use_case, template in templates.items():
+        text = json.dumps(template.to_json())
+        assert "Fn::ImportValue" not in text, f"{use_case} imports from another stack"
+        for resource in template.to_json()["Resources"].values():
+            props = resource.get("Properties", {})
+            account_wide = {  # names that must be unique in the account and Region
+                "AWS::CloudWatch::Alarm": "AlarmName",
+                "AWS::CloudWatch::Dashboard": "DashboardName",
+                "AWS::Bedrock::Guardrail": "Name",
+                "AWS::WAFv2::WebACL": "Name",
+                "AWS::ApiGateway::RestApi": "Name",
+                "AWS::IAM::ManagedPolicy": "ManagedPolicyName",
+            }
+            if resource["Type"] in account_wide:
+                value = props.get(account_wide[resource["Type"]])
+                if isinstance(value, str):
+                    assert owner.setdefault(value, use_case) == use_case, f"{value}: {use_case} and {owner[value]}"
+    # each invoke role reads only its own tables: a Ref/GetAtt in a policy names a resource of its own template
+    for template in templates.values():
+        own = set(template.to_json()["Resources"])
+        for statement in statements_of(template, "InvokeFunction"):
+            for resource in (
+                statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            ):
+                if isinstance(resource, dict) and "Fn::GetAtt" in resource:
+                    assert resource["Fn::GetAtt"][0] in own
