@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from liftoff import REPO_ROOT
 from liftoff.errors import ConfigError
 from liftoff.local import runtime
 from liftoff.usecases import load_use_case
@@ -75,6 +76,27 @@ def demo(use_case: str, prompt_id: str, skip_synth: bool) -> None:
         sys.exit(run_demo(use_case, prompt_id, skip_synth))
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@main.command("new-use-case", help="Create a use case (config, prompt, eval set) ready to synth, test and run.")
+@click.argument("name")
+@click.option("--from", "source", default=None, help="Copy this existing use case instead of the starter.")
+@click.option("--model", default=None, help="Model id (must be priced in pricing/bedrock.yaml).")
+def new_use_case_command(name: str, source: str | None, model: str | None) -> None:
+    from liftoff.scaffold import new_use_case
+
+    try:
+        created = new_use_case(name, source=source, model=model)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"created use case {name}:")
+    for path in created.files:
+        click.echo(f"  {path.relative_to(REPO_ROOT)}")
+    click.echo("next:")
+    click.echo(f"  liftoff local up --use-case {name}        # answer locally")
+    click.echo(f"  liftoff eval run --use-case {name}        # its eval set against its exit criteria")
+    click.echo("  make test                                 # its stack is synthesized and tested with the rest")
+    click.echo(f"  npx cdk deploy -c stage=sandbox -c use_case={name}")
 
 
 def _register_subcommands() -> None:

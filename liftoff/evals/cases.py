@@ -72,12 +72,12 @@ class EvalCase(BaseModel):
 _CASE = TypeAdapter(EvalCase)
 
 
-def suite_dir(use_case: str) -> Path:
-    return EVALS_DIR / use_case
+def suite_dir(use_case: str, root: Path = REPO_ROOT) -> Path:
+    return root / "evals" / use_case
 
 
-def load_suite(use_case: str) -> Suite:
-    path = suite_dir(use_case) / "suite.yaml"
+def load_suite(use_case: str, root: Path = REPO_ROOT) -> Suite:
+    path = suite_dir(use_case, root) / "suite.yaml"
     try:
         return Suite.model_validate(read_yaml(path))
     except ValidationError as exc:
@@ -102,9 +102,9 @@ def read_cases(path: Path) -> list[EvalCase]:
     return cases
 
 
-def load_cases(use_case: str, *, files: list[str] | None = None) -> list[EvalCase]:
+def load_cases(use_case: str, *, files: list[str] | None = None, root: Path = REPO_ROOT) -> list[EvalCase]:
     """Every case of the use case (or of the named files), with unique ids."""
-    directory = suite_dir(use_case)
+    directory = suite_dir(use_case, root)
     if not directory.is_dir():
         raise ConfigError(f"no eval set for {use_case}: create {display_path(directory)}/ (suite.yaml, *.jsonl)")
     paths = sorted(directory.glob("*.jsonl")) if not files else [directory / f for f in files]

@@ -89,6 +89,20 @@ def summary_answer(user_text: str) -> str:
     return json.dumps({"summary": summary, "key_points": points})
 
 
+def context_answer(user_text: str) -> str:
+    """Answer from a <context>: the context sentence sharing the most words with the question, or
+    "The context does not say." when none shares two (a keyword rule, not understanding)."""
+    question = re.search(r"Question:\s*(.*)", user_text)
+    found = re.search(r"<context>\s*(.*?)\s*</context>", user_text, re.S)
+    words = {w for w in re.findall(r"[a-z0-9]+", (question.group(1) if question else "").lower()) if len(w) > 3}
+    best, overlap = "", 0
+    for sentence in re.split(r"(?<=[.!?])\s+", found.group(1) if found else ""):
+        shared = len(words & set(re.findall(r"[a-z0-9]+", sentence.lower())))
+        if shared > overlap:
+            best, overlap = sentence.strip(), shared
+    return best if overlap >= 2 else "The context does not say."
+
+
 def answer_for(system: str, user_text: str) -> str:
     """The simulator's reply: a grade when asked to grade, a summary when asked to summarise, a
     triage JSON when asked to triage, else a short echo."""
@@ -96,6 +110,8 @@ def answer_for(system: str, user_text: str) -> str:
         return judge_answer(user_text)
     if '"summary"' in system and '"key_points"' in system:
         return summary_answer(user_text)
+    if "<context>" in user_text:
+        return context_answer(user_text)
     if '"category"' in system or "triage" in system.lower():
         found = re.search(r"<message>\s*(.*?)\s*</message>", user_text, re.S)
         return triage_answer(found.group(1) if found else user_text)

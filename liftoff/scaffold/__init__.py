@@ -1,0 +1,131 @@
+"""`liftoff new-use-case NAME`: a new use case in one step, with nothing to edit by hand to run it.
+
+Writes `usecases/NAME.yaml`, `prompts/NAME/*.yaml`, `evals/NAME/suite.yaml` and
+`evals/NAME/clean.jsonl`, either from the built-in starter (a question answered from a given
+context) or copied from an existing use case (`--from`), optionally on another model (`--model`).
+Refuses a name that is not DNS-safe or already used, never overwrites, and validates what it wrote
+(config, prompts, eval cases) before it reports success; on failure it removes what it wrote.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from liftoff import REPO_ROOT
+from liftoff.config import USE_CASE_NAME
+from liftoff.errors import ConfigError
+from liftoff.pricing import load_pricing, prices_for
+
+STARTER = Path(__file__).resolve().parent / "starter"
+STARTER_MODEL = "us.amazon.nova-micro-v1:0"
+
+
+@dataclass(frozen=True)
+class Created:
+    name: str
+    files: list[Path]
+
+
+def _targets(root: Path, name: str) -> dict[str, Path]:
+    return {
+        "config": root / "usecases" / f"{name}.yaml",
+        "prompts": root / "prompts" / name,
+        "evals": root / "evals" / name,
+    }
+
+
+def check_name(name: str, root: Path) -> None:
+    if not USE_CASE_NAME.match(name):
+        raise ConfigError(
+            f"`{name}` is not a valid use-case name: 3-40 characters of a-z, 0-9 and '-', starting with a "
+            "letter and not ending with '-' (it becomes part of stack, table and alarm names)"
+        )
+    taken = [p for p in _targets(root, name).values() if p.exists()]
+    if taken:
+        raise ConfigError(f"use case `{name}` exists already ({', '.join(str(p) for p in taken)}); nothing written")
+
+
+def _render(text: str, name: str, model: str) -> str:
+    return text.replace("{{use_case}}", name).replace("{{model_id}}", model)
+
+
+def _from_starter(root: Path, name: str, model: str) -> list[Path]:
+    targets = _targets(root, name)
+    written = []
+    for source in sorted(STARTER.rglob("*")):
+        if source.is_dir():
+            continue
+        relative = source.relative_to(STARTER).as_posix()
+        if relative == "usecase.yaml":
+            destination = targets["config"]
+        else:  # prompts/... and evals/... go under prompts/NAME/ and evals/NAME/
+            top, rest = relative.split("/", 1)
+            destination = targets[top] / rest
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        destination.write_text(_render(source.read_text(encoding="utf-8"), name, model), encoding="utf-8")
+        written.append(destination)
+    return written
+
+
+def _from_existing(root: Path, name: str, source: str, model: str | None) -> list[Path]:
+    origin = _targets(root, source)
+    if not origin["config"].exists():
+        raise ConfigError(f"--from {source}: usecases/{source}.yaml does not exist")
+    targets = _targets(root, name)
+    config = origin["config"].read_text(encoding="utf-8")
+    config = re.sub(r"(?m)^name: .*$", f"name: {name}", config, count=1)
+    written = [targets["config"]]
+    targets["config"].write_text(config, encoding="utf-8")
+    shutil.copytree(origin["prompts"], targets["prompts"])
+    written += sorted(targets["prompts"].glob("*.yaml"))
+    targets["evals"].mkdir(parents=True)
+    for file in ("suite.yaml", "clean.jsonl", "edge.jsonl"):
+        if (origin["evals"] / file).exists():
+            shutil.copy2(origin["evals"] / file, targets["evals"] / file)
+            written.append(targets["evals"] / file)
+    if model:
+        _switch_model(targets["config"], sorted(targets["prompts"].glob("*.yaml")), model)
+    return written
+
+
+def _switch_model(config_path: Path, prompt_paths: list[Path], model: str) -> None:
+    """Make `model` the default and allowed model of the copied config, and the prompts' model."""
+    text = config_path.read_text(encoding="utf-8")
+    text = re.sub(r"(?m)^(  default: ).*$", rf"\g<1>{model}", text, count=1)
+    text = re.sub(r"(?m)^(  allowed:\n)((?:    - .*\n)+)", rf"\g<1>    - {model}\n", text, count=1)
+    config_path.write_text(text, encoding="utf-8")
+    for path in prompt_paths:
+        prompt = path.read_text(encoding="utf-8")
+        path.write_text(re.sub(r"(?m)^model_id: .*$", f"model_id: {model}", prompt, count=1), encoding="utf-8")
+
+
+def new_use_case(name: str, *, source: str | None = None, model: str | None = None, root: Path = REPO_ROOT) -> Created:
+    check_name(name, root)
+    if model:
+        prices_for([model], load_pricing())  # a model without a price is refused before anything is written
+    try:
+        files = (
+            _from_existing(root, name, source, model) if source else _from_starter(root, name, model or STARTER_MODEL)
+        )
+        validate(name, root)
+    except Exception:
+        for path in _targets(root, name).values():
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        raise
+    return Created(name, files)
+
+
+def validate(name: str, root: Path) -> None:
+    """What synth and the eval harness will read: the config with its prompts, the eval set."""
+    from liftoff.evals.cases import load_cases, load_suite
+    from liftoff.usecases import load_use_case
+
+    load_use_case(name, root)
+    load_suite(name, root)
+    load_cases(name, root=root)

@@ -1,0 +1,105 @@
+"""`liftoff new-use-case` end to end in a temp copy of the repo's use cases: create, synthesize
+(cdk-nag on), run the new eval set against the Bedrock simulator; refuse bad names and overwrites."""
+
+import shutil
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Template
+
+from liftoff import REPO_ROOT
+from liftoff.config import get_stage
+from liftoff.errors import ConfigError
+from liftoff.evals.cases import load_cases, load_suite
+from liftoff.evals.runner import run_cases
+from liftoff.evals.targets import BedrockTarget
+from liftoff.local.bedrock_simulator import start_simulator
+from liftoff.scaffold import new_use_case
+from liftoff.usecases import load_use_case
+from stacks.nag import add_nag_checks
+from stacks.usecase_stack import UseCaseStack
+
+
+@pytest.fixture
+def root(tmp_path):
+    for folder in ("usecases", "prompts", "evals"):
+        shutil.copytree(REPO_ROOT / folder, tmp_path / folder)
+    return tmp_path
+
+
+def test_a_new_use_case_synthesizes_and_passes_its_eval_on_the_simulator(root, tmp_path):
+    created = new_use_case("faq-bot", root=root)
+    assert {p.relative_to(root).as_posix() for p in created.files} == {
+        "usecases/faq-bot.yaml",
+        "prompts/faq-bot/answer.yaml",
+        "evals/faq-bot/suite.yaml",
+        "evals/faq-bot/clean.jsonl",
+    }
+    use_case = load_use_case("faq-bot", root)
+    app = cdk.App(outdir=str(tmp_path / "cdk.out"))
+    stack = UseCaseStack(
+        app,
+        "Liftoff-faq-bot-sandbox",
+        use_case=use_case,
+        stage=get_stage("sandbox"),
+        env=cdk.Environment(account="111111111111", region="us-east-1"),
+    )
+    add_nag_checks(app)
+    app.synth()  # no unacknowledged cdk-nag finding
+    Template.from_stack(stack).resource_count_is("AWS::Lambda::Function", 3)
+
+    import boto3
+
+    server, url = start_simulator()
+    try:
+        client = boto3.client("bedrock-runtime", endpoint_url=url, region_name="us-east-1")
+        target = BedrockTarget(
+            client, {p.prompt_id: p for p in use_case.prompts}, model_id=None, prices=use_case.prices
+        )
+        run = run_cases(
+            load_cases("faq-bot", root=root), load_suite("faq-bot", root), target, use_case.config.exit_criteria
+        )
+    finally:
+        server.shutdown()
+    assert run.summary.errors == 0
+    assert run.summary.verdict, [r.checks for r in run.results if r.status != "pass"]
+
+
+def test_copy_from_an_existing_use_case_on_another_model(root):
+    new_use_case("triage-two", source="support-triage", model="us.amazon.nova-lite-v1:0", root=root)
+    use_case = load_use_case("triage-two", root)
+    assert use_case.config.models.allowed == ["us.amazon.nova-lite-v1:0"]
+    assert {p.model_id for p in use_case.prompts} == {"us.amazon.nova-lite-v1:0"}
+    assert load_cases("triage-two", root=root)
+
+
+@pytest.mark.parametrize("name", ["ab", "Bad", "under_score", "-lead", "trail-", "x" * 41, "9lives"])
+def test_bad_names_are_refused(root, name):
+    with pytest.raises(ConfigError, match="not a valid use-case name"):
+        new_use_case(name, root=root)
+
+
+def test_an_existing_name_is_refused_and_nothing_is_overwritten(root):
+    before = (root / "usecases" / "support-triage.yaml").read_text()
+    with pytest.raises(ConfigError, match="exists already"):
+        new_use_case("support-triage", root=root)
+    assert (root / "usecases" / "support-triage.yaml").read_text() == before
+
+
+def test_an_unpriced_model_is_refused_before_anything_is_written(root):
+    with pytest.raises(ConfigError, match="no price"):
+        new_use_case("faq-bot", model="vendor.unknown-model-v1:0", root=root)
+    assert not (root / "usecases" / "faq-bot.yaml").exists()
+
+
+def test_a_failed_validation_leaves_nothing_behind(root, monkeypatch):
+    import liftoff.scaffold as scaffold
+
+    def broken(name, root):
+        raise ConfigError("boom")
+
+    monkeypatch.setattr(scaffold, "validate", broken)
+    with pytest.raises(ConfigError, match="boom"):
+        new_use_case("faq-bot", root=root)
+    assert not any((root / d / "faq-bot").exists() for d in ("prompts", "evals"))
+    assert not (root / "usecases" / "faq-bot.yaml").exists()
