@@ -18,7 +18,7 @@ from liftoff.evals.targets import Backoff, HttpTarget
 pytestmark = pytest.mark.e2e
 USE_CASE = "support-triage"
 CATEGORY_BILLING = [{"type": "json_field", "path": "category", "equals": "billing"}]
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
 
 def case(cid: str, message: str, checks=CATEGORY_BILLING, **extra) -> EvalCase:
