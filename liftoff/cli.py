@@ -99,6 +99,25 @@ def new_use_case_command(name: str, source: str | None, model: str | None) -> No
     click.echo(f"  npx cdk deploy -c stage=sandbox -c use_case={name}")
 
 
+@main.command(help="Check the toolchain, and with AWS credentials: the account, model access and the cost tag.")
+def doctor() -> None:
+    from liftoff.doctor import FAIL, OK, SKIP, run_checks
+
+    checks = run_checks()
+    colors = {OK: "green", SKIP: "cyan", FAIL: "red"}
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="liftoff doctor")
+    for column in ("check", "status", "detail", "what to do"):
+        table.add_column(column, overflow="fold")
+    for check in checks:
+        color = colors.get(check.status, "yellow")
+        table.add_row(check.name, f"[{color}]{check.status}[/]", check.detail, check.fix)
+    Console(width=150).print(table)
+    sys.exit(1 if any(c.status == FAIL for c in checks) else 0)
+
+
 def _register_subcommands() -> None:
     from liftoff.cost_report import cost
     from liftoff.evals.cli import eval_group

@@ -1,0 +1,194 @@
+"""`liftoff doctor`: is this machine (and, when there are credentials, this AWS account) ready?
+
+Each check says OK, WARN or FAIL and, when not OK, what to do. Toolchain FAILs make the exit code 1;
+AWS checks are skipped without credentials (local mode needs none) and only warn otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+
+from liftoff import REPO_ROOT
+from liftoff.errors import ConfigError
+
+OK, WARN, FAIL, SKIP = "OK", "WARN", "FAIL", "SKIP"
+AWS_TIMEOUT_S = 5
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str
+    detail: str
+    fix: str = ""
+
+
+def _run(command: list[str]) -> str | None:
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False, cwd=REPO_ROOT)  # noqa: S603
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def check_python() -> Check:
+    version = ".".join(map(str, sys.version_info[:3]))
+    if sys.version_info >= (3, 11):  # noqa: UP036 - the doctor reports, it does not assume
+        return Check("Python", OK, version)
+    return Check("Python", FAIL, version, "install Python 3.11+ and run `make setup PYTHON=python3.11`")
+
+
+def check_node() -> Check:
+    out = _run(["node", "--version"])
+    if out is None:
+        return Check("Node.js", FAIL, "not found", "install Node.js 22 (https://nodejs.org), then `make setup`")
+    major = int(out.lstrip("v").split(".")[0])
+    if major < 20:
+        return Check("Node.js", FAIL, out, "install Node.js 22; the CDK CLI needs 20 or newer")
+    if major < 22:
+        return Check("Node.js", WARN, out, "Node 20 is past end of life for jsii; move to Node 22")
+    return Check("Node.js", OK, out)
+
+
+def check_cdk_cli() -> Check:
+    local = REPO_ROOT / "node_modules" / ".bin" / "cdk"
+    if not local.exists():
+        return Check("CDK CLI", FAIL, "not in node_modules", "run `make setup` (npm ci of the pinned aws-cdk)")
+    pinned = json.loads((REPO_ROOT / "package-lock.json").read_text())["packages"]["node_modules/aws-cdk"]["version"]
+    return Check("CDK CLI", OK, f"aws-cdk {pinned} (pinned in package-lock.json)")
+
+
+def check_python_packages() -> Check:
+    wanted = {}
+    for line in (REPO_ROOT / "requirements.txt").read_text().splitlines():
+        if "==" in line and not line.startswith("#"):
+            name, version = line.split("==", 1)
+            wanted[name.strip()] = version.split()[0]
+    wrong = []
+    for name, version in wanted.items():
+        try:
+            found = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found = "missing"
+        if found != version:
+            wrong.append(f"{name} {found} (want {version})")
+    if wrong:
+        return Check("Python packages", FAIL, "; ".join(wrong), "run `make setup`")
+    return Check("Python packages", OK, f"{len(wanted)} pinned packages as required")
+
+
+def check_use_cases() -> Check:
+    from liftoff.usecases import load_all_use_cases
+
+    try:
+        names = [u.name for u in load_all_use_cases()]
+    except ConfigError as exc:
+        return Check("Use cases", FAIL, str(exc).splitlines()[0], "fix the file and field named above")
+    return Check("Use cases", OK, ", ".join(names))
+
+
+def check_chromium() -> Check:
+    found = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if found:
+        return Check("Chromium (report test)", OK, found)
+    return Check("Chromium (report test)", WARN, "not found", "`apt-get install chromium`; else that one test skips")
+
+
+def aws_checks(session_factory: Callable | None = None) -> list[Check]:
+    """Credentials, Region, model access for every configured model, the cost-allocation tag."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    session = (session_factory or boto3.Session)()
+    if session.get_credentials() is None:
+        return [Check("AWS credentials", SKIP, "none found (local mode needs none)", "to deploy: `aws configure sso`")]
+    region = session.region_name
+    if not region:
+        return [Check("AWS Region", WARN, "not set", "set AWS_REGION (or a profile's region) before `cdk deploy`")]
+    config = Config(connect_timeout=AWS_TIMEOUT_S, read_timeout=AWS_TIMEOUT_S, retries={"max_attempts": 1})
+    checks: list[Check] = []
+    try:
+        identity = session.client("sts", config=config).get_caller_identity()
+        checks.append(Check("AWS credentials", OK, f"{identity['Arn']} in {region}"))
+    except (BotoCoreError, ClientError) as exc:
+        return [Check("AWS credentials", WARN, f"cannot use them: {exc}", "refresh them (`aws sso login`)")]
+    checks += model_access_checks(session.client("bedrock", config=config))
+    checks.append(cost_tag_check(session.client("ce", config=config)))
+    return checks
+
+
+def model_access_checks(bedrock) -> list[Check]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from liftoff.usecases import load_all_use_cases
+
+    models = sorted({m for u in load_all_use_cases() for m in u.config.models.allowed})
+    checks = []
+    for model in models:
+        foundation = model.split(".", 1)[1] if model.split(".", 1)[0] in ("us", "eu", "apac", "global") else model
+        try:
+            availability = bedrock.get_foundation_model_availability(modelId=foundation)
+        except (BotoCoreError, ClientError) as exc:
+            checks.append(Check(f"Model {model}", WARN, f"cannot check: {exc}", "check Bedrock > Model access"))
+            continue
+        found = {
+            "authorization": availability.get("authorizationStatus", "?"),
+            "entitlement": availability.get("entitlementAvailability", "?"),
+            "region": availability.get("regionAvailability", "?"),
+            "agreement": availability.get("agreementAvailability", {}).get("status", "AVAILABLE"),
+        }
+        wanted = {
+            "authorization": "AUTHORIZED",
+            "entitlement": "AVAILABLE",
+            "region": "AVAILABLE",
+            "agreement": "AVAILABLE",
+        }
+        missing = [f"{k} {v}" for k, v in found.items() if v != wanted[k]]
+        if not missing:
+            checks.append(Check(f"Model {model}", OK, "available and authorized in this Region"))
+        else:
+            checks.append(
+                Check(
+                    f"Model {model}",
+                    WARN,
+                    ", ".join(missing),
+                    "Bedrock console > Model access: request access (and accept the agreement) in this Region",
+                )
+            )
+    return checks
+
+
+def cost_tag_check(ce) -> Check:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        tags = ce.list_cost_allocation_tags(TagKeys=["use-case"]).get("CostAllocationTags", [])
+    except (BotoCoreError, ClientError) as exc:
+        return Check("Cost-allocation tag", WARN, f"cannot check: {exc}", "activate `use-case` in Billing")
+    if any(t.get("Status") == "Active" for t in tags):
+        return Check("Cost-allocation tag", OK, "`use-case` is active: budgets can see each use case's cost")
+    return Check(
+        "Cost-allocation tag",
+        WARN,
+        "`use-case` is not active",
+        "Billing console > Cost allocation tags > activate `use-case` (after a first deploy has tagged resources)",
+    )
+
+
+def run_checks(session_factory: Callable | None = None) -> list[Check]:
+    local = [
+        check_python(),
+        check_node(),
+        check_cdk_cli(),
+        check_python_packages(),
+        check_use_cases(),
+        check_chromium(),
+    ]
+    return local + aws_checks(session_factory)
