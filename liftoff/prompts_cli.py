@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 from dataclasses import asdict
+from pathlib import Path
 
 import boto3
 import click
@@ -24,6 +25,7 @@ from liftoff.usecases import load_use_case
 from service.dal.prompt_store import LIVE_ALIAS, PromptStore, PromptVersion
 from service.logic import prompt_registry
 from service.models.errors import ServiceError
+from service.models.prompt import PromptSpec
 
 
 def current_author() -> str:
@@ -227,3 +229,69 @@ def canary(store: PromptStore, *, use_case: str, prompt_id: str, number: int, we
         store, prompt_id, version=number, weight=weight, alias=alias, author=current_author()
     )
     return {"data": asdict(moved), "text": f"{prompt_id}: {_alias_text(moved)}"}
+
+
+def export_alias(store: PromptStore, use_case: str, alias: str = LIVE_ALIAS) -> dict:
+    """What `alias` serves for every prompt, with each version's content hash."""
+    exported = []
+    for pid in store.list_prompt_ids():
+        pointer = store.get_alias(pid, alias)
+        if pointer is None:
+            continue
+        version = _version_or_fail(store, pid, pointer.version)
+        exported.append(
+            {
+                "prompt_id": pid,
+                "version": version.version,
+                "content_hash": version.content_hash,
+                "spec": version.spec.model_dump(mode="json"),
+            }
+        )
+    return {"use_case": use_case, "alias": alias, "prompts": exported}
+
+
+def import_export(store: PromptStore, use_case: str, document: dict, *, author: str, source: str) -> list[dict]:
+    """Publish each exported version here (identical content is a no-op) and point the alias at it.
+    Version numbers differ between stages; the content hash is what travels and is checked."""
+    if document.get("use_case") != use_case:
+        raise click.ClickException(f"{source} holds prompts of `{document.get('use_case')}`, not `{use_case}`")
+    results = []
+    for item in document["prompts"]:
+        spec = PromptSpec.model_validate(item["spec"])
+        if spec.content_hash() != item["content_hash"]:
+            raise click.ClickException(f"{source}: {item['prompt_id']} was changed after export (content hash differs)")
+        published = store.publish(spec, author=author, message=f"imported from {source} (v{item['version']} there)")
+        alias = store.get_alias(spec.prompt_id, document["alias"])
+        if alias is None or alias.version != published.version:
+            prompt_registry.promote(
+                store, spec.prompt_id, version=published.version, alias=document["alias"], author=author
+            )
+        results.append({"prompt_id": spec.prompt_id, "version": published.version, "created": published.created})
+    return results
+
+
+@prompts.command(
+    "export", help="Write what alias `live` serves (every prompt) to a file, to import into another stage."
+)
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--alias", default=LIVE_ALIAS, show_default=True)
+@registry_command
+def export(store: PromptStore, *, use_case: str, out: Path, alias: str):
+    document = export_alias(store, use_case, alias)
+    out.write_text(json.dumps(document, indent=2, ensure_ascii=False), encoding="utf-8")
+    lines = [f"{p['prompt_id']} v{p['version']}" for p in document["prompts"]]
+    return {"data": document, "text": f"exported {alias} of {len(lines)} prompt(s) to {out}: {', '.join(lines)}"}
+
+
+@prompts.command("import", help="Publish the prompts of an export file here and point its alias at them.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@registry_command
+def import_(store: PromptStore, *, use_case: str, file: Path):
+    document = json.loads(file.read_text(encoding="utf-8"))
+    results = import_export(store, use_case, document, author=current_author(), source=file.name)
+    text = "\n".join(
+        f"{r['prompt_id']}: {document['alias']} -> v{r['version']}"
+        + (" (new version)" if r["created"] else " (same content)")
+        for r in results
+    )
+    return {"data": results, "text": text}

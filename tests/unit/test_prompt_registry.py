@@ -1,6 +1,6 @@
 import pytest
 
-from service.dal.prompt_store import LIVE_ALIAS, AliasConflict
+from service.dal.prompt_store import LIVE_ALIAS, AliasConflict, PromptStore
 from service.logic.prompt_registry import promote, rollback, start_canary
 from service.logic.prompt_resolver import PromptResolver, canary_bucket
 from service.models.errors import BadRequest, PromptNotFound
@@ -72,3 +72,39 @@ def test_canary_arguments_are_checked(three_versions, version, weight, words):
 def test_canary_bucket_is_stable():
     assert canary_bucket("p", "abc") == canary_bucket("p", "abc")
     assert 0 <= canary_bucket("p", "abc") < 100
+
+
+def test_export_from_one_stage_and_import_into_another(aws, triage):
+    """Sandbox -> prod: the versions `live` serves travel by content; numbers may differ."""
+    import boto3
+    import click
+
+    from liftoff.local.runtime import create_prompts_table
+    from liftoff.prompts_cli import export_alias, import_export
+
+    def stage_store(name):
+        create_prompts_table(boto3.client("dynamodb"), name)
+        return PromptStore(boto3.resource("dynamodb").Table(name), triage.name)
+
+    sandbox, prod = stage_store("sandbox-prompts"), stage_store("prod-prompts")
+    v1 = triage.prompts[0]
+    for store in (sandbox, prod):
+        store.publish(v1, author="dev")
+    v2 = v1.model_copy(update={"system": (v1.system or "") + "\nBe terse."})
+    sandbox.publish(v2, author="dev")
+    promote(sandbox, v1.prompt_id, version=2, alias="live", author="dev")
+
+    document = export_alias(sandbox, triage.name)
+    assert [(p["prompt_id"], p["version"]) for p in document["prompts"]] == [(v1.prompt_id, 2)]
+    results = import_export(prod, triage.name, document, author="ci", source="sandbox.json")
+    assert results == [{"prompt_id": v1.prompt_id, "version": 2, "created": True}]
+    live = prod.get_alias(v1.prompt_id, "live")
+    assert prod.get_version(v1.prompt_id, live.version).spec.content_hash() == v2.content_hash()
+    # importing again is a no-op
+    assert import_export(prod, triage.name, document, author="ci", source="sandbox.json")[0]["created"] is False
+    # a tampered file and another use case's file are refused
+    document["prompts"][0]["spec"]["system"] = "changed"
+    with pytest.raises(click.ClickException, match="changed after export"):
+        import_export(prod, triage.name, document, author="ci", source="x.json")
+    with pytest.raises(click.ClickException, match="not `support-triage`"):
+        import_export(prod, triage.name, {**document, "use_case": "other"}, author="ci", source="x.json")
