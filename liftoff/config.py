@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, ValidationError, model_validator
 
 from liftoff import REPO_ROOT
 from liftoff.errors import ConfigError
@@ -20,6 +20,17 @@ USE_CASE_NAME = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
 REDACT_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,31}$")
 API_GATEWAY_MAX_TIMEOUT_S = 29  # REST API integration timeout (default quota)
 LAMBDA_TIMEOUT_HEADROOM_S = 2
+
+
+def _valid_regex(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"not a valid regex: {exc}") from exc
+    return pattern
+
+
+RegexPattern = Annotated[str, AfterValidator(_valid_regex)]  # a regex, checked where it is declared
 
 
 class _Strict(BaseModel):
@@ -101,16 +112,8 @@ class DeniedTopic(_Strict):
 
 class GuardrailRegex(_Strict):
     name: str = Field(min_length=1, max_length=100)
-    pattern: str
+    pattern: RegexPattern
     action: GuardrailAction = "ANONYMIZE"
-
-    @model_validator(mode="after")
-    def _compiles(self) -> GuardrailRegex:
-        try:
-            re.compile(self.pattern)
-        except re.error as exc:
-            raise ValueError(f"pattern is not a valid regex: {exc}") from exc
-        return self
 
 
 class GuardrailConfig(_Strict):
@@ -158,17 +161,13 @@ class LoggingConfig(_Strict):
     log_prompts: bool = False
     # Extra redaction rules on top of EMAIL, CARD, IP, PHONE (lambdas/service/logic/redact.py): NAME -> regex,
     # each match is logged as [NAME].
-    redact_patterns: dict[str, str] = Field(default_factory=dict)
+    redact_patterns: dict[str, RegexPattern] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _patterns_compile(self) -> LoggingConfig:
-        for name, pattern in self.redact_patterns.items():
+    def _names_are_labels(self) -> LoggingConfig:
+        for name in self.redact_patterns:
             if not REDACT_NAME.match(name):
                 raise ValueError(f"redact_patterns: name `{name}` must be upper-case letters, digits and _")
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"redact_patterns.{name}: not a valid regex: {exc}") from exc
         return self
 
 

@@ -33,6 +33,8 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from liftoff.config import RegexPattern
+
 MISSING = object()
 FENCE = re.compile(r"^```(?:json)?\s*\n?(.*?)\n?```$", re.S)
 PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
@@ -119,16 +121,8 @@ class Contains(_Check):
 
 class Regex(_Check):
     type: Literal["regex"]
-    pattern: str
+    pattern: RegexPattern
     ignore_case: bool = False
-
-    @model_validator(mode="after")
-    def _compiles(self) -> Regex:
-        try:
-            re.compile(self.pattern)
-        except re.error as exc:
-            raise ValueError(f"pattern is not a valid regex: {exc}") from exc
-        return self
 
     def evaluate(self, output, judge=None):
         flags = re.I if self.ignore_case else 0

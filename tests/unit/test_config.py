@@ -40,7 +40,11 @@ def test_every_shipped_use_case_loads():
             "budget.alert_emails",
             "at most 10",
         ),
-        (lambda d: d.update(logging={"redact_patterns": {"ORDER": "ORD-(\\d+"}}), "logging", "not a valid regex"),
+        (
+            lambda d: d.update(logging={"redact_patterns": {"ORDER": "ORD-(\\d+"}}),
+            "logging.redact_patterns.ORDER",
+            "not a valid regex",
+        ),
         (lambda d: d.update(logging={"redact_patterns": {"order id": "x"}}), "logging", "upper-case"),
         (lambda d: d.pop("guardrail"), "guardrail", "Field required"),
         (lambda d: d["guardrail"].pop("enabled"), "guardrail.enabled", "Field required"),  # off must be explicit
