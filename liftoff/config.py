@@ -6,6 +6,7 @@ One source of truth per use case: the stacks, the local mode and the tooling all
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Annotated, Literal
@@ -47,26 +48,33 @@ class ModelsConfig(_Strict):
     profile_regions: dict[str, list[str]] = Field(default_factory=dict)
     timeout_seconds: float = Field(default=8.0, gt=0, le=25)
     max_attempts: int = Field(default=3, ge=1, le=10)
+    # Called when the prompt's model throttles, fails or times out (after its attempts); must be in `allowed`.
+    fallback: str | None = None
 
     @model_validator(mode="after")
     def _default_is_allowed(self) -> ModelsConfig:
         if self.default not in self.allowed:
             raise ValueError(f"`default` ({self.default}) must be one of `allowed`")
-        total = self.timeout_seconds * self.max_attempts
-        if total > API_GATEWAY_MAX_TIMEOUT_S - LAMBDA_TIMEOUT_HEADROOM_S:
+        if self.fallback is not None and self.fallback not in self.allowed:
+            raise ValueError(f"`fallback` ({self.fallback}) must be one of `allowed`")
+        chain = "timeout_seconds x max_attempts" + (" x 2 (fallback)" if self.fallback else "")
+        if self.model_budget_seconds > API_GATEWAY_MAX_TIMEOUT_S - LAMBDA_TIMEOUT_HEADROOM_S:
             raise ValueError(
-                f"timeout_seconds x max_attempts = {total:g}s exceeds the "
+                f"{chain} = {self.model_budget_seconds:g}s exceeds the "
                 f"{API_GATEWAY_MAX_TIMEOUT_S - LAMBDA_TIMEOUT_HEADROOM_S}s the API can wait; lower one of them"
             )
         return self
 
     @property
+    def model_budget_seconds(self) -> float:
+        """The longest the model calls of one request can take: every attempt, then the fallback's."""
+        return self.timeout_seconds * self.max_attempts * (2 if self.fallback else 1)
+
+    @property
     def lambda_timeout_seconds(self) -> int:
-        """Long enough for every model attempt, short enough to answer before API Gateway gives up."""
-        return min(
-            API_GATEWAY_MAX_TIMEOUT_S,
-            int(self.timeout_seconds * self.max_attempts) + LAMBDA_TIMEOUT_HEADROOM_S,
-        )
+        """Long enough for every model attempt, short enough to answer before API Gateway gives up
+        (29 s): Bedrock read timeout x attempts (x 2 with a fallback) + headroom <= Lambda <= 29 s."""
+        return min(API_GATEWAY_MAX_TIMEOUT_S, int(self.model_budget_seconds) + LAMBDA_TIMEOUT_HEADROOM_S)
 
 
 class ExitCriteria(_Strict):
@@ -171,6 +179,16 @@ class LoggingConfig(_Strict):
         return self
 
 
+class CapacityConfig(_Strict):
+    """Load the use case is sized for. Needed concurrency = requests per second x seconds per request
+    (Little's law); with the API's throttle rate and the p95 latency criterion that is
+    `api.throttle_rate_per_s x exit_criteria.p95_latency_ms / 1000`."""
+
+    # Reserve this many concurrent executions for the invoke function (None: share the account pool).
+    # A reservation also caps the function, and so bounds the spend cap's overshoot.
+    reserved_concurrency: int | None = Field(default=None, ge=1, le=10_000)
+
+
 class SecurityConfig(_Strict):
     # Use this existing managed policy as every role's permissions boundary instead of the template's own.
     permissions_boundary_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:policy/.+$")
@@ -198,6 +216,19 @@ class UseCaseConfig(_Strict):
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     prompts: PromptsConfig = Field(default_factory=PromptsConfig)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
+    capacity: CapacityConfig = Field(default_factory=CapacityConfig)
+
+    @model_validator(mode="after")
+    def _concurrency_covers_the_throttle_rate(self) -> UseCaseConfig:
+        reserved = self.capacity.reserved_concurrency
+        needed = math.ceil(self.api.throttle_rate_per_s * self.exit_criteria.p95_latency_ms / 1000)
+        if reserved is not None and reserved < needed:
+            raise ValueError(
+                f"capacity.reserved_concurrency {reserved} cannot serve api.throttle_rate_per_s "
+                f"{self.api.throttle_rate_per_s:g} at p95 {self.exit_criteria.p95_latency_ms} ms: that needs "
+                f"{needed} (rate x latency); raise it, or lower the throttle rate"
+            )
+        return self
 
     @model_validator(mode="after")
     def _name_is_dns_safe(self) -> UseCaseConfig:

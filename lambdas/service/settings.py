@@ -80,6 +80,7 @@ class Settings:
     log_prompts: bool = False
     redact_patterns: dict[str, str] = field(default_factory=dict)
     guardrail: tuple[str, str] | None = None  # (identifier, version) of the use case's guardrail
+    fallback_model_id: str | None = None  # called when the prompt's model throttles, fails or times out
     default_alias: str = "live"
     prompt_cache_ttl_s: float = 60.0
     max_body_bytes: int = 65_536
@@ -102,6 +103,7 @@ class Settings:
             log_prompts=env.get("LIFTOFF_LOG_PROMPTS", "false").lower() == "true",
             redact_patterns=_patterns(env),
             guardrail=_guardrail(env),
+            fallback_model_id=env.get("LIFTOFF_FALLBACK_MODEL_ID") or None,
             default_alias=env.get("LIFTOFF_DEFAULT_ALIAS", "live"),
             prompt_cache_ttl_s=_number(env, "LIFTOFF_PROMPT_CACHE_TTL_S", 60.0),
             max_body_bytes=int(_number(env, "LIFTOFF_MAX_BODY_BYTES", 65_536)),

@@ -11,6 +11,7 @@ Deterministic per input. Faults are injected by a marker in the user text:
   [[sim:model-timeout]] -> 408 ModelTimeoutException
   [[sim:throttle-N]] -> the first N calls with this exact text throttle, later ones answer
                         (a burst that retries outlast)
+  [[sim:down=TEXT]]  -> 500 for models whose id contains TEXT; others answer (fallback tests)
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from urllib.parse import unquote
 CONVERSE_PATH = re.compile(r"^/model/(?P<model>[^/]+)/converse$")
 FAULT_MARKER = re.compile(r"\[\[sim:(throttle|error|timeout|model-timeout)\]\]")
 THROTTLE_N = re.compile(r"\[\[sim:throttle-(\d+)\]\]")
+MODEL_DOWN = re.compile(r"\[\[sim:down=([\w.:-]+)\]\]")
 ERRORS = {
     "throttle": (429, "ThrottlingException", "Too many requests, please wait before trying again."),
     "error": (500, "InternalServerException", "The simulator was told to fail."),
@@ -180,6 +182,12 @@ def _make_handler(config: SimulatorConfig):
                 system = "".join(b.get("text", "") for b in request.get("system", []))
             except (ValueError, KeyError, TypeError) as exc:
                 self._send(400, {"message": f"malformed Converse request: {exc}"}, "ValidationException")
+                return
+            down = MODEL_DOWN.search(user_text)
+            if down and down.group(1) in unquote(match["model"]):
+                self._send(
+                    500, {"message": f"{unquote(match['model'])} is down (simulated)"}, "InternalServerException"
+                )
                 return
             burst = THROTTLE_N.search(user_text)
             if burst and config.throttle_now(user_text, int(burst.group(1))):

@@ -124,6 +124,7 @@ def handler_environment(
         "LIFTOFF_MAX_BODY_BYTES": str(cfg.api.max_body_bytes),
         "LIFTOFF_BEDROCK_READ_TIMEOUT_S": os.environ.get("LIFTOFF_LOCAL_MODEL_TIMEOUT_S", "1.0"),
         "LIFTOFF_BEDROCK_MAX_ATTEMPTS": str(cfg.models.max_attempts),
+        **({"LIFTOFF_FALLBACK_MODEL_ID": cfg.models.fallback} if cfg.models.fallback else {}),
         "POWERTOOLS_SERVICE_NAME": "liftoff",
         "POWERTOOLS_METRICS_NAMESPACE": "Liftoff",
         "POWERTOOLS_TRACE_DISABLED": "true",

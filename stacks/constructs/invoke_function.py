@@ -42,6 +42,7 @@ class InvokeFunction(Construct):
                 handler="service.handlers.invoke.lambda_handler",
                 description=f"Liftoff {use_case.name} ({stage.name}): invoke a prompt on Bedrock",
                 timeout_seconds=models.lambda_timeout_seconds,
+                reserved_concurrency=use_case.capacity.reserved_concurrency,
                 log_retention_days=stage.log_retention_days,
                 destroy_on_delete=stage.destroy_on_delete,
                 environment={
@@ -59,6 +60,7 @@ class InvokeFunction(Construct):
                     "LIFTOFF_MAX_BODY_BYTES": str(use_case.api.max_body_bytes),
                     "LIFTOFF_BEDROCK_READ_TIMEOUT_S": str(models.timeout_seconds),
                     "LIFTOFF_BEDROCK_MAX_ATTEMPTS": str(models.max_attempts),
+                    **({"LIFTOFF_FALLBACK_MODEL_ID": models.fallback} if models.fallback else {}),
                     "POWERTOOLS_LOG_LEVEL": "INFO",
                     **(
                         {

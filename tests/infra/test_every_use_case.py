@@ -39,6 +39,15 @@ def test_each_use_case_is_its_own_stack_wired_to_its_own_config(synthesized, nam
     }
     assert thresholds["LatencyP95"] == config.exit_criteria.p95_latency_ms
     assert thresholds["CostPerRequest"] == config.exit_criteria.max_cost_per_request_usd
+    (invoke,) = [
+        r
+        for r in resources.values()
+        if r["Type"] == "AWS::Lambda::Function"
+        and r["Properties"].get("Handler") == "service.handlers.invoke.lambda_handler"
+    ]
+    assert invoke["Properties"].get("ReservedConcurrentExecutions") == config.capacity.reserved_concurrency
+    assert invoke["Properties"]["Timeout"] == config.models.lambda_timeout_seconds <= 29
+    assert invoke["Properties"]["Environment"]["Variables"].get("LIFTOFF_FALLBACK_MODEL_ID") == config.models.fallback
     for resource in resources.values():
         tags = resource.get("Properties", {}).get("Tags")
         if isinstance(tags, list):

@@ -50,6 +50,13 @@ def test_every_shipped_use_case_loads():
         (lambda d: d["guardrail"].pop("enabled"), "guardrail.enabled", "Field required"),  # off must be explicit
         (lambda d: d["guardrail"].update(pii={"SSN": "BLOCK"}), "guardrail", "unknown entity type(s) SSN"),
         (lambda d: d["guardrail"].update(prompt_attack="EXTREME"), "guardrail.prompt_attack", "Input should be"),
+        (lambda d: d["models"].update(fallback="us.other-model-v1:0"), "models", "`fallback`"),
+        (
+            lambda d: d["models"].update(fallback="us.amazon.nova-lite-v1:0", timeout_seconds=8, max_attempts=2),
+            "models",
+            "x 2 (fallback) = 32s exceeds",
+        ),
+        (lambda d: d.update(capacity={"reserved_concurrency": 3}), "(top level)", "that needs 25"),
     ],
 )
 def test_config_error_names_file_and_field(tmp_path, mutate, field, words):

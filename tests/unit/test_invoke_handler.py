@@ -207,3 +207,24 @@ def test_an_unavailable_spend_counter_does_not_take_the_api_down(call, spend_tab
     assert "SpendTodayUSD" not in record
     warnings = [log["message"] for log in logs if log.get("level") == "WARNING"]
     assert "spend cap not checked: counter unavailable" in warnings
+
+
+def test_a_failing_model_falls_back_and_says_so(call, printed, monkeypatch):
+    monkeypatch.setenv("LIFTOFF_FALLBACK_MODEL_ID", "us.amazon.nova-lite-v1:0")
+    get_settings.cache_clear()
+    status, body = call({"prompt_id": "triage", "variables": {"message": "refund me [[sim:down=nova-micro]]"}})
+    assert status == 200
+    assert (body["model_id"], body["fallback_from"]) == ("us.amazon.nova-lite-v1:0", "us.amazon.nova-micro-v1:0")
+    # priced as the model that answered: Nova Lite, $0.00006 / 1K in, $0.00024 / 1K out
+    usage = body["usage"]
+    assert body["cost_usd"] == pytest.approx(
+        (usage["input_tokens"] * 0.00006 + usage["output_tokens"] * 0.00024) / 1000
+    )
+    (record,), logs = printed()
+    assert record["Fallbacks"] == [1]
+    assert any(log.get("message") == "model failed, using the fallback" for log in logs)
+
+
+def test_without_a_fallback_the_model_error_stands(call):
+    status, body = call({"prompt_id": "triage", "variables": {"message": "refund me [[sim:down=nova-micro]]"}})
+    assert (status, body["error"]["code"]) == (502, "ModelError")

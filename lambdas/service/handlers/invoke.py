@@ -110,6 +110,7 @@ def _record_success(outcome: InvokeOutcome) -> None:
         "model_latency_ms": result.model_latency_ms,
         "stop_reason": result.stop_reason,
         "guardrail": result.guardrail,
+        "fallback_from": result.fallback_from,
     }
     if get_settings().log_prompts:
         redact = get_redactor()

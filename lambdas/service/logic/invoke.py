@@ -12,12 +12,19 @@ from dataclasses import dataclass
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from service.dal.model_client import ModelClient
+from service.dal.model_client import ModelClient, ModelReply
 from service.dal.spend_counter import SpendCounter, SpendCounterUnavailable
 from service.logic.cost import reply_cost_usd
 from service.logic.prompt_resolver import PromptResolver
 from service.logic.render import render_prompt
-from service.models.errors import GuardrailIntervened, Misconfigured, SpendCapHit
+from service.models.errors import (
+    GuardrailIntervened,
+    Misconfigured,
+    ModelError,
+    ModelThrottled,
+    ModelTimeout,
+    SpendCapHit,
+)
 from service.models.invoke import InvokeRequest, InvokeResponse, Usage
 from service.observability import logger, metrics
 from service.settings import Settings
@@ -58,12 +65,32 @@ def invoke(request: InvokeRequest, *, request_id: str, deps: InvokeDeps) -> Invo
     if price is None:
         raise Misconfigured(f"no price for model {model_id}: add it to pricing/bedrock.yaml and redeploy")
     rendered = render_prompt(prompt.spec, request.variables)
-    reply = deps.model.converse(
-        model_id=model_id,
-        user_text=rendered.user_text,
-        system=rendered.system,
-        inference=prompt.spec.inference.to_converse(),
-    )
+
+    def call(model: str) -> ModelReply:
+        return deps.model.converse(
+            model_id=model,
+            user_text=rendered.user_text,
+            system=rendered.system,
+            inference=prompt.spec.inference.to_converse(),
+        )
+
+    fallback_from = None
+    try:
+        reply = call(model_id)
+    except (ModelThrottled, ModelError, ModelTimeout) as exc:
+        fallback = deps.settings.fallback_model_id
+        if fallback is None or fallback == model_id:
+            raise
+        logger.warning(
+            "model failed, using the fallback",
+            extra={"model_id": model_id, "fallback_model_id": fallback, "error_code": exc.code},
+        )
+        metrics.add_metric(name="Fallbacks", unit=MetricUnit.Count, value=1)
+        fallback_from, model_id = model_id, fallback
+        price = deps.settings.model_prices.get(model_id)
+        if price is None:
+            raise Misconfigured(f"no price for fallback model {model_id}: add it to pricing/bedrock.yaml") from exc
+        reply = call(model_id)
     cost_usd = reply_cost_usd(price, reply)
     spent_today = _record_spend(deps, cost_usd)  # a blocked call is billed too
     if reply.guardrail == "blocked":
@@ -84,6 +111,7 @@ def invoke(request: InvokeRequest, *, request_id: str, deps: InvokeDeps) -> Invo
         latency_ms=round((time.perf_counter() - started) * 1000),
         model_latency_ms=reply.latency_ms,
         guardrail=reply.guardrail,
+        fallback_from=fallback_from,
     )
     return InvokeOutcome(response=response, prompt_text=rendered.user_text, spent_today_usd=spent_today)
 

@@ -76,3 +76,4 @@ class InvokeResponse(BaseModel):
     latency_ms: int
     model_latency_ms: int
     guardrail: str | None = None  # "masked" when the guardrail anonymised part of the answer
+    fallback_from: str | None = None  # the prompt's model, when it failed and `model_id` answered instead
