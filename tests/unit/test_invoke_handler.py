@@ -228,3 +228,20 @@ def test_a_failing_model_falls_back_and_says_so(call, printed, monkeypatch):
 def test_without_a_fallback_the_model_error_stands(call):
     status, body = call({"prompt_id": "triage", "variables": {"message": "refund me [[sim:down=nova-micro]]"}})
     assert (status, body["error"]["code"]) == (502, "ModelError")
+
+
+def test_an_unreachable_model_endpoint_is_a_clear_502_fast(call, monkeypatch):
+    import socket
+    import time
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", f"http://127.0.0.1:{port}")
+    get_settings.cache_clear()
+    handler_module.get_deps.cache_clear()
+    started = time.perf_counter()
+    status, body = call({"prompt_id": "triage", "variables": {"message": "refund"}})
+    assert (status, body["error"]["code"]) == (502, "ModelError")
+    assert "unreachable" in body["error"]["message"]
+    assert time.perf_counter() - started < 10
