@@ -162,6 +162,8 @@ class ApiConfig(_Strict):
     max_body_bytes: int = Field(default=65_536, ge=1024, le=6_000_000)
     # AWS WAF (stages with `waf`): requests per client IP per 5 minutes before WAF blocks it
     waf_rate_limit_per_5min: int = Field(default=2000, ge=10, le=2_000_000_000)
+    # How long an answer is kept for a client retrying with the same Idempotency-Key
+    idempotency_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
 
 
 class LoggingConfig(_Strict):

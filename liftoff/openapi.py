@@ -18,8 +18,10 @@ ERROR_STATUSES = {
     "403": "No or wrong API key (INVALID_API_KEY)",
     "404": "Unknown prompt, alias or version (PromptNotFound), or no such route",
     "413": "Body over api.max_body_bytes (PayloadTooLarge)",
+    "409": "A request with the same Idempotency-Key is still running (IdempotencyConflict)",
     "415": "Content-Type other than application/json (UnsupportedMediaType)",
-    "422": "The guardrail blocked the request or the answer (GuardrailIntervened)",
+    "422": "The guardrail blocked the request or the answer (GuardrailIntervened), or an Idempotency-Key was "
+    "reused with another body (IdempotencyKeyReused)",
     "429": "Bedrock throttled after retries (ModelThrottled) or the daily spend cap is reached (SpendCapHit)",
     "500": "Misconfigured deployment or unexpected error (the message says which; never a stack trace)",
     "502": "The model failed (ModelError)",
@@ -93,6 +95,16 @@ def build() -> dict:
                     "operationId": "invoke",
                     "summary": "Run a prompt (by alias or version) with its variables",
                     "security": [{"apiKey": []}],
+                    "parameters": [
+                        {
+                            "name": "Idempotency-Key",
+                            "in": "header",
+                            "required": False,
+                            "description": "Retry-safe key: a retry with the same key and body gets the first "
+                            "answer again, without a second model call or charge",
+                            "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{8,128}$"},
+                        }
+                    ],
                     "requestBody": {
                         "required": True,
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/InvokeRequest"}}},

@@ -11,6 +11,7 @@ from liftoff.config import StageConfig
 from liftoff.usecases import UseCase
 from stacks.constructs.alarm_topic import AlarmTopic
 from stacks.constructs.api_front_door import ApiFrontDoor
+from stacks.constructs.idempotency_table import IdempotencyTable
 from stacks.constructs.invoke_function import InvokeFunction
 from stacks.constructs.model_guardrail import ModelGuardrail
 from stacks.constructs.monitoring import Monitoring
@@ -49,6 +50,7 @@ class UseCaseStack(Stack):
         )
         self.prompts = PromptsTable(self, "Prompts", stage=stage, kms_key=table_key)
         self.spend = SpendTable(self, "Spend", stage=stage, kms_key=table_key)
+        self.idempotency = IdempotencyTable(self, "Idempotency", stage=stage, kms_key=table_key)
         self.guardrail = (
             ModelGuardrail(self, "Guardrail", name=f"liftoff-{config.name}-{stage.name}", config=config.guardrail)
             if config.guardrail.enabled
@@ -61,6 +63,7 @@ class UseCaseStack(Stack):
             stage=stage,
             prompts_table=self.prompts.table,
             spend_table=self.spend.table,
+            idempotency_table=self.idempotency.table,
             guardrail=self.guardrail,
             prices=use_case.prices,
         )

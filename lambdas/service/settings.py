@@ -81,6 +81,8 @@ class Settings:
     redact_patterns: dict[str, str] = field(default_factory=dict)
     guardrail: tuple[str, str] | None = None  # (identifier, version) of the use case's guardrail
     fallback_model_id: str | None = None  # called when the prompt's model throttles, fails or times out
+    idempotency_table: str | None = None  # Idempotency-Key records (None: the header is ignored)
+    idempotency_ttl_s: int = 3600
     default_alias: str = "live"
     prompt_cache_ttl_s: float = 60.0
     max_body_bytes: int = 65_536
@@ -104,6 +106,8 @@ class Settings:
             redact_patterns=_patterns(env),
             guardrail=_guardrail(env),
             fallback_model_id=env.get("LIFTOFF_FALLBACK_MODEL_ID") or None,
+            idempotency_table=env.get("LIFTOFF_IDEMPOTENCY_TABLE", "").strip() or None,
+            idempotency_ttl_s=int(_number(env, "LIFTOFF_IDEMPOTENCY_TTL_S", 3600)),
             default_alias=env.get("LIFTOFF_DEFAULT_ALIAS", "live"),
             prompt_cache_ttl_s=_number(env, "LIFTOFF_PROMPT_CACHE_TTL_S", 60.0),
             max_body_bytes=int(_number(env, "LIFTOFF_MAX_BODY_BYTES", 65_536)),

@@ -37,6 +37,7 @@ class LocalState:
     bedrock_url: str
     table_name: str
     spend_table_name: str
+    idempotency_table_name: str
 
     @property
     def invoke_url(self) -> str:
@@ -90,7 +91,7 @@ def local_table(state: LocalState, name: str):
 
 
 def handler_environment(
-    use_case: UseCase, *, table: str, spend_table: str, dynamodb_url: str, bedrock_url: str
+    use_case: UseCase, *, table: str, spend_table: str, dynamodb_url: str, bedrock_url: str, idempotency_table: str = ""
 ) -> dict[str, str]:
     """The environment the deployed function gets from CDK, pointed at the local services.
     `LIFTOFF_LOCAL_DAILY_CAP_USD` overrides the use case's daily cap (to see the cap work)."""
@@ -108,6 +109,8 @@ def handler_environment(
         "LIFTOFF_ALLOWED_MODEL_IDS": ",".join(cfg.models.allowed),
         "LIFTOFF_MODEL_PRICES": prices_env_value(use_case.prices),
         "LIFTOFF_SPEND_TABLE": spend_table,
+        "LIFTOFF_IDEMPOTENCY_TABLE": idempotency_table,
+        "LIFTOFF_IDEMPOTENCY_TTL_S": str(cfg.api.idempotency_ttl_seconds),
         "LIFTOFF_DAILY_CAP_USD": os.environ.get("LIFTOFF_LOCAL_DAILY_CAP_USD", str(cfg.budget.daily_cap_usd)),
         "LIFTOFF_LOG_PROMPTS": str(cfg.logging.log_prompts).lower(),
         "LIFTOFF_REDACT_PATTERNS": json.dumps(cfg.logging.redact_patterns),
@@ -160,7 +163,24 @@ def create_spend_table(dynamodb, name: str) -> None:
     )
 
 
-def provision(use_case: UseCase, *, table: str, spend_table: str, dynamodb_url: str) -> None:
+def create_idempotency_table(dynamodb, name: str) -> None:
+    """The key schema and TTL of stacks/constructs/idempotency_table.py."""
+    from stacks.constructs.idempotency_table import TTL_ATTRIBUTE
+
+    dynamodb.create_table(
+        TableName=name,
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
+    )
+
+
+def provision(
+    use_case: UseCase, *, table: str, spend_table: str, dynamodb_url: str, idempotency_table: str = ""
+) -> None:
     """Create the tables and publish the repo's prompts, as a first deploy would."""
     import boto3
 
@@ -171,6 +191,8 @@ def provision(use_case: UseCase, *, table: str, spend_table: str, dynamodb_url: 
     client = boto3.client("dynamodb", **endpoint)
     create_prompts_table(client, table)
     create_spend_table(client, spend_table)
+    if idempotency_table:
+        create_idempotency_table(client, idempotency_table)
     store = PromptStore(boto3.resource("dynamodb", **endpoint).Table(table), use_case.name)
     sync_prompts(store, [p.model_dump(mode="json") for p in use_case.prompts], message="local up")
 
@@ -195,21 +217,31 @@ def serve(use_case_name: str, ready_file: Path) -> None:
     )
     table = f"liftoff-{use_case.name}-local-prompts"
     spend_table = f"liftoff-{use_case.name}-local-spend"
+    idempotency_table = f"liftoff-{use_case.name}-local-idempotency"
     os.environ.update(
         handler_environment(
-            use_case, table=table, spend_table=spend_table, dynamodb_url=dynamodb_url, bedrock_url=bedrock_url
+            use_case,
+            table=table,
+            spend_table=spend_table,
+            dynamodb_url=dynamodb_url,
+            bedrock_url=bedrock_url,
+            idempotency_table=idempotency_table,
         )
     )
 
     from service.handlers.invoke import lambda_handler
 
-    provision(use_case, table=table, spend_table=spend_table, dynamodb_url=dynamodb_url)
+    provision(
+        use_case, table=table, spend_table=spend_table, dynamodb_url=dynamodb_url, idempotency_table=idempotency_table
+    )
 
     from liftoff.local.local_api import start_local_api
 
     api_key = secrets.token_urlsafe(24)
     api_server, api_url = start_local_api(handler=lambda_handler, api_key=api_key, stage=LOCAL_STAGE)
-    state = LocalState(os.getpid(), use_case.name, api_url, api_key, dynamodb_url, bedrock_url, table, spend_table)
+    state = LocalState(
+        os.getpid(), use_case.name, api_url, api_key, dynamodb_url, bedrock_url, table, spend_table, idempotency_table
+    )
     ready_file.write_text(json.dumps(asdict(state)))
 
     stopping = False

@@ -30,6 +30,7 @@ class InvokeFunction(Construct):
         stage: StageConfig,
         prompts_table: dynamodb.ITableV2,
         spend_table: dynamodb.ITableV2,
+        idempotency_table: dynamodb.ITableV2,
         guardrail: ModelGuardrail | None,
         prices: dict[str, ModelPrice],
     ):
@@ -52,6 +53,8 @@ class InvokeFunction(Construct):
                     "LIFTOFF_ALLOWED_MODEL_IDS": ",".join(models.allowed),
                     "LIFTOFF_MODEL_PRICES": prices_env_value(prices),
                     "LIFTOFF_SPEND_TABLE": spend_table.table_name,
+                    "LIFTOFF_IDEMPOTENCY_TABLE": idempotency_table.table_name,
+                    "LIFTOFF_IDEMPOTENCY_TTL_S": str(use_case.api.idempotency_ttl_seconds),
                     "LIFTOFF_DAILY_CAP_USD": str(use_case.budget.daily_cap_usd),
                     "LIFTOFF_LOG_PROMPTS": str(use_case.logging.log_prompts).lower(),
                     "LIFTOFF_REDACT_PATTERNS": json.dumps(use_case.logging.redact_patterns),
@@ -76,7 +79,13 @@ class InvokeFunction(Construct):
         self._grant_models(use_case)
         self._allow("ReadPromptRegistry", ["dynamodb:GetItem", "dynamodb:Query"], [prompts_table.table_arn])
         self._allow("ReadAndAddSpend", ["dynamodb:GetItem", "dynamodb:UpdateItem"], [spend_table.table_arn])
-        keys = sorted({t.encryption_key.key_arn for t in (prompts_table, spend_table) if t.encryption_key})
+        self._allow(
+            "KeepIdempotencyRecords",
+            ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+            [idempotency_table.table_arn],
+        )
+        tables = (prompts_table, spend_table, idempotency_table)
+        keys = sorted({t.encryption_key.key_arn for t in tables if t.encryption_key})
         if keys:  # customer-managed table key (security.table_kms_key_arn)
             self._allow("UseTableKey", ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"], keys)
         if guardrail:

@@ -84,4 +84,5 @@ def test_registry_outage_with_warm_cache_still_serves(local, post):
             table=local.table_name,
             spend_table=local.spend_table_name,
             dynamodb_url=local.dynamodb_url,
+            idempotency_table=local.idempotency_table_name,
         )

@@ -166,7 +166,7 @@ def test_checkov_finds_nothing_without_a_recorded_reason(synthesized):
     assert skipped <= set(inline)
 
 
-def test_a_customer_managed_table_key_encrypts_both_tables_and_is_granted(tmp_path):
+def test_a_customer_managed_table_key_encrypts_every_table_and_is_granted(tmp_path):
     import dataclasses
 
     from aws_cdk.assertions import Template
@@ -191,7 +191,7 @@ def test_a_customer_managed_table_key_encrypts_both_tables_and_is_granted(tmp_pa
     app.synth()
     template = Template.from_stack(stack)
     tables = template.find_resources("AWS::DynamoDB::GlobalTable").values()
-    assert [t["Properties"]["SSESpecification"]["SSEType"] for t in tables] == ["KMS", "KMS"]
+    assert [t["Properties"]["SSESpecification"]["SSEType"] for t in tables] == ["KMS", "KMS", "KMS"]
     for table in tables:
         (replica,) = table["Properties"]["Replicas"]
         assert replica["SSESpecification"] == {"KMSMasterKeyId": key_arn}

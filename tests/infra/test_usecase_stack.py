@@ -21,7 +21,7 @@ def stage(synthesized):
 
 
 def test_resources_of_one_use_case(template):
-    template.resource_count_is("AWS::DynamoDB::GlobalTable", 2)  # prompts, spend counter
+    template.resource_count_is("AWS::DynamoDB::GlobalTable", 3)  # prompts, spend counter, idempotency
     template.resource_count_is("AWS::ApiGateway::RestApi", 1)
     template.resource_count_is("AWS::ApiGateway::ApiKey", 1)
     template.resource_count_is("AWS::ApiGateway::UsagePlan", 1)
@@ -104,6 +104,14 @@ def test_invoke_role_can_call_only_configured_models_read_its_table_and_add_spen
     assert statements["ReadPromptRegistry"]["Action"] == ["dynamodb:GetItem", "dynamodb:Query"]
     assert statements["ReadAndAddSpend"]["Action"] == ["dynamodb:GetItem", "dynamodb:UpdateItem"]
     assert statements["ReadAndAddSpend"]["Resource"]["Fn::GetAtt"][0].startswith("SpendTable")
+    idempotency = statements["KeepIdempotencyRecords"]
+    assert idempotency["Action"] == [
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    ]
+    assert idempotency["Resource"]["Fn::GetAtt"][0].startswith("IdempotencyTable")
     assert statements["ReadPromptRegistry"]["Resource"]["Fn::GetAtt"][0].startswith("PromptsTable")
     guardrail = statements["ApplyOwnGuardrail"]
     assert guardrail["Action"] == "bedrock:ApplyGuardrail"
@@ -115,7 +123,14 @@ def test_invoke_role_can_call_only_configured_models_read_its_table_and_add_spen
         s
         for sid, s in statements.items()
         if sid
-        not in {"InvokeConfiguredModels", "ReadPromptRegistry", "ReadAndAddSpend", "ApplyOwnGuardrail", "WriteOwnLogs"}
+        not in {
+            "InvokeConfiguredModels",
+            "ReadPromptRegistry",
+            "ReadAndAddSpend",
+            "KeepIdempotencyRecords",
+            "ApplyOwnGuardrail",
+            "WriteOwnLogs",
+        }
     ]
     assert others == [
         {"Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "Effect": "Allow", "Resource": "*"}
@@ -134,7 +149,7 @@ def test_no_wildcard_on_any_bedrock_statement(template):
 def test_tables_follow_stage(template, stage):
     prod = stage == "prod"
     tables = template.find_resources("AWS::DynamoDB::GlobalTable")
-    assert len(tables) == 2
+    assert len(tables) == 3
     for table in tables.values():
         props = table["Properties"]
         assert props["BillingMode"] == "PAY_PER_REQUEST"

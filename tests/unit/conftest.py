@@ -6,8 +6,13 @@ import pytest
 from moto import mock_aws
 
 from liftoff.local.bedrock_simulator import start_simulator
-from liftoff.local.local_api import LambdaContext, proxy_event
-from liftoff.local.runtime import create_prompts_table, create_spend_table, handler_environment
+from liftoff.local.local_api import LambdaContext, proxy_event, proxy_result_headers
+from liftoff.local.runtime import (
+    create_idempotency_table,
+    create_prompts_table,
+    create_spend_table,
+    handler_environment,
+)
 from liftoff.usecases import load_use_case
 from service.dal.prompt_store import PromptStore
 from service.handlers import invoke as handler_module
@@ -16,6 +21,7 @@ from service.settings import get_settings
 
 TABLE = "prompts-test"
 SPEND_TABLE = "spend-test"
+IDEMPOTENCY_TABLE = "idempotency-test"
 USE_CASE = "support-triage"
 
 
@@ -57,23 +63,37 @@ def simulator_url():
 @pytest.fixture
 def call(table, spend_table, triage, simulator_url, monkeypatch):
     """The real handler, with DynamoDB from moto and Bedrock from the simulator."""
-    env = handler_environment(triage, table=TABLE, spend_table=SPEND_TABLE, dynamodb_url="", bedrock_url=simulator_url)
+    create_idempotency_table(boto3.client("dynamodb"), IDEMPOTENCY_TABLE)
+    env = handler_environment(
+        triage,
+        table=TABLE,
+        spend_table=SPEND_TABLE,
+        dynamodb_url="",
+        bedrock_url=simulator_url,
+        idempotency_table=IDEMPOTENCY_TABLE,
+    )
     env.pop("AWS_ENDPOINT_URL_DYNAMODB")  # moto's in-process mock, not a server
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     get_settings.cache_clear()
     handler_module.get_deps.cache_clear()
+    handler_module.get_idempotent_invoke.cache_clear()
     sync_prompts(PromptStore(table, triage.name), [p.model_dump(mode="json") for p in triage.prompts], message="t")
 
-    def _call(body, raw: str | None = None):
+    def _call(body, raw: str | None = None, headers: dict | None = None, with_headers: bool = False):
         payload = raw if raw is not None else json.dumps(body)
-        event = proxy_event(method="POST", path="/v1/invoke", headers={}, body=payload, request_id="req-1", stage="t")
+        event = proxy_event(
+            method="POST", path="/v1/invoke", headers=headers or {}, body=payload, request_id="req-1", stage="t"
+        )
         result = handler_module.lambda_handler(event, LambdaContext())
+        if with_headers:
+            return result["statusCode"], json.loads(result["body"]), proxy_result_headers(result)
         return result["statusCode"], json.loads(result["body"])
 
     yield _call
     get_settings.cache_clear()
     handler_module.get_deps.cache_clear()
+    handler_module.get_idempotent_invoke.cache_clear()
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """POST /v1/invoke: thin edge. Parse and validate, call logic.invoke, shape the response."""
 
 # No `from __future__ import annotations` here: Powertools reads the route signature at runtime.
+import json
 import re
 from functools import lru_cache
 from typing import Annotated
@@ -18,6 +19,7 @@ from service.dal.model_client import ModelClient
 from service.dal.prompt_store import PromptStore
 from service.dal.spend_counter import SpendCounter
 from service.handlers.http_errors import describe_validation_errors, error_response, from_service_error
+from service.handlers.idempotency import REPLAYED, idempotency_key, make_idempotent
 from service.logic.invoke import InvokeDeps, InvokeOutcome, invoke
 from service.logic.prompt_resolver import PromptResolver
 from service.logic.redact import Redactor
@@ -54,6 +56,25 @@ def get_deps() -> InvokeDeps:
 
 
 @lru_cache(maxsize=1)
+def get_idempotent_invoke():
+    """invoke, made idempotent by Idempotency-Key (None when the function has no idempotency table)."""
+    settings = get_settings()
+    if not settings.idempotency_table:
+        return None
+    return make_idempotent(
+        _invoke_and_record,
+        table_name=settings.idempotency_table,
+        expires_after_seconds=settings.idempotency_ttl_s,
+    )
+
+
+def _invoke_and_record(request: dict) -> dict:
+    outcome = invoke(InvokeRequest.model_validate(request["body"]), request_id=request["request_id"], deps=get_deps())
+    _record_success(outcome)
+    return outcome.response.model_dump(mode="json")
+
+
+@lru_cache(maxsize=1)
 def get_redactor() -> Redactor:
     return Redactor(get_settings().redact_patterns)
 
@@ -75,10 +96,20 @@ def _request_id() -> str:
 @app.post("/v1/invoke")
 @tracer.capture_method
 def invoke_route(body: Annotated[InvokeRequest, Body()]):
-    outcome = invoke(body, request_id=_request_id(), deps=get_deps())
-    _record_success(outcome)
+    request = {"body": body.model_dump(mode="json"), "request_id": _request_id()}
+    key = idempotency_key(app.current_event.headers)
+    idempotent = get_idempotent_invoke() if key else None
+    headers = {}
+    if idempotent is None:
+        result = _invoke_and_record(request)
+    else:
+        result = idempotent({**request, "key": key}, app.lambda_context)
+        if result.pop(REPLAYED, False):  # the stored answer: no model call, no cost, no metrics
+            headers["Idempotent-Replayed"] = "true"
+            metrics.add_metric(name="IdempotentReplays", unit=MetricUnit.Count, value=1)
+            logger.info("invoke replayed", extra={"status": 200, "idempotency_key": key})
     return Response(
-        status_code=200, content_type=content_types.APPLICATION_JSON, body=outcome.response.model_dump_json()
+        status_code=200, content_type=content_types.APPLICATION_JSON, body=json.dumps(result), headers=headers
     )
 
 

@@ -1,0 +1,48 @@
+"""Idempotency-Key: a retried request gets the first answer, without a second model call or charge."""
+
+import pytest
+
+BODY = {"prompt_id": "triage", "variables": {"message": "I was charged twice, refund please"}}
+
+
+def test_a_retry_with_the_same_key_replays_the_answer_and_is_billed_once(call, spend_table, printed):
+    headers = {"Idempotency-Key": "order-1182-refund"}
+    first = call(BODY, headers=headers, with_headers=True)
+    again = call(BODY, headers=headers, with_headers=True)
+    assert first[0] == again[0] == 200
+    assert again[1] == first[1]
+    assert "Idempotent-Replayed" not in first[2]
+    assert again[2]["Idempotent-Replayed"] == "true"
+    (item,) = spend_table.scan()["Items"]
+    assert item["requests"] == 1
+    records = printed()[0]
+    assert sum(r.get("Requests", [0])[0] for r in records) == 1  # the replay is not a second request
+    assert sum(r.get("IdempotentReplays", [0])[0] for r in records) == 1
+
+
+def test_the_same_key_with_another_body_is_refused(call):
+    headers = {"Idempotency-Key": "order-1182-refund"}
+    assert call(BODY, headers=headers)[0] == 200
+    other = {**BODY, "variables": {"message": "something else entirely"}}
+    status, body = call(other, headers=headers)
+    assert (status, body["error"]["code"]) == (422, "IdempotencyKeyReused")
+
+
+def test_without_a_key_every_call_runs(call, spend_table):
+    call(BODY)
+    call(BODY)
+    assert spend_table.scan()["Items"][0]["requests"] == 2
+
+
+@pytest.mark.parametrize("key", ["short", "has spaces in it", "x" * 129])
+def test_a_malformed_key_is_a_400(call, key):
+    status, body = call(BODY, headers={"Idempotency-Key": key})
+    assert (status, body["error"]["code"]) == (400, "BadRequest")
+    assert "Idempotency-Key" in body["error"]["message"]
+
+
+def test_a_failed_request_is_not_stored_so_a_retry_runs_again(call):
+    headers = {"Idempotency-Key": "retry-after-throttle"}
+    throttled = {"prompt_id": "triage", "variables": {"message": "refund [[sim:throttle]]"}}
+    assert call(throttled, headers=headers)[0] == 429
+    assert call(throttled, headers=headers)[0] == 429  # not 409 "in progress", not a stored error
