@@ -21,8 +21,9 @@ import math
 import re
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote
+
+from liftoff.local.http import LocalHTTPServer, LocalRequestHandler
 
 CONVERSE_PATH = re.compile(r"^/model/(?P<model>[^/]+)/converse$")
 FAULT_MARKER = re.compile(r"\[\[sim:(throttle|error|timeout|model-timeout)\]\]")
@@ -143,12 +144,7 @@ class SimulatorConfig:
 
 
 def _make_handler(config: SimulatorConfig):
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args):  # keep the console quiet
-            return
-
+    class Handler(LocalRequestHandler):
         def _send(self, status: int, body: dict, error_type: str | None = None) -> None:
             payload = json.dumps(body).encode()
             self.send_response(status)
@@ -240,9 +236,8 @@ def _make_handler(config: SimulatorConfig):
     return Handler
 
 
-def start_simulator(port: int = 0, config: SimulatorConfig | None = None) -> tuple[ThreadingHTTPServer, str]:
+def start_simulator(port: int = 0, config: SimulatorConfig | None = None) -> tuple[LocalHTTPServer, str]:
     """Start on 127.0.0.1 in a daemon thread; returns the server and its base URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", port), _make_handler(config or SimulatorConfig()))
-    server.daemon_threads = True
+    server = LocalHTTPServer(("127.0.0.1", port), _make_handler(config or SimulatorConfig()))
     threading.Thread(target=server.serve_forever, name="bedrock-simulator", daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"

@@ -7,11 +7,10 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 from jsonschema import Draft4Validator
 
+from liftoff.local.http import LocalHTTPServer, LocalRequestHandler
 from liftoff.openapi import build as openapi_document
 from service.models.invoke import INVOKE_REQUEST_SCHEMA
 from stacks.constructs.api_front_door import INVOKE_PATH
@@ -105,7 +104,7 @@ def handle(*, method: str, path: str, headers: dict[str, str], raw: bytes, api_k
     return int(result["statusCode"]), json.loads(result["body"]), proxy_result_headers(result)
 
 
-def start_local_api(*, handler, api_key: str, stage: str, port: int = 0) -> tuple[ThreadingHTTPServer, str]:
+def start_local_api(*, handler, api_key: str, stage: str, port: int = 0) -> tuple[LocalHTTPServer, str]:
     """Serve the API on 127.0.0.1. Connections are handled in threads, but the Lambda handler runs
     one request at a time: it is one execution environment, and Lambda never gives an environment
     two requests at once (the handler's module state - routing context, metrics buffer - relies on it)."""
@@ -115,12 +114,7 @@ def start_local_api(*, handler, api_key: str, stage: str, port: int = 0) -> tupl
         with one_environment:
             return handler(event, context)
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args: Any):
-            return
-
+    class Handler(LocalRequestHandler):
         def _serve(self):
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
@@ -151,7 +145,6 @@ def start_local_api(*, handler, api_key: str, stage: str, port: int = 0) -> tupl
 
         do_GET = do_POST = do_PUT = do_DELETE = _serve
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    server.daemon_threads = True
+    server = LocalHTTPServer(("127.0.0.1", port), Handler)
     threading.Thread(target=server.serve_forever, name="local-api", daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"
