@@ -272,3 +272,12 @@ def spend_line(today: DaySpend, cap_usd: float) -> str:
         f"spend counter, {today.day} (UTC): ${today.spend_usd:.6f} over {today.requests} requests "
         f"({today.spend_usd / cap_usd:.4%} of the ${cap_usd:g} daily cap)"
     )
+
+
+def _register_project() -> None:
+    from liftoff.cost_project import project
+
+    cost.add_command(project)
+
+
+_register_project()

@@ -1,0 +1,213 @@
+"""`liftoff cost project`: what a use case costs per month at N, 10N and 100N requests a day, and
+which limit it meets first.
+
+Model cost comes from measured token counts (the latest eval report's answered cases, or
+`--report`), priced at pricing/bedrock.yaml; everything around it from pricing/aws.yaml, with the
+use case's own settings (memory, alarms, WAF in prod, metrics). Lambda duration is taken as the
+use case's p95 latency criterion: in local mode the simulator answers in milliseconds, so measured
+latency would understate the bill; on a deployed stage, pass `--duration-ms` from the dashboard.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from liftoff import REPO_ROOT
+from liftoff.config import get_stage
+from liftoff.errors import ConfigError
+from liftoff.usecases import load_use_case
+
+AWS_PRICES = REPO_ROOT / "pricing" / "aws.yaml"
+DAYS = 30
+METRIC_NAMES = 16  # the EMF metrics of the invoke function (one dimension set: UseCase, Stage)
+ALARMS = 7
+LAMBDA_MEMORY_GB = 0.5  # stacks/lambda_factory.py FunctionProps.memory_mb
+ACCOUNT_CONCURRENCY = 1000  # the default Lambda concurrency quota per Region
+WAF_RULES = 3
+
+
+@dataclass(frozen=True)
+class Usage:
+    requests: int
+    input_tokens: float
+    output_tokens: float
+    model_cost_usd: float
+    log_bytes: float
+    source: str
+
+
+def measured_usage(use_case: str, report: Path | None) -> Usage:
+    from liftoff.evals.report import latest_report
+
+    path = report or latest_report(use_case)
+    if path is None:
+        raise click.ClickException(
+            f"no eval report for {use_case} to measure tokens from: run `liftoff eval run --use-case {use_case}`"
+        )
+    results = path.parent / "results.jsonl" if path.name == "report.json" else path / "results.jsonl"
+    rows = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
+    answered = [r for r in rows if r.get("ok")]
+    if not answered:
+        raise click.ClickException(f"{results}: no answered case to measure")
+    # one log line and one EMF record per request: about their size in JSON
+    sample = {k: answered[0].get(k) for k in ("id", "model_id", "cost_usd", "input_tokens", "output_tokens")}
+    log_bytes = 1100 + len(json.dumps(sample))
+    return Usage(
+        requests=len(answered),
+        input_tokens=statistics.fmean(r["input_tokens"] for r in answered),
+        output_tokens=statistics.fmean(r["output_tokens"] for r in answered),
+        model_cost_usd=statistics.fmean(r["cost_usd"] for r in answered),
+        log_bytes=log_bytes,
+        source=str(results.relative_to(REPO_ROOT) if results.is_relative_to(REPO_ROOT) else results),
+    )
+
+
+def monthly_costs(use_case: str, stage: str, per_day: int, usage: Usage, duration_ms: float) -> dict[str, float]:
+    prices = yaml.safe_load(AWS_PRICES.read_text())
+    waf = get_stage(stage).waf
+    n = per_day * DAYS
+    million = n / 1e6
+    costs = {
+        "Bedrock model": n * usage.model_cost_usd,
+        "Lambda requests": million * prices["lambda"]["per_million_requests"],
+        "Lambda duration": n * duration_ms / 1000 * LAMBDA_MEMORY_GB * prices["lambda"]["per_gb_second_arm64"],
+        "API Gateway": million * prices["api_gateway"]["rest_per_million_requests"],
+        # per request: the spend cap's consistent GetItem (1 RRU) and its UpdateItem (1 WRU); prompts are cached
+        "DynamoDB": million
+        * (
+            prices["dynamodb"]["per_million_read_request_units"] + prices["dynamodb"]["per_million_write_request_units"]
+        ),
+        "CloudWatch Logs": n * usage.log_bytes / 1e9 * prices["cloudwatch"]["logs_ingestion_per_gb"],
+        "CloudWatch metrics, dashboard, alarms": METRIC_NAMES * prices["cloudwatch"]["custom_metric_per_month"]
+        + prices["cloudwatch"]["dashboard_per_month"]
+        + ALARMS * prices["cloudwatch"]["standard_alarm_per_month"],
+        "X-Ray": million * prices["xray"]["sampled_share"] * prices["xray"]["per_million_traces_recorded"],
+        "KMS (alarm topic key)": prices["kms"]["key_per_month"],
+    }
+    if waf:
+        costs["WAF"] = (
+            prices["waf"]["web_acl_per_month"]
+            + WAF_RULES * prices["waf"]["rule_per_month"]
+            + million * prices["waf"]["per_million_requests"]
+        )
+    return costs
+
+
+def idle_cost(use_case: str, stage: str) -> float:
+    """What the stack costs with no traffic at all."""
+    zero = Usage(0, 0, 0, 0, 0, "")
+    return sum(monthly_costs(use_case, stage, 0, zero, 0).values())
+
+
+def limits(use_case: str, per_day: int, usage: Usage, duration_ms: float, peak_factor: float) -> list[tuple]:
+    config = load_use_case(use_case).config
+    peak_rps = per_day / 86_400 * peak_factor
+    concurrency = peak_rps * duration_ms / 1000
+    concurrency_limit = config.capacity.reserved_concurrency or ACCOUNT_CONCURRENCY
+    tokens_per_minute = peak_rps * 60 * (usage.input_tokens + usage.output_tokens)
+    return [
+        (
+            "API Gateway throttle (api.throttle_rate_per_s)",
+            peak_rps,
+            config.api.throttle_rate_per_s,
+            "requests/s",
+            "raise api.throttle_rate_per_s (and the usage plan follows)",
+        ),
+        (
+            "API daily quota (api.quota_per_day)",
+            float(per_day),
+            float(config.api.quota_per_day),
+            "requests/day",
+            "raise api.quota_per_day",
+        ),
+        (
+            "Lambda concurrency" + (" (capacity.reserved_concurrency)" if config.capacity.reserved_concurrency else ""),
+            concurrency,
+            float(concurrency_limit),
+            "executions",
+            "raise capacity.reserved_concurrency or the account's Lambda concurrency quota",
+        ),
+        (
+            "Bedrock tokens per minute",
+            tokens_per_minute,
+            math.nan,
+            "tokens/min",
+            "compare with your account's on-demand TPM quota for the model (Service Quotas > Amazon Bedrock)",
+        ),
+    ]
+
+
+@click.command("project", help="Monthly cost at N, 10N and 100N requests a day, and the first limit met.")
+@click.option("--use-case", default="support-triage", show_default=True)
+@click.option("--requests-per-day", "per_day", type=click.IntRange(1), required=True)
+@click.option("--stage", type=click.Choice(["sandbox", "prod"]), default="prod", show_default=True)
+@click.option("--report", type=click.Path(exists=True, path_type=Path), default=None, help="Eval report folder.")
+@click.option("--duration-ms", type=float, default=None, help="Lambda duration (default: the p95 criterion).")
+@click.option("--peak-factor", type=float, default=3.0, show_default=True, help="Peak rate / average rate.")
+@click.option("--json", "as_json", is_flag=True)
+def project(use_case, per_day, stage, report, duration_ms, peak_factor, as_json) -> None:  # noqa: PLR0917
+    try:
+        config = load_use_case(use_case).config
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    usage = measured_usage(use_case, report)
+    duration = duration_ms or config.exit_criteria.p95_latency_ms
+    scales = {
+        f"{per_day:,}/day": per_day,
+        f"{10 * per_day:,}/day": 10 * per_day,
+        f"{100 * per_day:,}/day": 100 * per_day,
+    }
+    tables = {label: monthly_costs(use_case, stage, n, usage, duration) for label, n in scales.items()}
+    found = {label: limits(use_case, n, usage, duration, peak_factor) for label, n in scales.items()}
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "usage": usage.__dict__,
+                    "monthly_usd": tables,
+                    "idle_usd_per_month": idle_cost(use_case, stage),
+                    "limits": {k: [list(x) for x in v] for k, v in found.items()},
+                },
+                indent=2,
+                default=str,
+            )
+        )
+        return
+    console = Console(width=150)
+    console.print(
+        f"{use_case} ({stage}): {usage.input_tokens:.0f} in / {usage.output_tokens:.0f} out tokens and "
+        f"${usage.model_cost_usd:.6f} of model per request, measured on {usage.requests} answered cases "
+        f"({usage.source}); Lambda duration {duration:.0f} ms; prices: pricing/bedrock.yaml, pricing/aws.yaml"
+    )
+    table = Table(title="monthly cost (USD, 30 days)")
+    table.add_column("")
+    for label in scales:
+        table.add_column(label, justify="right")
+    for item in next(iter(tables.values())):
+        table.add_row(item, *[f"{tables[label][item]:,.2f}" for label in scales])
+    table.add_row("[bold]total[/]", *[f"[bold]{sum(tables[label].values()):,.2f}[/]" for label in scales])
+    table.add_row("per request", *[f"{sum(tables[lbl].values()) / (n * DAYS):.6f}" for lbl, n in scales.items()])
+    console.print(table)
+    console.print(f"idle cost (no traffic): ${idle_cost(use_case, stage):,.2f} a month")
+    for label, rows in found.items():
+        binding = [(name, need / limit) for name, need, limit, *_ in rows if not math.isnan(limit)]
+        first = max(binding, key=lambda x: x[1])
+        verdict = "over" if first[1] > 1 else "at"
+        console.print(
+            f"{label} (peak x{peak_factor:g}): first limit is {first[0]} at {first[1]:.0%}"
+            + (f" ({verdict} it)" if first[1] > 1 else "")
+        )
+        for name, need, limit, unit, fix in rows:
+            if math.isnan(limit):
+                console.print(f"    {name}: needs {need:,.0f} {unit} at peak; {fix}")
+            elif need > limit:
+                console.print(f"    [red]{name}: needs {need:,.1f} {unit}, limit {limit:,.0f}[/]: {fix}")
