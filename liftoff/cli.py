@@ -127,5 +127,9 @@ def _register_subcommands() -> None:
     main.add_command(cost)
     main.add_command(eval_group, name="eval")
 
+    from liftoff.load import load
+
+    main.add_command(load)
+
 
 _register_subcommands()

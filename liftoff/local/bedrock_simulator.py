@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import re
 import threading
 import time
@@ -123,8 +124,9 @@ def answer_for(system: str, user_text: str) -> str:
 
 
 class SimulatorConfig:
-    def __init__(self, latency_ms: float = 0.0, timeout_s: float = 3.0, guardrail=None):
+    def __init__(self, latency_ms: float = 0.0, timeout_s: float = 3.0, guardrail=None, latency_sigma: float = 0.0):
         self.latency_ms = latency_ms
+        self.latency_sigma = latency_sigma  # > 0: log-normal latency around latency_ms, like a real model
         self.timeout_s = timeout_s
         self.guardrail = guardrail  # liftoff.local.guardrail_rules.GuardrailRules, applied on guardrailConfig
         self.calls = 0
@@ -198,7 +200,8 @@ def _make_handler(config: SimulatorConfig):
                 self._send(status, {"message": message}, kind)
                 return
             if config.latency_ms:
-                time.sleep(config.latency_ms / 1000)
+                spread = random.lognormvariate(0, config.latency_sigma) if config.latency_sigma else 1.0
+                time.sleep(config.latency_ms * spread / 1000)
             max_tokens = int(request.get("inferenceConfig", {}).get("maxTokens", 512))
             in_tokens = estimate_tokens(system) + estimate_tokens(user_text)
             guard = request.get("guardrailConfig") and config.guardrail

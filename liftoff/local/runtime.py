@@ -209,11 +209,12 @@ def serve(use_case_name: str, ready_file: Path) -> None:
     host, port = moto.get_host_and_port()
     dynamodb_url = f"http://{host}:{port}"
     latency = float(os.environ.get("LIFTOFF_SIM_LATENCY_MS", "0"))
+    sigma = float(os.environ.get("LIFTOFF_SIM_LATENCY_SIGMA", "0"))
     from liftoff.local.guardrail_rules import GuardrailRules
 
     rules = GuardrailRules.from_config(use_case.config.guardrail)
     sim_server, bedrock_url = start_simulator(
-        config=SimulatorConfig(latency_ms=latency, timeout_s=3.0, guardrail=rules)
+        config=SimulatorConfig(latency_ms=latency, timeout_s=3.0, guardrail=rules, latency_sigma=sigma)
     )
     table = f"liftoff-{use_case.name}-local-prompts"
     spend_table = f"liftoff-{use_case.name}-local-spend"

@@ -1,0 +1,184 @@
+"""`liftoff load`: a Locust run (loadtests/locustfile.py, headless, in its own process) against local
+mode or a deployed stage, summarised: p50/p95/p99 latency, error rate, throughput, cost per request,
+and a chart (`reports/<use_case>/load-<time>/load.png` and `.html`).
+
+Locally, the local API is one execution environment (one request at a time, like one Lambda
+instance), so local throughput is bounded by the simulated model latency; a deployed stage scales
+out. Set a realistic model latency with `--sim-latency-ms` (log-normal around it).
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from liftoff import REPO_ROOT
+from liftoff.local import runtime
+
+LOCUSTFILE = REPO_ROOT / "loadtests" / "locustfile.py"
+
+
+def request_bodies(use_case: str) -> list[dict]:
+    """Realistic traffic: the answered kinds of the eval set (clean and noisy), no expected refusals."""
+    from liftoff.evals.cases import load_cases, load_suite
+
+    suite = load_suite(use_case)
+    return [
+        {"prompt_id": c.prompt_id or suite.prompt_id, "variables": c.variables}
+        for c in load_cases(use_case)
+        if not c.expect_error and not {"adversarial", "pii"} & set(c.tags)
+    ]
+
+
+def summarize(prefix: Path, costs: dict) -> dict:
+    with Path(f"{prefix}_stats.csv").open() as stats:
+        rows = {row["Name"]: row for row in csv.DictReader(stats)}
+    total = rows.get("Aggregated") or rows["invoke"]
+    requests = int(total["Request Count"])
+    failures = int(total["Failure Count"])
+    return {
+        "requests": requests,
+        "failures": failures,
+        "error_rate": failures / requests if requests else 0.0,
+        "rps": float(total["Requests/s"]),
+        "p50_ms": float(total["50%"]),
+        "p95_ms": float(total["95%"]),
+        "p99_ms": float(total["99%"]),
+        "cost_per_request_usd": costs["usd"] / costs["answered"] if costs.get("answered") else None,
+    }
+
+
+def chart(prefix: Path, out: Path, title: str) -> None:
+    import matplotlib as mpl
+
+    mpl.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with Path(f"{prefix}_stats_history.csv").open() as history:
+        rows = [r for r in csv.DictReader(history) if r["Name"] == "Aggregated" and r["Requests/s"] != "N/A"]
+    if not rows:
+        return
+    t0 = int(rows[0]["Timestamp"])
+    seconds = [int(r["Timestamp"]) - t0 for r in rows]
+
+    def series(column: str) -> list[float]:
+        return [float(r[column]) if r[column] not in ("N/A", "") else float("nan") for r in rows]
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
+    for column in ("50%", "95%", "99%"):
+        top.plot(seconds, series(column), label=f"p{column.rstrip('%')}")
+    top.set_ylabel("latency (ms)")
+    top.legend()
+    top.set_title(title, fontsize=10)
+    bottom.plot(seconds, series("Requests/s"), label="requests/s")
+    bottom.plot(seconds, series("User Count"), label="users", linestyle="--")
+    bottom.set_xlabel("seconds")
+    bottom.legend()
+    fig.savefig(out / "load.png", dpi=90, bbox_inches="tight")
+    import io
+
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", bbox_inches="tight")
+    plt.close(fig)
+    svg = buffer.getvalue()
+    (out / "load.html").write_text(
+        f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>{svg[svg.index('<svg') :]}"
+    )
+
+
+@click.command("load", help="Load-test the API with Locust (steady, spike or soak) and summarise it.")
+@click.option("--use-case", default="support-triage", show_default=True)
+@click.option("--target", type=click.Choice(["local", "api"]), default="local", show_default=True)
+@click.option("--stage", default=None, help="api target: the deployed stage.")
+@click.option("--users", default=10, show_default=True, type=click.IntRange(1, 5000))
+@click.option("--duration", default=30, show_default=True, type=click.IntRange(5, 86_400), help="Seconds.")
+@click.option("--shape", type=click.Choice(["steady", "spike", "soak"]), default="steady", show_default=True)
+@click.option("--sim-latency-ms", default=300.0, show_default=True, help="local: the simulated model latency.")
+@click.option("--json", "as_json", is_flag=True)
+def load(use_case, target, stage, users, duration, shape, sim_latency_ms, as_json) -> None:  # noqa: PLR0917
+    if target == "local":
+        os.environ["LIFTOFF_SIM_LATENCY_MS"] = str(sim_latency_ms)
+        os.environ["LIFTOFF_SIM_LATENCY_SIGMA"] = "0.35"  # a log-normal spread, like a real model's
+        runtime.down(use_case)  # start fresh with this latency
+        state = runtime.up(use_case)
+        host, key = state.api_url, state.api_key
+    else:
+        if stage is None:
+            raise click.ClickException("--target api needs --stage")
+        from liftoff.evals.cli import api_endpoint
+
+        url, key = api_endpoint(use_case, stage)
+        host = url.rsplit("/v1/invoke", 1)[0]
+    out = REPO_ROOT / "reports" / use_case / f"load-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+    out.mkdir(parents=True, exist_ok=True)
+    cases = out / "requests.json"
+    cases.write_text(json.dumps(request_bodies(use_case)))
+    env = {
+        **os.environ,
+        "LIFTOFF_LOAD_KEY": key,
+        "LIFTOFF_LOAD_CASES": str(cases),
+        "LIFTOFF_LOAD_SHAPE": shape,
+        "LIFTOFF_LOAD_USERS": str(users),
+        "LIFTOFF_LOAD_SECONDS": str(duration),
+        "LIFTOFF_LOAD_COSTS": str(out / "costs.json"),
+    }
+    prefix = out / "locust"
+    if not as_json:
+        click.echo(f"locust: {shape}, {users} users, {duration}s against {host} ...")
+    done = subprocess.run(  # noqa: S603 - our own locustfile, the venv's locust
+        [
+            str(Path(sys.executable).with_name("locust")),
+            "-f",
+            str(LOCUSTFILE),
+            "--headless",
+            "--host",
+            host,
+            "--csv",
+            str(prefix),
+            "--csv-full-history",
+            "--only-summary",
+            "--loglevel",
+            "WARNING",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=duration + 120,
+    )
+    if not Path(f"{prefix}_stats.csv").exists():
+        raise click.ClickException(f"locust did not run (exit {done.returncode}): {done.stderr[-800:]}")
+    costs = json.loads((out / "costs.json").read_text()) if (out / "costs.json").exists() else {}
+    summary = {"use_case": use_case, "target": target, "shape": shape, "users": users, **summarize(prefix, costs)}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    chart(prefix, out, f"{use_case} {shape}, {users} users, {target}")
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    table = Table(title=f"load: {use_case}, {shape}, {users} users, {duration}s ({target})")
+    for column in ("requests", "errors", "req/s", "p50 ms", "p95 ms", "p99 ms", "$ / request"):
+        table.add_column(column, justify="right")
+    cost = summary["cost_per_request_usd"]
+    table.add_row(
+        str(summary["requests"]),
+        f"{summary['error_rate']:.1%}",
+        f"{summary['rps']:.1f}",
+        f"{summary['p50_ms']:.0f}",
+        f"{summary['p95_ms']:.0f}",
+        f"{summary['p99_ms']:.0f}",
+        f"{cost:.8f}" if cost is not None else "-",
+    )
+    Console(width=140).print(table)
+    click.echo(f"chart: {out}/load.png (and load.html); raw: {prefix}_stats*.csv")
+    if target == "local":
+        click.echo("note: local mode is one execution environment; throughput is bounded by the simulated latency")
