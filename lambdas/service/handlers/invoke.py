@@ -42,6 +42,10 @@ def get_deps() -> InvokeDeps:
         config=Config(
             connect_timeout=settings.bedrock_connect_timeout_s,
             read_timeout=settings.bedrock_read_timeout_s,
+            # standard: jittered exponential backoff on throttling and transient errors. Not adaptive: its
+            # client-side rate limiter pays off for a client shared by many requests, but a Lambda
+            # environment serves one request at a time, so it would only add waiting (measured: the
+            # throttling fault tests took 2.5x longer); sustained throttling goes to `models.fallback`.
             retries={"mode": "standard", "max_attempts": settings.bedrock_max_attempts},
         ),
     )
