@@ -148,10 +148,8 @@ def create_prompts_table(dynamodb, name: str) -> None:
     )
 
 
-def create_spend_table(dynamodb, name: str) -> None:
-    """The key schema and TTL of stacks/constructs/spend_table.py."""
-    from service.dal.spend_counter import TTL_ATTRIBUTE
-
+def _create_expiring_table(dynamodb, name: str, ttl_attribute: str) -> None:
+    """A table keyed by `pk` whose items expire through TTL (as stacks/table_factory.py makes them)."""
     dynamodb.create_table(
         TableName=name,
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
@@ -159,23 +157,22 @@ def create_spend_table(dynamodb, name: str) -> None:
         BillingMode="PAY_PER_REQUEST",
     )
     dynamodb.update_time_to_live(
-        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl_attribute}
     )
+
+
+def create_spend_table(dynamodb, name: str) -> None:
+    """stacks/constructs/spend_table.py, locally."""
+    from service.dal.spend_counter import TTL_ATTRIBUTE
+
+    _create_expiring_table(dynamodb, name, TTL_ATTRIBUTE)
 
 
 def create_idempotency_table(dynamodb, name: str) -> None:
-    """The key schema and TTL of stacks/constructs/idempotency_table.py."""
+    """stacks/constructs/idempotency_table.py, locally."""
     from stacks.constructs.idempotency_table import TTL_ATTRIBUTE
 
-    dynamodb.create_table(
-        TableName=name,
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    dynamodb.update_time_to_live(
-        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
-    )
+    _create_expiring_table(dynamodb, name, TTL_ATTRIBUTE)
 
 
 def provision(
