@@ -17,7 +17,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 .PHONY: help setup demo eval fuzz test test-unit test-infra test-e2e lint format synth bench clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 setup: $(PY_STAMP) $(NODE_STAMP) $(CHECKOV_STAMP) ## Create .venv from pinned requirements, install the pinned CDK CLI and checkov (idempotent)
 
@@ -56,10 +56,10 @@ test: setup lint ## Lint, then run every test suite
 test-unit: setup ## Handler, library and config tests (fast)
 	@$(BIN)/pytest -p no:cacheprovider tests/unit
 
-test-infra: setup ## CDK assertions, cdk-nag, cfn-lint
+test-infra: setup ## CDK assertions, cdk-nag (AwsSolutions + Serverless), cfn-lint, checkov
 	@$(BIN)/pytest -p no:cacheprovider tests/infra
 
-test-e2e: setup ## End-to-end through the local API
+test-e2e: setup ## End-to-end through the local API (evals, faults, fuzz, load)
 	@$(BIN)/pytest -p no:cacheprovider tests/e2e
 
 lint: setup ## ruff lint + format check
