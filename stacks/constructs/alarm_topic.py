@@ -32,15 +32,22 @@ class AlarmTopic(Construct):
             removal_policy=removal,
             pending_window=Duration.days(7) if stage.destroy_on_delete else Duration.days(30),
         )
+        # In a key policy, resource "*" means this key only. CloudWatch's KMS requests carry
+        # aws:SourceAccount, so its grant is conditioned on this account; for Budgets the condition is
+        # kept on the topic policy only (a key condition the request does not carry would drop every
+        # notice silently), so the key lets Budgets encrypt, and the topic decides who may publish.
+        key_conditions = {
+            "cloudwatch.amazonaws.com": {"StringEquals": {"aws:SourceAccount": stack.account}},
+            "budgets.amazonaws.com": None,
+        }
         for service in PUBLISHERS:
-            # In a key policy, resource "*" means this key only.
             self.key.add_to_resource_policy(
                 iam.PolicyStatement(
                     sid=f"Publish{service.split('.')[0].capitalize()}",
                     principals=[iam.ServicePrincipal(service)],
                     actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                     resources=["*"],
-                    conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+                    conditions=key_conditions[service],
                 )
             )
         self.topic = sns.Topic(

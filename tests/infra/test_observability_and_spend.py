@@ -142,8 +142,11 @@ def test_alarm_topic_is_encrypted_tls_only_and_open_to_alarms_and_budgets(templa
     (key,) = template.find_resources("AWS::KMS::Key").values()
     assert key["Properties"]["EnableKeyRotation"] is True
     key_statements = key["Properties"]["KeyPolicy"]["Statement"]
-    services = {s["Principal"].get("Service") for s in key_statements if "Service" in s.get("Principal", {})}
-    assert services == {"budgets.amazonaws.com", "cloudwatch.amazonaws.com"}
+    by_service = {s["Principal"]["Service"]: s for s in key_statements if "Service" in s.get("Principal", {})}
+    assert set(by_service) == {"budgets.amazonaws.com", "cloudwatch.amazonaws.com"}
+    assert "aws:SourceAccount" in by_service["cloudwatch.amazonaws.com"]["Condition"]["StringEquals"]
+    assert "Condition" not in by_service["budgets.amazonaws.com"]  # its KMS requests carry no source keys
+    assert "aws:SourceAccount" in publish["Condition"]["StringEquals"]  # the topic decides who publishes
 
 
 def test_monthly_budget_filters_on_the_use_case_tag_and_notifies(template, stage):
