@@ -32,10 +32,10 @@ class AlarmTopic(Construct):
             removal_policy=removal,
             pending_window=Duration.days(7) if stage.destroy_on_delete else Duration.days(30),
         )
-        # In a key policy, resource "*" means this key only. CloudWatch's KMS requests carry
-        # aws:SourceAccount, so its grant is conditioned on this account; for Budgets the condition is
-        # kept on the topic policy only (a key condition the request does not carry would drop every
-        # notice silently), so the key lets Budgets encrypt, and the topic decides who may publish.
+        # In a key policy, resource "*" means this key only. CloudWatch's grant is conditioned on this
+        # account (AWS documents source keys for alarm publishing). For Budgets the condition stays on
+        # the topic policy only: a key condition its requests might not carry would drop every notice
+        # silently; the key lets Budgets encrypt, the topic decides who may publish.
         key_conditions = {
             "cloudwatch.amazonaws.com": {"StringEquals": {"aws:SourceAccount": stack.account}},
             "budgets.amazonaws.com": None,

@@ -145,7 +145,7 @@ def test_alarm_topic_is_encrypted_tls_only_and_open_to_alarms_and_budgets(templa
     by_service = {s["Principal"]["Service"]: s for s in key_statements if "Service" in s.get("Principal", {})}
     assert set(by_service) == {"budgets.amazonaws.com", "cloudwatch.amazonaws.com"}
     assert "aws:SourceAccount" in by_service["cloudwatch.amazonaws.com"]["Condition"]["StringEquals"]
-    assert "Condition" not in by_service["budgets.amazonaws.com"]  # its KMS requests carry no source keys
+    assert "Condition" not in by_service["budgets.amazonaws.com"]  # not relying on source keys in its KMS requests
     assert "aws:SourceAccount" in publish["Condition"]["StringEquals"]  # the topic decides who publishes
 
 
