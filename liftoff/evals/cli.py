@@ -85,6 +85,11 @@ def api_endpoint(use_case: str, stage: str) -> tuple[str, str]:
     from liftoff.deployed import stack_outputs
 
     outputs = stack_outputs(use_case, stage, required="InvokeUrl")
+    if "ApiKeyId" not in outputs:
+        raise click.ClickException(
+            f"the {stage} API of {use_case} does not use API keys (api.auth is iam or cognito); "
+            "the eval's API target speaks API-key auth only: use --target bedrock, or a stage with api_key"
+        )
     key = boto3.client("apigateway").get_api_key(apiKey=outputs["ApiKeyId"], includeValue=True)["value"]
     return outputs["InvokeUrl"], key
 

@@ -88,3 +88,15 @@ def test_a_malformed_line_names_file_and_line(tmp_path):
     path.write_text(good + "\n{not json\n")
     with pytest.raises(ConfigError, match=r"bad.jsonl:2: not valid JSON"):
         read_cases(path)
+
+
+def test_the_api_target_says_plainly_when_the_stage_has_no_api_key(monkeypatch):
+    import click
+
+    from liftoff.evals import cli
+
+    monkeypatch.setattr(
+        "liftoff.deployed.stack_outputs", lambda use_case, stage, required: {"InvokeUrl": "https://x/v1/invoke"}
+    )
+    with pytest.raises(click.ClickException, match="API-key auth only"):
+        cli.api_endpoint("support-triage", "prod")
