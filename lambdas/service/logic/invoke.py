@@ -14,7 +14,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from service.dal.model_client import ModelClient, ModelReply
 from service.dal.spend_counter import SpendCounter, SpendCounterUnavailable
-from service.logic.cost import reply_cost_usd
+from service.logic.cost import ModelPrice, reply_cost_usd
 from service.logic.prompt_resolver import PromptResolver
 from service.logic.render import render_prompt
 from service.models.errors import (
@@ -61,9 +61,7 @@ def invoke(request: InvokeRequest, *, request_id: str, deps: InvokeDeps) -> Invo
             f"prompt {prompt.prompt_id} v{prompt.version} uses model {model_id}, which this deployment may not "
             f"call; add it to `models.allowed` in the use-case config and redeploy"
         )
-    price = deps.settings.model_prices.get(model_id)
-    if price is None:
-        raise Misconfigured(f"no price for model {model_id}: add it to pricing/bedrock.yaml and redeploy")
+    price = _price(deps, model_id)
     rendered = render_prompt(prompt.spec, request.variables)
 
     def call(model: str) -> ModelReply:
@@ -87,9 +85,7 @@ def invoke(request: InvokeRequest, *, request_id: str, deps: InvokeDeps) -> Invo
         )
         metrics.add_metric(name="Fallbacks", unit=MetricUnit.Count, value=1)
         fallback_from, model_id = model_id, fallback
-        price = deps.settings.model_prices.get(model_id)
-        if price is None:
-            raise Misconfigured(f"no price for fallback model {model_id}: add it to pricing/bedrock.yaml") from exc
+        price = _price(deps, model_id)
         reply = call(model_id)
     cost_usd = reply_cost_usd(price, reply)
     spent_today = _record_spend(deps, cost_usd)  # a blocked call is billed too
@@ -114,6 +110,13 @@ def invoke(request: InvokeRequest, *, request_id: str, deps: InvokeDeps) -> Invo
         fallback_from=fallback_from,
     )
     return InvokeOutcome(response=response, prompt_text=rendered.user_text, spent_today_usd=spent_today)
+
+
+def _price(deps: InvokeDeps, model_id: str) -> ModelPrice:
+    price = deps.settings.model_prices.get(model_id)
+    if price is None:
+        raise Misconfigured(f"no price for model {model_id}: add it to pricing/bedrock.yaml and redeploy")
+    return price
 
 
 def _check_spend_cap(deps: InvokeDeps) -> None:
