@@ -9,6 +9,12 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from service.models.errors import ServiceError
 
 
+def header(headers: dict[str, str] | None, name: str) -> str | None:
+    """A request header's value, whatever its case (API Gateway passes them as the client sent them)."""
+    wanted = name.lower()
+    return next((v for k, v in (headers or {}).items() if k.lower() == wanted), None)
+
+
 def error_response(
     status: int, code: str, message: str, request_id: str | None = None, headers: dict[str, str] | None = None
 ) -> Response:

@@ -24,6 +24,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyValidationError,
 )
 
+from service.handlers.http_errors import header
 from service.models.errors import BadRequest, ServiceError
 
 HEADER = "idempotency-key"
@@ -49,7 +50,7 @@ class IdempotencyUnavailable(ServiceError):
 
 
 def idempotency_key(headers: dict[str, str]) -> str | None:
-    value = {k.lower(): v for k, v in (headers or {}).items()}.get(HEADER)
+    value = header(headers, HEADER)
     if value is None:
         return None
     if not KEY_PATTERN.fullmatch(value):

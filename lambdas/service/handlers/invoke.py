@@ -18,7 +18,7 @@ from botocore.config import Config
 from service.dal.model_client import ModelClient
 from service.dal.prompt_store import PromptStore
 from service.dal.spend_counter import SpendCounter
-from service.handlers.http_errors import describe_validation_errors, error_response, from_service_error
+from service.handlers.http_errors import describe_validation_errors, error_response, from_service_error, header
 from service.handlers.idempotency import REPLAYED, idempotency_key, make_idempotent
 from service.logic.invoke import InvokeDeps, InvokeOutcome, invoke
 from service.logic.prompt_resolver import PromptResolver
@@ -66,16 +66,21 @@ def get_idempotent_invoke():
     if not settings.idempotency_table:
         return None
     return make_idempotent(
-        _invoke_and_record,
+        _invoke_idempotently,
         table_name=settings.idempotency_table,
         expires_after_seconds=settings.idempotency_ttl_s,
     )
 
 
-def _invoke_and_record(request: dict) -> dict:
-    outcome = invoke(InvokeRequest.model_validate(request["body"]), request_id=request["request_id"], deps=get_deps())
+def _invoke_and_record(body: InvokeRequest, request_id: str) -> dict:
+    outcome = invoke(body, request_id=request_id, deps=get_deps())
     _record_success(outcome)
     return outcome.response.model_dump(mode="json")
+
+
+def _invoke_idempotently(request: dict) -> dict:
+    """What Powertools stores and replays: `request` is JSON ({"key", "body", "request_id"})."""
+    return _invoke_and_record(InvokeRequest.model_validate(request["body"]), request["request_id"])
 
 
 @lru_cache(maxsize=1)
@@ -86,8 +91,7 @@ def get_redactor() -> Redactor:
 def request_id_of(event: dict, context: LambdaContext) -> str:
     """The client's `x-request-id` when it sends a well-formed one (so a retry is routed like the
     first try), else API Gateway's request id."""
-    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-    client_id = headers.get("x-request-id") or ""
+    client_id = header(event.get("headers"), "x-request-id") or ""
     if CLIENT_REQUEST_ID.fullmatch(client_id):
         return client_id
     return (event.get("requestContext") or {}).get("requestId") or context.aws_request_id
@@ -100,14 +104,14 @@ def _request_id() -> str:
 @app.post("/v1/invoke")
 @tracer.capture_method
 def invoke_route(body: Annotated[InvokeRequest, Body()]):
-    request = {"body": body.model_dump(mode="json"), "request_id": _request_id()}
     key = idempotency_key(app.current_event.headers)
     idempotent = get_idempotent_invoke() if key else None
     headers = {}
     if idempotent is None:
-        result = _invoke_and_record(request)
+        result = _invoke_and_record(body, _request_id())
     else:
-        result = idempotent({**request, "key": key}, app.lambda_context)
+        request = {"key": key, "body": body.model_dump(mode="json"), "request_id": _request_id()}
+        result = idempotent(request, app.lambda_context)
         if result.pop(REPLAYED, False):  # the stored answer: no model call, no cost, no metrics
             headers["Idempotent-Replayed"] = "true"
             metrics.add_metric(name="IdempotentReplays", unit=MetricUnit.Count, value=1)
@@ -197,8 +201,7 @@ def _refuse_early(event: dict, settings: Settings) -> ServiceError | None:
     size = len(body.encode()) if isinstance(body, str) else len(body)
     if size > settings.max_body_bytes:
         return PayloadTooLarge(f"the body is {size} bytes; the limit is {settings.max_body_bytes}")
-    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-    media_type = (headers.get("content-type") or "application/json").split(";")[0].strip().lower()
+    media_type = (header(event.get("headers"), "content-type") or "application/json").split(";")[0].strip().lower()
     if media_type != "application/json":
         return UnsupportedMediaType(
             f"the body is sent as {media_type}; send JSON with the header Content-Type: application/json"
