@@ -49,13 +49,7 @@ def select_cases(cases: list[EvalCase], *, tags: tuple[str, ...], limit: int | N
 def bedrock_client(endpoint_url: str | None):
     if endpoint_url is None:
         return boto3.client("bedrock-runtime")
-    return boto3.client(
-        "bedrock-runtime",
-        endpoint_url=endpoint_url,
-        region_name=runtime.REGION,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",  # noqa: S106 - the local simulator accepts any credentials
-    )
+    return boto3.client("bedrock-runtime", **runtime.local_endpoint(endpoint_url))
 
 
 def make_judge(client, model_id: str) -> Judge:

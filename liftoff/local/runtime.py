@@ -77,17 +77,22 @@ def is_running(state: LocalState | None) -> bool:
         return False
 
 
+def local_endpoint(url: str) -> dict[str, str]:
+    """boto3 client/resource arguments for a local-mode service: its URL and throwaway credentials
+    (moto and the Bedrock simulator accept any)."""
+    return {
+        "endpoint_url": url,
+        "region_name": REGION,
+        "aws_access_key_id": "local",
+        "aws_secret_access_key": "local",
+    }
+
+
 def local_table(state: LocalState, name: str):
-    """A boto3 Table of local mode's DynamoDB (moto accepts any credentials)."""
+    """A boto3 Table of local mode's DynamoDB."""
     import boto3
 
-    return boto3.resource(
-        "dynamodb",
-        endpoint_url=state.dynamodb_url,
-        region_name=REGION,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",  # noqa: S106
-    ).Table(name)
+    return boto3.resource("dynamodb", **local_endpoint(state.dynamodb_url)).Table(name)
 
 
 def handler_environment(
