@@ -9,7 +9,6 @@ one log line per request ("invoke ok": prompt_id, prompt_version, model_id, cost
 from __future__ import annotations
 
 import json
-import math
 import statistics
 import time
 from collections import defaultdict
@@ -25,6 +24,7 @@ from rich.table import Table
 
 from liftoff.deployed import stack_outputs
 from liftoff.local import runtime
+from liftoff.stats import percentile
 from service.dal.spend_counter import DaySpend, SpendCounter
 
 SUCCESS_MESSAGE = "invoke ok"  # service/handlers/invoke.py
@@ -53,13 +53,6 @@ class CostRow:
     avg_input_tokens: float
     avg_output_tokens: float
     p95_latency_ms: float
-
-
-def percentile(values: list[float], pct: float) -> float:
-    """Nearest-rank percentile (the value below which `pct` % of the values fall)."""
-    ordered = sorted(values)
-    rank = max(1, math.ceil(pct / 100 * len(ordered)))
-    return ordered[rank - 1]
 
 
 def read_log_lines(lines: Iterable[str]) -> list[dict[str, Any]]:

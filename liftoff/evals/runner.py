@@ -12,7 +12,6 @@ accuracy = pass / (pass + fail), overall and per tag; latency and cost over the 
 
 from __future__ import annotations
 
-import math
 import statistics
 import time
 from collections import defaultdict
@@ -24,6 +23,7 @@ from liftoff.config import ExitCriteria
 from liftoff.evals.cases import EvalCase, Suite
 from liftoff.evals.checks import CheckResult, Judge
 from liftoff.evals.targets import Answer, Target
+from liftoff.stats import percentile
 
 GUARDRAIL_BLOCK = "GuardrailIntervened"
 
@@ -84,14 +84,6 @@ class RunSummary:
 class Run:
     summary: RunSummary
     results: list[CaseResult]
-
-
-def percentile(values: list[float], pct: float) -> float | None:
-    """Nearest rank; None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(1, math.ceil(pct / 100 * len(ordered))) - 1]
 
 
 def score_case(case: EvalCase, suite: Suite, answer: Answer, judge: Judge | None) -> CaseResult:
