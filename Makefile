@@ -2,14 +2,19 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-PYTHON ?= python3
+# .venv runs the Lambda runtime's Python (3.13) when this machine has it: the tests run on what AWS runs.
+ifndef PYTHON
+PYTHON := $(shell tools/find-python)
+endif
+PYTHON_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 VENV := .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
-PY_STAMP := $(VENV)/.liftoff-installed
+PY_STAMP := $(VENV)/.liftoff-installed-$(PYTHON_VERSION)
 NODE_STAMP := node_modules/.liftoff-installed
 CHECKOV_VENV := .tools/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.liftoff-installed
+CHECKOV_PYTHON ?= python3
 STAGE ?= sandbox
 # jsii (under aws-cdk-lib) prints a banner on Node 20, which is past its end of life; Node 22+ is quieter.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
@@ -23,13 +28,15 @@ setup: $(PY_STAMP) $(NODE_STAMP) $(CHECKOV_STAMP) ## Create .venv from pinned re
 
 $(CHECKOV_STAMP): tools/checkov-requirements.txt
 	@echo "==> checkov into $(CHECKOV_VENV) (its own venv; pinned by tools/checkov-requirements.txt)"
-	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	@test -x $(CHECKOV_VENV)/bin/python || $(CHECKOV_PYTHON) -m venv $(CHECKOV_VENV)
 	@$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tools/checkov-requirements.txt
 	@touch $@
 
-$(PY_STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
+$(PY_STAMP): requirements.txt requirements-dev.txt lambdas/requirements.txt constraints.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (found %s); set PYTHON=/path/to/python3.11" % sys.version.split()[0])'
-	@echo "==> Python deps into $(VENV) (pinned by requirements*.txt and constraints.txt)"
+	@echo "==> Python $(PYTHON_VERSION) deps into $(VENV) (pinned by requirements*.txt, lambdas/requirements.txt and constraints.txt)"
+	@if test -x $(PY) && [ "$$($(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])')" != "$(PYTHON_VERSION)" ]; then \
+	  echo "    $(VENV) runs another Python: recreating it with $(PYTHON)"; rm -rf $(VENV); fi
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	@$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .

@@ -38,6 +38,13 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def retry_backoff_bound_seconds(attempts: int) -> float:
+    """The longest botocore's standard retry mode can wait between `attempts` attempts: before attempt
+    i+1 at most min(1 s x 2**(i-1), 20 s) (the throttling scale; other errors wait 1/20 of that),
+    see botocore.retries.standard.ExponentialBackoff."""
+    return float(sum(min(2 ** (i - 1), 20) for i in range(1, attempts)))
+
+
 class ModelsConfig(_Strict):
     """Which Bedrock models the use case may call. IAM allows exactly these."""
 
@@ -46,7 +53,10 @@ class ModelsConfig(_Strict):
     # Destination Regions of cross-Region inference profiles, by profile prefix (`us.`, `eu.`...).
     # Defaults live in stacks/bedrock_access.py; set this when a model's profile routes elsewhere.
     profile_regions: dict[str, list[str]] = Field(default_factory=dict)
-    timeout_seconds: float = Field(default=8.0, gt=0, le=25)
+    # Per attempt: how long to wait for the model's answer (read) and for a connection (connect).
+    timeout_seconds: float = Field(default=6.0, gt=0, le=25)
+    connect_timeout_seconds: float = Field(default=1.0, gt=0, le=10)
+    # Attempts in all (1 = no retry), as botocore's `total_max_attempts`.
     max_attempts: int = Field(default=3, ge=1, le=10)
     # Called when the prompt's model throttles, fails or times out (after its attempts); must be in `allowed`.
     fallback: str | None = None
@@ -57,24 +67,36 @@ class ModelsConfig(_Strict):
             raise ValueError(f"`default` ({self.default}) must be one of `allowed`")
         if self.fallback is not None and self.fallback not in self.allowed:
             raise ValueError(f"`fallback` ({self.fallback}) must be one of `allowed`")
-        chain = "timeout_seconds x max_attempts" + (" x 2 (fallback)" if self.fallback else "")
-        if self.model_budget_seconds > API_GATEWAY_MAX_TIMEOUT_S - LAMBDA_TIMEOUT_HEADROOM_S:
+        limit = API_GATEWAY_MAX_TIMEOUT_S - LAMBDA_TIMEOUT_HEADROOM_S
+        if self.model_budget_seconds > limit:
+            chain = (
+                f"max_attempts {self.max_attempts} x (connect_timeout_seconds {self.connect_timeout_seconds:g} + "
+                f"timeout_seconds {self.timeout_seconds:g}) + retry backoff "
+                f"{retry_backoff_bound_seconds(self.max_attempts):g}" + (", x 2 (fallback)" if self.fallback else "")
+            )
             raise ValueError(
-                f"{chain} = {self.model_budget_seconds:g}s exceeds the "
-                f"{API_GATEWAY_MAX_TIMEOUT_S - LAMBDA_TIMEOUT_HEADROOM_S}s the API can wait; lower one of them"
+                f"{chain} = {self.model_budget_seconds:g}s exceeds the {limit}s the API can wait; lower one of them"
             )
         return self
 
     @property
+    def attempt_budget_seconds(self) -> float:
+        """The longest one model's attempts can take: each attempt's connect and read timeouts, plus the
+        longest backoff between them."""
+        return self.max_attempts * (self.connect_timeout_seconds + self.timeout_seconds) + retry_backoff_bound_seconds(
+            self.max_attempts
+        )
+
+    @property
     def model_budget_seconds(self) -> float:
         """The longest the model calls of one request can take: every attempt, then the fallback's."""
-        return self.timeout_seconds * self.max_attempts * (2 if self.fallback else 1)
+        return self.attempt_budget_seconds * (2 if self.fallback else 1)
 
     @property
     def lambda_timeout_seconds(self) -> int:
         """Long enough for every model attempt, short enough to answer before API Gateway gives up
-        (29 s): Bedrock read timeout x attempts (x 2 with a fallback) + headroom <= Lambda <= 29 s."""
-        return min(API_GATEWAY_MAX_TIMEOUT_S, int(self.model_budget_seconds) + LAMBDA_TIMEOUT_HEADROOM_S)
+        (29 s): the model budget + headroom <= Lambda <= 29 s."""
+        return min(API_GATEWAY_MAX_TIMEOUT_S, math.ceil(self.model_budget_seconds) + LAMBDA_TIMEOUT_HEADROOM_S)
 
 
 class ExitCriteria(_Strict):

@@ -1,27 +1,26 @@
-"""The one way this template makes a Python Lambda function: Python 3.13 on arm64, Powertools
-from the public layer, JSON logs to an explicit log group with retention, X-Ray active, and a role
-with no managed policies (it may write to its own log group and nothing else until granted)."""
+"""The one way this template makes a Python Lambda function: Python 3.13 on arm64, one deployment
+package with the exact dependencies the tests ran (stacks/function_package.py), JSON logs to an
+explicit log group with retention, X-Ray active, and a role with no managed policies (it may write to its own log group and nothing else until granted)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from liftoff.function_env import POWERTOOLS_ENVIRONMENT
+from stacks.function_package import PLATFORM, PYTHON_VERSION, function_package
 from stacks.nag import SERVERLESS, acknowledge
 
-LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
+# The wheels in the package are built for exactly this runtime and architecture.
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 ARCHITECTURE = lambda_.Architecture.ARM_64
-# Powertools for AWS Lambda (Python) v3, official public layer (account 017000801446); see
-# https://docs.aws.amazon.com/powertools/python/latest/#lambda-layer . Bump on purpose.
-POWERTOOLS_LAYER_VERSION = 27
-POWERTOOLS_LAYER_ACCOUNT = "017000801446"
+if RUNTIME.name != f"python{PYTHON_VERSION}" or not PLATFORM.endswith("aarch64"):
+    raise RuntimeError("RUNTIME/ARCHITECTURE and stacks/function_package.py must name the same Python and CPU")
 
 
 LOG_RETENTION = {
@@ -47,13 +46,6 @@ def log_retention(days: int) -> logs.RetentionDays:
     return LOG_RETENTION[days]
 
 
-def powertools_layer_arn(partition: str, region: str) -> str:
-    return (
-        f"arn:{partition}:lambda:{region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
-        f"AWSLambdaPowertoolsPythonV3-python313-arm64:{POWERTOOLS_LAYER_VERSION}"
-    )
-
-
 @dataclass(frozen=True)
 class FunctionProps:
     handler: str
@@ -67,14 +59,11 @@ class FunctionProps:
 
 
 def code_asset() -> lambda_.Code:
-    """All of lambdas/ (the `service` package), without caches: what Lambda finds in /var/task."""
-    return lambda_.Code.from_asset(
-        str(LAMBDAS_DIR), exclude=["**/__pycache__", "**/*.pyc", "**/.pytest_cache", "*.egg-info"]
-    )
+    """`service/` and its pinned dependencies: what Lambda finds in /var/task."""
+    return lambda_.Code.from_asset(str(function_package()))
 
 
 def python_function(scope: Construct, construct_id: str, props: FunctionProps) -> lambda_.Function:
-    stack = Stack.of(scope)
     removal = RemovalPolicy.DESTROY if props.destroy_on_delete else RemovalPolicy.RETAIN
     log_group = logs.LogGroup(
         scope,
@@ -95,9 +84,6 @@ def python_function(scope: Construct, construct_id: str, props: FunctionProps) -
             resources=[log_group.log_group_arn],
         )
     )
-    layer = lambda_.LayerVersion.from_layer_version_arn(
-        scope, f"{construct_id}Powertools", powertools_layer_arn(stack.partition, stack.region)
-    )
     function = lambda_.Function(
         scope,
         construct_id,
@@ -106,7 +92,6 @@ def python_function(scope: Construct, construct_id: str, props: FunctionProps) -
         architecture=ARCHITECTURE,
         handler=props.handler,
         code=code_asset(),
-        layers=[layer],
         role=role,
         memory_size=props.memory_mb,
         timeout=Duration.seconds(props.timeout_seconds),
@@ -114,11 +99,7 @@ def python_function(scope: Construct, construct_id: str, props: FunctionProps) -
         log_group=log_group,
         logging_format=lambda_.LoggingFormat.JSON,
         reserved_concurrent_executions=props.reserved_concurrency,
-        environment={
-            "POWERTOOLS_SERVICE_NAME": "liftoff",
-            "POWERTOOLS_METRICS_NAMESPACE": "Liftoff",
-            **props.environment,
-        },
+        environment={**POWERTOOLS_ENVIRONMENT, **props.environment},
     )
     for scope_with_xray_grant in (role, function):  # CDK puts the grant under either, by feature flags
         acknowledge(
@@ -128,8 +109,8 @@ def python_function(scope: Construct, construct_id: str, props: FunctionProps) -
             "resource-level permissions (Service Authorization Reference: AWS X-Ray).",
         )
     pinned = (
-        "Python 3.13 is pinned on purpose: the Powertools layer is built per Python version and the "
-        "code is tested on it; moving to a newer runtime is a deliberate upgrade of RUNTIME and the layer."
+        "Python 3.13 is pinned on purpose: the deployment package's wheels are built for it and the tests "
+        "run on it; moving to a newer runtime is a deliberate upgrade of RUNTIME and PYTHON_VERSION."
     )
     acknowledge(function, "L1", pinned)
     acknowledge(function, "LambdaLatestVersion", pinned, pack=SERVERLESS)

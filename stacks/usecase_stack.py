@@ -59,13 +59,12 @@ class UseCaseStack(Stack):
         self.invoke = InvokeFunction(
             self,
             "Invoke",
-            use_case=config,
+            use_case=use_case,
             stage=stage,
             prompts_table=self.prompts.table,
             spend_table=self.spend.table,
             idempotency_table=self.idempotency.table,
             guardrail=self.guardrail,
-            prices=use_case.prices,
         )
         self.prompt_sync = PromptSync(
             self,

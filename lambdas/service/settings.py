@@ -86,8 +86,8 @@ class Settings:
     default_alias: str = "live"
     prompt_cache_ttl_s: float = 60.0
     max_body_bytes: int = 65_536
-    bedrock_connect_timeout_s: float = 2.0
-    bedrock_read_timeout_s: float = 8.0
+    bedrock_connect_timeout_s: float = 1.0
+    bedrock_read_timeout_s: float = 6.0
     bedrock_max_attempts: int = 3
 
     @classmethod
@@ -111,8 +111,8 @@ class Settings:
             default_alias=env.get("LIFTOFF_DEFAULT_ALIAS", "live"),
             prompt_cache_ttl_s=_number(env, "LIFTOFF_PROMPT_CACHE_TTL_S", 60.0),
             max_body_bytes=int(_number(env, "LIFTOFF_MAX_BODY_BYTES", 65_536)),
-            bedrock_connect_timeout_s=_number(env, "LIFTOFF_BEDROCK_CONNECT_TIMEOUT_S", 2.0),
-            bedrock_read_timeout_s=_number(env, "LIFTOFF_BEDROCK_READ_TIMEOUT_S", 8.0),
+            bedrock_connect_timeout_s=_number(env, "LIFTOFF_BEDROCK_CONNECT_TIMEOUT_S", 1.0),
+            bedrock_read_timeout_s=_number(env, "LIFTOFF_BEDROCK_READ_TIMEOUT_S", 6.0),
             bedrock_max_attempts=int(_number(env, "LIFTOFF_BEDROCK_MAX_ATTEMPTS", 3)),
         )
 

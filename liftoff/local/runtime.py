@@ -18,7 +18,7 @@ from pathlib import Path
 import requests
 
 from liftoff import REPO_ROOT
-from liftoff.pricing import prices_env_value
+from liftoff.function_env import FunctionResources, invoke_environment
 from liftoff.usecases import UseCase, load_use_case
 
 STATE_DIR = REPO_ROOT / ".liftoff"
@@ -98,9 +98,12 @@ def local_table(state: LocalState, name: str):
 def handler_environment(
     use_case: UseCase, *, table: str, spend_table: str, dynamodb_url: str, bedrock_url: str, idempotency_table: str = ""
 ) -> dict[str, str]:
-    """The environment the deployed function gets from CDK, pointed at the local services.
-    `LIFTOFF_LOCAL_DAILY_CAP_USD` overrides the use case's daily cap (to see the cap work)."""
-    cfg = use_case.config
+    """The environment the deployed function gets (liftoff/function_env.py, the same function CDK
+    calls), pointed at the local services. Local knobs: `LIFTOFF_LOCAL_DAILY_CAP_USD` overrides the
+    daily cap (to see the cap work), `LIFTOFF_LOCAL_PROMPT_CACHE_TTL_S` the prompt cache and
+    `LIFTOFF_LOCAL_MODEL_TIMEOUT_S` the model's read timeout (1 s: the simulator's faults hang)."""
+    cap = os.environ.get("LIFTOFF_LOCAL_DAILY_CAP_USD")
+    cache = os.environ.get("LIFTOFF_LOCAL_PROMPT_CACHE_TTL_S")
     return {
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
@@ -108,35 +111,21 @@ def handler_environment(
         "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_url,
         "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock_url,
-        "LIFTOFF_USE_CASE": cfg.name,
-        "LIFTOFF_STAGE": LOCAL_STAGE,
-        "LIFTOFF_PROMPTS_TABLE": table,
-        "LIFTOFF_ALLOWED_MODEL_IDS": ",".join(cfg.models.allowed),
-        "LIFTOFF_MODEL_PRICES": prices_env_value(use_case.prices),
-        "LIFTOFF_SPEND_TABLE": spend_table,
-        "LIFTOFF_IDEMPOTENCY_TABLE": idempotency_table,
-        "LIFTOFF_IDEMPOTENCY_TTL_S": str(cfg.api.idempotency_ttl_seconds),
-        "LIFTOFF_DAILY_CAP_USD": os.environ.get("LIFTOFF_LOCAL_DAILY_CAP_USD", str(cfg.budget.daily_cap_usd)),
-        "LIFTOFF_LOG_PROMPTS": str(cfg.logging.log_prompts).lower(),
-        "LIFTOFF_REDACT_PATTERNS": json.dumps(cfg.logging.redact_patterns),
-        # the simulator plays the guardrail (liftoff/local/guardrail_rules.py) when one is configured
-        **(
-            {"LIFTOFF_GUARDRAIL_ID": LOCAL_GUARDRAIL_ID, "LIFTOFF_GUARDRAIL_VERSION": "1"}
-            if cfg.guardrail.enabled
-            else {}
-        ),
-        "LIFTOFF_DEFAULT_ALIAS": cfg.prompts.default_alias,
-        "LIFTOFF_PROMPT_CACHE_TTL_S": os.environ.get(
-            "LIFTOFF_LOCAL_PROMPT_CACHE_TTL_S", str(cfg.prompts.cache_ttl_seconds)
-        ),
-        "LIFTOFF_MAX_BODY_BYTES": str(cfg.api.max_body_bytes),
-        "LIFTOFF_BEDROCK_READ_TIMEOUT_S": os.environ.get("LIFTOFF_LOCAL_MODEL_TIMEOUT_S", "1.0"),
-        "LIFTOFF_BEDROCK_MAX_ATTEMPTS": str(cfg.models.max_attempts),
-        **({"LIFTOFF_FALLBACK_MODEL_ID": cfg.models.fallback} if cfg.models.fallback else {}),
-        "POWERTOOLS_SERVICE_NAME": "liftoff",
-        "POWERTOOLS_METRICS_NAMESPACE": "Liftoff",
         "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_LOG_LEVEL": "INFO",
+        **invoke_environment(
+            use_case,
+            stage=LOCAL_STAGE,
+            resources=FunctionResources(
+                prompts_table=table,
+                spend_table=spend_table,
+                idempotency_table=idempotency_table,
+                # the simulator plays the guardrail (liftoff/local/guardrail_rules.py) when one is configured
+                guardrail=(LOCAL_GUARDRAIL_ID, "1") if use_case.config.guardrail.enabled else None,
+            ),
+            daily_cap_usd=float(cap) if cap else None,
+            prompt_cache_ttl_s=float(cache) if cache else None,
+            model_read_timeout_s=float(os.environ.get("LIFTOFF_LOCAL_MODEL_TIMEOUT_S", "1.0")),
+        ),
     }
 
 

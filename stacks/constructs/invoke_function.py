@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
-
 from aws_cdk import Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from liftoff.config import StageConfig, UseCaseConfig
-from liftoff.pricing import prices_env_value
-from service.logic.cost import ModelPrice
+from liftoff.function_env import FunctionResources, invoke_environment
+from liftoff.usecases import UseCase
 from stacks.bedrock_access import invoke_resource_arns
 from stacks.constructs.model_guardrail import ModelGuardrail
 from stacks.lambda_factory import FunctionProps, python_function
@@ -26,57 +24,40 @@ class InvokeFunction(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        use_case: UseCaseConfig,
+        use_case: UseCase,
         stage: StageConfig,
         prompts_table: dynamodb.ITableV2,
         spend_table: dynamodb.ITableV2,
         idempotency_table: dynamodb.ITableV2,
         guardrail: ModelGuardrail | None,
-        prices: dict[str, ModelPrice],
     ):
         super().__init__(scope, construct_id)
-        models = use_case.models
+        config = use_case.config
         self.function = python_function(
             self,
             "Function",
             FunctionProps(
                 handler="service.handlers.invoke.lambda_handler",
                 description=f"Liftoff {use_case.name} ({stage.name}): invoke a prompt on Bedrock",
-                timeout_seconds=models.lambda_timeout_seconds,
-                reserved_concurrency=use_case.capacity.reserved_concurrency,
+                timeout_seconds=config.models.lambda_timeout_seconds,
+                reserved_concurrency=config.capacity.reserved_concurrency,
                 log_retention_days=stage.log_retention_days,
                 destroy_on_delete=stage.destroy_on_delete,
-                environment={
-                    "LIFTOFF_USE_CASE": use_case.name,
-                    "LIFTOFF_STAGE": stage.name,
-                    "LIFTOFF_PROMPTS_TABLE": prompts_table.table_name,
-                    "LIFTOFF_ALLOWED_MODEL_IDS": ",".join(models.allowed),
-                    "LIFTOFF_MODEL_PRICES": prices_env_value(prices),
-                    "LIFTOFF_SPEND_TABLE": spend_table.table_name,
-                    "LIFTOFF_IDEMPOTENCY_TABLE": idempotency_table.table_name,
-                    "LIFTOFF_IDEMPOTENCY_TTL_S": str(use_case.api.idempotency_ttl_seconds),
-                    "LIFTOFF_DAILY_CAP_USD": str(use_case.budget.daily_cap_usd),
-                    "LIFTOFF_LOG_PROMPTS": str(use_case.logging.log_prompts).lower(),
-                    "LIFTOFF_REDACT_PATTERNS": json.dumps(use_case.logging.redact_patterns),
-                    "LIFTOFF_DEFAULT_ALIAS": use_case.prompts.default_alias,
-                    "LIFTOFF_PROMPT_CACHE_TTL_S": str(use_case.prompts.cache_ttl_seconds),
-                    "LIFTOFF_MAX_BODY_BYTES": str(use_case.api.max_body_bytes),
-                    "LIFTOFF_BEDROCK_READ_TIMEOUT_S": str(models.timeout_seconds),
-                    "LIFTOFF_BEDROCK_MAX_ATTEMPTS": str(models.max_attempts),
-                    **({"LIFTOFF_FALLBACK_MODEL_ID": models.fallback} if models.fallback else {}),
-                    "POWERTOOLS_LOG_LEVEL": "INFO",
-                    **(
-                        {
-                            "LIFTOFF_GUARDRAIL_ID": guardrail.guardrail.attr_guardrail_id,
-                            "LIFTOFF_GUARDRAIL_VERSION": guardrail.version.attr_version,
-                        }
+                environment=invoke_environment(
+                    use_case,
+                    stage=stage.name,
+                    resources=FunctionResources(
+                        prompts_table=prompts_table.table_name,
+                        spend_table=spend_table.table_name,
+                        idempotency_table=idempotency_table.table_name,
+                        guardrail=(guardrail.guardrail.attr_guardrail_id, guardrail.version.attr_version)
                         if guardrail
-                        else {}
+                        else None,
                     ),
-                },
+                ),
             ),
         )
-        self._grant_models(use_case)
+        self._grant_models(config)
         self._allow("ReadPromptRegistry", ["dynamodb:GetItem", "dynamodb:Query"], [prompts_table.table_arn])
         self._allow("ReadAndAddSpend", ["dynamodb:GetItem", "dynamodb:UpdateItem"], [spend_table.table_arn])
         self._allow(

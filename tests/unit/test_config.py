@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from liftoff.config import get_stage, load_use_case_config
+from liftoff.config import get_stage, load_use_case_config, retry_backoff_bound_seconds
 from liftoff.errors import ConfigError
 from liftoff.usecases import load_all_use_cases, load_prompt_file, load_prompts
 
@@ -54,8 +54,10 @@ def test_every_shipped_use_case_loads():
         (
             lambda d: d["models"].update(fallback="us.amazon.nova-lite-v1:0", timeout_seconds=8, max_attempts=2),
             "models",
-            "x 2 (fallback) = 32s exceeds",
+            "x 2 (fallback) = 38s exceeds",
         ),
+        # 3 attempts x (1 s connect + 8 s read) + 3 s backoff = 30 s: every attempt counted, not just the retries
+        (lambda d: d["models"].update(timeout_seconds=8, max_attempts=3), "models", "= 30s exceeds the 27s"),
         (lambda d: d.update(capacity={"reserved_concurrency": 3}), "(top level)", "that needs 25"),
     ],
 )
@@ -92,8 +94,30 @@ def test_unknown_stage_is_refused():
 
 def test_lambda_timeout_covers_every_model_attempt(triage):
     models = triage.config.models
-    assert models.lambda_timeout_seconds >= models.timeout_seconds * models.max_attempts
+    worst = models.max_attempts * (models.connect_timeout_seconds + models.timeout_seconds)
+    assert models.lambda_timeout_seconds >= worst + retry_backoff_bound_seconds(models.max_attempts)
     assert models.lambda_timeout_seconds <= 29
+
+
+@pytest.mark.parametrize("attempts", [1, 2, 3, 5, 8])
+def test_backoff_bound_is_botocores_longest_wait(attempts):
+    # Given botocore's standard backoff with its jitter at the maximum and a throttling error every time
+    from types import SimpleNamespace
+
+    from botocore.retries.standard import ExponentialBackoff
+
+    class Throttling:
+        def is_throttling_error_from_context(self, context):
+            return True
+
+    backoff = ExponentialBackoff(random=lambda: 1.0, throttling_detector=Throttling())
+    # When every wait between the attempts is added up
+    waits = [
+        backoff.delay_amount(SimpleNamespace(attempt_number=n, http_response=None, parsed_response=None))
+        for n in range(1, attempts)
+    ]
+    # Then the config's bound is exactly that sum
+    assert retry_backoff_bound_seconds(attempts) == pytest.approx(sum(waits))
 
 
 PROMPT = {

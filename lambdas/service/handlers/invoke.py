@@ -29,6 +29,9 @@ from service.observability import logger, metrics, tracer
 from service.settings import Settings, get_settings
 
 app = APIGatewayRestResolver(enable_validation=True)
+DYNAMODB_CONNECT_TIMEOUT_S = 1.0
+DYNAMODB_READ_TIMEOUT_S = 1.0
+DYNAMODB_TOTAL_ATTEMPTS = 2
 CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
@@ -36,7 +39,16 @@ CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 def get_deps() -> InvokeDeps:
     """Clients and caches live for the life of the execution environment (built on first use)."""
     settings = get_settings()
-    dynamodb = boto3.resource("dynamodb", config=Config(retries={"mode": "standard", "max_attempts": 2}))
+    # Short DynamoDB timeouts (botocore's default is 60 s each): a hung connection must reach the
+    # "counter unavailable, serve anyway" and stale-prompt paths long before the function's timeout.
+    dynamodb = boto3.resource(
+        "dynamodb",
+        config=Config(
+            connect_timeout=DYNAMODB_CONNECT_TIMEOUT_S,
+            read_timeout=DYNAMODB_READ_TIMEOUT_S,
+            retries={"mode": "standard", "total_max_attempts": DYNAMODB_TOTAL_ATTEMPTS},
+        ),
+    )
     bedrock = boto3.client(
         "bedrock-runtime",
         config=Config(
@@ -46,7 +58,8 @@ def get_deps() -> InvokeDeps:
             # client-side rate limiter pays off for a client shared by many requests, but a Lambda
             # environment serves one request at a time, so it would only add waiting (measured: the
             # throttling fault tests took 2.5x longer); sustained throttling goes to `models.fallback`.
-            retries={"mode": "standard", "max_attempts": settings.bedrock_max_attempts},
+            # total_max_attempts counts every attempt; botocore's `max_attempts` would count retries (one more)
+            retries={"mode": "standard", "total_max_attempts": settings.bedrock_max_attempts},
         ),
     )
     return InvokeDeps(

@@ -1,0 +1,78 @@
+"""The invoke function's environment, built in one place from the use-case config.
+
+The CDK construct (stacks/constructs/invoke_function.py) and local mode (liftoff/local/runtime.py)
+both call `invoke_environment`; only the resource names differ (CloudFormation tokens there, local
+table names here), plus the few knobs local mode turns on purpose. `service.settings.Settings` is
+the one reader; tests/unit/test_function_env.py checks that it reads every variable set here and
+that nothing it reads is missing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from liftoff.pricing import prices_env_value
+from liftoff.usecases import UseCase
+
+# Read by Powertools itself (service name on logs, metric namespace, log level); every function gets them.
+POWERTOOLS_ENVIRONMENT = {
+    "POWERTOOLS_SERVICE_NAME": "liftoff",
+    "POWERTOOLS_METRICS_NAMESPACE": "Liftoff",
+    "POWERTOOLS_LOG_LEVEL": "INFO",
+}
+
+
+@dataclass(frozen=True)
+class FunctionResources:
+    """What the function is pointed at: names (or CloudFormation tokens) of its tables and guardrail."""
+
+    prompts_table: str
+    spend_table: str
+    idempotency_table: str
+    guardrail: tuple[str, str] | None  # (identifier, version)
+
+
+def invoke_environment(
+    use_case: UseCase,
+    *,
+    stage: str,
+    resources: FunctionResources,
+    daily_cap_usd: float | None = None,
+    prompt_cache_ttl_s: float | None = None,
+    model_read_timeout_s: float | None = None,
+) -> dict[str, str]:
+    """Every variable `Settings.from_env` reads, from the config. The keyword overrides exist for
+    local mode (a lower cap to see it work, a short cache, a short model timeout); a deployment
+    passes none."""
+    cfg = use_case.config
+    models = cfg.models
+    env = {
+        "LIFTOFF_USE_CASE": cfg.name,
+        "LIFTOFF_STAGE": stage,
+        "LIFTOFF_PROMPTS_TABLE": resources.prompts_table,
+        "LIFTOFF_ALLOWED_MODEL_IDS": ",".join(models.allowed),
+        "LIFTOFF_MODEL_PRICES": prices_env_value(use_case.prices),
+        "LIFTOFF_SPEND_TABLE": resources.spend_table,
+        "LIFTOFF_IDEMPOTENCY_TABLE": resources.idempotency_table,
+        "LIFTOFF_IDEMPOTENCY_TTL_S": str(cfg.api.idempotency_ttl_seconds),
+        "LIFTOFF_DAILY_CAP_USD": str(cfg.budget.daily_cap_usd if daily_cap_usd is None else daily_cap_usd),
+        "LIFTOFF_LOG_PROMPTS": str(cfg.logging.log_prompts).lower(),
+        "LIFTOFF_REDACT_PATTERNS": json.dumps(cfg.logging.redact_patterns),
+        "LIFTOFF_DEFAULT_ALIAS": cfg.prompts.default_alias,
+        "LIFTOFF_PROMPT_CACHE_TTL_S": str(
+            cfg.prompts.cache_ttl_seconds if prompt_cache_ttl_s is None else prompt_cache_ttl_s
+        ),
+        "LIFTOFF_MAX_BODY_BYTES": str(cfg.api.max_body_bytes),
+        "LIFTOFF_BEDROCK_CONNECT_TIMEOUT_S": str(models.connect_timeout_seconds),
+        "LIFTOFF_BEDROCK_READ_TIMEOUT_S": str(
+            models.timeout_seconds if model_read_timeout_s is None else model_read_timeout_s
+        ),
+        "LIFTOFF_BEDROCK_MAX_ATTEMPTS": str(models.max_attempts),
+        **POWERTOOLS_ENVIRONMENT,
+    }
+    if models.fallback:
+        env["LIFTOFF_FALLBACK_MODEL_ID"] = models.fallback
+    if resources.guardrail:
+        env["LIFTOFF_GUARDRAIL_ID"], env["LIFTOFF_GUARDRAIL_VERSION"] = resources.guardrail
+    return env
