@@ -62,3 +62,49 @@ def test_a_missing_table_is_reported_as_unavailable(aws, clock):
         counter.spent_today_usd()
     with pytest.raises(SpendCounterUnavailable, match="cannot add"):
         counter.add(0.1)
+
+
+def test_concurrent_environments_each_send_one_atomic_add_and_never_read(clock):
+    """Deployed, many execution environments add to the same day's item at once. What makes that safe
+    is that each add is one UpdateItem whose ADD DynamoDB applies atomically, never a read followed by a
+    write. A Stubber per environment (its own client, as in Lambda) accepts exactly that request and
+    nothing else: a GetItem or PutItem in the add path fails this test. (Summing on a moto server
+    would test moto's thread safety, which its ADD does not have.)"""
+    from concurrent.futures import ThreadPoolExecutor
+    from decimal import Decimal
+
+    import boto3
+    from botocore.stub import ANY, Stubber
+
+    cost, writers, adds = 0.000125, 8, 50
+    sent: list[Decimal] = []
+
+    def environment(_: int) -> None:
+        table = boto3.resource("dynamodb", region_name="us-east-1").Table("spend")
+        stub = Stubber(table.meta.client)  # its own client, as each Lambda environment has
+        for _ in range(adds):
+            stub.add_response(
+                "update_item",
+                {"Attributes": {"spend_usd": {"N": "1"}}},
+                {
+                    "TableName": "spend",
+                    # the Table resource's form: the stub checks before its serializer runs
+                    "Key": {"pk": "support-triage#2026-11-25"},
+                    "UpdateExpression": "ADD spend_usd :cost, requests :one SET expires_at = if_not_exists(expires_at, :exp)",
+                    "ExpressionAttributeValues": {":cost": Decimal(str(cost)), ":one": 1, ":exp": ANY},
+                    "ReturnValues": "UPDATED_NEW",
+                },
+            )
+        mine = SpendCounter(table, "support-triage", clock=clock)
+        with stub:
+            for _ in range(adds):
+                mine.add(cost)
+                sent.append(Decimal(str(cost)))
+            stub.assert_no_pending_responses()
+
+    with ThreadPoolExecutor(max_workers=writers) as pool:
+        list(pool.map(environment, range(writers)))
+    # every request's cost went out as its own delta; DynamoDB adds deltas atomically, so the total is
+    # exactly their sum, whatever the interleaving
+    assert len(sent) == writers * adds
+    assert sum(sent) == Decimal(str(cost)) * writers * adds
