@@ -118,6 +118,24 @@ def doctor() -> None:
     sys.exit(1 if any(c.status == FAIL for c in checks) else 0)
 
 
+@main.command(help="Before a deploy: is this AWS account and Region ready? PASS/WARN/FAIL per check; exit 1 on FAIL.")
+@click.option("--stage", type=click.Choice(["sandbox", "prod"]), required=True)
+@click.option("--use-case", default=None, help="Only this use case (default: every use case).")
+def preflight(stage: str, use_case: str | None) -> None:
+    from liftoff.preflight import exit_code, render, run_preflight
+    from liftoff.usecases import load_all_use_cases
+
+    try:
+        use_cases = [load_use_case(use_case)] if use_case else load_all_use_cases()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    names = ", ".join(u.name for u in use_cases)
+    click.echo(f"preflight for {names} ({stage}) ...", err=True)
+    checks = run_preflight(use_cases, stage)
+    click.echo(render(checks))
+    sys.exit(exit_code(checks))
+
+
 def _register_subcommands() -> None:
     from liftoff.cost_report import cost
     from liftoff.evals.cli import eval_group

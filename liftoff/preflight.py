@@ -1,0 +1,357 @@
+"""`liftoff preflight`: is this AWS account and Region ready for `cdk deploy` of a use case?
+
+Run before a deploy (deploy.yml does): a first deploy either succeeds or is refused here, before
+CloudFormation starts, with the fix named. One line per check, PASS / WARN / FAIL; any FAIL exits 1.
+
+Checks, each read-only:
+- credentials and Region (STS);
+- the CDK bootstrap stack and its version (SSM parameter `/cdk-bootstrap/<qualifier>/version`);
+- model access for every model the use case calls, in this Region and, for a cross-Region inference
+  profile, in every Region it routes to (Bedrock GetFoundationModelAvailability); third-party models
+  need a one-time enablement (Anthropic: AWS Marketplace subscription and the first-use form);
+- Lambda concurrency headroom: Lambda refuses a reservation that leaves fewer than 100 unreserved
+  executions (GetAccountSettings; a deployed function's own reservation is counted back in);
+- the `use-case` cost-allocation tag (Cost Explorer), a warning;
+- the Bedrock tokens-per-minute quota against the peak the API admits (Service Quotas), a warning.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from liftoff import REPO_ROOT
+from liftoff.doctor import Check, cost_tag_check
+from liftoff.usecases import UseCase
+from stacks.bedrock_access import PROFILE_DESTINATION_REGIONS, split_model_id
+
+PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
+# The bootstrap version the synthesized templates require (their CheckBootstrapVersion rule refuses
+# 1-5; tests/unit/test_preflight.py reads the rule from a synthesized template to keep this true).
+MIN_BOOTSTRAP_VERSION = 6
+DEFAULT_QUALIFIER = "hnb659fds"
+# Lambda keeps this many executions unreserved in every account (Lambda developer guide, reserved concurrency)
+UNRESERVED_MINIMUM = 100
+AWS_TIMEOUT_S = 5
+THIRD_PARTY_ENABLEMENT = {
+    "anthropic": (
+        "Anthropic models need a one-time enablement per account: Bedrock console > Model catalog > open the model "
+        "> submit the first-use form (use-case details), and let Bedrock subscribe the account in AWS Marketplace "
+        "(the deploying identity needs aws-marketplace:Subscribe once); then run preflight again"
+    ),
+}
+
+
+class Clients:
+    """boto3 clients for one account and Region, with short timeouts; `client(service, region)`."""
+
+    def __init__(self, session: Any):
+        from botocore.config import Config
+
+        self._session = session
+        self._config = Config(
+            connect_timeout=AWS_TIMEOUT_S, read_timeout=AWS_TIMEOUT_S, retries={"total_max_attempts": 2}
+        )
+        self.region = session.region_name
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        return self._session.client(service, region_name=region or self.region, config=self._config)
+
+
+@dataclass(frozen=True)
+class Target:
+    use_case: UseCase
+    stage: str
+
+
+def bootstrap_qualifier() -> str:
+    context = json.loads((REPO_ROOT / "cdk.json").read_text()).get("context", {})
+    return context.get("@aws-cdk/core:bootstrapQualifier", DEFAULT_QUALIFIER)
+
+
+def check_identity(clients: Clients) -> tuple[Check, str | None]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if not clients.region:
+        return Check("AWS Region", FAIL, "not set", "set AWS_REGION (or a profile's region)"), None
+    try:
+        identity = clients.client("sts").get_caller_identity()
+    except (BotoCoreError, ClientError) as exc:
+        return Check(
+            "AWS credentials", FAIL, f"cannot use them: {exc}", "configure or refresh them (`aws sso login`)"
+        ), None
+    return Check("AWS credentials", PASS, f"{identity['Arn']} in {clients.region}"), identity["Account"]
+
+
+def check_bootstrap(clients: Clients, account: str) -> Check:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    qualifier = bootstrap_qualifier()
+    fix = f"npx cdk bootstrap aws://{account}/{clients.region}"
+    try:
+        value = clients.client("ssm").get_parameter(Name=f"/cdk-bootstrap/{qualifier}/version")["Parameter"]["Value"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ParameterNotFound":
+            return Check("CDK bootstrap", FAIL, f"{account}/{clients.region} is not bootstrapped", f"run `{fix}`")
+        return Check("CDK bootstrap", FAIL, f"cannot read the bootstrap version: {exc}", "allow ssm:GetParameter")
+    except BotoCoreError as exc:
+        return Check("CDK bootstrap", FAIL, f"cannot read the bootstrap version: {exc}", "check the network")
+    if int(value) < MIN_BOOTSTRAP_VERSION:
+        return Check(
+            "CDK bootstrap",
+            FAIL,
+            f"version {value}; the templates need {MIN_BOOTSTRAP_VERSION} or newer",
+            f"run `{fix}` to upgrade",
+        )
+    return Check("CDK bootstrap", PASS, f"version {value} (qualifier {qualifier})")
+
+
+def model_regions(model_id: str, region: str, overrides: dict[str, list[str]]) -> tuple[str, list[str]]:
+    """(foundation model id, Regions it must be accessible in): this Region, plus an inference
+    profile's destination Regions."""
+    prefix, foundation = split_model_id(model_id)
+    if prefix is None:
+        return foundation, [region]
+    destinations = overrides.get(prefix, PROFILE_DESTINATION_REGIONS[prefix])
+    return foundation, sorted({region, *destinations})
+
+
+def models_in_use(use_case: UseCase) -> set[str]:
+    """What the use case calls today: its prompts' models and the fallback."""
+    used = {p.model_id for p in use_case.prompts}
+    if use_case.config.models.fallback:
+        used.add(use_case.config.models.fallback)
+    return used
+
+
+def _availability_problems(answer: dict) -> list[str]:
+    wanted = {
+        "authorizationStatus": "AUTHORIZED",
+        "entitlementAvailability": "AVAILABLE",
+        "regionAvailability": "AVAILABLE",
+    }
+    problems = [f"{k} {answer.get(k, '?')}" for k, v in wanted.items() if answer.get(k) != v]
+    agreement = answer.get("agreementAvailability", {}).get("status", "AVAILABLE")
+    if agreement != "AVAILABLE":
+        problems.append(f"agreement {agreement}")
+    return problems
+
+
+def check_model_access(clients: Clients, use_case: UseCase) -> list[Check]:
+    """FAIL for a model the use case calls; WARN for one it may call (in `allowed`, no prompt uses it yet)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    models = use_case.config.models
+    used = models_in_use(use_case)
+    checks = []
+    for model_id in models.allowed:
+        foundation, regions = model_regions(model_id, clients.region, models.profile_regions)
+        provider = foundation.split(".", 1)[0]
+        failing = []
+        for region in regions:
+            try:
+                answer = clients.client("bedrock", region).get_foundation_model_availability(modelId=foundation)
+            except (BotoCoreError, ClientError) as exc:
+                failing.append(f"{region}: cannot check ({exc})")
+                continue
+            problems = _availability_problems(answer)
+            if problems:
+                failing.append(f"{region}: {', '.join(problems)}")
+        name = f"Model {model_id}"
+        if not failing:
+            checks.append(Check(name, PASS, f"accessible in {', '.join(regions)}"))
+            continue
+        fix = THIRD_PARTY_ENABLEMENT.get(
+            provider, "Bedrock console > Model access: enable the model in each Region listed"
+        )
+        if model_id in used:
+            checks.append(Check(name, FAIL, "; ".join(failing), fix))
+        else:
+            checks.append(
+                Check(
+                    name, WARN, "no prompt uses it yet; " + "; ".join(failing), "before a prompt switches to it: " + fix
+                )
+            )
+    return checks
+
+
+def check_concurrency(clients: Clients, use_case: UseCase, stage: str) -> Check:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    reserved = use_case.config.capacity.reserved_concurrency
+    try:
+        settings = clients.client("lambda").get_account_settings()["AccountLimit"]
+    except (BotoCoreError, ClientError) as exc:
+        return Check(
+            "Lambda concurrency", FAIL, f"cannot read the account settings: {exc}", "allow lambda:GetAccountSettings"
+        )
+    quota, unreserved = settings["ConcurrentExecutions"], settings["UnreservedConcurrentExecutions"]
+    if reserved is None:
+        return Check("Lambda concurrency", PASS, f"no reservation; account quota {quota}, {unreserved} unreserved")
+    already = _deployed_reservation(clients, use_case.name, stage)
+    available = unreserved + already - UNRESERVED_MINIMUM
+    if reserved <= available:
+        return Check("Lambda concurrency", PASS, f"reserves {reserved} of {available} reservable (quota {quota})")
+    return Check(
+        "Lambda concurrency",
+        FAIL,
+        f"capacity.reserved_concurrency {reserved} would leave {unreserved + already - reserved} unreserved; Lambda "
+        f"requires {UNRESERVED_MINIMUM} (account quota {quota}, {unreserved} unreserved now)",
+        f"set capacity.reserved_concurrency to {max(available, 0)} or less (or remove it) in usecases/{use_case.name}.yaml, "
+        "or request a higher Lambda 'Concurrent executions' quota (Service Quotas, L-B99A9384)",
+    )
+
+
+def _deployed_reservation(clients: Clients, use_case: str, stage: str) -> int:
+    """The reservation the deployed invoke function already holds (it is counted in `unreserved`)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from stacks.usecase_stack import stack_name
+
+    try:
+        stacks = clients.client("cloudformation").describe_stacks(StackName=stack_name(use_case, stage))["Stacks"]
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+        function = outputs.get("InvokeFunctionName")
+        if not function:
+            return 0
+        answer = clients.client("lambda").get_function_concurrency(FunctionName=function)
+    except (BotoCoreError, ClientError):  # not deployed yet: nothing reserved
+        return 0
+    return int(answer.get("ReservedConcurrentExecutions") or 0)
+
+
+def projected_tokens_per_minute(use_case: UseCase) -> tuple[float, str] | None:
+    """Tokens a minute at the API's throttle rate (the most it admits), with tokens per request
+    measured in the latest eval report; None without a report."""
+    from liftoff.evals.report import latest_report
+
+    path = latest_report(use_case.name)
+    if path is None:
+        return None
+    results = path.parent / "results.jsonl"
+    rows = [json.loads(line) for line in results.read_text().splitlines() if line.strip()] if results.exists() else []
+    answered = [r for r in rows if r.get("ok")]
+    if not answered:
+        return None
+    per_request = sum(r["input_tokens"] + r["output_tokens"] for r in answered) / len(answered)
+    rate = use_case.config.api.throttle_rate_per_s
+    return rate * 60 * per_request, f"{rate:g} requests/s (api.throttle_rate_per_s) x {per_request:.0f} tokens"
+
+
+def check_token_quota(clients: Clients, use_case: UseCase) -> list[Check]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    need = projected_tokens_per_minute(use_case)
+    if need is None:
+        return [
+            Check(
+                "Bedrock tokens per minute",
+                WARN,
+                "no eval report to measure tokens per request",
+                f"run `liftoff eval run --use-case {use_case.name}`, then preflight again",
+            )
+        ]
+    tpm, how = need
+    try:
+        pages = clients.client("service-quotas").get_paginator("list_service_quotas").paginate(ServiceCode="bedrock")
+        quotas = [q for page in pages for q in page.get("Quotas", [])]
+    except (BotoCoreError, ClientError) as exc:
+        return [
+            Check(
+                "Bedrock tokens per minute",
+                WARN,
+                f"cannot read the quotas: {exc}",
+                "allow servicequotas:ListServiceQuotas",
+            )
+        ]
+    checks = []
+    for model_id in sorted(models_in_use(use_case)):
+        prefix, foundation = split_model_id(model_id)
+        try:
+            details = clients.client("bedrock").get_foundation_model(modelIdentifier=foundation)["modelDetails"]
+        except (BotoCoreError, ClientError):
+            details = {}
+        label = " ".join(x for x in (details.get("providerName"), details.get("modelName")) if x) or foundation
+        kind = (
+            "Cross-region model inference tokens per minute"
+            if prefix
+            else "On-demand model inference tokens per minute"
+        )
+        quota = next((q for q in quotas if q.get("QuotaName", "").startswith(kind) and label in q["QuotaName"]), None)
+        name = f"Tokens/min {model_id}"
+        if quota is None:
+            checks.append(
+                Check(
+                    name,
+                    WARN,
+                    f"need ~{tpm:,.0f} ({how}); no quota named '{kind} for {label}'",
+                    "compare in Service Quotas > Amazon Bedrock",
+                )
+            )
+        elif quota["Value"] < tpm:
+            checks.append(
+                Check(
+                    name,
+                    WARN,
+                    f"quota {quota['Value']:,.0f} < ~{tpm:,.0f} needed at peak ({how})",
+                    f"request an increase of '{quota['QuotaName']}' ({quota['QuotaCode']}), or lower api.throttle_rate_per_s",
+                )
+            )
+        else:
+            checks.append(Check(name, PASS, f"quota {quota['Value']:,.0f} >= ~{tpm:,.0f} at peak ({how})"))
+    return checks
+
+
+def run_preflight(
+    use_cases: Sequence[UseCase], stage: str, *, session_factory: Callable[[], Any] | None = None
+) -> list[Check]:
+    """Every check, for every use case given."""
+    import boto3
+
+    session = (session_factory or boto3.Session)()
+    if session.get_credentials() is None:
+        return [
+            Check("AWS credentials", FAIL, "none found", "configure credentials (`aws configure sso`), then run again")
+        ]
+    clients = Clients(session)
+    identity, account = check_identity(clients)
+    if account is None:
+        return [identity]
+    checks = [identity, check_bootstrap(clients, account), cost_tag_check(clients.client("ce", "us-east-1"))]
+    checks[-1] = _as_preflight(checks[-1])
+    for use_case in use_cases:
+        prefix = f"{use_case.name}: "
+        for check in (
+            *check_model_access(clients, use_case),
+            check_concurrency(clients, use_case, stage),
+            *check_token_quota(clients, use_case),
+        ):
+            checks.append(Check(prefix + check.name, check.status, check.detail, check.fix))
+    return checks
+
+
+def _as_preflight(check: Check) -> Check:
+    """doctor says OK where preflight says PASS."""
+    return Check(check.name, PASS if check.status == "OK" else check.status, check.detail, check.fix)
+
+
+def exit_code(checks: Sequence[Check]) -> int:
+    return 1 if any(c.status == FAIL for c in checks) else 0
+
+
+def render(checks: Sequence[Check]) -> str:
+    width = max(len(c.name) for c in checks)
+    lines = []
+    for c in checks:
+        lines.append(f"{c.status:<4}  {c.name:<{width}}  {c.detail}")
+        if c.fix and c.status != PASS:
+            lines.append(f"{'':<4}  {'':<{width}}  -> {c.fix}")
+    failed = sum(c.status == FAIL for c in checks)
+    warned = sum(c.status == WARN for c in checks)
+    lines.append(
+        f"preflight: {failed} FAIL, {warned} WARN: "
+        + ("do not deploy yet; fix the FAIL lines" if failed else "ready to deploy")
+    )
+    return "\n".join(lines)

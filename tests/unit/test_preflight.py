@@ -1,0 +1,246 @@
+"""liftoff preflight against Stubber-faked accounts: a fresh one is refused with the fixes named,
+a healthy one passes. Every AWS call the checks make is stubbed in order; an unexpected call fails."""
+
+import dataclasses
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from liftoff import preflight
+from liftoff.preflight import FAIL, PASS, WARN, model_regions, models_in_use, run_preflight
+from liftoff.usecases import load_use_case
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+
+
+class FakeSession:
+    """A boto3 Session whose clients are stubbed: one client per (service, Region)."""
+
+    region_name = REGION
+
+    def __init__(self):
+        self.clients: dict = {}
+        self.stubs: dict = {}
+
+    def get_credentials(self):
+        return object()
+
+    def client(self, service, region_name=None, config=None):
+        return self._get(service, region_name or REGION)[0]
+
+    def stub(self, service, region=REGION) -> Stubber:
+        return self._get(service, region)[1]
+
+    def _get(self, service, region):
+        key = (service, region)
+        if key not in self.clients:
+            client = boto3.client(service, region_name=region)
+            stub = Stubber(client)
+            stub.activate()
+            self.clients[key], self.stubs[key] = client, stub
+        return self.clients[key], self.stubs[key]
+
+    def assert_all_called(self):
+        for stub in self.stubs.values():
+            stub.assert_no_pending_responses()
+
+
+def with_reservation(use_case, reserved):
+    capacity = use_case.config.capacity.model_copy(update={"reserved_concurrency": reserved})
+    return dataclasses.replace(use_case, config=use_case.config.model_copy(update={"capacity": capacity}))
+
+
+AVAILABLE = {
+    "modelId": "m",
+    "authorizationStatus": "AUTHORIZED",
+    "entitlementAvailability": "AVAILABLE",
+    "regionAvailability": "AVAILABLE",
+    "agreementAvailability": {"status": "AVAILABLE"},
+}
+NOT_ENABLED = {
+    **AVAILABLE,
+    "authorizationStatus": "NOT_AUTHORIZED",
+    "agreementAvailability": {"status": "NOT_AVAILABLE"},
+}
+
+
+def stub_account(
+    session, use_case, *, bootstrap, availability, concurrency, deployed_reservation=None, quota_value=None
+):
+    """Queue the answers of an account, in the order preflight asks."""
+    session.stub("sts").add_response(
+        "get_caller_identity", {"Account": ACCOUNT, "Arn": f"arn:aws:iam::{ACCOUNT}:role/deployer", "UserId": "u"}
+    )
+    ssm = session.stub("ssm")
+    if bootstrap is None:
+        ssm.add_client_error("get_parameter", "ParameterNotFound", http_status_code=400)
+    else:
+        ssm.add_response(
+            "get_parameter", {"Parameter": {"Name": "/cdk-bootstrap/hnb659fds/version", "Value": str(bootstrap)}}
+        )
+    session.stub("ce").add_response("list_cost_allocation_tags", {"CostAllocationTags": []}, {"TagKeys": ["use-case"]})
+    models = use_case.config.models
+    for model_id in models.allowed:
+        foundation, regions = model_regions(model_id, REGION, models.profile_regions)
+        for region in regions:
+            session.stub("bedrock", region).add_response(
+                "get_foundation_model_availability",
+                {**availability(model_id), "modelId": foundation},
+                {"modelId": foundation},
+            )
+    quota, unreserved = concurrency
+    session.stub("lambda").add_response(
+        "get_account_settings",
+        {"AccountLimit": {"ConcurrentExecutions": quota, "UnreservedConcurrentExecutions": unreserved}},
+    )
+    if use_case.config.capacity.reserved_concurrency is not None:
+        cloudformation = session.stub("cloudformation")
+        if deployed_reservation is None:
+            cloudformation.add_client_error("describe_stacks", "ValidationError", "Stack does not exist")
+        else:
+            cloudformation.add_response(
+                "describe_stacks",
+                {
+                    "Stacks": [
+                        {
+                            "StackName": "s",
+                            "CreationTime": "2026-11-01T00:00:00Z",
+                            "StackStatus": "UPDATE_COMPLETE",
+                            "Outputs": [{"OutputKey": "InvokeFunctionName", "OutputValue": "fn"}],
+                        }
+                    ]
+                },
+            )
+            session.stub("lambda").add_response(
+                "get_function_concurrency",
+                {"ReservedConcurrentExecutions": deployed_reservation},
+                {"FunctionName": "fn"},
+            )
+    quotas = []
+    for model_id in sorted(models_in_use(use_case)):
+        foundation = model_id.split(".", 1)[1]
+        name = "Nova Lite" if "lite" in foundation else "Nova Micro"
+        session.stub("bedrock").add_response(
+            "get_foundation_model",
+            {"modelDetails": {"modelArn": "arn", "modelId": foundation, "modelName": name, "providerName": "Amazon"}},
+            {"modelIdentifier": foundation},
+        )
+        if quota_value is not None:
+            quotas.append(
+                {
+                    "QuotaName": f"Cross-region model inference tokens per minute for Amazon {name}",
+                    "QuotaCode": f"L-{len(quotas)}",
+                    "Value": quota_value,
+                }
+            )
+    session.stub("service-quotas").add_response("list_service_quotas", {"Quotas": quotas}, {"ServiceCode": "bedrock"})
+
+
+@pytest.fixture(autouse=True)
+def measured_tokens(monkeypatch):
+    # tokens at the API's peak come from the latest eval report; fixed here
+    monkeypatch.setattr(preflight, "projected_tokens_per_minute", lambda uc: (90_000.0, "5 requests/s x 300 tokens"))
+
+
+def by_name(checks):
+    return {c.name: c for c in checks}
+
+
+def test_a_fresh_account_refuses_doc_summary_and_names_each_fix():
+    # Given a new account: no bootstrap, no model enabled, a concurrency quota of 10, and doc-summary
+    # reserving 40 executions
+    use_case = with_reservation(load_use_case("doc-summary"), 40)
+    session = FakeSession()
+    stub_account(session, use_case, bootstrap=None, availability=lambda m: NOT_ENABLED, concurrency=(10, 10))
+    # When preflight runs
+    checks = by_name(run_preflight([use_case], "sandbox", session_factory=lambda: session))
+    session.assert_all_called()
+    # Then it refuses, and each failing line says what to do
+    assert preflight.exit_code(checks.values()) == 1
+    assert checks["CDK bootstrap"].status == FAIL
+    assert f"npx cdk bootstrap aws://{ACCOUNT}/{REGION}" in checks["CDK bootstrap"].fix
+    lite = checks["doc-summary: Model us.amazon.nova-lite-v1:0"]
+    assert lite.status == FAIL and "us-west-2: authorizationStatus NOT_AUTHORIZED" in lite.detail
+    assert "Model access" in lite.fix
+    # Claude is allowed but no prompt uses it yet: a warning that says what to do before switching
+    claude = checks["doc-summary: Model us.anthropic.claude-haiku-4-5-20251001-v1:0"]
+    assert claude.status == WARN and "first-use form" in claude.fix and "Marketplace" in claude.fix
+    concurrency = checks["doc-summary: Lambda concurrency"]
+    assert concurrency.status == FAIL
+    assert "Lambda requires 100" in concurrency.detail
+    assert "set capacity.reserved_concurrency to 0 or less" in concurrency.fix
+    assert checks["Cost-allocation tag"].status == WARN
+    tokens = checks["doc-summary: Tokens/min us.amazon.nova-lite-v1:0"]
+    assert tokens.status == WARN and "no quota named" in tokens.detail
+
+
+def test_a_healthy_account_passes():
+    use_case = with_reservation(load_use_case("doc-summary"), 40)
+    session = FakeSession()
+    stub_account(
+        session,
+        use_case,
+        bootstrap=27,
+        availability=lambda m: AVAILABLE,
+        concurrency=(1000, 960),
+        deployed_reservation=None,
+        quota_value=2_000_000,
+    )
+    checks = run_preflight([use_case], "sandbox", session_factory=lambda: session)
+    session.assert_all_called()
+    statuses = {c.name: c.status for c in checks}
+    assert preflight.exit_code(checks) == 0
+    assert {s for n, s in statuses.items() if n != "Cost-allocation tag"} == {PASS}, statuses
+
+
+def test_a_redeploy_counts_the_functions_own_reservation_back_in():
+    # 40 reserved by the deployed function already: 130 unreserved + 40 - 100 = 70 reservable
+    use_case = with_reservation(load_use_case("doc-summary"), 60)
+    session = FakeSession()
+    stub_account(
+        session,
+        use_case,
+        bootstrap=27,
+        availability=lambda m: AVAILABLE,
+        concurrency=(170, 130),
+        deployed_reservation=40,
+        quota_value=2_000_000,
+    )
+    checks = by_name(run_preflight([use_case], "sandbox", session_factory=lambda: session))
+    assert checks["doc-summary: Lambda concurrency"].status == PASS
+
+
+def test_an_old_bootstrap_and_a_low_token_quota():
+    use_case = load_use_case("support-triage")
+    session = FakeSession()
+    stub_account(
+        session, use_case, bootstrap=5, availability=lambda m: AVAILABLE, concurrency=(1000, 1000), quota_value=10_000
+    )
+    checks = by_name(run_preflight([use_case], "prod", session_factory=lambda: session))
+    assert checks["CDK bootstrap"].status == FAIL and "to upgrade" in checks["CDK bootstrap"].fix
+    tokens = checks["support-triage: Tokens/min us.amazon.nova-micro-v1:0"]
+    assert tokens.status == WARN and "request an increase" in tokens.fix
+
+
+def test_no_credentials_is_a_failure_that_says_what_to_do():
+    class NoCredentials:
+        region_name = REGION
+
+        def get_credentials(self):
+            return None
+
+    (check,) = run_preflight([load_use_case("support-triage")], "sandbox", session_factory=NoCredentials)
+    assert check.status == FAIL and "aws configure sso" in check.fix
+
+
+def test_render_has_one_line_per_check_and_a_verdict():
+    checks = [
+        preflight.Check("a", PASS, "fine"),
+        preflight.Check("b", FAIL, "broken", "fix it"),
+    ]
+    text = preflight.render(checks)
+    assert text.splitlines()[0].startswith("PASS  a")
+    assert "-> fix it" in text
+    assert text.splitlines()[-1] == "preflight: 1 FAIL, 0 WARN: do not deploy yet; fix the FAIL lines"
