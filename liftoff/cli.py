@@ -136,6 +136,50 @@ def preflight(stage: str, use_case: str | None) -> None:
     sys.exit(exit_code(checks))
 
 
+@main.command(
+    help="After a deploy: send good and bad requests, check the registry, dashboard, alarms, logs, EMF and "
+    "the spend counter. Exit 1 on any FAIL. --local runs the same checks against local mode."
+)
+@click.option("--stage", type=click.Choice(["sandbox", "prod"]), default=None, help="The deployed stage to check.")
+@click.option(
+    "--local", "local_mode", is_flag=True, help="Check local mode instead (started and stopped if not running)."
+)
+@click.option("--use-case", default=None, help="Only this use case (default: every use case).")
+@click.option("--log-wait", type=click.FloatRange(0), default=90, show_default=True, help="Seconds to wait for logs.")
+def smoke(stage: str | None, local_mode: bool, use_case: str | None, log_wait: float) -> None:
+    from liftoff.smoke import AwsTarget, LocalTarget, exit_code, render, run_smoke
+    from liftoff.usecases import load_all_use_cases
+
+    if bool(stage) == local_mode:
+        raise click.UsageError("give either --stage sandbox|prod (a deployed stack) or --local")
+    try:
+        use_cases = [load_use_case(use_case)] if use_case else load_all_use_cases()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    failed = 0
+    for uc in use_cases:
+        started = False
+        try:
+            if local_mode:
+                if not runtime.is_running(runtime.read_state(uc.name)):
+                    click.echo(f"starting local mode for {uc.name} (stopped again at the end) ...", err=True)
+                    runtime.up(uc.name)
+                    started = True
+                target = LocalTarget(uc.name)
+            else:
+                click.echo(f"reading stack outputs of {uc.name} ({stage}) ...", err=True)
+                target = AwsTarget(uc.name, stage)
+            checks = run_smoke(target, uc, log_wait_s=log_wait)
+        except Exception as exc:  # no stack, no credentials, local mode would not start: say so, plainly
+            raise click.ClickException(f"{uc.name}: cannot smoke-test: {exc}") from exc
+        finally:
+            if started:
+                runtime.down(uc.name)
+        click.echo(render(checks, f"{uc.name} on {target.name}"))
+        failed |= exit_code(checks)
+    sys.exit(failed)
+
+
 def _register_subcommands() -> None:
     from liftoff.cost_report import cost
     from liftoff.evals.cli import eval_group

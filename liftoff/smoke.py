@@ -1,0 +1,374 @@
+"""`liftoff smoke`: does a deployed use case work? Run right after `cdk deploy` (deploy.yml does).
+
+From the stack's outputs it sends one good request and one request of each class of bad input to
+the API, checks that every prompt file has a `live` version in the registry, that the dashboard and
+every alarm of the stack exist, that the good request's log line and EMF record arrive (bounded
+wait), and that the spend counter moved by the request's cost. The same checks run against local
+mode (`--local`; `make test` does), where CloudWatch has no stand-in and those checks say SKIP.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import requests
+
+from liftoff.doctor import Check
+from liftoff.usecases import UseCase
+
+PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
+LOG_WAIT_S = 90.0  # CloudWatch Logs usually shows a line within seconds; a minute and a half is generous
+HTTP_TIMEOUT_S = 35.0
+
+
+class SmokeTarget(Protocol):
+    """Where the use case runs, and how to look at what it left behind."""
+
+    name: str
+    invoke_url: str
+    api_key: str
+
+    def live_versions(self, prompt_ids: Sequence[str]) -> dict[str, int | None]: ...
+
+    def spend_today(self) -> tuple[float, int]: ...
+
+    def log_records(self, since_ms: int) -> Iterator[dict]: ...
+
+    def dashboard(self) -> Check | None: ...
+
+    def alarms(self) -> Check | None: ...
+
+
+@dataclass(frozen=True)
+class BadRequest:
+    name: str
+    status: int
+    code: str
+    body: str
+    headers: dict[str, str]
+
+
+def sample_request(use_case: UseCase) -> dict:
+    """A good request: the first prompt with the first clean eval case's variables (or placeholders)."""
+    from liftoff.errors import ConfigError
+    from liftoff.evals.cases import load_cases
+
+    prompt = use_case.prompts[0]
+    try:
+        cases = [
+            c
+            for c in load_cases(use_case.name)
+            if c.prompt_id in (None, prompt.prompt_id) and not c.expect_error and "clean" in c.tags
+        ]
+    except (ConfigError, OSError):  # an eval set is not required to smoke-test; placeholders are enough
+        cases = []
+    variables = dict(cases[0].variables) if cases else {v.name: f"smoke test {v.name}" for v in prompt.variables}
+    return {"prompt_id": prompt.prompt_id, "variables": variables}
+
+
+def bad_requests(use_case: UseCase, good: dict, api_key: str) -> list[BadRequest]:
+    """One request of each class of bad input, with the status and error code the API must answer."""
+    json_headers = {"Content-Type": "application/json", "x-api-key": api_key}
+    prompt = use_case.prompts[0]
+    missing = {"prompt_id": good["prompt_id"], "variables": {}}
+    too_big = {**good, "variables": {k: "x" * (use_case.config.api.max_body_bytes + 1) for k in good["variables"]}}
+    cases = [
+        BadRequest("bad: not JSON", 400, "BadRequestBody", "{not json", json_headers),
+        BadRequest("bad: unknown prompt", 404, "PromptNotFound", json.dumps({**good, "prompt_id": "no-such-prompt"}), json_headers),
+        BadRequest("bad: wrong media type", 415, "UnsupportedMediaType", json.dumps(good), {**json_headers, "Content-Type": "text/plain"}),
+        BadRequest("bad: body too large", 413, "PayloadTooLarge", json.dumps(too_big), json_headers),
+        BadRequest("bad: no API key", 403, "", json.dumps(good), {"Content-Type": "application/json"}),
+    ]  # fmt: skip
+    if prompt.variables:
+        cases.insert(1, BadRequest("bad: missing variable", 400, "MissingVariable", json.dumps(missing), json_headers))
+    return cases
+
+
+def _post(url: str, body: str, headers: dict[str, str]) -> tuple[int, Any]:
+    response = requests.post(url, data=body.encode(), headers=headers, timeout=HTTP_TIMEOUT_S)
+    try:
+        return response.status_code, response.json()
+    except ValueError:
+        return response.status_code, response.text[:200]
+
+
+def check_good_request(target: SmokeTarget, good: dict, request_id: str) -> tuple[Check, dict | None]:
+    headers = {"Content-Type": "application/json", "x-api-key": target.api_key, "x-request-id": request_id}
+    try:
+        status, body = _post(target.invoke_url, json.dumps(good), headers)
+    except requests.RequestException as exc:
+        return Check("good request", FAIL, f"no answer from {target.invoke_url}: {exc}", "is the stack deployed?"), None
+    if status != 200 or not isinstance(body, dict) or "output" not in body:
+        return Check("good request", FAIL, f"HTTP {status}: {str(body)[:200]}", "read the function's log"), None
+    return (
+        Check(
+            "good request",
+            PASS,
+            f"200 from {body.get('model_id')} (prompt v{body.get('prompt_version')}), ${body.get('cost_usd')}, "
+            f"{body.get('latency_ms')} ms",
+        ),
+        body,
+    )
+
+
+def check_bad_request(target: SmokeTarget, bad: BadRequest) -> Check:
+    try:
+        status, body = _post(target.invoke_url, bad.body, bad.headers)
+    except requests.RequestException as exc:
+        return Check(bad.name, FAIL, f"no answer: {exc}")
+    code = (
+        body.get("error", {}).get("code", "") if isinstance(body, dict) and isinstance(body.get("error"), dict) else ""
+    )
+    wanted = f"{bad.status} {bad.code}".strip()
+    if status == bad.status and isinstance(body, dict) and (code == bad.code or not bad.code) and "error" in body:
+        return Check(bad.name, PASS, f"{status} {code}".strip())
+    return Check(bad.name, FAIL, f"got {status} {str(body)[:160]}; want {wanted} with a JSON error body")
+
+
+def check_registry(target: SmokeTarget, use_case: UseCase) -> Check:
+    ids = [p.prompt_id for p in use_case.prompts]
+    try:
+        live = target.live_versions(ids)
+    except Exception as exc:
+        return Check("prompt registry", FAIL, f"cannot read it: {exc}")
+    missing = [pid for pid in ids if live.get(pid) is None]
+    if missing:
+        return Check(
+            "prompt registry",
+            FAIL,
+            f"no live version of {', '.join(missing)}",
+            "redeploy: PromptSync publishes prompts/",
+        )
+    return Check("prompt registry", PASS, ", ".join(f"{pid} live v{live[pid]}" for pid in ids))
+
+
+def wait_for_record(
+    target: SmokeTarget, since_ms: int, match: Callable[[dict], bool], timeout_s: float, sleep=time.sleep
+) -> dict | None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        for record in target.log_records(since_ms):
+            if match(record):
+                return record
+        if time.monotonic() >= deadline:
+            return None
+        sleep(min(3.0, max(0.1, timeout_s / 30)))
+
+
+def check_telemetry(target: SmokeTarget, request_id: str, since_ms: int, timeout_s: float) -> list[Check]:
+    line = wait_for_record(
+        target, since_ms, lambda r: r.get("request_id") == request_id and r.get("message") == "invoke ok", timeout_s
+    )
+    emf = wait_for_record(
+        target,
+        since_ms,
+        lambda r: "_aws" in r and r.get("RequestId") == request_id and "CostUSD" in r,
+        timeout_s if line else 0,
+    )
+    return [
+        Check("log line", PASS, f"'invoke ok' with cost_usd {line.get('cost_usd')}")
+        if line
+        else Check("log line", FAIL, f"no 'invoke ok' line for request {request_id} within {timeout_s:.0f} s"),
+        Check(
+            "EMF metrics",
+            PASS,
+            f"namespace {emf['_aws']['CloudWatchMetrics'][0]['Namespace']}: CostUSD {emf['CostUSD']}",
+        )
+        if emf
+        else Check("EMF metrics", FAIL, f"no EMF record with RequestId {request_id} within {timeout_s:.0f} s"),
+    ]
+
+
+def check_spend(before: tuple[float, int], after: tuple[float, int], cost: float) -> Check:
+    spent, requests_ = after[0] - before[0], after[1] - before[1]
+    if requests_ >= 1 and spent >= cost * 0.999:
+        return Check("spend counter", PASS, f"+{requests_} request(s), +${spent:.8f} (this request: ${cost})")
+    return Check("spend counter", FAIL, f"+{requests_} request(s), +${spent:.8f}; expected at least +1 and +${cost}")
+
+
+def run_smoke(target: SmokeTarget, use_case: UseCase, *, log_wait_s: float = LOG_WAIT_S) -> list[Check]:
+    good = sample_request(use_case)
+    request_id = f"smoke-{uuid.uuid4().hex[:16]}"
+    since_ms = int(time.time() * 1000) - 5_000
+    checks = [check_registry(target, use_case)]
+    try:
+        before = target.spend_today()
+    except Exception as exc:
+        before = None
+        checks.append(Check("spend counter", FAIL, f"cannot read it: {exc}"))
+    good_check, answer = check_good_request(target, good, request_id)
+    checks.append(good_check)
+    checks += [check_bad_request(target, bad) for bad in bad_requests(use_case, good, target.api_key)]
+    if answer is not None:
+        checks += check_telemetry(target, answer.get("request_id", request_id), since_ms, log_wait_s)
+        if before is not None:
+            checks.append(check_spend(before, target.spend_today(), float(answer["cost_usd"])))
+    for resource in (target.dashboard(), target.alarms()):
+        checks.append(resource or Check("dashboard/alarms", SKIP, "not in this target"))
+    return checks
+
+
+# --- targets ---------------------------------------------------------------------------------------
+
+
+def _spend_counter(table: Any, use_case: str) -> tuple[float, int]:
+    from service.dal.spend_counter import SpendCounter
+
+    counter = SpendCounter(table, use_case)
+    day = counter.day(counter.today())
+    return day.spend_usd, day.requests
+
+
+def _live_versions(table: Any, use_case: str, prompt_ids: Sequence[str]) -> dict[str, int | None]:
+    from service.dal.prompt_store import PromptStore
+
+    store = PromptStore(table, use_case)
+    aliases = {pid: store.get_alias(pid, "live") for pid in prompt_ids}
+    return {pid: alias.version if alias else None for pid, alias in aliases.items()}
+
+
+class LocalTarget:
+    """Local mode (`liftoff local up`): its log file stands in for CloudWatch Logs."""
+
+    def __init__(self, use_case: str):
+        from liftoff.local import runtime
+
+        state = runtime.read_state(use_case)
+        if not runtime.is_running(state):
+            raise RuntimeError(
+                f"local mode is not running for {use_case}: start it with `liftoff local up --use-case {use_case}`"
+            )
+        self.name = f"local ({state.api_url})"
+        self.invoke_url, self.api_key = state.invoke_url, state.api_key
+        self._state, self._use_case = state, use_case
+        self._log = runtime.log_file(use_case)
+
+    def live_versions(self, prompt_ids):
+        from liftoff.local.runtime import local_table
+
+        return _live_versions(local_table(self._state, self._state.table_name), self._use_case, prompt_ids)
+
+    def spend_today(self):
+        from liftoff.local.runtime import local_table
+
+        return _spend_counter(local_table(self._state, self._state.spend_table_name), self._use_case)
+
+    def log_records(self, since_ms):
+        yield from _json_lines(self._log)
+
+    def dashboard(self):
+        return Check("dashboard", SKIP, "local mode has no CloudWatch: checked against AWS by `liftoff smoke --stage`")
+
+    def alarms(self):
+        return Check("alarms", SKIP, "local mode has no CloudWatch: checked against AWS by `liftoff smoke --stage`")
+
+
+def _json_lines(path: Path) -> Iterator[dict]:
+    if not path.exists():
+        return
+    for line in path.read_text(errors="replace").splitlines():
+        if line.startswith("{"):
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                yield record
+
+
+class AwsTarget:
+    """A deployed stack, found by its name; every resource comes from its outputs and resources."""
+
+    def __init__(self, use_case: str, stage: str, session: Any = None):
+        import boto3
+
+        from stacks.usecase_stack import stack_name
+
+        self._session = session or boto3.Session()
+        self._use_case, self._stack = use_case, stack_name(use_case, stage)
+        cloudformation = self._session.client("cloudformation")
+        stack = cloudformation.describe_stacks(StackName=self._stack)["Stacks"][0]
+        self._outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        pages = cloudformation.get_paginator("list_stack_resources").paginate(StackName=self._stack)
+        self._resources = [r for page in pages for r in page["StackResourceSummaries"]]
+        self.name = self._stack
+        self.invoke_url = self._outputs["InvokeUrl"]
+        key_id = self._outputs.get("ApiKeyId")
+        if key_id is None:
+            raise RuntimeError(f"{self._stack} does not use API keys (api.auth); smoke speaks api_key auth only")
+        self.api_key = self._session.client("apigateway").get_api_key(apiKey=key_id, includeValue=True)["value"]
+
+    def _table(self, output: str):
+        return self._session.resource("dynamodb").Table(self._outputs[output])
+
+    def live_versions(self, prompt_ids):
+        return _live_versions(self._table("PromptsTableName"), self._use_case, prompt_ids)
+
+    def spend_today(self):
+        return _spend_counter(self._table("SpendTableName"), self._use_case)
+
+    def log_records(self, since_ms):
+        logs = self._session.client("logs")
+        pages = logs.get_paginator("filter_log_events").paginate(
+            logGroupName=self._outputs["InvokeLogGroupName"], startTime=since_ms
+        )
+        for page in pages:
+            for event in page.get("events", []):
+                try:
+                    record = json.loads(event["message"])
+                except ValueError:
+                    continue
+                if isinstance(record, dict):
+                    yield record
+
+    def _physical_ids(self, resource_type: str) -> list[str]:
+        return [r["PhysicalResourceId"] for r in self._resources if r["ResourceType"] == resource_type]
+
+    def dashboard(self):
+        name = self._outputs.get("DashboardName")
+        try:
+            self._session.client("cloudwatch").get_dashboard(DashboardName=name)
+        except Exception as exc:
+            return Check("dashboard", FAIL, f"{name}: {exc}")
+        return Check("dashboard", PASS, name)
+
+    def alarms(self):
+        expected = self._physical_ids("AWS::CloudWatch::Alarm")
+        found = set()
+        cloudwatch = self._session.client("cloudwatch")
+        for start in range(0, len(expected), 100):
+            answer = cloudwatch.describe_alarms(AlarmNames=expected[start : start + 100])
+            found |= {a["AlarmName"] for a in answer.get("MetricAlarms", [])}
+        missing = sorted(set(expected) - found)
+        if not expected or missing:
+            return Check("alarms", FAIL, f"missing: {', '.join(missing) or 'the stack has none'}")
+        states = {}
+        for alarm in cloudwatch.describe_alarms(AlarmNames=expected[:100]).get("MetricAlarms", []):
+            states[alarm["StateValue"]] = states.get(alarm["StateValue"], 0) + 1
+        return Check(
+            "alarms", PASS, f"{len(expected)} exist ({', '.join(f'{v} {k}' for k, v in sorted(states.items()))})"
+        )
+
+
+def exit_code(checks: Sequence[Check]) -> int:
+    return 1 if any(c.status == FAIL for c in checks) else 0
+
+
+def render(checks: Sequence[Check], target: str) -> str:
+    width = max(len(c.name) for c in checks)
+    lines = [f"smoke test of {target}"]
+    lines += [
+        f"{c.status:<4}  {c.name:<{width}}  {c.detail}" + (f"  -> {c.fix}" if c.fix and c.status == FAIL else "")
+        for c in checks
+    ]
+    failed = sum(c.status == FAIL for c in checks)
+    lines.append(
+        f"smoke: {len(checks) - failed} of {len(checks)} checks did not fail" + (f"; {failed} FAILED" if failed else "")
+    )
+    return "\n".join(lines)

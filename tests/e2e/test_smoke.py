@@ -1,0 +1,27 @@
+"""`liftoff smoke --local`: the post-deploy smoke test's logic, run against local mode."""
+
+import pytest
+from click.testing import CliRunner
+
+from liftoff.cli import main
+
+pytestmark = pytest.mark.e2e
+
+
+def test_smoke_passes_against_local_mode(local):
+    # Given local mode running (the session fixture) / When smoke runs against it
+    result = CliRunner().invoke(main, ["smoke", "--local", "--use-case", local.use_case, "--log-wait", "10"])
+    # Then every check passes, and CloudWatch-only checks say why they are skipped
+    assert result.exit_code == 0, result.output
+    lines = {
+        line.split()[1]: line.split()[0] for line in result.output.splitlines() if line[:4] in ("PASS", "FAIL", "SKIP")
+    }
+    for name in ("prompt", "good", "bad:", "log", "EMF", "spend"):
+        assert lines.get(name) == "PASS", (name, result.output)
+    assert "bad: no API key        403" in result.output
+    assert "SKIP  dashboard" in result.output and "SKIP  alarms" in result.output
+
+
+def test_smoke_needs_a_stage_or_local():
+    result = CliRunner().invoke(main, ["smoke"])
+    assert result.exit_code == 2 and "either --stage" in result.output
