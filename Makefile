@@ -19,7 +19,7 @@ STAGE ?= sandbox
 # jsii (under aws-cdk-lib) prints a banner on Node 20, which is past its end of life; Node 22+ is quieter.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help setup demo eval fuzz test test-unit test-infra test-e2e lint format synth bench clean
+.PHONY: help setup demo eval fuzz test test-aws test-unit test-infra test-e2e lint format synth bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ fuzz: setup ## Fuzz the local API from openapi.yaml with schemathesis: 2,000 exa
 
 test: setup lint ## Lint, then run every test suite
 	@$(BIN)/pytest -p no:cacheprovider
+
+test-aws: setup ## Opt-in, real AWS: preflight, deploy, smoke, a small eval, destroy (STAGE=sandbox USE_CASE=... KEEP=1)
+	@STAGE=$(STAGE) USE_CASE=$(or $(USE_CASE),support-triage) KEEP=$(KEEP) tools/test-aws
 
 test-unit: setup ## Handler, library and config tests (fast)
 	@$(BIN)/pytest -p no:cacheprovider tests/unit

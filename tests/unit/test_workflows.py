@@ -56,5 +56,27 @@ def test_deploy_assumes_a_role_by_oidc_and_gates_on_the_deployed_api():
     commands = runs(deploy)
     assert "npx cdk deploy" in commands and "-c use_case=" in commands
     assert "liftoff eval run" in commands and "--target api" in commands and "--gate" in commands
-    # the gate runs after the deploy
-    assert commands.index("npx cdk deploy") < commands.index("liftoff eval run")
+    # preflight, deploy, smoke, gate: in that order
+    order = ["liftoff preflight --stage", "npx cdk deploy", "liftoff smoke --stage", "liftoff eval run"]
+    assert [commands.index(c) for c in order] == sorted(commands.index(c) for c in order)
+
+
+def test_workflows_test_and_deploy_with_the_lambda_python_and_node_22():
+    for name in ("ci.yml", "deploy.yml"):
+        setup = {s["uses"].split("@")[0]: s.get("with", {}) for s in steps(load(name)) if "uses" in s}
+        assert setup["actions/setup-python"]["python-version"] == "3.13", name
+        assert setup["actions/setup-node"]["node-version"] == "22", name
+
+
+def test_the_real_aws_suite_does_nothing_without_credentials_and_says_why(tmp_path):
+    # Given no credentials anywhere / When `make test-aws` runs its script / Then it exits 0, deploying nothing
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    result = subprocess.run([str(REPO / "tools" / "test-aws")], capture_output=True, text=True, env=env, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "no AWS credentials found, so nothing was deployed" in result.stdout
