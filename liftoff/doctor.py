@@ -19,6 +19,14 @@ from liftoff.errors import ConfigError
 
 OK, WARN, FAIL, SKIP = "OK", "WARN", "FAIL", "SKIP"
 AWS_TIMEOUT_S = 5
+# What a model's provider needs once per account before the first call (Bedrock user guide, model access)
+THIRD_PARTY_ENABLEMENT = {
+    "anthropic": (
+        "Anthropic models need a one-time enablement per account: Bedrock console > Model catalog > open the model "
+        "> submit the first-use form (use-case details), and let Bedrock subscribe the account in AWS Marketplace "
+        "(the deploying identity needs aws-marketplace:Subscribe once); then run preflight again"
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -38,10 +46,20 @@ def _run(command: list[str]) -> str | None:
 
 
 def check_python() -> Check:
+    """The Python .venv (and so every test) runs on, against the Lambda runtime's."""
+    from stacks.function_package import PYTHON_VERSION
+
     version = ".".join(map(str, sys.version_info[:3]))
-    if sys.version_info >= (3, 11):  # noqa: UP036 - the doctor reports, it does not assume
-        return Check("Python", OK, version)
-    return Check("Python", FAIL, version, "install Python 3.11+ and run `make setup PYTHON=python3.11`")
+    if sys.version_info < (3, 11):  # noqa: UP036 - the doctor reports, it does not assume
+        return Check("Python", FAIL, version, f"install Python {PYTHON_VERSION} and run `make setup`")
+    if f"{sys.version_info[0]}.{sys.version_info[1]}" != PYTHON_VERSION:
+        return Check(
+            "Python",
+            WARN,
+            f"tests run on {version}; the functions run on {PYTHON_VERSION}",
+            f"install Python {PYTHON_VERSION} (e.g. `pyenv install {PYTHON_VERSION}`), then `rm -rf .venv && make setup`",
+        )
+    return Check("Python", OK, f"{version}: tests run on the Lambda runtime's Python")
 
 
 def check_node() -> Check:
@@ -65,11 +83,14 @@ def check_cdk_cli() -> Check:
 
 
 def check_python_packages() -> Check:
+    from stacks.function_package import pinned_requirements
+
     wanted = {}
     for line in (REPO_ROOT / "requirements.txt").read_text().splitlines():
         if "==" in line and not line.startswith("#"):
             name, version = line.split("==", 1)
             wanted[name.strip()] = version.split()[0]
+    wanted.update(pinned_requirements())  # what the functions run (lambdas/requirements.txt)
     wrong = []
     for name, version in wanted.items():
         try:
@@ -159,7 +180,10 @@ def model_access_checks(bedrock) -> list[Check]:
                     f"Model {model}",
                     WARN,
                     ", ".join(missing),
-                    "Bedrock console > Model access: request access (and accept the agreement) in this Region",
+                    THIRD_PARTY_ENABLEMENT.get(
+                        foundation.split(".")[0],  # the provider: amazon, anthropic, ...
+                        "Bedrock console > Model access: request access (and accept the agreement) in this Region",
+                    ),
                 )
             )
     return checks

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from liftoff import REPO_ROOT
-from liftoff.doctor import Check, cost_tag_check
+from liftoff.doctor import THIRD_PARTY_ENABLEMENT, Check, cost_tag_check
 from liftoff.usecases import UseCase
 from stacks.bedrock_access import PROFILE_DESTINATION_REGIONS, split_model_id
 
@@ -35,13 +35,6 @@ DEFAULT_QUALIFIER = "hnb659fds"
 # Lambda keeps this many executions unreserved in every account (Lambda developer guide, reserved concurrency)
 UNRESERVED_MINIMUM = 100
 AWS_TIMEOUT_S = 5
-THIRD_PARTY_ENABLEMENT = {
-    "anthropic": (
-        "Anthropic models need a one-time enablement per account: Bedrock console > Model catalog > open the model "
-        "> submit the first-use form (use-case details), and let Bedrock subscribe the account in AWS Marketplace "
-        "(the deploying identity needs aws-marketplace:Subscribe once); then run preflight again"
-    ),
-}
 
 
 class Clients:
