@@ -118,3 +118,8 @@ class PromptSync(Construct):
             },
         )
         self.resource.node.add_dependency(prompts_table)
+        # With @aws-cdk/aws-lambda:createNewPoliciesWithAddToRolePolicy, grants land in separate inline
+        # policies that neither function depends on: without these edges CloudFormation may invoke the
+        # sync before the framework may invoke it, or before the sync may write the table (aws-cdk#24476).
+        # Depending on the constructs covers every policy under them.
+        self.resource.node.add_dependency(self.function, self.function.role, provider)
