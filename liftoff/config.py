@@ -6,6 +6,7 @@ One source of truth per use case: the stacks, the local mode and the tooling all
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from pathlib import Path
@@ -129,20 +130,65 @@ def pii_entity_types() -> tuple[str, ...]:
     return tuple(model.shape_for("GuardrailPiiEntityType").enum)
 
 
+# Where each guardrail limit is defined in Bedrock's API (CreateGuardrail, which CloudFormation calls):
+# (shape, member). Read from botocore's `bedrock` service model, so a limit is never written twice and
+# follows the pinned botocore; tests check each against cfn-lint's CloudFormation schema too.
+GUARDRAIL_LIMITS = {
+    "topic_name": ("GuardrailTopicConfig", "name"),
+    "topic_definition": ("GuardrailTopicConfig", "definition"),
+    "topic_example": ("GuardrailTopicConfig", "examples", "member"),
+    "topic_examples": ("GuardrailTopicConfig", "examples"),
+    "topics": ("GuardrailTopicPolicyConfig", "topicsConfig"),
+    "word": ("GuardrailWordConfig", "text"),
+    "words": ("GuardrailWordPolicyConfig", "wordsConfig"),
+    "regex_name": ("GuardrailRegexConfig", "name"),
+    "regex_pattern": ("GuardrailRegexConfig", "pattern"),
+    "regexes": ("GuardrailSensitiveInformationPolicyConfig", "regexesConfig"),
+    "blocked_message": ("CreateGuardrailRequest", "blockedInputMessaging"),
+}
+
+
+@functools.cache
+def guardrail_limit(name: str) -> int:
+    """The largest length (or count) Bedrock accepts for `name` of GUARDRAIL_LIMITS."""
+    import botocore.session
+
+    shape_name, member, *rest = GUARDRAIL_LIMITS[name]
+    shape = botocore.session.get_session().get_service_model("bedrock").shape_for(shape_name).members[member]
+    if rest:
+        shape = shape.member
+    return int(shape.metadata["max"])
+
+
+def _within(name: str, value: str | list) -> str | list:
+    limit = guardrail_limit(name)
+    if len(value) > limit:
+        unit = "entries" if isinstance(value, list) else "characters"
+        raise ValueError(f"{len(value)} {unit}; Bedrock Guardrails allow at most {limit}")
+    return value
+
+
+def _limited(name: str):
+    """A field validator: the value's length within Bedrock's limit for `name`."""
+    return AfterValidator(lambda value: _within(name, value))
+
+
 class ContentFilter(_Strict):
     input: Strength = "HIGH"
     output: Strength = "HIGH"
 
 
 class DeniedTopic(_Strict):
-    name: str = Field(pattern=r"^[0-9A-Za-z-_ !?.]{1,100}$")
-    definition: str = Field(min_length=1, max_length=1000)
-    examples: list[str] = Field(default_factory=list, max_length=5)
+    name: Annotated[str, _limited("topic_name")] = Field(pattern=r"^[0-9A-Za-z-_ !?.]+$")
+    definition: Annotated[str, _limited("topic_definition")] = Field(min_length=1)
+    examples: Annotated[
+        list[Annotated[str, _limited("topic_example"), Field(min_length=1)]], _limited("topic_examples")
+    ] = Field(default_factory=list)
 
 
 class GuardrailRegex(_Strict):
-    name: str = Field(min_length=1, max_length=100)
-    pattern: RegexPattern
+    name: Annotated[str, _limited("regex_name")] = Field(min_length=1)
+    pattern: Annotated[RegexPattern, _limited("regex_pattern")]
     action: GuardrailAction = "ANONYMIZE"
 
 
@@ -155,16 +201,18 @@ class GuardrailConfig(_Strict):
         default_factory=lambda: {c: ContentFilter() for c in CONTENT_CATEGORIES}
     )
     prompt_attack: Strength = "HIGH"  # input only: Bedrock evaluates prompt attacks on input
-    denied_topics: list[DeniedTopic] = Field(default_factory=list, max_length=30)
-    blocked_words: list[str] = Field(default_factory=list, max_length=10_000)
+    denied_topics: Annotated[list[DeniedTopic], _limited("topics")] = Field(default_factory=list)
+    blocked_words: Annotated[
+        list[Annotated[str, _limited("word"), Field(min_length=1)]], _limited("words")
+    ] = Field(default_factory=list)
     managed_profanity: bool = True
     pii: dict[str, GuardrailAction] = Field(default_factory=dict)
-    regexes: list[GuardrailRegex] = Field(default_factory=list, max_length=10)
-    blocked_input_message: str = Field(
-        default="This request was blocked by the content policy.", min_length=1, max_length=500
+    regexes: Annotated[list[GuardrailRegex], _limited("regexes")] = Field(default_factory=list)
+    blocked_input_message: Annotated[str, _limited("blocked_message")] = Field(
+        default="This request was blocked by the content policy.", min_length=1
     )
-    blocked_output_message: str = Field(
-        default="The answer was withheld by the content policy.", min_length=1, max_length=500
+    blocked_output_message: Annotated[str, _limited("blocked_message")] = Field(
+        default="The answer was withheld by the content policy.", min_length=1
     )
 
     @model_validator(mode="after")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Stack, Tags
+from aws_cdk import Aws, CfnOutput, Fn, Stack, Tags
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
@@ -13,7 +13,7 @@ from stacks.constructs.alarm_topic import AlarmTopic
 from stacks.constructs.api_front_door import ApiFrontDoor
 from stacks.constructs.idempotency_table import IdempotencyTable
 from stacks.constructs.invoke_function import InvokeFunction
-from stacks.constructs.model_guardrail import ModelGuardrail
+from stacks.constructs.model_guardrail import GUARDRAIL_NAME_MAX, ModelGuardrail
 from stacks.constructs.monitoring import Monitoring
 from stacks.constructs.monthly_budget import USE_CASE_TAG, MonthlyBudget
 from stacks.constructs.permissions_boundary import PermissionsBoundary
@@ -22,6 +22,7 @@ from stacks.constructs.prompts_table import PromptsTable
 from stacks.constructs.spend_table import SpendTable
 from stacks.constructs.web_acl import WebAcl
 from stacks.nag import acknowledge
+from stacks.names import fitted_name
 
 PROJECT_TAG = "liftoff"
 
@@ -52,7 +53,12 @@ class UseCaseStack(Stack):
         self.spend = SpendTable(self, "Spend", stage=stage, kms_key=table_key)
         self.idempotency = IdempotencyTable(self, "Idempotency", stage=stage, kms_key=table_key)
         self.guardrail = (
-            ModelGuardrail(self, "Guardrail", name=f"liftoff-{config.name}-{stage.name}", config=config.guardrail)
+            ModelGuardrail(
+                self,
+                "Guardrail",
+                name=fitted_name(f"liftoff-{config.name}-{stage.name}", GUARDRAIL_NAME_MAX),
+                config=config.guardrail,
+            )
             if config.guardrail.enabled
             else None
         )
@@ -77,7 +83,8 @@ class UseCaseStack(Stack):
         self.boundary = PermissionsBoundary(
             self,
             "Boundary",
-            name=f"liftoff-{config.name}-{stage.name}-boundary",
+            # IAM names are account-wide: the Region keeps a second Region's deployment from colliding
+            name=Fn.join("", [f"liftoff-{config.name}-{stage.name}-", Aws.REGION, "-boundary"]),
             model_arns=self.invoke.model_arns,
             existing_arn=config.security.permissions_boundary_arn,
         )

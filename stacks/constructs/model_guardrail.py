@@ -15,6 +15,8 @@ from constructs import Construct
 
 from liftoff.config import GuardrailConfig
 
+GUARDRAIL_NAME_MAX = 50  # Bedrock CreateGuardrail: name, 1-50 of [0-9a-zA-Z-_]
+
 
 def policy_properties(config: GuardrailConfig) -> dict:
     """The CfnGuardrail policy properties, as plain data (hashed for the version, asserted in tests)."""

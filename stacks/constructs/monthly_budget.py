@@ -7,15 +7,25 @@ in the request path (SpendTable) is what stops a runaway within seconds."""
 
 from __future__ import annotations
 
+from aws_cdk import Aws
 from aws_cdk import aws_budgets as budgets
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from liftoff.config import BudgetConfig
+from stacks.names import digest
 
 USE_CASE_TAG = "use-case"
 # (notification type, percent of the monthly limit)
 THRESHOLDS: tuple[tuple[str, int], ...] = (("ACTUAL", 80), ("ACTUAL", 100), ("FORECASTED", 100))
+
+
+def budget_name(prefix: str, budget: BudgetConfig) -> str:
+    """Budget names are unique per account and `NotificationsWithSubscribers` can only change by
+    replacement (CloudFormation creates the new budget before deleting the old): the name carries the
+    Region, and a hash of the notifications so that a new alert e-mail yields a new name."""
+    notifications = {"thresholds": THRESHOLDS, "emails": sorted(budget.alert_emails)}
+    return f"{prefix}-{Aws.REGION}-{digest(notifications)}"
 
 
 def tag_filter(use_case: str) -> dict[str, list[str]]:
@@ -37,7 +47,7 @@ class MonthlyBudget(Construct):
             self,
             "Budget",
             budget=budgets.CfnBudget.BudgetDataProperty(
-                budget_name=name,
+                budget_name=budget_name(name, budget),
                 budget_type="COST",
                 time_unit="MONTHLY",
                 budget_limit=budgets.CfnBudget.SpendProperty(amount=budget.monthly_usd, unit="USD"),

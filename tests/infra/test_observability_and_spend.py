@@ -1,6 +1,7 @@
 """Dashboard, alarms, alarm topic and budget: every number comes from the use case's config."""
 
 import json
+import re
 
 import pytest
 
@@ -155,7 +156,10 @@ def test_monthly_budget_filters_on_the_use_case_tag_and_notifies(template, stage
     assert data["BudgetLimit"] == {"Amount": CONFIG.budget.monthly_usd, "Unit": "USD"}
     assert (data["BudgetType"], data["TimeUnit"]) == ("COST", "MONTHLY")
     assert data["CostFilters"] == {"TagKeyValue": [f"user:use-case${USE_CASE}"]}
-    assert data["BudgetName"] == f"liftoff-{USE_CASE}-{stage.name}"
+    # unique per account: the Region and a hash of the notifications are in the name
+    prefix, region, suffix = data["BudgetName"]["Fn::Join"][1]
+    assert (prefix, region) == (f"liftoff-{USE_CASE}-{stage.name}-", {"Ref": "AWS::Region"})
+    assert re.fullmatch(r"-[0-9a-f]{8}", suffix)
     notifications = budget["Properties"]["NotificationsWithSubscribers"]
     seen = {(n["Notification"]["NotificationType"], n["Notification"]["Threshold"]) for n in notifications}
     assert seen == {("ACTUAL", 80), ("ACTUAL", 100), ("FORECASTED", 100)}
@@ -163,3 +167,33 @@ def test_monthly_budget_filters_on_the_use_case_tag_and_notifies(template, stage
     for notification in notifications:
         assert notification["Notification"]["ThresholdType"] == "PERCENTAGE"
         assert {"SubscriptionType": "SNS", "Address": {"Ref": topic_id}} in notification["Subscribers"]
+
+
+def test_a_changed_alert_email_list_renames_the_budget_so_it_can_be_replaced():
+    # NotificationsWithSubscribers changes only by replacement, and a budget's name is unique: the
+    # replacement must carry a new name, or CloudFormation fails with "budget already exists"
+    import aws_cdk as cdk
+
+    from stacks.constructs.monthly_budget import budget_name
+
+    def resolved(budget):
+        stack = cdk.Stack(cdk.App(), "S", env=cdk.Environment(account="111111111111", region="eu-west-1"))
+        return stack.resolve(budget_name("liftoff-x-sandbox", budget))
+
+    base = CONFIG.budget
+    assert resolved(base) == resolved(base.model_copy())
+    changed = base.model_copy(update={"alert_emails": ["oncall@example.com"]})
+    assert resolved(changed) != resolved(base)
+    assert resolved(base.model_copy(update={"monthly_usd": 999})) == resolved(base)  # a limit updates in place
+    assert {"Ref": "AWS::Region"} in resolved(base)["Fn::Join"][1]
+
+
+def test_the_boundary_policy_name_is_unique_per_region(template, stage):
+    (policy,) = [
+        p
+        for p in template.find_resources("AWS::IAM::ManagedPolicy").values()
+        if "permissions boundary" in p["Properties"]["Description"]
+    ]
+    assert policy["Properties"]["ManagedPolicyName"] == {
+        "Fn::Join": ["", [f"liftoff-{USE_CASE}-{stage.name}-", {"Ref": "AWS::Region"}, "-boundary"]]
+    }
