@@ -11,6 +11,10 @@ from constructs import Construct
 
 from liftoff.config import StageConfig
 
+# What a function needs on a customer-managed table key (security.table_kms_key_arn) to read and write
+# the table: its roles get these on the key, and the permissions boundary lets them through.
+TABLE_KEY_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey")
+
 
 def stage_table(
     scope: Construct,

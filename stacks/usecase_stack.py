@@ -87,6 +87,7 @@ class UseCaseStack(Stack):
             name=Fn.join("", [f"liftoff-{config.name}-{stage.name}-", Aws.REGION, "-boundary"]),
             model_arns=self.invoke.model_arns,
             existing_arn=config.security.permissions_boundary_arn,
+            table_key_arns=[table_key.key_arn] if table_key else [],
         )
         self.api = ApiFrontDoor(self, "Api", use_case=config, stage=stage, handler=self.invoke.function)
         # API Gateway's logging role is account-wide and outlives this stack (retained): it must not

@@ -13,6 +13,7 @@ from liftoff.usecases import UseCase
 from stacks.bedrock_access import invoke_resource_arns
 from stacks.constructs.model_guardrail import ModelGuardrail
 from stacks.lambda_factory import FunctionProps, python_function
+from stacks.table_factory import TABLE_KEY_ACTIONS
 
 
 class InvokeFunction(Construct):
@@ -68,7 +69,7 @@ class InvokeFunction(Construct):
         tables = (prompts_table, spend_table, idempotency_table)
         keys = sorted({t.encryption_key.key_arn for t in tables if t.encryption_key})
         if keys:  # customer-managed table key (security.table_kms_key_arn)
-            self._allow("UseTableKey", ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"], keys)
+            self._allow("UseTableKey", list(TABLE_KEY_ACTIONS), keys)
         if guardrail:
             # Converse with guardrailConfig needs bedrock:ApplyGuardrail on the guardrail (Bedrock user guide)
             self._allow("ApplyOwnGuardrail", ["bedrock:ApplyGuardrail"], [guardrail.guardrail.attr_guardrail_arn])

@@ -12,6 +12,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from stacks.nag import acknowledge
+from stacks.table_factory import TABLE_KEY_ACTIONS
 
 SERVICES_IN_USE = ("dynamodb", "logs", "xray", "lambda", "bedrock")
 IAM_ESCALATION = (
@@ -31,7 +32,14 @@ MODEL_CALLS = ("bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream")
 
 class PermissionsBoundary(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, name: str, model_arns: list[str], existing_arn: str | None
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        name: str,
+        model_arns: list[str],
+        existing_arn: str | None,
+        table_key_arns: list[str] = (),
     ):
         super().__init__(scope, construct_id)
         if existing_arn:
@@ -45,6 +53,16 @@ class PermissionsBoundary(Construct):
                 statements=[
                     iam.PolicyStatement(
                         sid="TemplateServicesOnly", actions=[f"{s}:*" for s in SERVICES_IN_USE], resources=["*"]
+                    ),
+                    *(
+                        [
+                            # the tables' customer-managed key (security.table_kms_key_arn), that key only
+                            iam.PolicyStatement(
+                                sid="TableKeyOnly", actions=list(TABLE_KEY_ACTIONS), resources=list(table_key_arns)
+                            )
+                        ]
+                        if table_key_arns
+                        else []
                     ),
                     iam.PolicyStatement(
                         sid="NoIamEscalation", effect=iam.Effect.DENY, actions=list(IAM_ESCALATION), resources=["*"]

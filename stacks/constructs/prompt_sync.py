@@ -20,6 +20,7 @@ from liftoff.config import StageConfig
 from service.models.prompt import PromptSpec
 from stacks.lambda_factory import FunctionProps, log_retention, python_function
 from stacks.nag import SERVERLESS, acknowledge
+from stacks.table_factory import TABLE_KEY_ACTIONS
 
 
 class PromptSync(Construct):
@@ -57,7 +58,7 @@ class PromptSync(Construct):
             self.function.add_to_role_policy(
                 iam.PolicyStatement(
                     sid="UseTableKey",
-                    actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+                    actions=list(TABLE_KEY_ACTIONS),
                     resources=[prompts_table.encryption_key.key_arn],
                 )
             )
