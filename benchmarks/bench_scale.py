@@ -34,7 +34,7 @@ from moto.server import ThreadedMotoServer
 
 from liftoff import REPO_ROOT
 from liftoff.local import runtime
-from liftoff.local.bedrock_simulator import start_simulator
+from liftoff.local.bedrock_simulator import SimulatorConfig, start_simulator
 from liftoff.local.local_api import LambdaContext, proxy_event
 from liftoff.usecases import load_use_case
 from service.handlers import invoke as handler_module
@@ -62,7 +62,7 @@ def warm_requests() -> dict:
     moto.start()
     host, port = moto.get_host_and_port()
     dynamodb_url = f"http://{host}:{port}"
-    sim, sim_url = start_simulator()
+    sim, sim_url = start_simulator(config=SimulatorConfig(profiles=runtime.simulator_profiles(use_case)))
     try:
         os.environ.update(
             runtime.handler_environment(

@@ -202,9 +202,9 @@ class GuardrailConfig(_Strict):
     )
     prompt_attack: Strength = "HIGH"  # input only: Bedrock evaluates prompt attacks on input
     denied_topics: Annotated[list[DeniedTopic], _limited("topics")] = Field(default_factory=list)
-    blocked_words: Annotated[
-        list[Annotated[str, _limited("word"), Field(min_length=1)]], _limited("words")
-    ] = Field(default_factory=list)
+    blocked_words: Annotated[list[Annotated[str, _limited("word"), Field(min_length=1)]], _limited("words")] = Field(
+        default_factory=list
+    )
     managed_profanity: bool = True
     pii: dict[str, GuardrailAction] = Field(default_factory=dict)
     regexes: Annotated[list[GuardrailRegex], _limited("regexes")] = Field(default_factory=list)

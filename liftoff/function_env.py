@@ -31,6 +31,8 @@ class FunctionResources:
     spend_table: str
     idempotency_table: str
     guardrail: tuple[str, str] | None  # (identifier, version)
+    # model id -> the application inference profile the function calls it through (cost attribution by tag)
+    model_profiles: str  # JSON object, as a string (CloudFormation tokens resolve inside it)
 
 
 def invoke_environment(
@@ -52,6 +54,7 @@ def invoke_environment(
         "LIFTOFF_STAGE": stage,
         "LIFTOFF_PROMPTS_TABLE": resources.prompts_table,
         "LIFTOFF_ALLOWED_MODEL_IDS": ",".join(models.allowed),
+        "LIFTOFF_MODEL_PROFILES": resources.model_profiles,
         "LIFTOFF_MODEL_PRICES": prices_env_value(use_case.prices),
         "LIFTOFF_SPEND_TABLE": resources.spend_table,
         "LIFTOFF_IDEMPOTENCY_TABLE": resources.idempotency_table,

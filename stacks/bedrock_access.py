@@ -52,3 +52,25 @@ def invoke_resource_arns(
         for dest in overrides.get(prefix, PROFILE_DESTINATION_REGIONS[prefix]):
             arns.add(f"arn:{partition}:bedrock:{dest}::foundation-model/{foundation_id}")
     return sorted(arns)
+
+
+def copy_source_arn(model_id: str, *, partition: str, region: str, account: str) -> str:
+    """What an application inference profile for `model_id` copies: the system-defined cross-Region
+    profile for a `us.`-style id, else the foundation model in this Region."""
+    prefix, foundation_id = split_model_id(model_id)
+    if prefix is None:
+        return f"arn:{partition}:bedrock:{region}::foundation-model/{foundation_id}"
+    return f"arn:{partition}:bedrock:{region}:{account}:inference-profile/{model_id}"
+
+
+def application_profile_name(use_case: str, stage: str, model_id: str) -> str:
+    """The application inference profile's name: 1-64 of [0-9a-zA-Z] with single ` _-` between
+    (CloudFormation AWS::Bedrock::ApplicationInferenceProfile), unique per use case, stage and model."""
+    import hashlib
+    import re
+
+    base = re.sub(r"[^0-9a-zA-Z]+", "-", f"liftoff-{use_case}-{stage}-{model_id}").strip("-")
+    if len(base) <= 64:
+        return base
+    suffix = hashlib.sha256(base.encode()).hexdigest()[:8]
+    return base[: 64 - 9].rstrip("-") + "-" + suffix

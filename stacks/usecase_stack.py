@@ -14,6 +14,7 @@ from stacks.constructs.api_front_door import ApiFrontDoor
 from stacks.constructs.idempotency_table import IdempotencyTable
 from stacks.constructs.invoke_function import InvokeFunction
 from stacks.constructs.model_guardrail import GUARDRAIL_NAME_MAX, ModelGuardrail
+from stacks.constructs.model_profiles import ModelProfiles
 from stacks.constructs.monitoring import Monitoring
 from stacks.constructs.monthly_budget import USE_CASE_TAG, MonthlyBudget
 from stacks.constructs.permissions_boundary import PermissionsBoundary
@@ -62,6 +63,9 @@ class UseCaseStack(Stack):
             if config.guardrail.enabled
             else None
         )
+        self.model_profiles = ModelProfiles(
+            self, "Models", use_case=config.name, stage=stage.name, model_ids=list(config.models.allowed)
+        )
         self.invoke = InvokeFunction(
             self,
             "Invoke",
@@ -71,6 +75,7 @@ class UseCaseStack(Stack):
             spend_table=self.spend.table,
             idempotency_table=self.idempotency.table,
             guardrail=self.guardrail,
+            model_profiles=self.model_profiles,
         )
         self.prompt_sync = PromptSync(
             self,

@@ -44,6 +44,17 @@ def _prices(env: Mapping[str, str]) -> dict[str, ModelPrice]:
         raise Misconfigured(f"environment variable LIFTOFF_MODEL_PRICES is not a price table: {exc}") from exc
 
 
+def _profiles(env: Mapping[str, str]) -> dict[str, str]:
+    raw = _required(env, "LIFTOFF_MODEL_PROFILES")
+    try:
+        profiles = json.loads(raw)
+        if not isinstance(profiles, dict) or not all(isinstance(v, str) and v for v in profiles.values()):
+            raise TypeError("not an object of model id -> profile ARN")
+    except (ValueError, TypeError) as exc:
+        raise Misconfigured(f"environment variable LIFTOFF_MODEL_PROFILES is not a model->ARN object: {exc}") from exc
+    return profiles
+
+
 def _patterns(env: Mapping[str, str]) -> dict[str, str]:
     raw = env.get("LIFTOFF_REDACT_PATTERNS", "")
     if not raw:
@@ -77,6 +88,8 @@ class Settings:
     model_prices: dict[str, ModelPrice]
     spend_table: str
     daily_cap_usd: float
+    # model id -> application inference profile ARN the call goes through (tagged: cost by use case)
+    model_profiles: dict[str, str] = field(default_factory=dict)
     log_prompts: bool = False
     redact_patterns: dict[str, str] = field(default_factory=dict)
     guardrail: tuple[str, str] | None = None  # (identifier, version) of the use case's guardrail
@@ -100,6 +113,7 @@ class Settings:
             prompts_table=_required(env, "LIFTOFF_PROMPTS_TABLE"),
             allowed_model_ids=allowed,
             model_prices=_prices(env),
+            model_profiles=_profiles(env),
             spend_table=_required(env, "LIFTOFF_SPEND_TABLE"),
             daily_cap_usd=_required_number(env, "LIFTOFF_DAILY_CAP_USD"),
             log_prompts=env.get("LIFTOFF_LOG_PROMPTS", "false").lower() == "true",

@@ -12,6 +12,12 @@ Deterministic per input. Faults are injected by a marker in the user text:
   [[sim:throttle-N]] -> the first N calls with this exact text throttle, later ones answer
                         (a burst that retries outlast)
   [[sim:down=TEXT]]  -> 500 for models whose id contains TEXT; others answer (fallback tests)
+  [[sim:too-long]]   -> 400 ValidationException (input too long)   [[sim:no-access]] -> 403 AccessDeniedException
+  [[sim:not-found]]  -> 404 ResourceNotFoundException
+  [[sim:content-filtered]] -> stopReason content_filtered with no output
+An application inference profile ARN as the model id resolves to its model (SimulatorConfig.profiles);
+an unknown one is a 404, as in Bedrock. With a guardrail and trace enabled, the trace carries the
+guardrail's usage in text units, as Converse's does.
 """
 
 from __future__ import annotations
@@ -27,13 +33,17 @@ from urllib.parse import unquote
 from liftoff.local.http import LocalHTTPServer, LocalRequestHandler
 
 CONVERSE_PATH = re.compile(r"^/model/(?P<model>[^/]+)/converse$")
-FAULT_MARKER = re.compile(r"\[\[sim:(throttle|error|timeout|model-timeout)\]\]")
+FAULT_MARKER = re.compile(r"\[\[sim:(throttle|error|timeout|model-timeout|too-long|no-access|not-found)\]\]")
 THROTTLE_N = re.compile(r"\[\[sim:throttle-(\d+)\]\]")
 MODEL_DOWN = re.compile(r"\[\[sim:down=([\w.:-]+)\]\]")
 ERRORS = {
     "throttle": (429, "ThrottlingException", "Too many requests, please wait before trying again."),
     "error": (500, "InternalServerException", "The simulator was told to fail."),
     "model-timeout": (408, "ModelTimeoutException", "Model has timed out in processing the request."),
+    # client errors: the request is wrong for this model or account; another model will not fix them
+    "too-long": (400, "ValidationException", "Input is too long for requested model."),
+    "no-access": (403, "AccessDeniedException", "You don't have access to the model with the specified model ID."),
+    "not-found": (404, "ResourceNotFoundException", "The provided model identifier is invalid."),
 }
 CATEGORY_KEYWORDS = {
     "billing": ("refund", "charge", "charged", "invoice", "payment", "billing", "price", "subscription"),
@@ -124,7 +134,16 @@ def answer_for(system: str, user_text: str) -> str:
 
 
 class SimulatorConfig:
-    def __init__(self, latency_ms: float = 0.0, timeout_s: float = 3.0, guardrail=None, latency_sigma: float = 0.0):
+    def __init__(
+        self,
+        latency_ms: float = 0.0,
+        timeout_s: float = 3.0,
+        guardrail=None,
+        latency_sigma: float = 0.0,
+        profiles: dict[str, str] | None = None,
+    ):
+        # application inference profile ARN -> the model it routes to (Bedrock resolves these ARNs)
+        self.profiles = dict(profiles or {})
         self.latency_ms = latency_ms
         self.latency_sigma = latency_sigma  # > 0: log-normal latency around latency_ms, like a real model
         self.timeout_s = timeout_s
@@ -143,6 +162,99 @@ class SimulatorConfig:
             seen = self._throttled.get(text, 0)
             self._throttled[text] = seen + 1
             return seen < times
+
+
+Reply = tuple[int, dict, str | None]  # HTTP status, JSON body, x-amzn-ErrorType
+
+
+def _error(kind: str) -> Reply:
+    status, error_type, message = ERRORS[kind]
+    return status, {"message": message}, error_type
+
+
+def fault_reply(config: SimulatorConfig, model: str, user_text: str) -> Reply | None:
+    """The error a fault marker asks for (None: answer normally). `[[sim:timeout]]` sleeps, then answers."""
+    down = MODEL_DOWN.search(user_text)
+    if down and down.group(1) in model:
+        return 500, {"message": f"{model} is down (simulated)"}, "InternalServerException"
+    burst = THROTTLE_N.search(user_text)
+    if burst and config.throttle_now(user_text, int(burst.group(1))):
+        return _error("throttle")
+    fault = FAULT_MARKER.search(user_text)
+    if fault and fault.group(1) == "timeout":
+        time.sleep(config.timeout_s)
+    elif fault and fault.group(1) in ERRORS:
+        return _error(fault.group(1))
+    return None
+
+
+def guardrail_usage(rules, text: str) -> dict:
+    """GuardrailUsage as Converse's trace reports it: text units (1,000 characters each, rounded up)
+    for every policy the guardrail has."""
+    units = max(1, math.ceil(len(text) / 1000))
+    return {
+        "topicPolicyUnits": units if rules.denied_topics else 0,
+        "contentPolicyUnits": units if rules.content_filters else 0,
+        "wordPolicyUnits": units if rules.blocked_words or rules.managed_words else 0,
+        "sensitiveInformationPolicyUnits": units if rules.pii_entities else 0,
+        "sensitiveInformationPolicyFreeUnits": units if rules.regexes else 0,
+        "contextualGroundingPolicyUnits": 0,
+    }
+
+
+def converse_reply(config: SimulatorConfig, model: str, request: dict) -> Reply:
+    """What Converse answers to `request` for `model` (faults, guardrail, truncation included)."""
+    started = time.perf_counter()
+    try:
+        messages = request["messages"]
+        user_text = "".join(b.get("text", "") for m in messages for b in m.get("content", []))
+        system = "".join(b.get("text", "") for b in request.get("system", []))
+    except (KeyError, TypeError, AttributeError) as exc:
+        return 400, {"message": f"malformed Converse request: {exc}"}, "ValidationException"
+    failed = fault_reply(config, model, user_text)
+    if failed:
+        return failed
+    if config.latency_ms:
+        spread = random.lognormvariate(0, config.latency_sigma) if config.latency_sigma else 1.0
+        time.sleep(config.latency_ms * spread / 1000)
+    max_tokens = int(request.get("inferenceConfig", {}).get("maxTokens", 512))
+    in_tokens = estimate_tokens(system) + estimate_tokens(user_text)
+    guardrail_config = request.get("guardrailConfig")
+    guard = config.guardrail if guardrail_config else None
+    trace: dict = {}
+    verdict = guard.check_input(user_text) if guard else None
+    if guard:
+        assessment = {**verdict.assessment, "invocationMetrics": {"usage": guardrail_usage(guard, user_text)}}
+        trace["inputAssessment"] = {guardrail_config["guardrailIdentifier"]: assessment}
+    if verdict and verdict.action == "BLOCKED":
+        text, out_tokens, stop = verdict.text, 0, "guardrail_intervened"
+    elif "[[sim:content-filtered]]" in user_text:
+        text, out_tokens, stop = "", 0, "content_filtered"  # the model's own filter: no answer, input billed
+    else:
+        text = answer_for(system, user_text)
+        out_tokens = estimate_tokens(text)
+        stop = "end_turn"
+        if out_tokens > max_tokens:
+            text, out_tokens, stop = text[: max_tokens * 4], max_tokens, "max_tokens"
+        if guard:
+            verdict = guard.check_output(text)
+            assessment = {**verdict.assessment, "invocationMetrics": {"usage": guardrail_usage(guard, text)}}
+            trace["outputAssessments"] = {guardrail_config["guardrailIdentifier"]: [assessment]}
+            if verdict.action != "NONE":
+                text, stop = verdict.text, "guardrail_intervened"
+    traced = guardrail_config and guardrail_config.get("trace") == "enabled"
+    return (
+        200,
+        {
+            **({"trace": {"guardrail": trace}} if traced and trace else {}),
+            "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+            "stopReason": stop,
+            "usage": {"inputTokens": in_tokens, "outputTokens": out_tokens, "totalTokens": in_tokens + out_tokens},
+            "metrics": {"latencyMs": round((time.perf_counter() - started) * 1000)},
+            "additionalModelResponseFields": {"simulator": True, "modelId": model},
+        },
+        None,
+    )
 
 
 def _make_handler(config: SimulatorConfig):
@@ -172,69 +284,19 @@ def _make_handler(config: SimulatorConfig):
                 self._send(404, {"message": f"no such operation {self.path}"}, "UnknownOperationException")
                 return
             config.count()
-            started = time.perf_counter()
+            model = unquote(match["model"])
+            if ":application-inference-profile/" in model:
+                if model not in config.profiles:
+                    message = f"The application inference profile {model} was not found."
+                    self._send(404, {"message": message}, "ResourceNotFoundException")
+                    return
+                model = config.profiles[model]
             try:
                 request = json.loads(raw or b"{}")
-                messages = request["messages"]
-                user_text = "".join(b.get("text", "") for m in messages for b in m.get("content", []))
-                system = "".join(b.get("text", "") for b in request.get("system", []))
-            except (ValueError, KeyError, TypeError) as exc:
+            except ValueError as exc:
                 self._send(400, {"message": f"malformed Converse request: {exc}"}, "ValidationException")
                 return
-            down = MODEL_DOWN.search(user_text)
-            if down and down.group(1) in unquote(match["model"]):
-                self._send(
-                    500, {"message": f"{unquote(match['model'])} is down (simulated)"}, "InternalServerException"
-                )
-                return
-            burst = THROTTLE_N.search(user_text)
-            if burst and config.throttle_now(user_text, int(burst.group(1))):
-                status, kind, message = ERRORS["throttle"]
-                self._send(status, {"message": message}, kind)
-                return
-            fault = FAULT_MARKER.search(user_text)
-            if fault and fault.group(1) == "timeout":
-                time.sleep(config.timeout_s)
-            elif fault:
-                status, kind, message = ERRORS[fault.group(1)]
-                self._send(status, {"message": message}, kind)
-                return
-            if config.latency_ms:
-                spread = random.lognormvariate(0, config.latency_sigma) if config.latency_sigma else 1.0
-                time.sleep(config.latency_ms * spread / 1000)
-            max_tokens = int(request.get("inferenceConfig", {}).get("maxTokens", 512))
-            in_tokens = estimate_tokens(system) + estimate_tokens(user_text)
-            guard = request.get("guardrailConfig") and config.guardrail
-            trace = None
-            verdict = guard.check_input(user_text) if guard else None
-            if verdict and verdict.action == "BLOCKED":
-                text, out_tokens, stop = verdict.text, 0, "guardrail_intervened"
-                trace = verdict.trace("input", request["guardrailConfig"]["guardrailIdentifier"])
-            else:
-                text = answer_for(system, user_text)
-                out_tokens = estimate_tokens(text)
-                stop = "end_turn"
-                if out_tokens > max_tokens:
-                    text, out_tokens, stop = text[: max_tokens * 4], max_tokens, "max_tokens"
-                verdict = guard.check_output(text) if guard else None
-                if verdict and verdict.action != "NONE":
-                    text, stop = verdict.text, "guardrail_intervened"
-                    trace = verdict.trace("output", request["guardrailConfig"]["guardrailIdentifier"])
-            self._send(
-                200,
-                {
-                    **({"trace": {"guardrail": trace}} if trace else {}),
-                    "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
-                    "stopReason": stop,
-                    "usage": {
-                        "inputTokens": in_tokens,
-                        "outputTokens": out_tokens,
-                        "totalTokens": in_tokens + out_tokens,
-                    },
-                    "metrics": {"latencyMs": round((time.perf_counter() - started) * 1000)},
-                    "additionalModelResponseFields": {"simulator": True, "modelId": unquote(match["model"])},
-                },
-            )
+            self._send(*converse_reply(config, model, request))
 
     return Handler
 

@@ -53,6 +53,12 @@ class GuardrailRules:
     mask_pii: tuple[tuple[str, Rule], ...]
     blocked_input_message: str
     blocked_output_message: str
+    # which policies the guardrail has: each is billed in text units (the trace's usage says how many)
+    content_filters: bool = True
+    denied_topics: bool = False
+    managed_words: bool = False
+    pii_entities: bool = False
+    regexes: bool = False
 
     @classmethod
     def from_config(cls, config: GuardrailConfig) -> GuardrailRules | None:
@@ -75,6 +81,12 @@ class GuardrailRules:
             mask_pii=rules("ANONYMIZE"),
             blocked_input_message=config.blocked_input_message,
             blocked_output_message=config.blocked_output_message,
+            content_filters=any(f.input != "NONE" or f.output != "NONE" for f in config.content_filters.values())
+            or config.prompt_attack != "NONE",
+            denied_topics=bool(config.denied_topics),
+            managed_words=config.managed_profanity,
+            pii_entities=bool(config.pii),
+            regexes=bool(config.regexes),
         )
 
     def _blocked_word(self, text: str) -> str | None:

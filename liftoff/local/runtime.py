@@ -95,6 +95,29 @@ def local_table(state: LocalState, name: str):
     return boto3.resource("dynamodb", **local_endpoint(state.dynamodb_url)).Table(name)
 
 
+LOCAL_ACCOUNT = "000000000000"
+
+
+def local_model_profiles(use_case: UseCase) -> dict[str, str]:
+    """model id -> an application inference profile ARN, as the deployed function gets them; the
+    simulator resolves these ARNs to their models as Bedrock does."""
+    from stacks.bedrock_access import application_profile_name
+
+    return {
+        model: f"arn:aws:bedrock:{REGION}:{LOCAL_ACCOUNT}:application-inference-profile/"
+        + application_profile_name(use_case.name, LOCAL_STAGE, model).lower()
+        for model in use_case.config.models.allowed
+    }
+
+
+def simulator_profiles(*use_cases: UseCase) -> dict[str, str]:
+    """The simulator's map of application inference profile ARN -> model, for these use cases (all on
+    disk when none is given)."""
+    from liftoff.usecases import load_all_use_cases
+
+    return {arn: model for uc in (use_cases or load_all_use_cases()) for model, arn in local_model_profiles(uc).items()}
+
+
 def handler_environment(
     use_case: UseCase, *, table: str, spend_table: str, dynamodb_url: str, bedrock_url: str, idempotency_table: str = ""
 ) -> dict[str, str]:
@@ -121,6 +144,7 @@ def handler_environment(
                 idempotency_table=idempotency_table,
                 # the simulator plays the guardrail (liftoff/local/guardrail_rules.py) when one is configured
                 guardrail=(LOCAL_GUARDRAIL_ID, "1") if use_case.config.guardrail.enabled else None,
+                model_profiles=json.dumps(local_model_profiles(use_case)),
             ),
             daily_cap_usd=float(cap) if cap else None,
             prompt_cache_ttl_s=float(cache) if cache else None,
@@ -205,7 +229,13 @@ def serve(use_case_name: str, ready_file: Path) -> None:
 
     rules = GuardrailRules.from_config(use_case.config.guardrail)
     sim_server, bedrock_url = start_simulator(
-        config=SimulatorConfig(latency_ms=latency, timeout_s=3.0, guardrail=rules, latency_sigma=sigma)
+        config=SimulatorConfig(
+            latency_ms=latency,
+            timeout_s=3.0,
+            guardrail=rules,
+            latency_sigma=sigma,
+            profiles=simulator_profiles(use_case),
+        )
     )
     table = f"liftoff-{use_case.name}-local-prompts"
     spend_table = f"liftoff-{use_case.name}-local-spend"

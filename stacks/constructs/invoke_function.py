@@ -12,6 +12,7 @@ from liftoff.function_env import FunctionResources, invoke_environment
 from liftoff.usecases import UseCase
 from stacks.bedrock_access import invoke_resource_arns
 from stacks.constructs.model_guardrail import ModelGuardrail
+from stacks.constructs.model_profiles import ModelProfiles
 from stacks.lambda_factory import FunctionProps, python_function
 from stacks.table_factory import TABLE_KEY_ACTIONS
 
@@ -31,6 +32,7 @@ class InvokeFunction(Construct):
         spend_table: dynamodb.ITableV2,
         idempotency_table: dynamodb.ITableV2,
         guardrail: ModelGuardrail | None,
+        model_profiles: ModelProfiles,
     ):
         super().__init__(scope, construct_id)
         config = use_case.config
@@ -54,11 +56,12 @@ class InvokeFunction(Construct):
                         guardrail=(guardrail.guardrail.attr_guardrail_id, guardrail.version.attr_version)
                         if guardrail
                         else None,
+                        model_profiles=Stack.of(scope).to_json_string(model_profiles.arns),
                     ),
                 ),
             ),
         )
-        self._grant_models(config)
+        self._grant_models(config, model_profiles)
         self._allow("ReadPromptRegistry", ["dynamodb:GetItem", "dynamodb:Query"], [prompts_table.table_arn])
         self._allow("ReadAndAddSpend", ["dynamodb:GetItem", "dynamodb:UpdateItem"], [spend_table.table_arn])
         self._allow(
@@ -74,9 +77,12 @@ class InvokeFunction(Construct):
             # Converse with guardrailConfig needs bedrock:ApplyGuardrail on the guardrail (Bedrock user guide)
             self._allow("ApplyOwnGuardrail", ["bedrock:ApplyGuardrail"], [guardrail.guardrail.attr_guardrail_arn])
 
-    def _grant_models(self, use_case: UseCaseConfig) -> None:
+    def _grant_models(self, use_case: UseCaseConfig, model_profiles: ModelProfiles) -> None:
         stack = Stack.of(self)
-        self.model_arns = invoke_resource_arns(
+        # The application inference profiles it calls, and what they route to: Bedrock authorises a call
+        # through a profile against the profile and against the system profile or model it copies, in
+        # each Region the request may be routed to (Bedrock user guide, inference profile prerequisites).
+        self.model_arns = sorted(model_profiles.arns.values(), key=str) + invoke_resource_arns(
             use_case.models.allowed,
             partition=stack.partition,
             region=stack.region,

@@ -10,7 +10,7 @@ from liftoff.usecases import load_use_case, use_case_names
 from stacks.bedrock_access import invoke_resource_arns
 from stacks.constructs.monthly_budget import tag_filter
 
-from .test_usecase_stack import render, statements_of
+from .test_usecase_stack import model_grant, statements_of
 
 NAMES = use_case_names()
 
@@ -28,7 +28,8 @@ def test_each_use_case_is_its_own_stack_wired_to_its_own_config(synthesized, nam
     assert kinds.count("AWS::CloudWatch::Alarm") == 7
     bedrock = {s.get("Sid"): s for s in statements_of(template, "InvokeFunction")}["InvokeConfiguredModels"]
     expected = invoke_resource_arns(config.models.allowed, partition="aws", region="us-east-1", account="111111111111")
-    assert sorted(render(r) for r in bedrock["Resource"]) == expected
+    plain, profiles = model_grant(template, bedrock["Resource"])
+    assert plain == expected and len(profiles) == len(config.models.allowed)
     (budget,) = [r for r in resources.values() if r["Type"] == "AWS::Budgets::Budget"]
     assert budget["Properties"]["Budget"]["CostFilters"] == tag_filter(name)
     assert budget["Properties"]["Budget"]["BudgetLimit"]["Amount"] == config.budget.monthly_usd

@@ -54,9 +54,20 @@ def invoke_env(template) -> dict:
     return function["Properties"]["Environment"]["Variables"]
 
 
+def placeholder(value) -> str:
+    """A CloudFormation value as the function would see it, references replaced by placeholders: a
+    Fn::Join (JSON with ARNs inside, like LIFTOFF_MODEL_PROFILES) keeps its literal parts."""
+    if isinstance(value, str):
+        return value
+    if "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(placeholder(p) if isinstance(p, str) else "arn:aws:token" for p in parts)
+    return "token"
+
+
 def as_strings(env: dict) -> dict[str, str]:
-    """CloudFormation references (table names, guardrail id) stand in as placeholder strings."""
-    return {k: v if isinstance(v, str) else f"token-{k}" for k, v in env.items()}
+    """CloudFormation references (table names, guardrail id, profile ARNs) stand in as placeholders."""
+    return {k: placeholder(v) for k, v in env.items()}
 
 
 def test_template_sets_what_settings_reads_and_nothing_else(synthesized):

@@ -73,6 +73,17 @@ def render(value):
     return value
 
 
+def model_grant(template, resources: list) -> tuple[list[str], list[dict]]:
+    """The InvokeConfiguredModels resources split into plain ARNs (sorted) and the application inference
+    profiles' ARN references; the references must be every profile of the template."""
+    profiles = sorted(template.find_resources("AWS::Bedrock::ApplicationInferenceProfile"))
+    plain = sorted(render(r) for r in resources if not (isinstance(r, dict) and "Fn::GetAtt" in r))
+    refs = [r for r in resources if isinstance(r, dict) and "Fn::GetAtt" in r]
+    assert sorted(r["Fn::GetAtt"][0] for r in refs) == profiles
+    assert {r["Fn::GetAtt"][1] for r in refs} == {"InferenceProfileArn"}
+    return plain, refs
+
+
 def statements_of(template, role_fragment: str) -> list[dict]:
     found = []
     for logical_id, policy in template.find_resources("AWS::IAM::Policy").items():
@@ -87,7 +98,9 @@ def test_invoke_role_can_call_only_configured_models_read_its_table_and_add_spen
     bedrock = statements["InvokeConfiguredModels"]
     assert bedrock["Action"] == "bedrock:InvokeModel"
     expected = invoke_resource_arns(config.models.allowed, partition="aws", region="us-east-1", account="111111111111")
-    assert sorted(render(r) for r in bedrock["Resource"]) == expected
+    plain, profiles = model_grant(template, bedrock["Resource"])
+    assert plain == expected
+    assert len(profiles) == len(config.models.allowed)
     assert statements["ReadPromptRegistry"]["Action"] == ["dynamodb:GetItem", "dynamodb:Query"]
     assert statements["ReadAndAddSpend"]["Action"] == ["dynamodb:GetItem", "dynamodb:UpdateItem"]
     assert statements["ReadAndAddSpend"]["Resource"]["Fn::GetAtt"][0].startswith("SpendTable")
@@ -288,4 +301,5 @@ def test_every_role_of_the_use_case_has_the_permissions_boundary(template):
     assert models["Action"] == ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
     config = load_use_case(USE_CASE).config
     expected = invoke_resource_arns(config.models.allowed, partition="aws", region="us-east-1", account="111111111111")
-    assert sorted(render(r) for r in models["NotResource"]) == expected
+    plain, profiles = model_grant(template, models["NotResource"])
+    assert plain == expected and len(profiles) == len(config.models.allowed)

@@ -5,13 +5,14 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from liftoff.local.bedrock_simulator import start_simulator
+from liftoff.local.bedrock_simulator import SimulatorConfig, start_simulator
 from liftoff.local.local_api import LambdaContext, proxy_event, proxy_result_headers
 from liftoff.local.runtime import (
     create_idempotency_table,
     create_prompts_table,
     create_spend_table,
     handler_environment,
+    simulator_profiles,
 )
 from liftoff.usecases import load_use_case
 from service.dal.prompt_store import PromptStore
@@ -55,7 +56,7 @@ def triage():
 
 @pytest.fixture(scope="session")
 def simulator_url():
-    server, url = start_simulator()
+    server, url = start_simulator(config=SimulatorConfig(profiles=simulator_profiles()))
     yield url
     server.shutdown()
 

@@ -7,6 +7,7 @@ import pytest
 
 from liftoff.local.bedrock_simulator import SimulatorConfig, start_simulator
 from liftoff.local.guardrail_rules import GuardrailRules
+from liftoff.local.runtime import simulator_profiles
 from service.dal.model_client import guardrail_outcome
 from service.handlers import invoke as handler_module
 from service.settings import get_settings
@@ -101,7 +102,7 @@ def test_a_disabled_guardrail_has_no_local_rules(triage):
 @pytest.fixture
 def guarded_call(call, rules, monkeypatch):
     """The handler with the simulator playing the guardrail."""
-    server, url = start_simulator(config=SimulatorConfig(guardrail=rules))
+    server, url = start_simulator(config=SimulatorConfig(guardrail=rules, profiles=simulator_profiles()))
     monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", url)
     get_settings.cache_clear()
     handler_module.get_deps.cache_clear()

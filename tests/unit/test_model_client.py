@@ -73,3 +73,36 @@ def test_simulator_rule_is_deterministic(message, category, priority):
     assert triage_answer(message) == triage_answer(message)
     assert f'"category": "{category}"' in triage_answer(message)
     assert f'"priority": "{priority}"' in triage_answer(message)
+
+
+def test_converse_goes_through_the_models_application_inference_profile():
+    # Given a profile for the model / When it is called by model id / Then Bedrock is asked for the profile ARN
+    from botocore.stub import ANY, Stubber
+
+    arn = "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/abc123"
+    bedrock = boto3.client("bedrock-runtime", region_name="us-east-1")
+    stub = Stubber(bedrock)
+    stub.add_response(
+        "converse",
+        {
+            "output": {"message": {"role": "assistant", "content": [{"text": "ok"}]}},
+            "stopReason": "end_turn",
+            "usage": {"inputTokens": 3, "outputTokens": 1, "totalTokens": 4},
+            "metrics": {"latencyMs": 5},
+        },
+        {"modelId": arn, "messages": ANY, "inferenceConfig": ANY},
+    )
+    with stub:
+        reply = ModelClient(bedrock, profiles={MODEL: arn}).converse(
+            model_id=MODEL, user_text="hi", system=None, inference={"maxTokens": 5}
+        )
+    assert reply.text == "ok"
+
+
+def test_an_unknown_profile_is_not_found_in_the_simulator(simulator_url):
+    bedrock = boto3.client("bedrock-runtime", endpoint_url=simulator_url, region_name="us-east-1")
+    unknown = "arn:aws:bedrock:us-east-1:000000000000:application-inference-profile/nope"
+    with pytest.raises(Exception, match="was not found"):
+        ModelClient(bedrock, profiles={MODEL: unknown}).converse(
+            model_id=MODEL, user_text="hi", system=None, inference={}
+        )

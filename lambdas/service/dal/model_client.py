@@ -55,15 +55,17 @@ def guardrail_outcome(response: dict) -> str | None:
 
 class ModelClient:
     """Calls Converse with one user message (and an optional system prompt), with the use case's
-    guardrail attached when one is configured."""
+    guardrail attached when one is configured, through the model's application inference profile
+    when it has one (`profiles`: model id -> profile ARN; the profile's tags attribute the cost)."""
 
-    def __init__(self, client: Any, guardrail: tuple[str, str] | None = None):
+    def __init__(self, client: Any, guardrail: tuple[str, str] | None = None, profiles: dict[str, str] | None = None):
         self._client = client
         self._guardrail = guardrail
+        self._profiles = dict(profiles or {})
 
     def converse(self, *, model_id: str, user_text: str, system: str | None, inference: dict) -> ModelReply:
         request: dict[str, Any] = {
-            "modelId": model_id,
+            "modelId": self._profiles.get(model_id, model_id),
             "messages": [{"role": "user", "content": [{"text": user_text}]}],
             "inferenceConfig": inference,
         }

@@ -67,7 +67,7 @@ def get_deps() -> InvokeDeps:
         resolver=PromptResolver(
             PromptStore(dynamodb.Table(settings.prompts_table), settings.use_case), ttl_s=settings.prompt_cache_ttl_s
         ),
-        model=ModelClient(bedrock, settings.guardrail),
+        model=ModelClient(bedrock, settings.guardrail, settings.model_profiles),
         spend=SpendCounter(dynamodb.Table(settings.spend_table), settings.use_case),
     )
 
