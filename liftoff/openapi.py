@@ -14,19 +14,22 @@ from service.models.invoke import INVOKE_REQUEST_SCHEMA, InvokeResponse
 
 OPENAPI_FILE = REPO_ROOT / "openapi.yaml"
 ERROR_STATUSES = {
-    "400": "The body fails the schema (BadRequestBody, ValidationError) or a variable check",
+    "400": "The body fails the schema (BadRequestBody, ValidationError) or a variable check, or the model refused "
+    "the input itself, e.g. too long for it (ModelRejectedInput; no fallback is tried)",
     "403": "No or wrong API key (INVALID_API_KEY)",
     "404": "Unknown prompt, alias or version (PromptNotFound), or no such route",
     "413": "Body over api.max_body_bytes (PayloadTooLarge)",
     "409": "A request with the same Idempotency-Key is still running (IdempotencyConflict)",
     "415": "Content-Type other than application/json (UnsupportedMediaType)",
-    "422": "The guardrail blocked the request or the answer (GuardrailIntervened), or an Idempotency-Key was "
-    "reused with another body (IdempotencyKeyReused)",
+    "422": "The guardrail blocked the request or the answer (GuardrailIntervened), the model's own filter withheld "
+    "its answer (ModelContentFiltered), or an Idempotency-Key was reused with another body (IdempotencyKeyReused); "
+    "a blocked or filtered request is billed",
     "429": "Bedrock throttled after retries (ModelThrottled) or the daily spend cap is reached (SpendCapHit)",
-    "500": "Misconfigured deployment or unexpected error (the message says which; never a stack trace)",
+    "500": "Misconfigured deployment, e.g. no access to the model (Misconfigured), or unexpected error (the "
+    "message says which; never a stack trace)",
     "502": "The model failed (ModelError)",
     "503": "The prompt registry is unavailable and no cached copy exists",
-    "504": "The model did not answer in time (ModelTimeout)",
+    "504": "The model did not answer in time (ModelTimeout); the timed-out attempts are charged at an estimate",
 }
 
 

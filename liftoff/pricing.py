@@ -37,10 +37,33 @@ class PriceEntry(BaseModel):
         return ModelPrice(**{**fields, **self.regions.get(region or "", {})})
 
 
+class GuardrailPrices(BaseModel):
+    """USD per 1,000 text units, by guardrail policy (the keys of service.dal.model_client.GUARDRAIL_UNITS)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    content_per_1k_units: float = Field(ge=0)
+    topic_per_1k_units: float = Field(ge=0)
+    sensitive_information_per_1k_units: float = Field(ge=0)
+    word_per_1k_units: float = Field(ge=0)
+    contextual_grounding_per_1k_units: float = Field(ge=0)
+    source: str = Field(min_length=5)
+    checked: dt.date
+
+    def per_unit(self) -> dict[str, float]:
+        """policy -> USD per text unit."""
+        return {
+            name.removesuffix("_per_1k_units"): value / 1000
+            for name, value in self.model_dump().items()
+            if name.endswith("_per_1k_units")
+        }
+
+
 class PricingTable(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     models: dict[str, PriceEntry]
+    guardrails: GuardrailPrices
 
 
 @functools.cache  # read once per process, however many use cases are loaded
@@ -64,6 +87,11 @@ def prices_for(model_ids: list[str], table: PricingTable, region: str | None = N
             )
         prices[model_id] = entry.price(region)
     return prices
+
+
+def guardrail_prices_env_value(table: PricingTable | None = None) -> str:
+    """The LIFTOFF_GUARDRAIL_PRICES environment value: policy -> USD per text unit."""
+    return json.dumps((table or load_pricing()).guardrails.per_unit(), sort_keys=True, separators=(",", ":"))
 
 
 def prices_env_value(prices: dict[str, ModelPrice]) -> str:

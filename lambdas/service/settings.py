@@ -44,6 +44,15 @@ def _prices(env: Mapping[str, str]) -> dict[str, ModelPrice]:
         raise Misconfigured(f"environment variable LIFTOFF_MODEL_PRICES is not a price table: {exc}") from exc
 
 
+def _guardrail_prices(env: Mapping[str, str]) -> dict[str, float]:
+    raw = _required(env, "LIFTOFF_GUARDRAIL_PRICES")
+    try:
+        prices = {policy: float(usd) for policy, usd in json.loads(raw).items()}
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise Misconfigured(f"environment variable LIFTOFF_GUARDRAIL_PRICES is not a price table: {exc}") from exc
+    return prices
+
+
 def _profiles(env: Mapping[str, str]) -> dict[str, str]:
     raw = _required(env, "LIFTOFF_MODEL_PROFILES")
     try:
@@ -90,6 +99,8 @@ class Settings:
     daily_cap_usd: float
     # model id -> application inference profile ARN the call goes through (tagged: cost by use case)
     model_profiles: dict[str, str] = field(default_factory=dict)
+    # guardrail policy -> USD per text unit (pricing/bedrock.yaml `guardrails`)
+    guardrail_prices: dict[str, float] = field(default_factory=dict)
     log_prompts: bool = False
     redact_patterns: dict[str, str] = field(default_factory=dict)
     guardrail: tuple[str, str] | None = None  # (identifier, version) of the use case's guardrail
@@ -114,6 +125,7 @@ class Settings:
             allowed_model_ids=allowed,
             model_prices=_prices(env),
             model_profiles=_profiles(env),
+            guardrail_prices=_guardrail_prices(env),
             spend_table=_required(env, "LIFTOFF_SPEND_TABLE"),
             daily_cap_usd=_required_number(env, "LIFTOFF_DAILY_CAP_USD"),
             log_prompts=env.get("LIFTOFF_LOG_PROMPTS", "false").lower() == "true",

@@ -3,7 +3,8 @@ onto the service's error hierarchy so the handler never sees a botocore exceptio
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import (
@@ -13,10 +14,20 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from service.models.errors import ModelError, ModelThrottled, ModelTimeout
+from service.models.errors import Misconfigured, ModelError, ModelRejectedInput, ModelThrottled, ModelTimeout
 
 _THROTTLED = {"ThrottlingException", "ModelNotReadyException", "ServiceQuotaExceededException"}
 _TIMEOUT = {"ModelTimeoutException"}
+# The deployment cannot reach the model: fixed by enabling access or redeploying, not by another model
+_MISCONFIGURED = {"AccessDeniedException", "ResourceNotFoundException"}
+# GuardrailUsage members (text units) in a Converse trace -> the price key of each (pricing/bedrock.yaml)
+GUARDRAIL_UNITS = {
+    "contentPolicyUnits": "content",
+    "topicPolicyUnits": "topic",
+    "sensitiveInformationPolicyUnits": "sensitive_information",
+    "wordPolicyUnits": "word",
+    "contextualGroundingPolicyUnits": "contextual_grounding",
+}
 
 
 @dataclass(frozen=True)
@@ -29,6 +40,10 @@ class ModelReply:
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
     guardrail: str | None = None  # "blocked" or "masked" when the guardrail intervened
+    # text units the guardrail evaluated, by policy (content, topic, ...), from the trace: billed per unit
+    guardrail_units: dict[str, int] = field(default_factory=dict)
+    # attempts that timed out before this answer: Bedrock may have run (and billed) each of them
+    abandoned_attempts: int = 0
 
 
 def _actions(node: Any) -> set[str]:
@@ -41,6 +56,20 @@ def _actions(node: Any) -> set[str]:
     if isinstance(node, list):
         return set().union(*(_actions(v) for v in node)) if node else set()
     return set()
+
+
+def guardrail_units(response: dict) -> dict[str, int]:
+    """Text units by policy over the input and output assessments of the trace (Converse, trace enabled)."""
+    guardrail = response.get("trace", {}).get("guardrail", {})
+    assessments = list(guardrail.get("inputAssessment", {}).values())
+    assessments += [a for outputs in guardrail.get("outputAssessments", {}).values() for a in outputs]
+    units: dict[str, int] = {}
+    for assessment in assessments:
+        usage = assessment.get("invocationMetrics", {}).get("usage", {})
+        for member, policy in GUARDRAIL_UNITS.items():
+            if usage.get(member):
+                units[policy] = units.get(policy, 0) + int(usage[member])
+    return units
 
 
 def guardrail_outcome(response: dict) -> str | None:
@@ -62,6 +91,22 @@ class ModelClient:
         self._client = client
         self._guardrail = guardrail
         self._profiles = dict(profiles or {})
+        self._attempts = threading.local()  # per thread: the eval harness shares a client between threads
+        # botocore asks "needs-retry?" after every attempt, the last one included: count the attempts
+        # that timed out, which Bedrock may still have run and billed
+        client.meta.events.register("needs-retry.bedrock-runtime.Converse", self._after_attempt)
+
+    @property
+    def _timed_out(self) -> int:
+        return getattr(self._attempts, "timed_out", 0)
+
+    @_timed_out.setter
+    def _timed_out(self, value: int) -> None:
+        self._attempts.timed_out = value
+
+    def _after_attempt(self, caught_exception=None, **_kwargs) -> None:
+        if isinstance(caught_exception, ReadTimeoutError):
+            self._timed_out += 1
 
     def converse(self, *, model_id: str, user_text: str, system: str | None, inference: dict) -> ModelReply:
         request: dict[str, Any] = {
@@ -79,19 +124,25 @@ class ModelClient:
                 "guardrailVersion": version,
                 "trace": "enabled",
             }
+        self._timed_out = 0  # one request at a time per execution environment
         try:
             response = self._client.converse(**request)
         except ClientError as exc:
-            raise _map_client_error(exc, model_id) from exc
+            error = _map_client_error(exc, model_id)
+            error.abandoned_attempts = self._timed_out
+            raise error from exc
         except (ReadTimeoutError, ConnectTimeoutError) as exc:
-            raise ModelTimeout(f"model {model_id} did not answer in time") from exc
+            error = ModelTimeout(f"model {model_id} did not answer in time")
+            error.abandoned_attempts = self._timed_out
+            raise error from exc
         except EndpointConnectionError as exc:
             raise ModelError(f"the model endpoint is unreachable: {exc}") from exc
 
         blocks = response["output"]["message"]["content"]
         usage = response["usage"]
         return ModelReply(
-            text="".join(block.get("text", "") for block in blocks),
+            # several text blocks (a model may split its answer) are separate paragraphs, not one word
+            text="\n".join(block["text"] for block in blocks if block.get("text")),
             stop_reason=response["stopReason"],
             input_tokens=int(usage["inputTokens"]),
             output_tokens=int(usage["outputTokens"]),
@@ -99,16 +150,27 @@ class ModelClient:
             cache_read_tokens=int(usage.get("cacheReadInputTokens", 0)),
             cache_write_tokens=int(usage.get("cacheWriteInputTokens", 0)),
             guardrail=guardrail_outcome(response),
+            guardrail_units=guardrail_units(response),
+            abandoned_attempts=self._timed_out,
         )
 
 
 def _map_client_error(exc: ClientError, model_id: str) -> Exception:
+    """Bedrock's errors onto the service's: throttling and timeouts (retry later, or the fallback),
+    the request's own fault (4xx: no fallback, the same input fails on any model), the deployment's
+    (access, a missing profile), and the model's (5xx: the fallback may answer)."""
     code = exc.response.get("Error", {}).get("Code", "Unknown")
     detail = exc.response.get("Error", {}).get("Message", "")
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 500)
     if code in _THROTTLED:
         return ModelThrottled(f"model {model_id} is throttling requests; retry with backoff")
     if code in _TIMEOUT:
         return ModelTimeout(f"model {model_id} timed out")
-    if code == "AccessDeniedException":
-        return ModelError(f"access to model {model_id} was denied: enable model access in Bedrock ({detail})")
+    if code in _MISCONFIGURED:
+        return Misconfigured(
+            f"this deployment cannot call model {model_id} ({code}: {detail}); enable model access in Bedrock "
+            "for this account and Region (`liftoff preflight` says which), or redeploy"
+        )
+    if code == "ValidationException" or 400 <= status < 500:
+        return ModelRejectedInput(f"model {model_id} refused the request: {detail or code}")
     return ModelError(f"model {model_id} failed: {code}: {detail}".rstrip(": "))

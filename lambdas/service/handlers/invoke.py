@@ -142,10 +142,7 @@ def _record_success(outcome: InvokeOutcome) -> None:
     metrics.add_metric(name="ModelLatency", unit=MetricUnit.Milliseconds, value=result.model_latency_ms)
     metrics.add_metric(name="InputTokens", unit=MetricUnit.Count, value=result.usage.input_tokens)
     metrics.add_metric(name="OutputTokens", unit=MetricUnit.Count, value=result.usage.output_tokens)
-    metrics.add_metric(name="CostUSD", unit=MetricUnit.NoUnit, value=result.cost_usd)
-    if outcome.spent_today_usd is not None:
-        # a gauge: its Maximum over any period within a UTC day is that day's spend so far
-        metrics.add_metric(name="SpendTodayUSD", unit=MetricUnit.NoUnit, value=outcome.spent_today_usd)
+    _count_cost(result.cost_usd, outcome.spent_today_usd)
     metrics.add_metadata(key="PromptId", value=result.prompt_id)
     metrics.add_metadata(key="PromptVersion", value=result.prompt_version)
     metrics.add_metadata(key="ModelId", value=result.model_id)
@@ -161,6 +158,8 @@ def _record_success(outcome: InvokeOutcome) -> None:
         "latency_ms": result.latency_ms,
         "model_latency_ms": result.model_latency_ms,
         "stop_reason": result.stop_reason,
+        "truncated": result.truncated,
+        "abandoned_attempts": outcome.abandoned_attempts,
         "guardrail": result.guardrail,
         "fallback_from": result.fallback_from,
     }
@@ -190,9 +189,22 @@ def _invalid_request(exc: RequestValidationError) -> Response:
 @app.exception_handler(ServiceError)
 def _service_error(exc: ServiceError) -> Response:
     log = logger.warning if exc.status >= 500 else logger.info
-    log("invoke failed", extra={"status": exc.status, "error_code": exc.code, "reason": exc.message})
+    fields = {"status": exc.status, "error_code": exc.code, "reason": exc.message}
+    if exc.cost_usd:  # billed anyway (a guardrail block, timed-out attempts): the cost metrics must see it
+        _count_cost(exc.cost_usd, exc.spent_today_usd)
+        fields.update(
+            cost_usd=exc.cost_usd, spent_today_usd=exc.spent_today_usd, abandoned_attempts=exc.abandoned_attempts
+        )
+    log("invoke failed", extra=fields)
     _count_error(exc.code, exc.error_class)
     return from_service_error(exc, _request_id())
+
+
+def _count_cost(cost_usd: float, spent_today_usd: float | None) -> None:
+    metrics.add_metric(name="CostUSD", unit=MetricUnit.NoUnit, value=cost_usd)
+    if spent_today_usd is not None:
+        # a gauge: its Maximum over any period within a UTC day is that day's spend so far
+        metrics.add_metric(name="SpendTodayUSD", unit=MetricUnit.NoUnit, value=spent_today_usd)
 
 
 @app.exception_handler(Exception)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -43,3 +44,21 @@ def reply_cost_usd(price: ModelPrice, usage: Usage) -> float:
         cache_read_tokens=usage.cache_read_tokens,
         cache_write_tokens=usage.cache_write_tokens,
     )
+
+
+def guardrail_cost_usd(units: Mapping[str, int], per_unit: Mapping[str, float]) -> float:
+    """Guardrail charges: text units by policy (from the Converse trace) x USD per unit."""
+    return round(sum(count * per_unit.get(policy, 0.0) for policy, count in units.items()), 10)
+
+
+# Pessimistic token estimate for a prompt no usage came back for: English runs about 4 characters a
+# token; counting 3 overestimates, so the spend cap errs on the side of stopping early.
+CHARS_PER_TOKEN_ESTIMATE = 3
+
+
+def abandoned_attempt_cost_usd(price: ModelPrice, *, prompt_chars: int, max_tokens: int) -> float:
+    """What one timed-out attempt may have cost: Bedrock can finish and bill a request whose client
+    gave up, and reports no usage for it. Input estimated from the rendered text, output at the most
+    the prompt allows (`max_tokens`)."""
+    input_tokens = -(-prompt_chars // CHARS_PER_TOKEN_ESTIMATE)
+    return call_cost_usd(price, input_tokens=input_tokens, output_tokens=max_tokens)

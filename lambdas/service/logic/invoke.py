@@ -14,15 +14,17 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from service.dal.model_client import ModelClient, ModelReply
 from service.dal.spend_counter import SpendCounter, SpendCounterUnavailable
-from service.logic.cost import ModelPrice, reply_cost_usd
+from service.logic.cost import ModelPrice, abandoned_attempt_cost_usd, guardrail_cost_usd, reply_cost_usd
 from service.logic.prompt_resolver import PromptResolver
 from service.logic.render import render_prompt
 from service.models.errors import (
     GuardrailIntervened,
     Misconfigured,
+    ModelContentFiltered,
     ModelError,
     ModelThrottled,
     ModelTimeout,
+    ServiceError,
     SpendCapHit,
 )
 from service.models.invoke import InvokeRequest, InvokeResponse, Usage
@@ -43,10 +45,12 @@ class InvokeOutcome:
     response: InvokeResponse
     prompt_text: str  # the rendered user message, for the log when `log_prompts` is on
     spent_today_usd: float | None  # the counter after this request's cost; None when it could not be written
+    abandoned_attempts: int = 0  # timed-out attempts before the answer, charged at an estimate
 
 
 def invoke(request: InvokeRequest, *, request_id: str, deps: InvokeDeps) -> InvokeOutcome:
-    """Run `request` and return the model's answer with usage and provenance."""
+    """Run `request` and return the model's answer with usage and provenance. Every billed path adds
+    its cost to the spend counter, the failed ones included (a guardrail block, timed-out attempts)."""
     started = time.perf_counter()
     _check_spend_cap(deps)
     prompt = deps.resolver.resolve(
@@ -63,37 +67,61 @@ def invoke(request: InvokeRequest, *, request_id: str, deps: InvokeDeps) -> Invo
         )
     price = _price(deps, model_id)
     rendered = render_prompt(prompt.spec, request.variables)
+    inference = prompt.spec.inference.to_converse()
+    prompt_chars = len(rendered.user_text) + len(rendered.system or "")
+    abandoned_usd = 0.0  # estimated cost of attempts that timed out (Bedrock may have billed them)
 
     def call(model: str) -> ModelReply:
-        return deps.model.converse(
-            model_id=model,
-            user_text=rendered.user_text,
-            system=rendered.system,
-            inference=prompt.spec.inference.to_converse(),
-        )
+        nonlocal abandoned_usd
+        try:
+            reply = deps.model.converse(
+                model_id=model, user_text=rendered.user_text, system=rendered.system, inference=inference
+            )
+        except ServiceError as exc:
+            abandoned_usd += exc.abandoned_attempts * _abandoned_attempt_usd(deps, model, prompt_chars, inference)
+            raise
+        abandoned_usd += reply.abandoned_attempts * _abandoned_attempt_usd(deps, model, prompt_chars, inference)
+        return reply
 
     fallback_from = None
     try:
-        reply = call(model_id)
-    except (ModelThrottled, ModelError, ModelTimeout) as exc:
-        fallback = deps.settings.fallback_model_id
-        if fallback is None or fallback == model_id:
-            raise
-        logger.warning(
-            "model failed, using the fallback",
-            extra={"model_id": model_id, "fallback_model_id": fallback, "error_code": exc.code},
-        )
-        metrics.add_metric(name="Fallbacks", unit=MetricUnit.Count, value=1)
-        fallback_from, model_id = model_id, fallback
-        price = _price(deps, model_id)
-        reply = call(model_id)
-    cost_usd = reply_cost_usd(price, reply)
-    spent_today = _record_spend(deps, cost_usd)  # a blocked call is billed too
+        try:
+            reply = call(model_id)
+        except (ModelThrottled, ModelError, ModelTimeout) as exc:  # never a client error: no model takes that input
+            fallback = deps.settings.fallback_model_id
+            if fallback is None or fallback == model_id:
+                raise
+            logger.warning(
+                "model failed, using the fallback",
+                extra={"model_id": model_id, "fallback_model_id": fallback, "error_code": exc.code},
+            )
+            metrics.add_metric(name="Fallbacks", unit=MetricUnit.Count, value=1)
+            fallback_from, model_id = model_id, fallback
+            price = _price(deps, model_id)
+            reply = call(model_id)
+    except ServiceError as exc:
+        if abandoned_usd:
+            _bill_failure(deps, exc, abandoned_usd)
+        raise
+    cost_usd = round(
+        reply_cost_usd(price, reply)
+        + guardrail_cost_usd(reply.guardrail_units, deps.settings.guardrail_prices)
+        + abandoned_usd,
+        10,
+    )
+    spent_today = _record_spend(deps, cost_usd)  # a blocked or filtered call is billed too
     if reply.guardrail == "blocked":
-        raise GuardrailIntervened(reply.text.strip())  # the use case's configured blocked message
+        raise _billed(GuardrailIntervened(reply.text.strip()), cost_usd, spent_today)  # the configured message
+    if reply.stop_reason == "content_filtered" and not reply.text.strip():
+        raise _billed(
+            ModelContentFiltered(f"model {model_id} withheld its answer (its content filter); rephrase the input"),
+            cost_usd,
+            spent_today,
+        )
     response = InvokeResponse(
         output=reply.text,
         stop_reason=reply.stop_reason,
+        truncated=reply.stop_reason == "max_tokens",
         usage=Usage(
             input_tokens=reply.input_tokens,
             output_tokens=reply.output_tokens,
@@ -109,7 +137,31 @@ def invoke(request: InvokeRequest, *, request_id: str, deps: InvokeDeps) -> Invo
         guardrail=reply.guardrail,
         fallback_from=fallback_from,
     )
-    return InvokeOutcome(response=response, prompt_text=rendered.user_text, spent_today_usd=spent_today)
+    return InvokeOutcome(
+        response=response,
+        prompt_text=rendered.user_text,
+        spent_today_usd=spent_today,
+        abandoned_attempts=reply.abandoned_attempts,
+    )
+
+
+def _abandoned_attempt_usd(deps: InvokeDeps, model_id: str, prompt_chars: int, inference: dict) -> float:
+    return abandoned_attempt_cost_usd(
+        _price(deps, model_id), prompt_chars=prompt_chars, max_tokens=int(inference["maxTokens"])
+    )
+
+
+def _billed(exc: ServiceError, cost_usd: float, spent_today: float | None) -> ServiceError:
+    """A failed request that still cost money carries what it cost (the handler emits it as metrics)."""
+    exc.cost_usd, exc.spent_today_usd = cost_usd, spent_today
+    return exc
+
+
+def _bill_failure(deps: InvokeDeps, exc: ServiceError, cost_usd: float) -> None:
+    """Charge a failed request's estimated cost (timed-out attempts) to the counter, so a brownout
+    that Bedrock still bills cannot run past the cap unseen."""
+    logger.warning("charging timed-out model attempts", extra={"estimated_cost_usd": cost_usd, "error_code": exc.code})
+    _billed(exc, cost_usd, _record_spend(deps, cost_usd))
 
 
 def _price(deps: InvokeDeps, model_id: str) -> ModelPrice:

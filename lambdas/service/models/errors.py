@@ -16,6 +16,11 @@ class ServiceError(Exception):
         super().__init__(message)
         self.message = message
         self.headers = headers or {}
+        # a failed request may still be billed (a guardrail block, timed-out attempts): what it cost
+        # and today's spend after it, so the handler emits CostUSD/SpendTodayUSD on this path too
+        self.cost_usd: float = 0.0
+        self.spent_today_usd: float | None = None
+        self.abandoned_attempts: int = 0
 
 
 class BadRequest(ServiceError):
@@ -46,6 +51,23 @@ class UnsupportedMediaType(ServiceError):
     status = 415
     code = "UnsupportedMediaType"
     error_class = "ClientError"
+
+
+class ModelRejectedInput(ServiceError):
+    """Bedrock refused the request itself (e.g. "Input is too long for requested model"): the client's
+    input must change; another model or a retry will not help."""
+
+    status = 400
+    code = "ModelRejectedInput"
+    error_class = "ClientError"
+
+
+class ModelContentFiltered(ServiceError):
+    """The model's own content filter withheld the answer (stopReason content_filtered)."""
+
+    status = 422
+    code = "ModelContentFiltered"
+    error_class = "GuardrailIntervened"
 
 
 class PromptNotFound(ServiceError):

@@ -67,6 +67,8 @@ class InvokeResponse(BaseModel):
 
     output: str
     stop_reason: str
+    # the answer hit the prompt's max_tokens and is cut short (stop_reason "max_tokens"): check before use
+    truncated: bool = False
     usage: Usage
     model_id: str
     prompt_id: str
