@@ -24,7 +24,7 @@ from liftoff.local import runtime
 from liftoff.usecases import load_use_case
 from service.dal.prompt_store import LIVE_ALIAS, PromptStore, PromptVersion
 from service.logic import prompt_registry
-from service.models.errors import ServiceError
+from service.models.errors import BadRequest, ServiceError
 from service.models.prompt import PromptSpec
 
 
@@ -209,7 +209,11 @@ def promote(store: PromptStore, *, use_case: str, prompt_id: str, number: int, a
     return {"data": asdict(moved), "text": f"{prompt_id}: {_alias_text(moved)}"}
 
 
-@prompts.command("rollback", help="Point an alias back at the version it pointed to before its last move.")
+@prompts.command(
+    "rollback",
+    help="Undo an alias's last move: end its canary (it keeps the stable version), or else point it back at the "
+    "version it served before.",
+)
 @click.argument("prompt_id")
 @click.option("--alias", default=LIVE_ALIAS, show_default=True)
 @registry_command
@@ -218,13 +222,32 @@ def rollback(store: PromptStore, *, use_case: str, prompt_id: str, alias: str):
     return {"data": asdict(moved), "text": f"{prompt_id}: rolled back, {_alias_text(moved)}"}
 
 
-@prompts.command("canary", help="Route WEIGHT % of the alias's unpinned requests to a version.")
+@prompts.command(
+    "canary", help="Route WEIGHT % of the alias's unpinned requests to a version; --abort ends a running canary."
+)
 @click.argument("prompt_id")
-@click.option("--version", "number", type=int, required=True)
-@click.option("--weight", type=click.IntRange(1, 99), required=True, help="Percentage, 1-99.")
+@click.option("--version", "number", type=int, default=None, help="The canary version (not with --abort).")
+@click.option("--weight", type=click.IntRange(1, 99), default=None, help="Percentage, 1-99 (not with --abort).")
+@click.option("--abort", is_flag=True, help="End the canary: every request goes to the stable version again.")
 @click.option("--alias", default=LIVE_ALIAS, show_default=True)
 @registry_command
-def canary(store: PromptStore, *, use_case: str, prompt_id: str, number: int, weight: int, alias: str):
+def canary(
+    store: PromptStore,
+    *,
+    use_case: str,
+    prompt_id: str,
+    number: int | None,
+    weight: int | None,
+    abort: bool,
+    alias: str,
+):
+    if abort:
+        if number is not None or weight is not None:
+            raise BadRequest("--abort ends the running canary: give no --version or --weight with it")
+        moved = prompt_registry.abort_canary(store, prompt_id, alias=alias, author=current_author())
+        return {"data": asdict(moved), "text": f"{prompt_id}: canary aborted, {_alias_text(moved)}"}
+    if number is None or weight is None:
+        raise BadRequest("give --version and --weight to start a canary, or --abort to end one")
     moved = prompt_registry.start_canary(
         store, prompt_id, version=number, weight=weight, alias=alias, author=current_author()
     )

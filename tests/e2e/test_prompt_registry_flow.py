@@ -59,11 +59,18 @@ def test_publish_canary_promote_rollback_pin(local, post, monkeypatch):
     listing = json.loads(cli("list", "--json"))
     assert listing == [{"prompt_id": "triage", "latest": 2, "live": 1, "canary": None}]
 
+    # When a canary is aborted / Then every request goes back to the stable version at once
+    cli("canary", "triage", "--version", "2", "--weight", "50")
+    assert "canary aborted, live -> v1" in cli("canary", "triage", "--abort")
+    assert {served_version(post, f"req-{i}") for i in range(10)} == {1}
+
 
 def test_cli_errors_are_clear(local):
     result = CliRunner().invoke(main, ["prompts", "promote", "triage", "--version", "99"])
     assert result.exit_code == 1
     assert "has no version 99" in result.output
+    result = CliRunner().invoke(main, ["prompts", "canary", "triage", "--weight", "10"])
+    assert result.exit_code == 1 and "give --version and --weight" in result.output
 
 
 def test_registry_outage_with_warm_cache_still_serves(local, post):

@@ -1,7 +1,7 @@
 import pytest
 
 from service.dal.prompt_store import LIVE_ALIAS, AliasConflict, PromptStore
-from service.logic.prompt_registry import promote, rollback, start_canary
+from service.logic.prompt_registry import abort_canary, promote, rollback, start_canary
 from service.logic.prompt_resolver import PromptResolver, canary_bucket
 from service.models.errors import BadRequest, PromptNotFound
 
@@ -108,3 +108,26 @@ def test_export_from_one_stage_and_import_into_another(aws, triage):
         import_export(prod, triage.name, document, author="ci", source="x.json")
     with pytest.raises(click.ClickException, match="not `support-triage`"):
         import_export(prod, triage.name, {**document, "use_case": "other"}, author="ci", source="x.json")
+
+
+def test_rollback_during_a_canary_ends_it_and_keeps_the_stable_version(three_versions):
+    # Given live v2 with a canary on v3 (publish 1, promote 2, canary 3)
+    store = three_versions
+    promote(store, "echo", version=2, alias=LIVE_ALIAS, author="ann")
+    start_canary(store, "echo", version=3, weight=50, alias=LIVE_ALIAS, author="ann")
+    # When the operator rolls back / Then the canary ends and live stays on v2 (not two versions back, v1)
+    moved = rollback(store, "echo", alias=LIVE_ALIAS, author="bob")
+    assert (moved.version, moved.canary_version, moved.canary_weight) == (2, None, 0)
+    # and a second rollback undoes the promote
+    assert rollback(store, "echo", alias=LIVE_ALIAS, author="bob").version == 1
+
+
+def test_abort_canary_is_explicit_and_locked(three_versions):
+    store = three_versions
+    promote(store, "echo", version=2, alias=LIVE_ALIAS, author="ann")
+    with pytest.raises(BadRequest, match="no canary to abort"):
+        abort_canary(store, "echo", alias=LIVE_ALIAS, author="bob")
+    start_canary(store, "echo", version=3, weight=10, alias=LIVE_ALIAS, author="ann")
+    moved = abort_canary(store, "echo", alias=LIVE_ALIAS, author="bob")
+    assert (moved.version, moved.canary_version) == (2, None)
+    assert moved.history[-1]["action"] == "canary-abort"

@@ -30,10 +30,13 @@ def promote(store: PromptStore, prompt_id: str, *, version: int, alias: str, aut
 
 
 def rollback(store: PromptStore, prompt_id: str, *, alias: str, author: str) -> PromptAlias:
-    """Point `alias` back at the version it pointed to before its last move (ends any canary)."""
+    """Undo the alias's last move: during a canary, end the canary (the alias keeps its stable version);
+    otherwise point it back at the version it served before."""
     current = store.get_alias(prompt_id, alias)
     if current is None:
         raise PromptNotFound(f"prompt `{prompt_id}` has no alias `{alias}`")
+    if current.canary_version is not None:
+        return _end_canary(store, current, author=author, action="rollback")
     earlier = [h["version"] for h in current.history[:-1] if h["version"] != current.version]
     if not earlier:
         raise BadRequest(f"alias `{alias}` of `{prompt_id}` has never pointed anywhere else: nothing to roll back to")
@@ -44,6 +47,21 @@ def rollback(store: PromptStore, prompt_id: str, *, alias: str, author: str) -> 
         current=current,
         author=author,
         action="rollback",
+    )
+
+
+def abort_canary(store: PromptStore, prompt_id: str, *, alias: str, author: str) -> PromptAlias:
+    """End the alias's canary: every request goes to the stable version again."""
+    current = store.get_alias(prompt_id, alias)
+    if current is None or current.canary_version is None:
+        raise BadRequest(f"alias `{alias}` of `{prompt_id}` has no canary to abort")
+    return _end_canary(store, current, author=author, action="canary-abort")
+
+
+def _end_canary(store: PromptStore, current: PromptAlias, *, author: str, action: str) -> PromptAlias:
+    """The alias keeps its stable version, without the canary (optimistic lock as every move)."""
+    return store.move_alias(
+        current.prompt_id, current.name, version=current.version, current=current, author=author, action=action
     )
 
 
