@@ -68,7 +68,7 @@ def proxy_event(
             "path": f"/{stage}{path}",
             "stage": stage,
             "requestId": request_id,
-            "identity": {"sourceIp": "127.0.0.1", "apiKey": headers.get("x-api-key")},
+            "identity": {"sourceIp": "127.0.0.1", "apiKey": headers.get("x-api-key"), "apiKeyId": "local-api-key"},
         },
         "body": body,
         "isBase64Encoded": False,

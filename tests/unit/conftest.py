@@ -81,11 +81,18 @@ def call(table, spend_table, triage, simulator_url, monkeypatch):
     handler_module.get_idempotent_invoke.cache_clear()
     sync_prompts(PromptStore(table, triage.name), [p.model_dump(mode="json") for p in triage.prompts], message="t")
 
-    def _call(body, raw: str | None = None, headers: dict | None = None, with_headers: bool = False):
+    def _call(
+        body,
+        raw: str | None = None,
+        headers: dict | None = None,
+        with_headers: bool = False,
+        request_context: dict | None = None,
+    ):
         payload = raw if raw is not None else json.dumps(body)
         event = proxy_event(
             method="POST", path="/v1/invoke", headers=headers or {}, body=payload, request_id="req-1", stage="t"
         )
+        event["requestContext"].update(request_context or {})
         result = handler_module.lambda_handler(event, LambdaContext())
         if with_headers:
             return result["statusCode"], json.loads(result["body"]), proxy_result_headers(result)

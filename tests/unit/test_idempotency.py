@@ -46,3 +46,29 @@ def test_a_failed_request_is_not_stored_so_a_retry_runs_again(call):
     throttled = {"prompt_id": "triage", "variables": {"message": "refund [[sim:throttle]]"}}
     assert call(throttled, headers=headers)[0] == 429
     assert call(throttled, headers=headers)[0] == 429  # not 409 "in progress", not a stored error
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ({"authorizer": {"claims": {"sub": "user-a"}}}, {"authorizer": {"claims": {"sub": "user-b"}}}),
+        (
+            {"identity": {"userArn": "arn:aws:iam::111111111111:role/a"}},
+            {"identity": {"userArn": "arn:aws:iam::111111111111:role/b"}},
+        ),
+        ({"identity": {"apiKeyId": "key-a"}}, {"identity": {"apiKeyId": "key-b"}}),
+    ],
+)
+def test_the_same_key_from_two_callers_never_shares_an_answer(call, spend_table, first, second):
+    # Given two callers (Cognito users, IAM principals or API keys) who send the same key and body
+    body = {"prompt_id": "triage", "variables": {"message": "refund please"}}
+    headers = {"Idempotency-Key": "shared-key-123"}
+    # When both call / Then each gets its own answer: no replay across callers, the model runs twice
+    _, _, a = call(body, headers=headers, with_headers=True, request_context=first)
+    _, _, b = call(body, headers=headers, with_headers=True, request_context=second)
+    assert "Idempotent-Replayed" not in a and "Idempotent-Replayed" not in b
+    (item,) = spend_table.scan()["Items"]
+    assert item["requests"] == 2
+    # and the same caller retrying still gets the replay
+    _, _, again = call(body, headers=headers, with_headers=True, request_context=first)
+    assert again.get("Idempotent-Replayed") == "true"

@@ -1,7 +1,8 @@
 """Idempotent invokes: a client that sends `Idempotency-Key` and retries (a timeout, a dropped
 connection) gets the first answer again, without a second model call or a second charge.
 
-Powertools idempotency with a DynamoDB table (pk, TTL `expiration`). The key is the header's value;
+Powertools idempotency with a DynamoDB table (pk, TTL `expiration`). The key is the header's value
+scoped to the caller (caller_identity);
 the body is validated too, so the same key with another body is refused rather than answered with
 the wrong result. Failed requests are not stored: a retry after an error runs again. Requests
 without the header run as usual.
@@ -56,6 +57,22 @@ def idempotency_key(headers: dict[str, str]) -> str | None:
     if not KEY_PATTERN.fullmatch(value):
         raise BadRequest("Idempotency-Key must be 8-128 characters of A-Z, a-z, 0-9 and . _ : -")
     return value
+
+
+def caller_identity(event: dict) -> str:
+    """Who is calling, as API Gateway authenticated them: the Cognito user's `sub`, the IAM caller's
+    ARN, or the API key's id. An Idempotency-Key is scoped to it, so two callers who happen to send the
+    same key never share a record (nor receive each other's answer)."""
+    context = event.get("requestContext") or {}
+    claims = (context.get("authorizer") or {}).get("claims") or {}
+    identity = context.get("identity") or {}
+    if claims.get("sub"):
+        return f"cognito:{claims['sub']}"
+    if identity.get("userArn"):
+        return f"iam:{identity['userArn']}"
+    if identity.get("apiKeyId"):
+        return f"apikey:{identity['apiKeyId']}"
+    return "anonymous"
 
 
 def _mark_replay(response: Any, _record: Any) -> Any:

@@ -19,7 +19,7 @@ from service.dal.model_client import ModelClient
 from service.dal.prompt_store import PromptStore
 from service.dal.spend_counter import SpendCounter
 from service.handlers.http_errors import describe_validation_errors, error_response, from_service_error, header
-from service.handlers.idempotency import REPLAYED, idempotency_key, make_idempotent
+from service.handlers.idempotency import REPLAYED, caller_identity, idempotency_key, make_idempotent
 from service.logic.invoke import InvokeDeps, InvokeOutcome, invoke
 from service.logic.prompt_resolver import PromptResolver
 from service.logic.redact import Redactor
@@ -123,7 +123,8 @@ def invoke_route(body: Annotated[InvokeRequest, Body()]):
     if idempotent is None:
         result = _invoke_and_record(body, _request_id())
     else:
-        request = {"key": key, "body": body.model_dump(mode="json"), "request_id": _request_id()}
+        caller = caller_identity(app.current_event.raw_event)
+        request = {"key": f"{caller}|{key}", "body": body.model_dump(mode="json"), "request_id": _request_id()}
         result = idempotent(request, app.lambda_context)
         if result.pop(REPLAYED, False):  # the stored answer: no model call, no cost, no metrics
             headers["Idempotent-Replayed"] = "true"
