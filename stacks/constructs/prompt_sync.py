@@ -50,7 +50,14 @@ class PromptSync(Construct):
         self.function.add_to_role_policy(
             iam.PolicyStatement(
                 sid="PublishPrompts",
-                actions=["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"],
+                # Scan and DeleteItem: retiring prompts whose files left the repo (deploy time only)
+                actions=[
+                    "dynamodb:GetItem",
+                    "dynamodb:Query",
+                    "dynamodb:PutItem",
+                    "dynamodb:Scan",
+                    "dynamodb:DeleteItem",
+                ],
                 resources=[prompts_table.table_arn],
             )
         )

@@ -303,3 +303,16 @@ def test_every_role_of_the_use_case_has_the_permissions_boundary(template):
     expected = invoke_resource_arns(config.models.allowed, partition="aws", region="us-east-1", account="111111111111")
     plain, profiles = model_grant(template, models["NotResource"])
     assert plain == expected and len(profiles) == len(config.models.allowed)
+
+
+def test_prompt_sync_may_publish_and_retire_in_its_table_only(template):
+    statements = {s.get("Sid"): s for s in statements_of(template, "PromptSyncFunction")}
+    publish = statements["PublishPrompts"]
+    assert publish["Action"] == [
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:PutItem",
+        "dynamodb:Scan",
+        "dynamodb:DeleteItem",
+    ]
+    assert publish["Resource"]["Fn::GetAtt"][0].startswith("PromptsTable")

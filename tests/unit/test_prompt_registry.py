@@ -131,3 +131,23 @@ def test_abort_canary_is_explicit_and_locked(three_versions):
     moved = abort_canary(store, "echo", alias=LIVE_ALIAS, author="bob")
     assert (moved.version, moved.canary_version) == (2, None)
     assert moved.history[-1]["action"] == "canary-abort"
+
+
+def test_a_prompt_whose_file_left_the_repo_is_retired_on_the_next_sync(store, triage):
+    # Given two prompts published by a deploy, one of them then deleted from the repo
+    from service.handlers.prompt_sync import sync_prompts
+    from service.logic.prompt_resolver import PromptResolver
+
+    kept = triage.prompts[0].model_dump(mode="json")
+    gone = {**kept, "prompt_id": "old-triage"}
+    sync_prompts(store, [kept, gone], message="deploy 1")
+    assert store.get_alias("old-triage", LIVE_ALIAS) is not None
+    # When the next deploy syncs the repo's prompts
+    results = sync_prompts(store, [kept], message="deploy 2")
+    # Then the removed one has no alias left, so requests by alias get 404; its versions stay as history
+    assert {"prompt_id": "old-triage", "retired": [LIVE_ALIAS]} in results
+    assert store.get_alias("old-triage", LIVE_ALIAS) is None
+    with pytest.raises(PromptNotFound):
+        PromptResolver(store, ttl_s=0).resolve("old-triage", alias=LIVE_ALIAS, version=None, request_id="r")
+    assert store.get_version("old-triage", 1) is not None
+    assert store.get_alias(kept["prompt_id"], LIVE_ALIAS) is not None

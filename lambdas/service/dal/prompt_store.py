@@ -245,6 +245,20 @@ class PromptStore:
         return self.get_alias(prompt_id, name)
 
     def list_prompt_ids(self) -> list[str]:
-        """Every prompt id that has a version (a scan: for the CLI, never on the request path)."""
-        items = self._all_items(self._table.scan, ProjectionExpression="prompt_id, sk")
-        return sorted({i["prompt_id"] for i in items if i["sk"].startswith(VERSION_PREFIX)})
+        """Every prompt id of this use case that has a version (a scan: for the CLI and deploys, never on
+        the request path)."""
+        items = self._all_items(self._table.scan, ProjectionExpression="pk, prompt_id, sk")
+        mine = f"{self._use_case}#"
+        return sorted(
+            {i["prompt_id"] for i in items if i["sk"].startswith(VERSION_PREFIX) and i["pk"].startswith(mine)}
+        )
+
+    def retire(self, prompt_id: str) -> list[str]:
+        """Remove every alias of `prompt_id` (its file left the repo): requests by alias get 404
+        PromptNotFound. The immutable versions stay, as history and for explicit version pins."""
+        condition = Key("pk").eq(self._pk(prompt_id)) & Key("sk").begins_with(ALIAS_PREFIX)
+        removed = []
+        for item in self._all_items(self._table.query, KeyConditionExpression=condition, ConsistentRead=True):
+            self._call(self._table.delete_item, Key={"pk": item["pk"], "sk": item["sk"]})
+            removed.append(item["sk"].removeprefix(ALIAS_PREFIX))
+        return removed

@@ -1,7 +1,8 @@
 """Custom resource (CDK Provider framework, onEvent): publish the repo's prompts at deploy time.
 
 Each prompt becomes a new immutable version only when its content changed; alias `live` is set
-on a prompt's first publish only, so a promotion or rollback made by hand survives redeploys.
+on a prompt's first publish only, so a promotion or rollback made by hand survives redeploys. A
+prompt whose file was removed is retired: its aliases go, so it is no longer served by alias.
 """
 
 from __future__ import annotations
@@ -20,12 +21,19 @@ DEPLOY_AUTHOR = "cloudformation-deploy"
 
 
 def sync_prompts(store: PromptStore, prompts: list[dict[str, Any]], message: str) -> list[dict[str, Any]]:
-    """Publish every prompt; returns one summary line per prompt."""
+    """Publish every prompt, and retire the prompts whose files are gone (their aliases are removed, so
+    they are no longer served by alias); returns one summary line per prompt."""
     results = []
     for raw in prompts:
         spec = PromptSpec.model_validate(raw)
         result = store.publish(spec, author=DEPLOY_AUTHOR, message=message)
         results.append({"prompt_id": result.prompt_id, "version": result.version, "created": result.created})
+    in_repo = {r["prompt_id"] for r in results}
+    for prompt_id in store.list_prompt_ids():
+        if prompt_id not in in_repo:
+            retired = store.retire(prompt_id)
+            logger.info("prompt retired: its file left the repo", extra={"prompt_id": prompt_id, "aliases": retired})
+            results.append({"prompt_id": prompt_id, "retired": retired})
     return results
 
 
@@ -42,5 +50,10 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         message=f"deploy {props.get('Stage', '')}".strip(),
     )
     logger.info("prompts synced", extra={"results": results})
-    summary = ", ".join(f"{r['prompt_id']}=v{r['version']}{'*' if r['created'] else ''}" for r in results)
+    summary = ", ".join(
+        f"{r['prompt_id']}=retired"
+        if "retired" in r
+        else f"{r['prompt_id']}=v{r['version']}{'*' if r['created'] else ''}"
+        for r in results
+    )
     return {"PhysicalResourceId": physical_id, "Data": {"Summary": summary[:1000]}}
