@@ -108,6 +108,8 @@ class ExitCriteria(_Strict):
     max_cost_per_request_usd: float = Field(gt=0)
     # An eval run where more cases than this did not get an answer (after retries) cannot be judged.
     max_error_rate: float = Field(default=0.05, ge=0, le=1)
+    # Share of answers that break the prompt's output schema (after repairs): an eval criterion and an alarm.
+    max_invalid_output_rate: float = Field(default=0.01, ge=0, le=1)
 
 
 class BudgetConfig(_Strict):

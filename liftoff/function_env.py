@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from liftoff.pricing import guardrail_prices_env_value, prices_env_value
+from liftoff.pricing import guardrail_prices_env_value, prices_env_value, structured_output_env_value
 from liftoff.usecases import UseCase
 
 # Read by Powertools itself (service name on logs, metric namespace, log level); every function gets them.
@@ -57,6 +57,7 @@ def invoke_environment(
         "LIFTOFF_MODEL_PROFILES": resources.model_profiles,
         "LIFTOFF_MODEL_PRICES": prices_env_value(use_case.prices),
         "LIFTOFF_GUARDRAIL_PRICES": guardrail_prices_env_value(),
+        "LIFTOFF_STRUCTURED_OUTPUT": structured_output_env_value(list(models.allowed)),
         "LIFTOFF_SPEND_TABLE": resources.spend_table,
         "LIFTOFF_IDEMPOTENCY_TABLE": resources.idempotency_table,
         "LIFTOFF_IDEMPOTENCY_TTL_S": str(cfg.api.idempotency_ttl_seconds),

@@ -7,6 +7,7 @@ import functools
 import json
 from dataclasses import asdict
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -29,6 +30,9 @@ class PriceEntry(BaseModel):
     source: str = Field(min_length=5)
     checked: dt.date
     regions: dict[str, dict[str, float]] = Field(default_factory=dict)
+    # How the model can be held to a JSON schema (prompts with `output.format: json`): `native` Converse
+    # outputConfig.textFormat, `tool` a forced single tool whose inputSchema is the schema, `none`.
+    structured_output: Literal["native", "tool", "none"] = "none"
 
     def price(self, region: str | None = None) -> ModelPrice:
         fields = {
@@ -87,6 +91,17 @@ def prices_for(model_ids: list[str], table: PricingTable, region: str | None = N
             )
         prices[model_id] = entry.price(region)
     return prices
+
+
+def structured_output_mechanism(model_id: str, table: PricingTable | None = None) -> str:
+    """`native`, `tool` or `none` for a model id (inference profiles as their model)."""
+    entry = (table or load_pricing()).models.get(split_model_id(model_id)[1])
+    return entry.structured_output if entry else "none"
+
+
+def structured_output_env_value(model_ids: list[str]) -> str:
+    """The LIFTOFF_STRUCTURED_OUTPUT environment value: model id -> mechanism."""
+    return json.dumps({m: structured_output_mechanism(m) for m in sorted(model_ids)}, separators=(",", ":"))
 
 
 def guardrail_prices_env_value(table: PricingTable | None = None) -> str:

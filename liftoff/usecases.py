@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from liftoff.config import (
     read_yaml,
 )
 from liftoff.errors import ConfigError
-from liftoff.pricing import load_pricing, prices_for
+from liftoff.pricing import load_pricing, prices_for, structured_output_mechanism
 from service.logic.cost import ModelPrice
 from service.models.prompt import PromptSpec
 
@@ -43,6 +44,17 @@ def load_prompt_file(path: Path) -> PromptSpec:
         raise ConfigError(
             f"{display_path(path)}: field `prompt_id` is `{declared_id}` but the file is `{path.stem}.yaml`"
         )
+    output = data.get("output")
+    if isinstance(output, dict) and "schema_file" in output:
+        output = dict(output)
+        schema_path = path.parent / str(output.pop("schema_file"))
+        try:
+            output["schema"] = json.loads(schema_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(
+                f"{display_path(path)}: field `output.schema_file`: cannot read {display_path(schema_path)} as JSON: {exc}"
+            ) from exc
+        data["output"] = output
     try:
         return PromptSpec.model_validate({"prompt_id": path.stem, **data})
     except ValidationError as exc:
@@ -62,8 +74,22 @@ def load_prompts(config: UseCaseConfig, root: Path = REPO_ROOT) -> tuple[PromptS
                 f"{display_path(path)}: field `model_id` is `{spec.model_id}`, which is not in `models.allowed` "
                 f"of {USECASES_DIR}/{config.name}.yaml ({', '.join(config.models.allowed)})"
             )
+        if spec.output.format == "json":
+            _check_structured_output(path, spec, config)
         prompts.append(spec)
     return tuple(prompts)
+
+
+def _check_structured_output(path: Path, spec: PromptSpec, config: UseCaseConfig) -> None:
+    """A JSON answer needs a model that can be asked for one (the prompt's, and the fallback that may
+    answer instead): pricing/bedrock.yaml says which mechanism each model has."""
+    table = load_pricing()
+    for model_id in filter(None, (spec.model_id, config.models.fallback)):
+        if structured_output_mechanism(model_id, table) == "none":
+            raise ConfigError(
+                f"{display_path(path)}: field `output.format` is `json`, but model `{model_id}` supports no structured "
+                "output mechanism (pricing/bedrock.yaml `structured_output`); use `format: text` or another model"
+            )
 
 
 def use_case_names(root: Path = REPO_ROOT) -> list[str]:

@@ -44,6 +44,17 @@ def _prices(env: Mapping[str, str]) -> dict[str, ModelPrice]:
         raise Misconfigured(f"environment variable LIFTOFF_MODEL_PRICES is not a price table: {exc}") from exc
 
 
+def _json_object(env: Mapping[str, str], name: str) -> dict[str, str]:
+    raw = _required(env, name)
+    try:
+        value = json.loads(raw)
+        if not isinstance(value, dict):
+            raise TypeError("not an object")
+    except (ValueError, TypeError) as exc:
+        raise Misconfigured(f"environment variable {name} is not a JSON object: {exc}") from exc
+    return value
+
+
 def _guardrail_prices(env: Mapping[str, str]) -> dict[str, float]:
     raw = _required(env, "LIFTOFF_GUARDRAIL_PRICES")
     try:
@@ -99,6 +110,8 @@ class Settings:
     daily_cap_usd: float
     # model id -> application inference profile ARN the call goes through (tagged: cost by use case)
     model_profiles: dict[str, str] = field(default_factory=dict)
+    # model id -> how it is held to a JSON schema: native, tool or none (pricing/bedrock.yaml)
+    structured_output: dict[str, str] = field(default_factory=dict)
     # guardrail policy -> USD per text unit (pricing/bedrock.yaml `guardrails`)
     guardrail_prices: dict[str, float] = field(default_factory=dict)
     log_prompts: bool = False
@@ -126,6 +139,7 @@ class Settings:
             model_prices=_prices(env),
             model_profiles=_profiles(env),
             guardrail_prices=_guardrail_prices(env),
+            structured_output=_json_object(env, "LIFTOFF_STRUCTURED_OUTPUT"),
             spend_table=_required(env, "LIFTOFF_SPEND_TABLE"),
             daily_cap_usd=_required_number(env, "LIFTOFF_DAILY_CAP_USD"),
             log_prompts=env.get("LIFTOFF_LOG_PROMPTS", "false").lower() == "true",

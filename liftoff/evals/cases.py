@@ -49,6 +49,13 @@ class Suite(BaseModel):
     # The variables `liftoff eval augment` rewrites (user text); None: every variable. Parameters such
     # as a word limit stay as written.
     augment_variables: list[str] | None = None
+    # prompt id -> its output schema (prompts with `output.format: json`), filled from the prompt files by
+    # load_suite: checked first on every case of that prompt, so the eval and the API share one contract
+    output_schemas: dict[str, dict] = Field(default_factory=dict, exclude=True)
+
+    def contract_checks(self, prompt_id: str) -> list[Check]:
+        schema = self.output_schemas.get(prompt_id)
+        return [_CHECK.validate_python({"type": "json_schema", "schema": schema})] if schema else []
 
 
 class EvalCase(BaseModel):
@@ -70,6 +77,7 @@ class EvalCase(BaseModel):
 
 
 _CASE = TypeAdapter(EvalCase)
+_CHECK = TypeAdapter(Check)
 
 
 def suite_dir(use_case: str, root: Path = REPO_ROOT) -> Path:
@@ -77,11 +85,17 @@ def suite_dir(use_case: str, root: Path = REPO_ROOT) -> Path:
 
 
 def load_suite(use_case: str, root: Path = REPO_ROOT) -> Suite:
+    from liftoff.usecases import load_use_case
+
     path = suite_dir(use_case, root) / "suite.yaml"
     try:
-        return Suite.model_validate(read_yaml(path))
+        suite = Suite.model_validate(read_yaml(path))
     except ValidationError as exc:
         raise ConfigError(format_validation_error(path, exc)) from exc
+    schemas = {
+        p.prompt_id: p.output.schema_ for p in load_use_case(use_case, root).prompts if p.output.format == "json"
+    }
+    return suite.model_copy(update={"output_schemas": schemas})
 
 
 def read_cases(path: Path) -> list[EvalCase]:

@@ -168,6 +168,13 @@ def markdown(use_case: str, runs: list[Run], *, simulated: bool, created: str) -
             *[f"| {t} | {p / n:.1%} | {p} / {n} |" for t, (p, n) in s.accuracy_by_tag.items() if n],
             "",
         ]
+        if s.invalid_output_by_tag:
+            lines += [
+                "| tag | invalid output rate | invalid / scored |",
+                "|---|---|---|",
+                *[f"| {t} | {i / n:.1%} | {i} / {n} |" for t, (i, n) in s.invalid_output_by_tag.items()],
+                "",
+            ]
         wrong = [r for r in run.results if r.status != "pass"][:30]
         if wrong:
             lines += ["Not passing (first 30):", ""]

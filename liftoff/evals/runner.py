@@ -26,6 +26,7 @@ from liftoff.evals.targets import Answer, Target
 from liftoff.stats import percentile
 
 GUARDRAIL_BLOCK = "GuardrailIntervened"
+OUTPUT_INVALID = "ModelOutputInvalid"
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class CaseResult:
     status: str  # pass | fail | error
     answer: Answer
     checks: list[CheckResult] = field(default_factory=list)
+    invalid_output: bool = False  # the answer broke the prompt's output contract
 
     @property
     def failed_checks(self) -> list[CheckResult]:
@@ -67,6 +69,9 @@ class RunSummary:
     accuracy: float | None
     error_rate: float
     accuracy_by_tag: dict[str, tuple[int, int]]  # tag -> (passed, scored)
+    invalid_outputs: int  # answers that broke the prompt's output schema (after the service's repairs)
+    invalid_output_rate: float
+    invalid_output_by_tag: dict[str, tuple[int, int]]  # tag -> (invalid, scored), tags with any only
     latency_p50_ms: float | None
     latency_p95_ms: float | None
     cost_avg_usd: float | None
@@ -97,12 +102,19 @@ def score_case(case: EvalCase, suite: Suite, answer: Answer, judge: Judge | None
         ok = bool(set(case.tags) & set(suite.blocked_passes_tags))
         detail = "blocked by the guardrail" + ("" if ok else f"; only cases tagged {suite.blocked_passes_tags} may be")
         return CaseResult(case.id, case.tags, "pass" if ok else "fail", answer, [CheckResult("guardrail", ok, detail)])
+    if not answer.ok and answer.error_code == OUTPUT_INVALID:  # an answer, but not in the contract's shape
+        detail = f"the answer broke the output schema after the repairs: {answer.error_message}"
+        return CaseResult(
+            case.id, case.tags, "fail", answer, [CheckResult("output_contract", False, detail)], invalid_output=True
+        )
     if not answer.ok:
         return CaseResult(case.id, case.tags, "error", answer)
     case_judge = (lambda rubric, output: judge(rubric, output, case.variables)) if judge else None
-    checks = [check.evaluate(answer.output, case_judge) for check in (*suite.default_checks, *case.checks)]
+    contract = [c.evaluate(answer.output, case_judge) for c in suite.contract_checks(case.prompt_id or suite.prompt_id)]
+    checks = contract + [check.evaluate(answer.output, case_judge) for check in (*suite.default_checks, *case.checks)]
     status = "fail" if any(c.passed is False for c in checks) else "pass"
-    return CaseResult(case.id, case.tags, status, answer, checks)
+    invalid = any(c.passed is False for c in contract)
+    return CaseResult(case.id, case.tags, status, answer, checks, invalid_output=invalid)
 
 
 def summarize(
@@ -120,6 +132,14 @@ def summarize(
             by_tag[tag][0] += r.status == "pass"
             by_tag[tag][1] += 1
     accuracy = passed / (passed + failed) if passed + failed else None
+    scored = [r for r in results if r.status != "error"]
+    invalid = sum(r.invalid_output for r in scored)
+    invalid_rate = invalid / len(scored) if scored else 0.0
+    invalid_by_tag: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for r in scored:
+        for tag in r.tags:
+            invalid_by_tag[tag][0] += r.invalid_output
+            invalid_by_tag[tag][1] += 1
     error_rate = errors / len(results) if results else 0.0
     latencies = [a.latency_ms for a in answered]
     costs = [a.cost_usd for a in answered]
@@ -135,6 +155,9 @@ def summarize(
         accuracy=accuracy,
         error_rate=error_rate,
         accuracy_by_tag={tag: (p, n) for tag, (p, n) in sorted(by_tag.items())},
+        invalid_outputs=invalid,
+        invalid_output_rate=invalid_rate,
+        invalid_output_by_tag={tag: (i, n) for tag, (i, n) in sorted(invalid_by_tag.items()) if i},
         latency_p50_ms=percentile(latencies, 50),
         latency_p95_ms=p95,
         cost_avg_usd=cost_avg,
@@ -146,6 +169,7 @@ def summarize(
             Criterion("p95 latency", p95, criteria.p95_latency_ms, "<=", "ms"),
             Criterion("cost per request", cost_avg, criteria.max_cost_per_request_usd, "<=", "USD"),
             Criterion("error rate", error_rate, criteria.max_error_rate, "<=", "ratio"),
+            Criterion("invalid output rate", invalid_rate, criteria.max_invalid_output_rate, "<=", "ratio"),
         ],
     )
 

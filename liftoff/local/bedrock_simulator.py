@@ -15,6 +15,9 @@ Deterministic per input. Faults are injected by a marker in the user text:
   [[sim:too-long]]   -> 400 ValidationException (input too long)   [[sim:no-access]] -> 403 AccessDeniedException
   [[sim:not-found]]  -> 404 ResourceNotFoundException
   [[sim:content-filtered]] -> stopReason content_filtered with no output
+  [[sim:invalid-output]] -> the first answer does not match the prompt's schema; a repair turn gets a valid one
+Structured output as Converse does it: outputConfig.textFormat -> the JSON answer as text; a forced tool
+(toolChoice.tool) -> stopReason tool_use and a toolUse block (toolUseId, name, input).
 An application inference profile ARN as the model id resolves to its model (SimulatorConfig.profiles);
 an unknown one is a 404, as in Bedrock. With a guardrail and trace enabled, the trace carries the
 guardrail's usage in text units, as Converse's does.
@@ -28,6 +31,7 @@ import random
 import re
 import threading
 import time
+import uuid
 from urllib.parse import unquote
 
 from liftoff.local.http import LocalHTTPServer, LocalRequestHandler
@@ -35,6 +39,7 @@ from liftoff.local.http import LocalHTTPServer, LocalRequestHandler
 CONVERSE_PATH = re.compile(r"^/model/(?P<model>[^/]+)/converse$")
 FAULT_MARKER = re.compile(r"\[\[sim:(throttle|error|timeout|model-timeout|too-long|no-access|not-found)\]\]")
 THROTTLE_N = re.compile(r"\[\[sim:throttle-(\d+)\]\]")
+INVALID_OUTPUT = "[[sim:invalid-output]]"
 MODEL_DOWN = re.compile(r"\[\[sim:down=([\w.:-]+)\]\]")
 ERRORS = {
     "throttle": (429, "ThrottlingException", "Too many requests, please wait before trying again."),
@@ -207,9 +212,10 @@ def converse_reply(config: SimulatorConfig, model: str, request: dict) -> Reply:
     started = time.perf_counter()
     try:
         messages = request["messages"]
-        user_text = "".join(b.get("text", "") for m in messages for b in m.get("content", []))
+        # the question is the first user turn; later turns are a conversation about the answer (a repair)
+        user_text = "".join(b.get("text", "") for b in messages[0].get("content", []))
         system = "".join(b.get("text", "") for b in request.get("system", []))
-    except (KeyError, TypeError, AttributeError) as exc:
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:
         return 400, {"message": f"malformed Converse request: {exc}"}, "ValidationException"
     failed = fault_reply(config, model, user_text)
     if failed:
@@ -232,6 +238,8 @@ def converse_reply(config: SimulatorConfig, model: str, request: dict) -> Reply:
         text, out_tokens, stop = "", 0, "content_filtered"  # the model's own filter: no answer, input billed
     else:
         text = answer_for(system, user_text)
+        if INVALID_OUTPUT in user_text and len(messages) == 1:  # the first answer breaks the schema; a repair fixes it
+            text = json.dumps({"answer": "not what the schema asks for"})
         out_tokens = estimate_tokens(text)
         stop = "end_turn"
         if out_tokens > max_tokens:
@@ -243,11 +251,12 @@ def converse_reply(config: SimulatorConfig, model: str, request: dict) -> Reply:
             if verdict.action != "NONE":
                 text, stop = verdict.text, "guardrail_intervened"
     traced = guardrail_config and guardrail_config.get("trace") == "enabled"
+    content, stop = _as_forced_tool(request, text, stop)
     return (
         200,
         {
             **({"trace": {"guardrail": trace}} if traced and trace else {}),
-            "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+            "output": {"message": {"role": "assistant", "content": content}},
             "stopReason": stop,
             "usage": {"inputTokens": in_tokens, "outputTokens": out_tokens, "totalTokens": in_tokens + out_tokens},
             "metrics": {"latencyMs": round((time.perf_counter() - started) * 1000)},
@@ -255,6 +264,22 @@ def converse_reply(config: SimulatorConfig, model: str, request: dict) -> Reply:
         },
         None,
     )
+
+
+def _as_forced_tool(request: dict, text: str, stop: str) -> tuple[list[dict], str]:
+    """Converse's answer when a tool is forced (toolChoice.tool): a toolUse block with the answer as
+    its input, stopReason tool_use. Otherwise the text, as is (outputConfig's JSON answer is text)."""
+    forced = request.get("toolConfig", {}).get("toolChoice", {}).get("tool", {}).get("name")
+    if not forced or stop != "end_turn":
+        return [{"text": text}], stop
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = {"answer": text}
+    if not isinstance(value, dict):
+        value = {"value": value}
+    tool_use = {"toolUseId": f"tooluse_{uuid.uuid4().hex[:22]}", "name": forced, "input": value}
+    return [{"toolUse": tool_use}], "tool_use"
 
 
 def _make_handler(config: SimulatorConfig):

@@ -89,6 +89,15 @@ class Monitoring(Construct):
             period=self._period,
         )
 
+    def _invalid_output_rate(self, percent: bool = False) -> cw.MathExpression:
+        """InvalidOutputs / Requests (ModelOutputInvalid answers, after repairs); as a ratio for the alarm."""
+        return cw.MathExpression(
+            expression=f"{'100 * ' if percent else ''}FILL(invalid, 0) / requests",
+            using_metrics={"invalid": self.metric("InvalidOutputs"), "requests": self.metric("Requests")},
+            label="invalid outputs %" if percent else "invalid output rate",
+            period=self._period,
+        )
+
     # -- alarms ----------------------------------------------------------------------------------
 
     def _alarm_specs(self) -> list[AlarmSpec]:
@@ -106,6 +115,13 @@ class Monitoring(Construct):
                 f"average cost per request above the exit criterion (${criteria.max_cost_per_request_usd})",
                 self.metric("CostUSD", "Average"),
                 criteria.max_cost_per_request_usd,
+            ),
+            AlarmSpec(
+                "InvalidOutputRate",
+                f"share of answers breaking the prompt's output schema above the exit criterion "
+                f"({criteria.max_invalid_output_rate:.1%})",
+                self._invalid_output_rate(),
+                criteria.max_invalid_output_rate,
             ),
             AlarmSpec(
                 "DailySpend",
@@ -250,6 +266,15 @@ class Monitoring(Construct):
                 ),
             ],
             [
+                cw.GraphWidget(
+                    title="Invalid outputs (% of requests, after repairs)",
+                    width=WIDTH,
+                    left=[self._invalid_output_rate(percent=True)],
+                    right=[self.metric("OutputRepairs", "Sum", label="repairs")],
+                    left_annotations=[
+                        self._line(100 * criteria.max_invalid_output_rate, "exit criterion (max_invalid_output_rate)")
+                    ],
+                ),
                 cw.GraphWidget(
                     title="Lambda duration (ms)",
                     width=WIDTH,

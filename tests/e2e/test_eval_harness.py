@@ -59,6 +59,7 @@ def test_runner_retries_throttling_and_reports_failures_as_errors_not_wrong_answ
         "p95 latency": True,
         "cost per request": True,
         "error rate": False,  # 20 % > 10 %: the run cannot be judged
+        "invalid output rate": True,  # every answer matched the prompt's output schema
     }
     assert s.verdict is False
 

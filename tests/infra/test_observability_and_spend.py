@@ -35,7 +35,23 @@ def flatten(value) -> str:
 def watched(alarm: dict) -> dict:
     """What an alarm watches, whether CDK wrote it flat (MetricName...) or as a one-metric `Metrics` list."""
     if "Metrics" in alarm:
-        (query,) = alarm["Metrics"]
+        queries = alarm["Metrics"]
+        if len(queries) > 1:  # metric math: the expression and the metrics it uses
+            (expression,) = [q for q in queries if "Expression" in q]
+            stats = [q["MetricStat"] for q in queries if "MetricStat" in q]
+            (period,) = {m["Period"] for m in stats}
+            (namespace,) = {m["Metric"]["Namespace"] for m in stats}
+            dimensions = [m["Metric"]["Dimensions"] for m in stats]
+            assert all(d == dimensions[0] for d in dimensions)
+            used = {q["Id"]: q["MetricStat"]["Metric"]["MetricName"] for q in queries if "MetricStat" in q}
+            return {
+                "Expression": expression["Expression"],
+                "Uses": used,
+                "Period": period,
+                "Namespace": namespace,
+                "Dimensions": dimensions[0],
+            }
+        (query,) = queries
         stat = query["MetricStat"]
         return {**stat["Metric"], "Stat": stat["Stat"], "Period": stat["Period"]}
     stat = alarm.get("ExtendedStatistic") or alarm["Statistic"]
@@ -71,7 +87,15 @@ def test_alarm_thresholds_equal_the_config(template, stage):
     assert what("ModelThrottling") == ("Liftoff", "Throttled", "Sum")
     assert what("LambdaThrottles") == ("AWS/Lambda", "Throttles", "Sum")
     assert what("SpendCapHit") == ("Liftoff", "SpendCapHit", "Sum")
+    # InvalidOutputs / Requests against the exit criterion (a ratio, as max_invalid_output_rate is)
+    assert alarms["InvalidOutputRate"]["Threshold"] == criteria.max_invalid_output_rate
+    invalid = alarms["InvalidOutputRate"]["watched"]
+    assert (invalid["Expression"], invalid["Uses"]) == (
+        "FILL(invalid, 0) / requests",
+        {"invalid": "InvalidOutputs", "requests": "Requests"},
+    )
     assert set(alarms) == {
+        "InvalidOutputRate",
         "LatencyP95",
         "CostPerRequest",
         "DailySpend",

@@ -31,7 +31,7 @@ def test_resources_of_one_use_case(template):
     template.resource_count_is("AWS::KMS::Key", 1)
     template.resource_count_is("AWS::Budgets::Budget", 1)
     template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
-    template.resource_count_is("AWS::CloudWatch::Alarm", 7)
+    template.resource_count_is("AWS::CloudWatch::Alarm", 8)
     template.resource_count_is("AWS::Bedrock::Guardrail", 1)
     template.resource_count_is("AWS::Bedrock::GuardrailVersion", 1)
 

@@ -129,11 +129,14 @@ def test_a_server_error_still_falls_back(faulty_call, monkeypatch):
 
 
 def test_a_truncated_answer_says_so(faulty_call, table, triage):
-    # Given a version of the prompt that allows 5 output tokens
+    # Given a text version of the prompt that allows 5 output tokens (a JSON one would be refused as invalid)
     from service.dal.prompt_store import PromptStore
+    from service.models.prompt import OutputSpec
 
     prompt = triage.prompts[0]
-    short = prompt.model_copy(update={"inference": prompt.inference.model_copy(update={"max_tokens": 5})})
+    short = prompt.model_copy(
+        update={"inference": prompt.inference.model_copy(update={"max_tokens": 5}), "output": OutputSpec()}
+    )
     version = PromptStore(table, triage.name).publish(short, author="test").version
     # When it answers / Then the client is told the answer is cut short
     status, body = faulty_call({"prompt_id": "triage", "version": version, "variables": {"message": "refund"}})

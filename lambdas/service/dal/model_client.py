@@ -3,6 +3,7 @@ onto the service's error hierarchy so the handler never sees a botocore exceptio
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +45,88 @@ class ModelReply:
     guardrail_units: dict[str, int] = field(default_factory=dict)
     # attempts that timed out before this answer: Bedrock may have run (and billed) each of them
     abandoned_attempts: int = 0
+    tool_use_id: str | None = None  # the forced tool's call, when the answer came as tool use
+
+
+TOOL_NAME = "answer"
+
+
+@dataclass(frozen=True)
+class StructuredOutput:
+    """How to hold the answer to `schema`: `native` (Converse outputConfig.textFormat, json_schema) or
+    `tool` (one tool whose inputSchema is the schema, forced by toolChoice)."""
+
+    mechanism: str
+    schema: dict
+
+    def request_fields(self) -> dict:
+        if self.mechanism == "native":
+            return {
+                "outputConfig": {
+                    "textFormat": {
+                        "type": "json_schema",
+                        "structure": {"jsonSchema": {"schema": json.dumps(self.schema), "name": TOOL_NAME}},
+                    }
+                }
+            }
+        if self.mechanism == "tool":
+            spec = {"name": TOOL_NAME, "description": "Give the answer.", "inputSchema": {"json": self.schema}}
+            return {"toolConfig": {"tools": [{"toolSpec": spec}], "toolChoice": {"tool": {"name": TOOL_NAME}}}}
+        return {}
+
+
+@dataclass(frozen=True)
+class Repair:
+    """Ask again: the previous answer and what was wrong with it."""
+
+    previous: ModelReply
+    problem: str
+
+
+def _messages(user_text: str, repair: Repair | None) -> list[dict]:
+    first = {"role": "user", "content": [{"text": user_text}]}
+    if repair is None:
+        return [first]
+    ask = (
+        f"That answer is not valid: {repair.problem}. Answer again with only the corrected answer, "
+        "valid against the required schema."
+    )
+    previous = repair.previous
+    if previous.tool_use_id:  # tool use must be answered with its result before the next question
+        return [
+            first,
+            {
+                "role": "assistant",
+                "content": [
+                    {
+                        "toolUse": {
+                            "toolUseId": previous.tool_use_id,
+                            "name": TOOL_NAME,
+                            "input": _as_object(previous.text),
+                        }
+                    }
+                ],
+            },
+            {
+                "role": "user",
+                "content": [
+                    {"toolResult": {"toolUseId": previous.tool_use_id, "content": [{"text": ask}], "status": "error"}}
+                ],
+            },
+        ]
+    return [
+        first,
+        {"role": "assistant", "content": [{"text": previous.text or "(empty)"}]},
+        {"role": "user", "content": [{"text": ask}]},
+    ]
+
+
+def _as_object(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {"value": value}
 
 
 def _actions(node: Any) -> set[str]:
@@ -108,12 +191,25 @@ class ModelClient:
         if isinstance(caught_exception, ReadTimeoutError):
             self._timed_out += 1
 
-    def converse(self, *, model_id: str, user_text: str, system: str | None, inference: dict) -> ModelReply:
+    def converse(
+        self,
+        *,
+        model_id: str,
+        user_text: str,
+        system: str | None,
+        inference: dict,
+        structured: StructuredOutput | None = None,
+        repair: Repair | None = None,
+    ) -> ModelReply:
+        """One Converse call. `structured` holds the answer to a JSON schema by the model's mechanism;
+        `repair` asks again after an invalid answer, saying what was wrong with it."""
         request: dict[str, Any] = {
             "modelId": self._profiles.get(model_id, model_id),
-            "messages": [{"role": "user", "content": [{"text": user_text}]}],
+            "messages": _messages(user_text, repair),
             "inferenceConfig": inference,
         }
+        if structured is not None:
+            request.update(structured.request_fields())
         if system:
             request["system"] = [{"text": system}]
         if self._guardrail:
@@ -140,10 +236,17 @@ class ModelClient:
 
         blocks = response["output"]["message"]["content"]
         usage = response["usage"]
+        tool_use = next((b["toolUse"] for b in blocks if "toolUse" in b), None)
         return ModelReply(
-            # several text blocks (a model may split its answer) are separate paragraphs, not one word
-            text="\n".join(block["text"] for block in blocks if block.get("text")),
-            stop_reason=response["stopReason"],
+            # a forced tool's input is the structured answer; else the text blocks, as paragraphs
+            text=json.dumps(tool_use["input"], ensure_ascii=False)
+            if tool_use is not None
+            else "\n".join(block["text"] for block in blocks if block.get("text")),
+            tool_use_id=tool_use["toolUseId"] if tool_use is not None else None,
+            # the forced tool is how the answer was asked for, not a tool the client wanted called
+            stop_reason="end_turn"
+            if tool_use is not None and response["stopReason"] == "tool_use"
+            else response["stopReason"],
             input_tokens=int(usage["inputTokens"]),
             output_tokens=int(usage["outputTokens"]),
             latency_ms=int(response.get("metrics", {}).get("latencyMs", 0)),

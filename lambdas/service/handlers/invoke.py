@@ -23,7 +23,7 @@ from service.handlers.idempotency import REPLAYED, caller_identity, idempotency_
 from service.logic.invoke import InvokeDeps, InvokeOutcome, invoke
 from service.logic.prompt_resolver import PromptResolver
 from service.logic.redact import Redactor
-from service.models.errors import PayloadTooLarge, ServiceError, UnsupportedMediaType
+from service.models.errors import ModelOutputInvalid, PayloadTooLarge, ServiceError, UnsupportedMediaType
 from service.models.invoke import InvokeRequest
 from service.observability import logger, metrics, tracer
 from service.settings import Settings, get_settings
@@ -144,6 +144,8 @@ def _record_success(outcome: InvokeOutcome) -> None:
     metrics.add_metric(name="InputTokens", unit=MetricUnit.Count, value=result.usage.input_tokens)
     metrics.add_metric(name="OutputTokens", unit=MetricUnit.Count, value=result.usage.output_tokens)
     _count_cost(result.cost_usd, outcome.spent_today_usd)
+    if result.repairs:
+        metrics.add_metric(name="OutputRepairs", unit=MetricUnit.Count, value=result.repairs)
     metrics.add_metadata(key="PromptId", value=result.prompt_id)
     metrics.add_metadata(key="PromptVersion", value=result.prompt_version)
     metrics.add_metadata(key="ModelId", value=result.model_id)
@@ -160,6 +162,7 @@ def _record_success(outcome: InvokeOutcome) -> None:
         "model_latency_ms": result.model_latency_ms,
         "stop_reason": result.stop_reason,
         "truncated": result.truncated,
+        "repairs": result.repairs,
         "abandoned_attempts": outcome.abandoned_attempts,
         "guardrail": result.guardrail,
         "fallback_from": result.fallback_from,
@@ -196,6 +199,8 @@ def _service_error(exc: ServiceError) -> Response:
         fields.update(
             cost_usd=exc.cost_usd, spent_today_usd=exc.spent_today_usd, abandoned_attempts=exc.abandoned_attempts
         )
+    if isinstance(exc, ModelOutputInvalid):  # the invalid-output rate is an exit criterion with its alarm
+        metrics.add_metric(name="InvalidOutputs", unit=MetricUnit.Count, value=1)
     log("invoke failed", extra=fields)
     _count_error(exc.code, exc.error_class)
     return from_service_error(exc, _request_id())

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from service.dal.model_client import ModelClient, ModelReply
+from service.dal.model_client import ModelClient, ModelReply, Repair, StructuredOutput
 from service.dal.spend_counter import SpendCounter, SpendCounterUnavailable
 from service.logic.cost import ModelPrice, abandoned_attempt_cost_usd, guardrail_cost_usd, reply_cost_usd
+from service.logic.output_contract import Answer, ask
 from service.logic.prompt_resolver import PromptResolver
 from service.logic.render import render_prompt
 from service.models.errors import (
@@ -22,6 +23,7 @@ from service.models.errors import (
     Misconfigured,
     ModelContentFiltered,
     ModelError,
+    ModelOutputInvalid,
     ModelThrottled,
     ModelTimeout,
     ServiceError,
@@ -71,22 +73,30 @@ def invoke(request: InvokeRequest, *, request_id: str, deps: InvokeDeps) -> Invo
     prompt_chars = len(rendered.user_text) + len(rendered.system or "")
     abandoned_usd = 0.0  # estimated cost of attempts that timed out (Bedrock may have billed them)
 
-    def call(model: str) -> ModelReply:
-        nonlocal abandoned_usd
-        try:
-            reply = deps.model.converse(
-                model_id=model, user_text=rendered.user_text, system=rendered.system, inference=inference
-            )
-        except ServiceError as exc:
-            abandoned_usd += exc.abandoned_attempts * _abandoned_attempt_usd(deps, model, prompt_chars, inference)
-            raise
-        abandoned_usd += reply.abandoned_attempts * _abandoned_attempt_usd(deps, model, prompt_chars, inference)
-        return reply
+    def call(model: str) -> Answer:
+        def one_call(structured: StructuredOutput | None, repair: Repair | None) -> ModelReply:
+            nonlocal abandoned_usd
+            try:
+                reply = deps.model.converse(
+                    model_id=model,
+                    user_text=rendered.user_text,
+                    system=rendered.system,
+                    inference=inference,
+                    structured=structured,
+                    repair=repair,
+                )
+            except ServiceError as exc:
+                abandoned_usd += exc.abandoned_attempts * _abandoned_attempt_usd(deps, model, prompt_chars, inference)
+                raise
+            abandoned_usd += reply.abandoned_attempts * _abandoned_attempt_usd(deps, model, prompt_chars, inference)
+            return reply
+
+        return ask(one_call, prompt.spec.output, deps.settings.structured_output.get(model, "none"))
 
     fallback_from = None
     try:
         try:
-            reply = call(model_id)
+            answer = call(model_id)
         except (ModelThrottled, ModelError, ModelTimeout) as exc:  # never a client error: no model takes that input
             fallback = deps.settings.fallback_model_id
             if fallback is None or fallback == model_id:
@@ -98,17 +108,16 @@ def invoke(request: InvokeRequest, *, request_id: str, deps: InvokeDeps) -> Invo
             metrics.add_metric(name="Fallbacks", unit=MetricUnit.Count, value=1)
             fallback_from, model_id = model_id, fallback
             price = _price(deps, model_id)
-            reply = call(model_id)
+            answer = call(model_id)
+    except ModelOutputInvalid as exc:  # every attempt was billed: the first answer and each repair
+        _bill_failure(deps, exc, _replies_usd(deps, price, exc.replies) + abandoned_usd)
+        raise
     except ServiceError as exc:
         if abandoned_usd:
             _bill_failure(deps, exc, abandoned_usd)
         raise
-    cost_usd = round(
-        reply_cost_usd(price, reply)
-        + guardrail_cost_usd(reply.guardrail_units, deps.settings.guardrail_prices)
-        + abandoned_usd,
-        10,
-    )
+    reply = answer.reply
+    cost_usd = round(_replies_usd(deps, price, answer.replies) + abandoned_usd, 10)
     spent_today = _record_spend(deps, cost_usd)  # a blocked or filtered call is billed too
     if reply.guardrail == "blocked":
         raise _billed(GuardrailIntervened(reply.text.strip()), cost_usd, spent_today)  # the configured message
@@ -122,10 +131,12 @@ def invoke(request: InvokeRequest, *, request_id: str, deps: InvokeDeps) -> Invo
         output=reply.text,
         stop_reason=reply.stop_reason,
         truncated=reply.stop_reason == "max_tokens",
+        output_json=answer.value,
+        repairs=answer.repairs,
         usage=Usage(
-            input_tokens=reply.input_tokens,
-            output_tokens=reply.output_tokens,
-            total_tokens=reply.input_tokens + reply.output_tokens,
+            input_tokens=sum(r.input_tokens for r in answer.replies),
+            output_tokens=sum(r.output_tokens for r in answer.replies),
+            total_tokens=sum(r.input_tokens + r.output_tokens for r in answer.replies),
         ),
         model_id=model_id,
         prompt_id=prompt.prompt_id,
@@ -142,6 +153,14 @@ def invoke(request: InvokeRequest, *, request_id: str, deps: InvokeDeps) -> Invo
         prompt_text=rendered.user_text,
         spent_today_usd=spent_today,
         abandoned_attempts=reply.abandoned_attempts,
+    )
+
+
+def _replies_usd(deps: InvokeDeps, price: ModelPrice, replies: list[ModelReply]) -> float:
+    """Tokens and guardrail units of every billed call (the first answer and each repair)."""
+    return sum(
+        reply_cost_usd(price, r) + guardrail_cost_usd(r.guardrail_units, deps.settings.guardrail_prices)
+        for r in replies
     )
 
 

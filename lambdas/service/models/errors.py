@@ -88,6 +88,15 @@ class ModelError(ServiceError):
     error_class = "ModelError"
 
 
+class ModelOutputInvalid(ServiceError):
+    """The answer does not match the prompt's output schema, after the repair attempts (never the raw
+    output in the message: only where and what is wrong)."""
+
+    status = 502
+    code = "ModelOutputInvalid"
+    error_class = "ModelError"
+
+
 class ModelTimeout(ServiceError):
     status = 504
     code = "ModelTimeout"

@@ -7,6 +7,8 @@ two in agreement.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from service.models.prompt import PROMPT_ID_PATTERN
@@ -66,6 +68,9 @@ class InvokeResponse(BaseModel):
     """What a successful invoke returns to the client."""
 
     output: str
+    # the answer as a JSON value, validated against the prompt's output schema (prompts with format json)
+    output_json: Any = None
+    repairs: int = 0  # how many times the model was asked again before its answer matched the schema
     stop_reason: str
     # the answer hit the prompt's max_tokens and is cut short (stop_reason "max_tokens"): check before use
     truncated: bool = False

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -45,6 +45,36 @@ class InferenceParams(_Strict):
         return config
 
 
+class OutputSpec(_Strict):
+    """The shape of the prompt's answer. `json`: the answer must be a JSON value valid against `schema`
+    (JSON Schema 2020-12); the service asks the model for it with the best mechanism the model has,
+    validates it, asks again up to `repair_attempts` times with what was wrong, or refuses (502
+    ModelOutputInvalid). A schema is part of the prompt's content: changing it is a new version."""
+
+    format: Literal["text", "json"] = "text"
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+    repair_attempts: int = Field(default=1, ge=0, le=2)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, serialize_by_alias=True)
+
+    @model_validator(mode="after")
+    def _schema_goes_with_json(self) -> OutputSpec:
+        if self.format == "json" and not self.schema_:
+            raise ValueError("`format: json` needs a `schema` (or `schema_file`)")
+        if self.format == "text" and self.schema_:
+            raise ValueError("a `schema` needs `format: json`")
+        if self.schema_ is not None:
+            from jsonschema import Draft202012Validator
+            from jsonschema.exceptions import SchemaError
+
+            try:
+                Draft202012Validator.check_schema(self.schema_)
+            except SchemaError as exc:
+                where = "/".join(str(p) for p in exc.absolute_path) or "(top level)"
+                raise ValueError(f"schema is not a valid JSON Schema 2020-12 at {where}: {exc.message}") from exc
+        return self
+
+
 class PromptSpec(_Strict):
     """The content of one prompt version. Identical content always has the same `content_hash`."""
 
@@ -55,6 +85,7 @@ class PromptSpec(_Strict):
     template: str = Field(min_length=1, max_length=100_000)
     variables: list[PromptVariable] = Field(default_factory=list)
     inference: InferenceParams = Field(default_factory=InferenceParams)
+    output: OutputSpec = Field(default_factory=OutputSpec)
 
     @model_validator(mode="after")
     def _placeholders_match_declarations(self) -> PromptSpec:
@@ -76,6 +107,10 @@ class PromptSpec(_Strict):
         return self
 
     def content_hash(self) -> str:
-        """sha256 over the canonical JSON of the content (what publishing compares)."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        """sha256 over the canonical JSON of the content (what publishing compares). A default (text)
+        output spec is left out, so prompts written before it existed keep their hash."""
+        content = self.model_dump(mode="json")
+        if self.output == OutputSpec():
+            content.pop("output")
+        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()

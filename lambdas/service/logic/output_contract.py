@@ -1,0 +1,81 @@
+"""The output contract of a prompt (`output:` in its file): ask the model for the declared shape,
+validate the answer against the schema, ask again with what was wrong (up to `repair_attempts`),
+or refuse with 502 ModelOutputInvalid. Always validated, whatever the mechanism: a guardrail that
+anonymises PII rewrites the answer after the model, and native modes have documented limits.
+
+jsonschema (Draft 2020-12, what the prompt files declare) rather than Powertools' fastjsonschema,
+which stops at draft 7; a validator is built once per schema and kept for the environment's life."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
+from service.dal.model_client import ModelReply, Repair, StructuredOutput
+from service.models.errors import ModelOutputInvalid
+from service.models.prompt import OutputSpec
+
+
+@dataclass(frozen=True)
+class Answer:
+    reply: ModelReply  # the reply that is returned
+    value: Any = None  # the parsed JSON (format json)
+    replies: list[ModelReply] = field(default_factory=list)  # every billed call: the first and each repair
+
+    @property
+    def repairs(self) -> int:
+        return len(self.replies) - 1
+
+
+@functools.cache
+def _validator(schema_json: str) -> Draft202012Validator:
+    return Draft202012Validator(json.loads(schema_json))
+
+
+def problem_with(text: str, schema: dict) -> tuple[str | None, Any]:
+    """(None, value) for a valid answer; else (where and what is wrong, None). Never the answer itself."""
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        return f"not JSON ({exc.msg} at character {exc.pos})", None
+    error = best_match(_validator(json.dumps(schema, sort_keys=True)).iter_errors(value))
+    if error is None:
+        return None, value
+    path = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+    return f"{path}: {error.message[:200]}", None
+
+
+def ask(call: Callable[..., ModelReply], output: OutputSpec, mechanism: str) -> Answer:
+    """`call(structured=..., repair=...)` makes one model call. Text prompts: one call, as is."""
+    if output.format != "json":
+        return Answer(reply=(reply := call(structured=None, repair=None)), replies=[reply])
+    structured = StructuredOutput(mechanism=mechanism, schema=output.schema_)
+    replies = [call(structured=structured, repair=None)]
+    if _withheld(replies[-1]):
+        return Answer(reply=replies[-1], replies=replies)
+    problem, value = problem_with(replies[-1].text, output.schema_)
+    while problem is not None and len(replies) <= output.repair_attempts:
+        replies.append(call(structured=structured, repair=Repair(previous=replies[-1], problem=problem)))
+        if _withheld(replies[-1]):
+            return Answer(reply=replies[-1], replies=replies)
+        problem, value = problem_with(replies[-1].text, output.schema_)
+    if problem is not None:
+        error = ModelOutputInvalid(
+            f"the model's answer does not match the prompt's output schema after {len(replies) - 1} repair "
+            f"attempt(s): {problem}"
+        )
+        error.replies = replies
+        raise error
+    return Answer(reply=replies[-1], value=value, replies=replies)
+
+
+def _withheld(reply: ModelReply) -> bool:
+    """No answer to validate: the guardrail blocked it, or the model's own filter withheld it (the caller
+    answers 422 for those)."""
+    return reply.guardrail == "blocked" or (reply.stop_reason == "content_filtered" and not reply.text.strip())
