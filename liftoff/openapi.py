@@ -27,7 +27,8 @@ ERROR_STATUSES = {
     "429": "Bedrock throttled after retries (ModelThrottled) or the daily spend cap is reached (SpendCapHit)",
     "500": "Misconfigured deployment, e.g. no access to the model (Misconfigured), or unexpected error (the "
     "message says which; never a stack trace)",
-    "502": "The model failed (ModelError)",
+    "502": "The model failed (ModelError), or its answer broke the prompt's output schema after the repairs "
+    "(ModelOutputInvalid: the message names the path and the rule, never the answer; billed)",
     "503": "The prompt registry is unavailable and no cached copy exists",
     "504": "The model did not answer in time (ModelTimeout); the timed-out attempts are charged at an estimate",
 }

@@ -15,8 +15,10 @@ from typing import Any, Protocol
 
 import requests
 
+from liftoff.pricing import structured_output_mechanism
 from service.dal.model_client import ModelClient
 from service.logic.cost import ModelPrice, reply_cost_usd
+from service.logic.output_contract import ask
 from service.logic.render import render_prompt
 from service.models.errors import ModelThrottled, ServiceError
 from service.models.prompt import PromptSpec
@@ -136,11 +138,18 @@ class BedrockTarget:
         for attempt in range(self._backoff.max_retries + 1):
             started = time.perf_counter()
             try:
-                reply = self._model.converse(
-                    model_id=model_id,
-                    user_text=rendered.user_text,
-                    system=rendered.system,
-                    inference=spec.inference.to_converse(),
+                # the same output contract as the API: the model's mechanism, validation, repairs
+                answered = ask(
+                    lambda structured, repair: self._model.converse(
+                        model_id=model_id,
+                        user_text=rendered.user_text,
+                        system=rendered.system,
+                        inference=spec.inference.to_converse(),
+                        structured=structured,
+                        repair=repair,
+                    ),
+                    spec.output,
+                    structured_output_mechanism(model_id),
                 )
             except ModelThrottled as exc:
                 if attempt == self._backoff.max_retries:
@@ -152,11 +161,11 @@ class BedrockTarget:
             price = self._prices[model_id]
             return Answer(
                 ok=True,
-                output=reply.text,
+                output=answered.reply.text,
                 latency_ms=(time.perf_counter() - started) * 1000,
-                cost_usd=reply_cost_usd(price, reply),
-                input_tokens=reply.input_tokens,
-                output_tokens=reply.output_tokens,
+                cost_usd=sum(reply_cost_usd(price, r) for r in answered.replies),
+                input_tokens=sum(r.input_tokens for r in answered.replies),
+                output_tokens=sum(r.output_tokens for r in answered.replies),
                 model_id=model_id,
                 prompt_version=None,
                 attempts=attempt + 1,

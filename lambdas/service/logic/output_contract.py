@@ -39,7 +39,8 @@ def _validator(schema_json: str) -> Draft202012Validator:
 
 
 def problem_with(text: str, schema: dict) -> tuple[str | None, Any]:
-    """(None, value) for a valid answer; else (where and what is wrong, None). Never the answer itself."""
+    """(None, value) for a valid answer; else (where, and which rule of the schema it breaks; None).
+    Never the answer itself: the problem goes to the client and the log."""
     try:
         value = json.loads(text)
     except ValueError as exc:
@@ -48,7 +49,9 @@ def problem_with(text: str, schema: dict) -> tuple[str | None, Any]:
     if error is None:
         return None, value
     path = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
-    return f"{path}: {error.message[:200]}", None
+    # built from the schema's side only: jsonschema's own message quotes the answer's values
+    rule = json.dumps(error.validator_value, default=str, ensure_ascii=False)[:160]
+    return f"{path}: must satisfy {error.validator}={rule}", None
 
 
 def ask(call: Callable[..., ModelReply], output: OutputSpec, mechanism: str) -> Answer:
