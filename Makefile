@@ -87,6 +87,7 @@ bench: setup ## Benchmarks (figures, not pass/fail); results in reports/
 	@$(PY) benchmarks/bench_prompt_cache.py
 	@$(PY) benchmarks/bench_observability_overhead.py
 	@$(PY) benchmarks/bench_scale.py
+	@$(PY) benchmarks/bench_output_contract.py
 
 clean: ## Remove generated files (keeps .venv and node_modules)
 	rm -rf cdk.out .liftoff reports .pytest_cache .ruff_cache

@@ -8,7 +8,6 @@ which stops at draft 7; a validator is built once per schema and kept for the en
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,9 +32,19 @@ class Answer:
         return len(self.replies) - 1
 
 
-@functools.cache
-def _validator(schema_json: str) -> Draft202012Validator:
-    return Draft202012Validator(json.loads(schema_json))
+_VALIDATORS: dict[int, tuple[dict, Draft202012Validator]] = {}
+MAX_VALIDATORS = 64
+
+
+def _validator(schema: dict) -> Draft202012Validator:
+    """One validator per schema object for the environment's life (a prompt version's schema is one
+    object, cached with the version): keyed by identity, checked against reuse of the id."""
+    cached = _VALIDATORS.get(id(schema))
+    if cached is None or cached[0] is not schema:
+        if len(_VALIDATORS) >= MAX_VALIDATORS:  # the prompt cache reloads versions: drop the old objects
+            _VALIDATORS.clear()
+        cached = _VALIDATORS[id(schema)] = (schema, Draft202012Validator(schema))
+    return cached[1]
 
 
 def problem_with(text: str, schema: dict) -> tuple[str | None, Any]:
@@ -45,7 +54,7 @@ def problem_with(text: str, schema: dict) -> tuple[str | None, Any]:
         value = json.loads(text)
     except ValueError as exc:
         return f"not JSON ({exc.msg} at character {exc.pos})", None
-    error = best_match(_validator(json.dumps(schema, sort_keys=True)).iter_errors(value))
+    error = best_match(_validator(schema).iter_errors(value))
     if error is None:
         return None, value
     path = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)

@@ -1,0 +1,68 @@
+"""Benchmark: what validating an answer against the prompt's output schema adds to a request
+(figures, not pass/fail).
+
+The function validates with jsonschema (Draft 2020-12, the dialect the prompt files declare), one
+validator per schema kept for the environment's life (service.logic.output_contract.problem_with:
+json.loads + validation). Compared with Powertools' validation library, fastjsonschema (compiles the
+schema to Python; draft 7 at most), on the same support-triage answer and schema.
+Writes reports/bench-output-contract.json and prints medians in microseconds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import statistics
+import time
+from pathlib import Path
+
+import fastjsonschema
+
+from liftoff.usecases import load_use_case
+from service.logic.output_contract import problem_with
+
+SAMPLES = 20_000
+REPORT = Path(__file__).resolve().parent.parent / "reports" / "bench-output-contract.json"
+
+
+def median_us(fn, samples: int = SAMPLES) -> float:
+    times = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return round(statistics.median(times) * 1e6, 2)
+
+
+def main() -> None:
+    schema = load_use_case("support-triage").prompts[0].output.schema_
+    valid = json.dumps(
+        {"category": "billing", "priority": "high", "summary": "Customer was charged twice for one order."}
+    )
+    invalid = json.dumps({"category": "refunds", "priority": "high", "summary": "Charged twice."})
+    assert problem_with(valid, schema)[0] is None and problem_with(invalid, schema)[0] is not None
+    draft7 = {k: v for k, v in schema.items() if k != "$schema"}
+    compiled = fastjsonschema.compile(draft7)
+
+    def fast(text: str) -> None:
+        with contextlib.suppress(fastjsonschema.JsonSchemaException):
+            compiled(json.loads(text))
+
+    result = {
+        "samples": SAMPLES,
+        "jsonschema_valid_us": median_us(lambda: problem_with(valid, schema)),
+        "jsonschema_invalid_us": median_us(lambda: problem_with(invalid, schema)),
+        "fastjsonschema_valid_us": median_us(lambda: fast(valid)),
+        "fastjsonschema_invalid_us": median_us(lambda: fast(invalid)),
+        "json_loads_only_us": median_us(lambda: json.loads(valid)),
+    }
+    REPORT.parent.mkdir(exist_ok=True)
+    REPORT.write_text(json.dumps(result, indent=2))
+    print("output contract: validating one support-triage answer (median of", SAMPLES, "runs, microseconds)")
+    for key, value in result.items():
+        if key != "samples":
+            print(f"  {key:<28} {value:>8}")
+
+
+if __name__ == "__main__":
+    main()
