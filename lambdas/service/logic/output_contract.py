@@ -13,9 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
-
 from service.dal.model_client import ModelReply, Repair, StructuredOutput
 from service.models.errors import ModelOutputInvalid
 from service.models.prompt import OutputSpec
@@ -32,13 +29,16 @@ class Answer:
         return len(self.replies) - 1
 
 
-_VALIDATORS: dict[int, tuple[dict, Draft202012Validator]] = {}
+_VALIDATORS: dict[int, tuple[dict, Any]] = {}
 MAX_VALIDATORS = 64
 
 
-def _validator(schema: dict) -> Draft202012Validator:
+def _validator(schema: dict) -> Any:
     """One validator per schema object for the environment's life (a prompt version's schema is one
-    object, cached with the version): keyed by identity, checked against reuse of the id."""
+    object, cached with the version): keyed by identity, checked against reuse of the id. jsonschema is
+    imported here, on the first JSON answer: it takes ~110 ms to import, which text-only use cases skip."""
+    from jsonschema import Draft202012Validator
+
     cached = _VALIDATORS.get(id(schema))
     if cached is None or cached[0] is not schema:
         if len(_VALIDATORS) >= MAX_VALIDATORS:  # the prompt cache reloads versions: drop the old objects
@@ -54,6 +54,8 @@ def problem_with(text: str, schema: dict) -> tuple[str | None, Any]:
         value = json.loads(text)
     except ValueError as exc:
         return f"not JSON ({exc.msg} at character {exc.pos})", None
+    from jsonschema.exceptions import best_match
+
     error = best_match(_validator(schema).iter_errors(value))
     if error is None:
         return None, value
