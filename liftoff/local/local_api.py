@@ -87,7 +87,7 @@ def handle(*, method: str, path: str, headers: dict[str, str], raw: bytes, api_k
     body = raw.decode("utf-8", errors="replace")
     try:
         document = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested thousands of levels deep
         document = None
     if document is None or any(True for _ in _VALIDATOR.iter_errors(document)):
         return gateway_error(

@@ -57,3 +57,8 @@ def test_injected_model_faults_get_clear_errors(post, marker, status, code):
     got_status, got = post({"prompt_id": "triage", "variables": {"message": f"help {marker}"}})
     assert (got_status, got["error"]["code"]) == (status, code)
     assert "us.amazon.nova-micro-v1:0" in got["error"]["message"]
+
+
+def test_a_deeply_nested_body_is_a_400_not_a_dropped_connection(post):
+    status, body = post(raw="[" * 20_000 + "]" * 20_000)
+    assert (status, body["error"]["code"]) == (400, "BadRequestBody")

@@ -245,3 +245,12 @@ def test_an_unreachable_model_endpoint_is_a_clear_502_fast(call, monkeypatch):
     assert (status, body["error"]["code"]) == (502, "ModelError")
     assert "unreachable" in body["error"]["message"]
     assert time.perf_counter() - started < 10
+
+
+def test_a_body_nested_thousands_of_levels_deep_is_a_400(call):
+    # Given a JSON array nested past the parser's recursion limit (it reaches the handler if a gateway lets it)
+    deep = "[" * 20_000 + "]" * 20_000  # 40 KB: under the body limit, far past the recursion limit
+    # When it is sent / Then a 400 with a JSON body, not a 500 or a dropped connection
+    status, body = call(None, raw=deep)
+    assert (status, body["error"]["code"]) == (400, "BadRequestBody")
+    assert "nested too deeply" in body["error"]["message"]

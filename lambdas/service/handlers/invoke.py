@@ -213,6 +213,15 @@ def _count_cost(cost_usd: float, spent_today_usd: float | None) -> None:
         metrics.add_metric(name="SpendTodayUSD", unit=MetricUnit.NoUnit, value=spent_today_usd)
 
 
+@app.exception_handler(RecursionError)
+def _nested_too_deeply(_exc: RecursionError) -> Response:
+    """A body nested thousands of levels deep exhausts the JSON parser's recursion: bad input, not a fault."""
+    message = "the body is nested too deeply to be a request; send a JSON object with prompt_id and variables"
+    logger.info("invoke rejected", extra={"status": 400, "error_code": "BadRequestBody", "reason": message})
+    _count_error("BadRequestBody", "ClientError")
+    return error_response(400, "BadRequestBody", message, _request_id())
+
+
 @app.exception_handler(Exception)
 def _unexpected(exc: Exception) -> Response:
     logger.exception("unexpected error")  # the stack trace goes to the log, never to the client
