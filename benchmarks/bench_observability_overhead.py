@@ -50,12 +50,16 @@ PER_ROUND = 200
 REPORT = Path(__file__).resolve().parent.parent / "reports" / "bench-observability-overhead.json"
 
 
+# a valid support-triage answer: the handler validates it against the prompt's output schema
+ANSWER = '{"category": "billing", "priority": "high", "summary": "Customer was charged twice."}'
+
+
 class FakeBedrock:
     """Answers Converse at once, with realistic usage figures."""
 
     def converse(self, **_request):
         return {
-            "output": {"message": {"role": "assistant", "content": [{"text": '{"category": "billing"}'}]}},
+            "output": {"message": {"role": "assistant", "content": [{"text": ANSWER}]}},
             "stopReason": "end_turn",
             "usage": {"inputTokens": 160, "outputTokens": 30, "totalTokens": 190},
             "metrics": {"latencyMs": 0},

@@ -177,7 +177,9 @@ class ModelClient:
         self._attempts = threading.local()  # per thread: the eval harness shares a client between threads
         # botocore asks "needs-retry?" after every attempt, the last one included: count the attempts
         # that timed out, which Bedrock may still have run and billed
-        client.meta.events.register("needs-retry.bedrock-runtime.Converse", self._after_attempt)
+        events = getattr(getattr(client, "meta", None), "events", None)  # None: an in-memory fake client
+        if events is not None:
+            events.register("needs-retry.bedrock-runtime.Converse", self._after_attempt)
 
     @property
     def _timed_out(self) -> int:
