@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import statistics
 import subprocess
@@ -59,6 +60,8 @@ def median_us(samples: list[float]) -> float:
 
 def warm_requests() -> dict:
     use_case = load_use_case("support-triage")
+    # moto's server logs every request through werkzeug (verbose=False does not stop it): figures only here
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     host, port = moto.get_host_and_port()
