@@ -9,6 +9,7 @@ out. Set a realistic model latency with `--sim-latency-ms` (log-normal around it
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import html
 import json
@@ -105,20 +106,31 @@ def chart(prefix: Path, out: Path, title: str) -> None:
 @click.option("--shape", type=click.Choice(["steady", "spike", "soak"]), default="steady", show_default=True)
 @click.option("--sim-latency-ms", default=300.0, show_default=True, help="local: the simulated model latency.")
 @click.option("--json", "as_json", is_flag=True)
-def load(use_case, target, stage, users, duration, shape, sim_latency_ms, as_json) -> None:  # noqa: PLR0917
-    if target == "local":
-        os.environ["LIFTOFF_SIM_LATENCY_MS"] = str(sim_latency_ms)
-        os.environ["LIFTOFF_SIM_LATENCY_SIGMA"] = "0.35"  # a log-normal spread, like a real model's
-        runtime.down(use_case)  # start fresh with this latency
-        state = runtime.up(use_case)
-        host, key = state.api_url, state.api_key
-    else:
-        if stage is None:
-            raise click.ClickException("--target api needs --stage")
-        from liftoff.evals.cli import api_endpoint
+@click.option("--keep-local", is_flag=True, help="local: leave local mode running afterwards (default: stop it).")
+def load(use_case, target, stage, users, duration, shape, sim_latency_ms, as_json, keep_local) -> None:  # noqa: PLR0917
+    with contextlib.ExitStack() as stack:
+        if target == "local":
+            os.environ["LIFTOFF_SIM_LATENCY_MS"] = str(sim_latency_ms)
+            os.environ["LIFTOFF_SIM_LATENCY_SIGMA"] = "0.35"  # a log-normal spread, like a real model's
+            if runtime.down(use_case):  # start fresh with this latency
+                click.echo(
+                    f"restarting local mode for {use_case} with {sim_latency_ms:g} ms of model latency", err=True
+                )
+            say = lambda message: click.echo(message, err=True)  # noqa: E731
+            state = stack.enter_context(runtime.running_for(use_case, keep=keep_local, say=say))
+            host, key = state.api_url, state.api_key
+        else:
+            if stage is None:
+                raise click.ClickException("--target api needs --stage")
+            from liftoff.evals.cli import api_endpoint
 
-        url, key = api_endpoint(use_case, stage)
-        host = url.rsplit("/v1/invoke", 1)[0]
+            url, key = api_endpoint(use_case, stage)
+            host = url.rsplit("/v1/invoke", 1)[0]
+        _drive(use_case, target, host, key, users=users, duration=duration, shape=shape, as_json=as_json)
+
+
+def _drive(use_case, target, host, key, *, users, duration, shape, as_json) -> None:
+    """Run Locust against `host` and summarise it."""
     out = REPO_ROOT / "reports" / use_case / f"load-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
     out.mkdir(parents=True, exist_ok=True)
     cases = out / "requests.json"

@@ -6,6 +6,7 @@ The exit criteria come from `usecases/<name>.yaml` (the numbers the production a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import sys
@@ -154,11 +155,12 @@ def eval_group() -> None:
 @click.option("--simulator", is_flag=True, help="bedrock target: use the local Bedrock simulator (no AWS).")
 @click.option("--gate", is_flag=True, help="Print only the verdict (for CI); the exit code says PASS (0) or FAIL (1).")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Report folder (default reports/...).")
+@click.option(
+    "--keep-local", is_flag=True, help="Leave local mode running if this command starts it (default: stop it)."
+)
 def run_command(  # noqa: PLR0917 - one parameter per click option
-    use_case, target, models, concurrency, limit, tags, files, stage, url, api_key, simulator, gate, out
+    use_case, target, models, concurrency, limit, tags, files, stage, url, api_key, simulator, gate, out, keep_local
 ) -> None:
-    from liftoff.evals.report import write_report
-    from liftoff.pricing import load_pricing, prices_for
     from liftoff.usecases import load_use_case
 
     try:
@@ -175,10 +177,27 @@ def run_command(  # noqa: PLR0917 - one parameter per click option
             "compare models with `--target bedrock --model A --model B` (add --simulator to stay local)"
         )
     simulated = target == "local" or simulator
-    sim_url = runtime.up(use_case).bedrock_url if simulated else None
+    with contextlib.ExitStack() as stack:
+        state = (
+            stack.enter_context(runtime.running_for(use_case, keep=keep_local, say=lambda m: click.echo(m, err=True)))
+            if simulated
+            else None
+        )
+        passed = _run(
+            use_case, config, suite, cases, target, models, concurrency, stage, url, api_key, gate, out, state
+        )
+    sys.exit(0 if passed else 1)
 
+
+def _run(  # noqa: PLR0917 - the run command's options, after local mode is up
+    use_case, config, suite, cases, target, models, concurrency, stage, url, api_key, gate, out, state
+) -> bool:
+    from liftoff.evals.report import write_report
+    from liftoff.pricing import load_pricing, prices_for
+
+    simulated = state is not None
+    sim_url = state.bedrock_url if simulated else None
     if target == "local":
-        state = runtime.up(use_case)
         targets = [("", HttpTarget(state.invoke_url, state.api_key, name="local API"))]
     elif target == "api":
         if url is None:
@@ -209,9 +228,9 @@ def run_command(  # noqa: PLR0917 - one parameter per click option
     passed = cheapest_passing(runs) is not None if len(runs) > 1 else runs[0].summary.verdict
     if gate:
         click.echo(f"{use_case}: {'PASS' if passed else 'FAIL'} ({report / 'report.json'})")
-        sys.exit(0 if passed else 1)
-    show(runs, report, simulated=simulated)
-    sys.exit(0 if passed else 1)
+    else:
+        show(runs, report, simulated=simulated)
+    return passed
 
 
 def demo_eval(use_case: str, state: runtime.LocalState, *, concurrency: int = 8) -> bool:

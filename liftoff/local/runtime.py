@@ -5,6 +5,7 @@ Several use cases can run side by side, each with its own ports, tables, key and
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -12,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -309,6 +311,26 @@ def up(use_case: str, *, timeout_s: float = 30.0) -> LocalState:
         time.sleep(0.1)
     process.terminate()
     raise RuntimeError(f"local mode did not come up within {timeout_s:.0f}s; see {log_file(use_case)}")
+
+
+@contextlib.contextmanager
+def running_for(use_case: str, *, keep: bool = False, say: Callable[[str], None] = print) -> Iterator[LocalState]:
+    """Local mode for the length of a command: used as it is when it was already running; else started,
+    and stopped at the end unless `keep` (then the command says where it runs and how to stop it)."""
+    was_running = is_running(read_state(use_case))
+    if not was_running:
+        say(f"starting local mode for {use_case} (moto, the Bedrock simulator, the local API) ...")
+    state = up(use_case)
+    try:
+        yield state
+    finally:
+        if not was_running and not keep:
+            down(use_case)
+            say("stopped the local mode this command started (--keep-local keeps it running)")
+        elif not was_running:
+            say(
+                f"local mode for {use_case} keeps running at {state.api_url}; stop it: liftoff local down --use-case {use_case}"
+            )
 
 
 def down(use_case: str | None = None) -> bool:

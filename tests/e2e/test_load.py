@@ -5,7 +5,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from liftoff.evals.cli import eval_group
 from liftoff.load import load
+from liftoff.local import runtime
 
 pytestmark = pytest.mark.e2e
 
@@ -17,8 +19,27 @@ def test_a_short_steady_run_is_summarised(local):
         ["--use-case", "doc-summary", "--users", "3", "--duration", "5", "--sim-latency-ms", "20", "--json"],
     )
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.output)
+    summary = json.loads(result.stdout)  # progress goes to stderr; stdout is the JSON alone
     assert summary["requests"] > 10
     assert summary["error_rate"] == 0
     assert 0 < summary["p50_ms"] <= summary["p95_ms"] <= summary["p99_ms"]
     assert summary["cost_per_request_usd"] > 0
+
+
+def test_what_a_command_starts_it_stops(local):
+    # Given doc-summary not running in local mode
+    runtime.down("doc-summary")
+    # When an eval run needs it / Then it starts it, says so, and stops it at the end
+    result = CliRunner().invoke(eval_group, ["run", "--use-case", "doc-summary", "--limit", "2", "--gate"])
+    assert result.exit_code in (0, 1), result.output
+    assert "starting local mode for doc-summary" in result.stderr
+    assert "stopped the local mode this command started" in result.stderr
+    assert len(result.stdout.strip().splitlines()) == 1  # the gate's one verdict line
+    assert not runtime.is_running(runtime.read_state("doc-summary"))
+    # With --keep-local it is left running, and the command says where and how to stop it
+    kept = CliRunner().invoke(
+        eval_group, ["run", "--use-case", "doc-summary", "--limit", "2", "--gate", "--keep-local"]
+    )
+    assert "liftoff local down --use-case doc-summary" in kept.stderr
+    assert runtime.is_running(runtime.read_state("doc-summary"))
+    runtime.down("doc-summary")
