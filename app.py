@@ -12,6 +12,7 @@ import aws_cdk as cdk
 from liftoff.config import get_stage
 from liftoff.errors import ConfigError
 from liftoff.usecases import load_all_use_cases, load_use_case
+from stacks.function_package import PackageBuildError
 from stacks.nag import add_nag_checks
 from stacks.usecase_stack import UseCaseStack, stack_name
 
@@ -26,8 +27,11 @@ def main() -> None:
         sys.exit(f"liftoff: configuration error\n{exc}")
 
     env = cdk.Environment(account=None, region=None)
-    for use_case in use_cases:
-        UseCaseStack(app, stack_name(use_case.name, stage.name), use_case=use_case, stage=stage, env=env)
+    try:
+        for use_case in use_cases:
+            UseCaseStack(app, stack_name(use_case.name, stage.name), use_case=use_case, stage=stage, env=env)
+    except PackageBuildError as exc:  # the function package needs PyPI once per lock file
+        sys.exit(f"liftoff: cannot build the function package\n{exc}")
 
     add_nag_checks(app)
     app.synth()

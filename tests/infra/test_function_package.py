@@ -112,3 +112,12 @@ def test_tests_run_on_the_lambda_python_when_this_machine_has_it():
 def test_lock_file_is_what_requirements_dev_installs():
     assert "-r lambdas/requirements.txt" in (REPO / "requirements-dev.txt").read_text()
     assert LOCK_FILE == REPO / "lambdas" / "requirements.txt"
+
+
+def test_a_lock_entry_that_is_not_pinned_is_refused_with_file_and_line(tmp_path):
+    from stacks.function_package import PackageBuildError
+
+    lock = tmp_path / "requirements.txt"
+    lock.write_text("boto3==1.44.5\npydantic>=2\n")
+    with pytest.raises(PackageBuildError, match=r"requirements.txt:2: `pydantic>=2` is not pinned exactly"):
+        pinned_requirements(lock)
