@@ -12,7 +12,7 @@ import json
 import statistics
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -55,9 +55,8 @@ class CostRow:
     p95_latency_ms: float
 
 
-def read_log_lines(lines: Iterable[str]) -> list[dict[str, Any]]:
-    """The success records among JSON log lines; anything else (EMF, other messages, text) is skipped."""
-    records = []
+def json_records(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
+    """Every JSON object among log lines (log lines and EMF records); text lines are skipped."""
     for line in lines:
         if not line.startswith("{"):
             continue
@@ -65,9 +64,13 @@ def read_log_lines(lines: Iterable[str]) -> list[dict[str, Any]]:
             record = json.loads(line)
         except ValueError:
             continue
-        if record.get("message") == SUCCESS_MESSAGE and "cost_usd" in record:
-            records.append(record)
-    return records
+        if isinstance(record, dict):
+            yield record
+
+
+def read_log_lines(lines: Iterable[str]) -> list[dict[str, Any]]:
+    """The success records among JSON log lines; anything else (EMF, other messages, text) is skipped."""
+    return [r for r in json_records(lines) if r.get("message") == SUCCESS_MESSAGE and "cost_usd" in r]
 
 
 def summarize(records: list[dict[str, Any]]) -> list[CostRow]:

@@ -149,29 +149,18 @@ def model_access_checks(bedrock) -> list[Check]:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from liftoff.usecases import load_all_use_cases
+    from stacks.bedrock_access import split_model_id
 
     models = sorted({m for u in load_all_use_cases() for m in u.config.models.allowed})
     checks = []
     for model in models:
-        foundation = model.split(".", 1)[1] if model.split(".", 1)[0] in ("us", "eu", "apac", "global") else model
+        foundation = split_model_id(model)[1]
         try:
             availability = bedrock.get_foundation_model_availability(modelId=foundation)
         except (BotoCoreError, ClientError) as exc:
             checks.append(Check(f"Model {model}", WARN, f"cannot check: {exc}", "check Bedrock > Model access"))
             continue
-        found = {
-            "authorization": availability.get("authorizationStatus", "?"),
-            "entitlement": availability.get("entitlementAvailability", "?"),
-            "region": availability.get("regionAvailability", "?"),
-            "agreement": availability.get("agreementAvailability", {}).get("status", "AVAILABLE"),
-        }
-        wanted = {
-            "authorization": "AUTHORIZED",
-            "entitlement": "AVAILABLE",
-            "region": "AVAILABLE",
-            "agreement": "AVAILABLE",
-        }
-        missing = [f"{k} {v}" for k, v in found.items() if v != wanted[k]]
+        missing = availability_problems(availability)
         if not missing:
             checks.append(Check(f"Model {model}", OK, "available and authorized in this Region"))
         else:
@@ -187,6 +176,20 @@ def model_access_checks(bedrock) -> list[Check]:
                 )
             )
     return checks
+
+
+def availability_problems(answer: dict) -> list[str]:
+    """What keeps a model from being called, from GetFoundationModelAvailability (empty: callable)."""
+    wanted = {
+        "authorizationStatus": "AUTHORIZED",
+        "entitlementAvailability": "AVAILABLE",
+        "regionAvailability": "AVAILABLE",
+    }
+    problems = [f"{k} {answer.get(k, '?')}" for k, v in wanted.items() if answer.get(k) != v]
+    agreement = answer.get("agreementAvailability", {}).get("status", "AVAILABLE")
+    if agreement != "AVAILABLE":
+        problems.append(f"agreement {agreement}")
+    return problems
 
 
 def cost_tag_check(ce) -> Check:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from liftoff import REPO_ROOT
-from liftoff.doctor import THIRD_PARTY_ENABLEMENT, Check, cost_tag_check
+from liftoff.doctor import THIRD_PARTY_ENABLEMENT, Check, availability_problems, cost_tag_check
 from liftoff.usecases import UseCase
 from stacks.bedrock_access import PROFILE_DESTINATION_REGIONS, split_model_id
 
@@ -119,19 +119,6 @@ def models_in_use(use_case: UseCase) -> set[str]:
     return used
 
 
-def _availability_problems(answer: dict) -> list[str]:
-    wanted = {
-        "authorizationStatus": "AUTHORIZED",
-        "entitlementAvailability": "AVAILABLE",
-        "regionAvailability": "AVAILABLE",
-    }
-    problems = [f"{k} {answer.get(k, '?')}" for k, v in wanted.items() if answer.get(k) != v]
-    agreement = answer.get("agreementAvailability", {}).get("status", "AVAILABLE")
-    if agreement != "AVAILABLE":
-        problems.append(f"agreement {agreement}")
-    return problems
-
-
 def check_model_access(clients: Clients, use_case: UseCase) -> list[Check]:
     """FAIL for a model the use case calls; WARN for one it may call (in `allowed`, no prompt uses it yet)."""
     from botocore.exceptions import BotoCoreError, ClientError
@@ -149,7 +136,7 @@ def check_model_access(clients: Clients, use_case: UseCase) -> list[Check]:
             except (BotoCoreError, ClientError) as exc:
                 failing.append(f"{region}: cannot check ({exc})")
                 continue
-            problems = _availability_problems(answer)
+            problems = availability_problems(answer)
             if problems:
                 failing.append(f"{region}: {', '.join(problems)}")
         name = f"Model {model_id}"
@@ -217,18 +204,16 @@ def _deployed_reservation(clients: Clients, use_case: str, stage: str) -> int:
 
 def projected_tokens_per_minute(use_case: UseCase) -> tuple[float, str] | None:
     """Tokens a minute at the API's throttle rate (the most it admits), with tokens per request
-    measured in the latest eval report; None without a report."""
-    from liftoff.evals.report import latest_report
+    measured in the latest eval report (as `liftoff cost project` measures them); None without one."""
+    import click
 
-    path = latest_report(use_case.name)
-    if path is None:
+    from liftoff.cost_project import measured_usage
+
+    try:
+        usage = measured_usage(use_case.name, None)
+    except click.ClickException:  # no report, or no answered case in it
         return None
-    results = path.parent / "results.jsonl"
-    rows = [json.loads(line) for line in results.read_text().splitlines() if line.strip()] if results.exists() else []
-    answered = [r for r in rows if r.get("ok")]
-    if not answered:
-        return None
-    per_request = sum(r["input_tokens"] + r["output_tokens"] for r in answered) / len(answered)
+    per_request = usage.input_tokens + usage.output_tokens
     rate = use_case.config.api.throttle_rate_per_s
     return rate * 60 * per_request, f"{rate:g} requests/s (api.throttle_rate_per_s) x {per_request:.0f} tokens"
 

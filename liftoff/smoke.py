@@ -14,7 +14,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 import requests
@@ -260,26 +259,16 @@ class LocalTarget:
         return _spend_counter(local_table(self._state, self._state.spend_table_name), self._use_case)
 
     def log_records(self, since_ms):
-        yield from _json_lines(self._log)
+        from liftoff.cost_report import json_records
+
+        if self._log.exists():
+            yield from json_records(self._log.read_text(errors="replace").splitlines())
 
     def dashboard(self):
         return Check("dashboard", SKIP, "local mode has no CloudWatch: checked against AWS by `liftoff smoke --stage`")
 
     def alarms(self):
         return Check("alarms", SKIP, "local mode has no CloudWatch: checked against AWS by `liftoff smoke --stage`")
-
-
-def _json_lines(path: Path) -> Iterator[dict]:
-    if not path.exists():
-        return
-    for line in path.read_text(errors="replace").splitlines():
-        if line.startswith("{"):
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(record, dict):
-                yield record
 
 
 class AwsTarget:
@@ -314,18 +303,14 @@ class AwsTarget:
         return _spend_counter(self._table("SpendTableName"), self._use_case)
 
     def log_records(self, since_ms):
+        from liftoff.cost_report import json_records
+
         logs = self._session.client("logs")
         pages = logs.get_paginator("filter_log_events").paginate(
             logGroupName=self._outputs["InvokeLogGroupName"], startTime=since_ms
         )
         for page in pages:
-            for event in page.get("events", []):
-                try:
-                    record = json.loads(event["message"])
-                except ValueError:
-                    continue
-                if isinstance(record, dict):
-                    yield record
+            yield from json_records(event["message"] for event in page.get("events", []))
 
     def _physical_ids(self, resource_type: str) -> list[str]:
         return [r["PhysicalResourceId"] for r in self._resources if r["ResourceType"] == resource_type]

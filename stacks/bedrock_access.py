@@ -8,7 +8,10 @@ See https://docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-prer
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
+
+from stacks.names import fitted_name
 
 # Destination Regions of the system-defined profiles, by prefix, as listed in the Bedrock user guide
 # (cross-region-inference-support.html). A model whose profile routes elsewhere overrides them in
@@ -66,11 +69,4 @@ def copy_source_arn(model_id: str, *, partition: str, region: str, account: str)
 def application_profile_name(use_case: str, stage: str, model_id: str) -> str:
     """The application inference profile's name: 1-64 of [0-9a-zA-Z] with single ` _-` between
     (CloudFormation AWS::Bedrock::ApplicationInferenceProfile), unique per use case, stage and model."""
-    import hashlib
-    import re
-
-    base = re.sub(r"[^0-9a-zA-Z]+", "-", f"liftoff-{use_case}-{stage}-{model_id}").strip("-")
-    if len(base) <= 64:
-        return base
-    suffix = hashlib.sha256(base.encode()).hexdigest()[:8]
-    return base[: 64 - 9].rstrip("-") + "-" + suffix
+    return fitted_name(re.sub(r"[^0-9a-zA-Z]+", "-", f"liftoff-{use_case}-{stage}-{model_id}").strip("-"), 64)

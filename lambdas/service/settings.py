@@ -65,13 +65,9 @@ def _guardrail_prices(env: Mapping[str, str]) -> dict[str, float]:
 
 
 def _profiles(env: Mapping[str, str]) -> dict[str, str]:
-    raw = _required(env, "LIFTOFF_MODEL_PROFILES")
-    try:
-        profiles = json.loads(raw)
-        if not isinstance(profiles, dict) or not all(isinstance(v, str) and v for v in profiles.values()):
-            raise TypeError("not an object of model id -> profile ARN")
-    except (ValueError, TypeError) as exc:
-        raise Misconfigured(f"environment variable LIFTOFF_MODEL_PROFILES is not a model->ARN object: {exc}") from exc
+    profiles = _json_object(env, "LIFTOFF_MODEL_PROFILES")
+    if not all(isinstance(arn, str) and arn for arn in profiles.values()):
+        raise Misconfigured("environment variable LIFTOFF_MODEL_PROFILES is not a model->ARN object")
     return profiles
 
 
