@@ -16,10 +16,12 @@ CHECKOV_VENV := .tools/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.liftoff-installed
 CHECKOV_PYTHON ?= python3
 STAGE ?= sandbox
+# Material for MkDocs prints a notice about its successor on every build; the docs pages say it (docs/contributing.md).
+export NO_MKDOCS_2_WARNING := 1
 # jsii (under aws-cdk-lib) prints a banner on Node 20, which is past its end of life; Node 22+ is quieter.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help setup demo eval fuzz test test-aws test-unit test-infra test-e2e lint format synth bench clean
+.PHONY: help setup demo eval fuzz test test-aws test-unit test-infra test-e2e lint format synth bench docs docs-serve clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -89,5 +91,11 @@ bench: setup ## Benchmarks (figures, not pass/fail); results in reports/
 	@$(PY) benchmarks/bench_scale.py
 	@$(PY) benchmarks/bench_output_contract.py
 
+docs: setup ## Build the documentation site into site/ (--strict: a broken link or a stale reference fails)
+	@$(BIN)/mkdocs build --strict
+
+docs-serve: setup ## Serve the documentation site on http://127.0.0.1:8000 with live reload
+	@$(BIN)/mkdocs serve --strict
+
 clean: ## Remove generated files (keeps .venv and node_modules)
-	rm -rf cdk.out .liftoff reports .pytest_cache .ruff_cache
+	rm -rf cdk.out .liftoff reports site .pytest_cache .ruff_cache

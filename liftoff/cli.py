@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from liftoff import REPO_ROOT
+from liftoff import REPO_ROOT, find_project_root
 from liftoff.errors import ConfigError
 from liftoff.local import runtime
 from liftoff.usecases import load_use_case
@@ -15,9 +15,17 @@ from liftoff.usecases import load_use_case
 DEFAULT_USE_CASE = "support-triage"
 
 
-@click.group(help="Liftoff: take a GenAI proof of concept to production on Amazon Bedrock.")
+@click.group(
+    help="Liftoff: take a GenAI proof of concept to production on Amazon Bedrock.\n\n"
+    "Run it inside a Liftoff project: it works on the nearest folder at or above the current one "
+    "that holds cdk.json and usecases/."
+)
 def main() -> None:
-    pass
+    if find_project_root() is None:
+        raise click.UsageError(
+            "not inside a Liftoff project: no folder from here up holds cdk.json and usecases/. "
+            "cd into your clone of the template (or create one: git clone <template> my-project)"
+        )
 
 
 @main.group(help="Run the system locally: moto DynamoDB, a Bedrock simulator and the real handler behind a local API.")

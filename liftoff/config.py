@@ -36,7 +36,8 @@ RegexPattern = Annotated[str, AfterValidator(_valid_regex)]  # a regex, checked 
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # A docstring under a field is its description: the configuration reference (docs/) is generated from them.
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 def retry_backoff_bound_seconds(attempts: int) -> float:
@@ -50,17 +51,20 @@ class ModelsConfig(_Strict):
     """Which Bedrock models the use case may call. IAM allows exactly these."""
 
     default: str
+    """Model id (inference profile or foundation model) a new prompt uses; must be in `allowed`."""
     allowed: list[str] = Field(min_length=1)
-    # Destination Regions of cross-Region inference profiles, by profile prefix (`us.`, `eu.`...).
-    # Defaults live in stacks/bedrock_access.py; set this when a model's profile routes elsewhere.
+    """Every model id a prompt may name. The function's IAM policy allows exactly these (and their profiles)."""
     profile_regions: dict[str, list[str]] = Field(default_factory=dict)
-    # Per attempt: how long to wait for the model's answer (read) and for a connection (connect).
+    """Destination Regions of cross-Region inference profiles, by profile prefix (`us.`, `eu.`...).
+    Defaults live in stacks/bedrock_access.py; set this when a model's profile routes elsewhere."""
     timeout_seconds: float = Field(default=6.0, gt=0, le=25)
+    """Per attempt: how long to wait for the model's answer (read timeout)."""
     connect_timeout_seconds: float = Field(default=1.0, gt=0, le=10)
-    # Attempts in all (1 = no retry), as botocore's `total_max_attempts`.
+    """Per attempt: how long to wait for a connection to Bedrock."""
     max_attempts: int = Field(default=3, ge=1, le=10)
-    # Called when the prompt's model throttles, fails or times out (after its attempts); must be in `allowed`.
+    """Attempts in all (1 = no retry), as botocore's `total_max_attempts`."""
     fallback: str | None = None
+    """Called when the prompt's model throttles, fails or times out (after its attempts); must be in `allowed`."""
 
     @model_validator(mode="after")
     def _default_is_allowed(self) -> ModelsConfig:
@@ -104,19 +108,26 @@ class ExitCriteria(_Strict):
     """The measurable definition of done: the eval gate and the production alarms use these."""
 
     min_accuracy: float = Field(ge=0, le=1)
+    """Share of eval cases that must pass (0-1): the eval gate."""
     p95_latency_ms: int = Field(gt=0)
+    """95th percentile of request latency: an eval criterion and the `LatencyP95` alarm."""
     max_cost_per_request_usd: float = Field(gt=0)
-    # An eval run where more cases than this did not get an answer (after retries) cannot be judged.
+    """Average cost per request (model tokens + guardrail units): an eval criterion and the `CostPerRequest` alarm."""
     max_error_rate: float = Field(default=0.05, ge=0, le=1)
-    # Share of answers that break the prompt's output schema (after repairs): an eval criterion and an alarm.
+    """An eval run where more cases than this did not get an answer (after retries) cannot be judged."""
     max_invalid_output_rate: float = Field(default=0.01, ge=0, le=1)
+    """Share of answers that break the prompt's output schema (after repairs): an eval criterion and an alarm."""
 
 
 class BudgetConfig(_Strict):
+    """Money: an AWS Budget on the use case's cost tag and a hard daily cap enforced by the function."""
+
     monthly_usd: float = Field(gt=0)
+    """AWS Budgets monthly limit; notifications at 80 % forecast and 100 % actual."""
     daily_cap_usd: float = Field(gt=0)
-    # Budgets allow 10 email subscribers per notification (plus the alarm topic).
+    """Hard cap on the model and guardrail spend of one UTC day; beyond it the API answers 429 `SpendCapReached`."""
     alert_emails: list[EmailStr] = Field(default_factory=list, max_length=10)
+    """Who the budget and the alarm topic notify (Budgets allow 10 email subscribers per notification)."""
 
 
 Strength = Literal["NONE", "LOW", "MEDIUM", "HIGH"]
@@ -176,22 +187,36 @@ def _limited(name: str):
 
 
 class ContentFilter(_Strict):
+    """Strength of one content filter category."""
+
     input: Strength = "HIGH"
+    """Filter strength on the request."""
     output: Strength = "HIGH"
+    """Filter strength on the model's answer."""
 
 
 class DeniedTopic(_Strict):
+    """A topic the guardrail refuses, in input and output."""
+
     name: Annotated[str, _limited("topic_name")] = Field(pattern=r"^[0-9A-Za-z-_ !?.]+$")
+    """Short name of the topic."""
     definition: Annotated[str, _limited("topic_definition")] = Field(min_length=1)
+    """What the topic covers, in a sentence (Bedrock classifies against it)."""
     examples: Annotated[
         list[Annotated[str, _limited("topic_example"), Field(min_length=1)]], _limited("topic_examples")
     ] = Field(default_factory=list)
+    """Example phrases that belong to the topic."""
 
 
 class GuardrailRegex(_Strict):
+    """A custom sensitive-information pattern of the guardrail."""
+
     name: Annotated[str, _limited("regex_name")] = Field(min_length=1)
+    """Name shown in the guardrail's trace and used as the mask."""
     pattern: Annotated[RegexPattern, _limited("regex_pattern")]
+    """The regular expression."""
     action: GuardrailAction = "ANONYMIZE"
+    """`ANONYMIZE` masks the match, `BLOCK` refuses the text."""
 
 
 class GuardrailConfig(_Strict):
@@ -199,23 +224,33 @@ class GuardrailConfig(_Strict):
     turning the guardrail off is a decision, not a default."""
 
     enabled: bool
+    """Whether a guardrail is created and attached to every Converse call (required: off is a decision)."""
     content_filters: dict[Literal["SEXUAL", "VIOLENCE", "HATE", "INSULTS", "MISCONDUCT"], ContentFilter] = Field(
         default_factory=lambda: {c: ContentFilter() for c in CONTENT_CATEGORIES}
     )
-    prompt_attack: Strength = "HIGH"  # input only: Bedrock evaluates prompt attacks on input
+    """Content filter strengths by category; every category defaults to HIGH both ways."""
+    prompt_attack: Strength = "HIGH"
+    """Prompt-attack (jailbreak, injection) filter strength; input only: Bedrock evaluates it on input."""
     denied_topics: Annotated[list[DeniedTopic], _limited("topics")] = Field(default_factory=list)
+    """Topics the guardrail refuses."""
     blocked_words: Annotated[list[Annotated[str, _limited("word"), Field(min_length=1)]], _limited("words")] = Field(
         default_factory=list
     )
+    """Words or phrases refused in input and output."""
     managed_profanity: bool = True
+    """AWS's managed profanity word list."""
     pii: dict[str, GuardrailAction] = Field(default_factory=dict)
+    """PII entity type (`EMAIL`, `CREDIT_DEBIT_CARD_NUMBER`...) -> `ANONYMIZE` or `BLOCK`; types checked against Bedrock's list."""
     regexes: Annotated[list[GuardrailRegex], _limited("regexes")] = Field(default_factory=list)
+    """Custom sensitive-information patterns."""
     blocked_input_message: Annotated[str, _limited("blocked_message")] = Field(
         default="This request was blocked by the content policy.", min_length=1
     )
+    """What the caller reads when the guardrail blocks the request."""
     blocked_output_message: Annotated[str, _limited("blocked_message")] = Field(
         default="The answer was withheld by the content policy.", min_length=1
     )
+    """What the caller reads when the guardrail blocks the answer."""
 
     @model_validator(mode="after")
     def _known_pii(self) -> GuardrailConfig:
@@ -227,23 +262,32 @@ class GuardrailConfig(_Strict):
 
 
 class ApiConfig(_Strict):
+    """The API Gateway front door."""
+
     auth: Literal["api_key", "iam", "cognito"] = "api_key"
+    """How callers authenticate: an API key with a usage plan, SigV4 (IAM), or a Cognito user pool."""
     throttle_rate_per_s: float = Field(default=10, gt=0)
+    """Steady requests per second the stage (and usage plan) allows."""
     throttle_burst: int = Field(default=20, gt=0)
+    """Burst of requests above the rate before API Gateway answers 429."""
     quota_per_day: int = Field(default=10_000, gt=0)
+    """Requests per API key per day (usage plan quota)."""
     max_body_bytes: int = Field(default=65_536, ge=1024, le=6_000_000)
-    # AWS WAF (stages with `waf`): requests per client IP per 5 minutes before WAF blocks it
+    """Largest request body; a bigger one gets 413 `PayloadTooLarge`."""
     waf_rate_limit_per_5min: int = Field(default=2000, ge=10, le=2_000_000_000)
-    # How long an answer is kept for a client retrying with the same Idempotency-Key
+    """AWS WAF (stages with `waf`): requests per client IP per 5 minutes before WAF blocks it."""
     idempotency_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
+    """How long an answer is kept for a client retrying with the same Idempotency-Key."""
 
 
 class LoggingConfig(_Strict):
-    # Prompt and output text go to the logs only when this is true, with PII redacted first.
+    """What the function writes to CloudWatch Logs."""
+
     log_prompts: bool = False
-    # Extra redaction rules on top of EMAIL, CARD, IP, PHONE (lambdas/service/logic/redact.py): NAME -> regex,
-    # each match is logged as [NAME].
+    """Prompt and output text go to the logs only when this is true, with PII redacted first."""
     redact_patterns: dict[str, RegexPattern] = Field(default_factory=dict)
+    """Extra redaction rules on top of EMAIL, CARD, IP, PHONE (lambdas/service/logic/redact.py): NAME -> regex,
+    each match is logged as [NAME]."""
 
     @model_validator(mode="after")
     def _names_are_labels(self) -> LoggingConfig:
@@ -258,39 +302,58 @@ class CapacityConfig(_Strict):
     (Little's law); with the API's throttle rate and the p95 latency criterion that is
     `api.throttle_rate_per_s x exit_criteria.p95_latency_ms / 1000`."""
 
-    # Reserve this many concurrent executions for the invoke function (None: share the account pool).
-    # A reservation also caps the function, and so bounds the spend cap's overshoot.
     reserved_concurrency: int | None = Field(default=None, ge=1, le=10_000)
+    """Reserve this many concurrent executions for the invoke function (null: share the account pool).
+    A reservation also caps the function."""
 
 
 class SecurityConfig(_Strict):
-    # Use this existing managed policy as every role's permissions boundary instead of the template's own.
+    """Identity and encryption choices that organisations often impose."""
+
     permissions_boundary_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:policy/.+$")
-    # Encrypt the DynamoDB tables with this customer-managed KMS key instead of the AWS-managed one.
-    # Its key policy must let the account's IAM principals use it (the functions get kms: grants on it).
+    """Use this existing managed policy as every role's permissions boundary instead of the template's own."""
     table_kms_key_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/.+$")
+    """Encrypt the DynamoDB tables with this customer-managed KMS key instead of the AWS-managed one.
+    Its key policy must let the account's IAM principals use it (the functions get kms: grants on it)."""
 
 
 class PromptsConfig(_Strict):
+    """How the function reads the prompt registry."""
+
     cache_ttl_seconds: float = Field(default=60, ge=0, le=3600)
+    """How long an execution environment keeps a resolved prompt before reading the registry again
+    (a promote or rollback reaches every environment within this time)."""
     default_alias: str = "live"
+    """Alias served when a request names neither a version nor an alias."""
 
 
 class UseCaseConfig(_Strict):
     """The whole of `usecases/<name>.yaml`."""
 
     name: str
+    """The use case's name, equal to the file's name: 3-40 characters of a-z, 0-9 and '-'."""
     description: str
+    """One line on what the use case does (shown in the stack's description)."""
     cost_center: str = Field(min_length=1)
+    """Value of the `cost-center` tag on every resource; Budgets and Cost Explorer filter on it."""
     models: ModelsConfig
+    """Models, timeouts, retries and the fallback."""
     exit_criteria: ExitCriteria
+    """The definition of done."""
     budget: BudgetConfig
+    """Monthly budget and daily hard cap."""
     guardrail: GuardrailConfig
+    """The Bedrock Guardrail."""
     api: ApiConfig = Field(default_factory=ApiConfig)
+    """Authentication, throttling and limits of the API."""
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    """Prompt logging and redaction."""
     prompts: PromptsConfig = Field(default_factory=PromptsConfig)
+    """Prompt registry cache and default alias."""
     security: SecurityConfig = Field(default_factory=SecurityConfig)
+    """Permissions boundary and table encryption key."""
     capacity: CapacityConfig = Field(default_factory=CapacityConfig)
+    """Concurrency the use case is sized for."""
 
     @model_validator(mode="after")
     def _concurrency_covers_the_throttle_rate(self) -> UseCaseConfig:
@@ -315,19 +378,29 @@ class StageConfig(_Strict):
     """What differs between stages. Constructs read these fields; they never test the stage name."""
 
     name: Literal["sandbox", "prod"]
+    """The stage (`-c stage=...`)."""
     destroy_on_delete: bool
+    """Tables and logs are deleted with the stack (sandbox) or retained (prod)."""
     log_retention_days: Literal[1, 3, 5, 7, 14, 30, 60, 90, 180, 365, 400, 545, 731, 1827]
+    """Retention of every log group of the stack."""
     point_in_time_recovery: bool
+    """DynamoDB point-in-time recovery on the tables."""
     deletion_protection: bool
+    """DynamoDB deletion protection on the tables."""
     api_logging_level: Literal["INFO", "ERROR", "OFF"]
-    # Alarms: a period of `alarm_period_minutes`; alarm when `alarm_datapoints` of the last
-    # `alarm_evaluation_periods` periods breach. Prod alarms sooner and on a lower 5xx rate.
+    """API Gateway execution logging level."""
     alarm_period_minutes: Literal[1, 5, 10, 15, 60]
+    """Alarms: the length of one period."""
     alarm_evaluation_periods: int = Field(ge=1, le=24)
+    """Alarms: how many recent periods are looked at."""
     alarm_datapoints: int = Field(ge=1, le=24)
+    """Alarms: how many of those periods must breach (prod alarms sooner)."""
     max_5xx_rate: float = Field(gt=0, lt=1)
+    """Share of 5xx answers per period that raises the `Api5xxRate` alarm."""
     max_model_throttles_per_period: int = Field(ge=1)
-    waf: bool  # an AWS WAF web ACL in front of the API stage
+    """Model throttles per period that raise the `ModelThrottling` alarm."""
+    waf: bool
+    """An AWS WAF web ACL (managed rules + rate limit) in front of the API stage."""
 
 
 STAGES: dict[str, StageConfig] = {

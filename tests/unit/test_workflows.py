@@ -1,5 +1,5 @@
 """The GitHub Actions workflows shipped for users: valid against the workflow schema, and doing
-the steps the README promises (they cannot run here: no GitHub, no AWS)."""
+the steps the docs promise (they cannot run here: no GitHub, no AWS)."""
 
 import subprocess
 import sys

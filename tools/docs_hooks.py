@@ -1,0 +1,18 @@
+"""mkdocs hook (mkdocs.yml `hooks:`): fills the generated reference pages from the code at build time.
+
+A page holds a marker comment; the build replaces it with Markdown made by liftoff/reference.py from the
+pydantic config models or the click commands, so the reference is never edited by hand."""
+
+from liftoff.reference import cli_reference, config_reference
+
+GENERATED = {
+    "<!-- liftoff:config-reference -->": config_reference,
+    "<!-- liftoff:cli-reference -->": cli_reference,
+}
+
+
+def on_page_markdown(markdown: str, page, config, files) -> str:  # mkdocs calls it with these four
+    for marker, make in GENERATED.items():
+        if marker in markdown:
+            markdown = markdown.replace(marker, make())
+    return markdown
