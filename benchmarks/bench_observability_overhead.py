@@ -67,6 +67,11 @@ class FakeBedrock:
 
 
 class NoSpend:
+    largest_add_usd = 0.0
+
+    def reading(self, _max_age_s: float) -> float:
+        return 0.0
+
     def spent_today_usd(self) -> float:
         return 0.0
 

@@ -305,6 +305,18 @@ class CapacityConfig(_Strict):
     reserved_concurrency: int | None = Field(default=None, ge=1, le=10_000)
     """Reserve this many concurrent executions for the invoke function (null: share the account pool).
     A reservation also caps the function."""
+    memory_mb: int | None = Field(default=None, ge=128, le=10_240)
+    """The invoke function's memory (null: the smallest 64 MB step with 50 % headroom over the peak RSS
+    `make bench` measured, benchmarks/memory.json). More memory also means more CPU: a faster cold start."""
+
+
+class ObservabilityConfig(_Strict):
+    """Tracing of the invoke function (logs and metrics are always on)."""
+
+    tracing: Literal["active", "sdk", "off"] = "active"
+    """`active`: Lambda's and API Gateway's X-Ray tracing, without the X-Ray SDK in the function (the fast cold
+    start); `sdk`: also Powertools' Tracer (subsegments per handler, boto3 calls traced; the AWS X-Ray SDK, in
+    maintenance mode until its end of support on 2027-02-25); `off`: no tracing."""
 
 
 class SecurityConfig(_Strict):
@@ -353,7 +365,9 @@ class UseCaseConfig(_Strict):
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     """Permissions boundary and table encryption key."""
     capacity: CapacityConfig = Field(default_factory=CapacityConfig)
-    """Concurrency the use case is sized for."""
+    """Concurrency and memory the use case is sized for."""
+    observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
+    """Tracing."""
 
     @model_validator(mode="after")
     def _concurrency_covers_the_throttle_rate(self) -> UseCaseConfig:

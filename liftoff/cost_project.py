@@ -3,9 +3,11 @@ which limit it meets first.
 
 Model cost comes from measured token counts (the latest eval report's answered cases, or
 `--report`), priced at pricing/bedrock.yaml; everything around it from pricing/aws.yaml, with the
-use case's own settings (memory, alarms, WAF in prod, metrics). Lambda duration is taken as the
-use case's p95 latency criterion: in local mode the simulator answers in milliseconds, so measured
-latency would understate the bill; on a deployed stage, pass `--duration-ms` from the dashboard.
+use case's own settings (the invoke function's memory, alarms, WAF in prod, metrics). Lambda
+duration is the mean latency the eval report measured, when it measured a real model (a deployed
+stage or Bedrock); a report against the local simulator, which answers in milliseconds, would
+understate the bill, so its duration is the p95 latency criterion instead (the output says which);
+`--duration-ms` overrides both.
 """
 
 from __future__ import annotations
@@ -24,13 +26,14 @@ from rich.table import Table
 from liftoff import REPO_ROOT
 from liftoff.config import get_stage
 from liftoff.errors import ConfigError
+from liftoff.function_env import SPEND_READING_MAX_AGE_S
 from liftoff.usecases import load_use_case
+from stacks.memory import invoke_memory_mb
 
 AWS_PRICES = REPO_ROOT / "pricing" / "aws.yaml"
 DAYS = 30
 METRIC_NAMES = 16  # the EMF metrics of the invoke function (one dimension set: UseCase, Stage)
-ALARMS = 7
-LAMBDA_MEMORY_GB = 0.5  # stacks/lambda_factory.py FunctionProps.memory_mb
+ALARMS = 8  # stacks/constructs/monitoring.py: LatencyP95, CostPerRequest, InvalidOutputRate, DailySpend, SpendCapHit, Api5xxRate, ModelThrottling, LambdaThrottles
 ACCOUNT_CONCURRENCY = 1000  # the default Lambda concurrency quota per Region
 WAF_RULES = 3
 
@@ -43,6 +46,8 @@ class Usage:
     model_cost_usd: float
     log_bytes: float
     source: str
+    latency_ms: float = 0.0  # mean end-to-end latency of the answered cases
+    simulated: bool = True  # measured against the local Bedrock simulator
 
 
 def measured_usage(use_case: str, report: Path | None) -> Usage:
@@ -54,6 +59,8 @@ def measured_usage(use_case: str, report: Path | None) -> Usage:
             f"no eval report for {use_case} to measure tokens from: run `liftoff eval run --use-case {use_case}`"
         )
     results = path.parent / "results.jsonl" if path.name == "report.json" else path / "results.jsonl"
+    report_file = results.parent / "report.json"
+    simulated = json.loads(report_file.read_text()).get("simulated", True) if report_file.exists() else True
     rows = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
     answered = [r for r in rows if r.get("ok")]
     if not answered:
@@ -68,23 +75,47 @@ def measured_usage(use_case: str, report: Path | None) -> Usage:
         model_cost_usd=statistics.fmean(r["cost_usd"] for r in answered),
         log_bytes=log_bytes,
         source=str(results.relative_to(REPO_ROOT) if results.is_relative_to(REPO_ROOT) else results),
+        latency_ms=statistics.fmean(float(r.get("latency_ms") or 0) for r in answered),
+        simulated=bool(simulated),
     )
+
+
+def lambda_duration(config, usage: Usage, override_ms: float | None) -> tuple[float, str]:
+    """The invoke function's billed duration per request, and where it comes from."""
+    if override_ms:
+        return override_ms, "--duration-ms"
+    if not usage.simulated and usage.latency_ms:
+        return usage.latency_ms, f"mean latency measured by the eval ({usage.source})"
+    return float(config.exit_criteria.p95_latency_ms), "the p95 criterion (the eval measured the local simulator)"
+
+
+def spend_reads_per_request(per_day: int, duration_ms: float) -> float:
+    """Share of requests whose environment's spend reading is stale, so the cap check reads the counter:
+    requests arrive at rate r spread over about max(1, r x duration) environments; an environment's
+    gap between requests exceeds the reading's age with probability exp(-rate per environment x age)."""
+    rate = per_day / 86_400
+    environments = max(1.0, rate * duration_ms / 1000)
+    return math.exp(-rate / environments * SPEND_READING_MAX_AGE_S)
 
 
 def monthly_costs(use_case: str, stage: str, per_day: int, usage: Usage, duration_ms: float) -> dict[str, float]:
     prices = yaml.safe_load(AWS_PRICES.read_text())
     waf = get_stage(stage).waf
+    memory_gb = invoke_memory_mb(load_use_case(use_case).config.capacity.memory_mb) / 1024
+    reads = spend_reads_per_request(per_day, duration_ms) if per_day else 0.0
     n = per_day * DAYS
     million = n / 1e6
     costs = {
         "Bedrock model": n * usage.model_cost_usd,
         "Lambda requests": million * prices["lambda"]["per_million_requests"],
-        "Lambda duration": n * duration_ms / 1000 * LAMBDA_MEMORY_GB * prices["lambda"]["per_gb_second_arm64"],
+        "Lambda duration": n * duration_ms / 1000 * memory_gb * prices["lambda"]["per_gb_second_arm64"],
         "API Gateway": million * prices["api_gateway"]["rest_per_million_requests"],
-        # per request: the spend cap's consistent GetItem (1 RRU) and its UpdateItem (1 WRU); prompts are cached
+        # per request: the spend counter's UpdateItem (1 WRU), and its consistent GetItem (1 RRU) when the
+        # environment's reading is stale (spend_reads_per_request); prompts are cached
         "DynamoDB": million
         * (
-            prices["dynamodb"]["per_million_read_request_units"] + prices["dynamodb"]["per_million_write_request_units"]
+            reads * prices["dynamodb"]["per_million_read_request_units"]
+            + prices["dynamodb"]["per_million_write_request_units"]
         ),
         "CloudWatch Logs": n * usage.log_bytes / 1e9 * prices["cloudwatch"]["logs_ingestion_per_gb"],
         "CloudWatch metrics, dashboard, alarms": METRIC_NAMES * prices["cloudwatch"]["custom_metric_per_month"]
@@ -160,7 +191,7 @@ def project(use_case, per_day, stage, report, duration_ms, peak_factor, as_json)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
     usage = measured_usage(use_case, report)
-    duration = duration_ms or config.exit_criteria.p95_latency_ms
+    duration, duration_source = lambda_duration(config, usage, duration_ms)
     scales = {
         f"{per_day:,}/day": per_day,
         f"{10 * per_day:,}/day": 10 * per_day,
@@ -173,6 +204,17 @@ def project(use_case, per_day, stage, report, duration_ms, peak_factor, as_json)
             json.dumps(
                 {
                     "usage": usage.__dict__,
+                    "lambda_duration_ms": duration,
+                    "lambda_duration_source": duration_source,
+                    "lambda_memory_mb": invoke_memory_mb(config.capacity.memory_mb),
+                    "per_request_usd": {
+                        label: {
+                            "model": tables[label]["Bedrock model"] / (n * DAYS),
+                            "infrastructure": (sum(tables[label].values()) - tables[label]["Bedrock model"])
+                            / (n * DAYS),
+                        }
+                        for label, n in scales.items()
+                    },
                     "monthly_usd": tables,
                     "idle_usd_per_month": idle_cost(use_case, stage),
                     "limits": {k: [list(x) for x in v] for k, v in found.items()},
@@ -186,7 +228,8 @@ def project(use_case, per_day, stage, report, duration_ms, peak_factor, as_json)
     console.print(
         f"{use_case} ({stage}): {usage.input_tokens:.0f} in / {usage.output_tokens:.0f} out tokens and "
         f"${usage.model_cost_usd:.6f} of model per request, measured on {usage.requests} answered cases "
-        f"({usage.source}); Lambda duration {duration:.0f} ms; prices: pricing/bedrock.yaml, pricing/aws.yaml"
+        f"({usage.source}); Lambda {invoke_memory_mb(config.capacity.memory_mb)} MB for {duration:.0f} ms "
+        f"({duration_source}); prices: pricing/bedrock.yaml, pricing/aws.yaml"
     )
     table = Table(title="monthly cost (USD, 30 days)")
     table.add_column("")
@@ -196,6 +239,16 @@ def project(use_case, per_day, stage, report, duration_ms, peak_factor, as_json)
         table.add_row(item, *[f"{tables[label][item]:,.2f}" for label in scales])
     table.add_row("[bold]total[/]", *[f"[bold]{sum(tables[label].values()):,.2f}[/]" for label in scales])
     table.add_row("per request", *[f"{sum(tables[lbl].values()) / (n * DAYS):.6f}" for lbl, n in scales.items()])
+    table.add_row(
+        "  of which model", *[f"{tables[lbl]['Bedrock model'] / (n * DAYS):.6f}" for lbl, n in scales.items()]
+    )
+    table.add_row(
+        "  of which infrastructure",
+        *[
+            f"{(sum(tables[lbl].values()) - tables[lbl]['Bedrock model']) / (n * DAYS):.6f}"
+            for lbl, n in scales.items()
+        ],
+    )
     console.print(table)
     console.print(f"idle cost (no traffic): ${idle_cost(use_case, stage):,.2f} a month")
     for label, rows in found.items():

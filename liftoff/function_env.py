@@ -10,6 +10,7 @@ that nothing it reads is missing.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 
 from liftoff.pricing import guardrail_prices_env_value, prices_env_value, structured_output_env_value
@@ -21,6 +22,20 @@ POWERTOOLS_ENVIRONMENT = {
     "POWERTOOLS_METRICS_NAMESPACE": "Liftoff",
     "POWERTOOLS_LOG_LEVEL": "INFO",
 }
+
+
+# How long the spend cap may use an environment's own reading of today's spend instead of reading the
+# counter (service.logic.invoke). Longer: fewer reads at low traffic, a larger margin below the cap.
+SPEND_READING_MAX_AGE_S = 5.0
+
+
+def spend_unseen_requests(use_case: UseCase, reading_max_age_s: float = SPEND_READING_MAX_AGE_S) -> int:
+    """The most requests other environments can finish (and add to the counter) while one environment's
+    reading ages: API Gateway admits at most burst + rate x time, and a request that finishes in the
+    window started at most a function timeout before it."""
+    cfg = use_case.config
+    window_s = reading_max_age_s + cfg.models.lambda_timeout_seconds
+    return math.ceil(cfg.api.throttle_burst + cfg.api.throttle_rate_per_s * window_s)
 
 
 @dataclass(frozen=True)
@@ -43,12 +58,14 @@ def invoke_environment(
     daily_cap_usd: float | None = None,
     prompt_cache_ttl_s: float | None = None,
     model_read_timeout_s: float | None = None,
+    spend_reading_max_age_s: float | None = None,
 ) -> dict[str, str]:
     """Every variable `Settings.from_env` reads, from the config. The keyword overrides exist for
-    local mode (a lower cap to see it work, a short cache, a short model timeout); a deployment
-    passes none."""
+    local mode (a lower cap to see it work, a short cache, a short model timeout, a short-lived spend
+    reading); a deployment passes none."""
     cfg = use_case.config
     models = cfg.models
+    reading_age = SPEND_READING_MAX_AGE_S if spend_reading_max_age_s is None else spend_reading_max_age_s
     env = {
         "LIFTOFF_USE_CASE": cfg.name,
         "LIFTOFF_STAGE": stage,
@@ -62,6 +79,9 @@ def invoke_environment(
         "LIFTOFF_IDEMPOTENCY_TABLE": resources.idempotency_table,
         "LIFTOFF_IDEMPOTENCY_TTL_S": str(cfg.api.idempotency_ttl_seconds),
         "LIFTOFF_DAILY_CAP_USD": str(cfg.budget.daily_cap_usd if daily_cap_usd is None else daily_cap_usd),
+        "LIFTOFF_SPEND_READING_MAX_AGE_S": str(reading_age),
+        "LIFTOFF_SPEND_UNSEEN_REQUESTS": str(spend_unseen_requests(use_case, reading_age)),
+        "LIFTOFF_MAX_COST_PER_REQUEST_USD": str(cfg.exit_criteria.max_cost_per_request_usd),
         "LIFTOFF_LOG_PROMPTS": str(cfg.logging.log_prompts).lower(),
         "LIFTOFF_REDACT_PATTERNS": json.dumps(cfg.logging.redact_patterns),
         "LIFTOFF_DEFAULT_ALIAS": cfg.prompts.default_alias,
@@ -74,6 +94,7 @@ def invoke_environment(
             models.timeout_seconds if model_read_timeout_s is None else model_read_timeout_s
         ),
         "LIFTOFF_BEDROCK_MAX_ATTEMPTS": str(models.max_attempts),
+        "LIFTOFF_TRACING": cfg.observability.tracing,
         **POWERTOOLS_ENVIRONMENT,
     }
     if models.fallback:

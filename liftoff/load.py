@@ -2,9 +2,9 @@
 mode or a deployed stage, summarised: p50/p95/p99 latency, error rate, throughput, cost per request,
 and a chart (`reports/<use_case>/load-<time>/load.png` and `.html`).
 
-Locally, the local API is one execution environment (one request at a time, like one Lambda
-instance), so local throughput is bounded by the simulated model latency; a deployed stage scales
-out. Set a realistic model latency with `--sim-latency-ms` (log-normal around it).
+Locally, requests run in a pool of execution environments as on Lambda (liftoff/local/environments.py):
+one request at a time each, a cold start for each new one, a 429 when all are busy; the report counts
+cold starts and throttles. Set a realistic model latency with `--sim-latency-ms` (log-normal around it).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import csv
 import html
 import json
 import os
+import statistics
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -129,8 +130,28 @@ def load(use_case, target, stage, users, duration, shape, sim_latency_ms, as_jso
         _drive(use_case, target, host, key, users=users, duration=duration, shape=shape, as_json=as_json)
 
 
+def local_stats(host: str) -> dict:
+    """What local mode's pool of execution environments has done so far (GET /_local/stats)."""
+    import requests
+
+    return requests.get(f"{host}/_local/stats", timeout=10).json()
+
+
+def environment_figures(before: dict, after: dict) -> dict:
+    """Cold starts and throttles during the run, and the environments it left running."""
+    new_cold = after["cold_start_ms"][len(before["cold_start_ms"]) :]
+    return {
+        "environments": after["environments"],
+        "max_environments": after["max_environments"],
+        "cold_starts": len(new_cold),
+        "cold_start_median_ms": statistics.median(new_cold) if new_cold else 0.0,
+        "throttles": after["throttles"] - before["throttles"],
+    }
+
+
 def _drive(use_case, target, host, key, *, users, duration, shape, as_json) -> None:
     """Run Locust against `host` and summarise it."""
+    before = local_stats(host) if target == "local" else None
     out = REPO_ROOT / "reports" / use_case / f"load-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
     out.mkdir(parents=True, exist_ok=True)
     cases = out / "requests.json"
@@ -172,13 +193,18 @@ def _drive(use_case, target, host, key, *, users, duration, shape, as_json) -> N
         raise click.ClickException(f"locust did not run (exit {done.returncode}): {done.stderr[-800:]}")
     costs = json.loads((out / "costs.json").read_text()) if (out / "costs.json").exists() else {}
     summary = {"use_case": use_case, "target": target, "shape": shape, "users": users, **summarize(prefix, costs)}
+    if before is not None:
+        summary.update(environment_figures(before, local_stats(host)))
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     chart(prefix, out, f"{use_case} {shape}, {users} users, {target}")
     if as_json:
         click.echo(json.dumps(summary, indent=2))
         return
     table = Table(title=f"load: {use_case}, {shape}, {users} users, {duration}s ({target})")
-    for column in ("requests", "errors", "req/s", "p50 ms", "p95 ms", "p99 ms", "$ / request"):
+    columns = ["requests", "errors", "req/s", "p50 ms", "p95 ms", "p99 ms", "$ / request"]
+    if before is not None:
+        columns += ["environments", "cold starts", "throttled"]
+    for column in columns:
         table.add_column(column, justify="right")
     cost = summary["cost_per_request_usd"]
     table.add_row(
@@ -189,8 +215,23 @@ def _drive(use_case, target, host, key, *, users, duration, shape, as_json) -> N
         f"{summary['p95_ms']:.0f}",
         f"{summary['p99_ms']:.0f}",
         f"{cost:.8f}" if cost is not None else "-",
+        *(
+            [
+                f"{summary['environments']} of {summary['max_environments']}",
+                f"{summary['cold_starts']} (median {summary['cold_start_median_ms']:.0f} ms)"
+                if summary["cold_starts"]
+                else "0",
+                str(summary["throttles"]),
+            ]
+            if before is not None
+            else []
+        ),
     )
     Console(width=140).print(table)
     click.echo(f"chart: {out}/load.png (and load.html); raw: {prefix}_stats*.csv")
-    if target == "local":
-        click.echo("note: local mode is one execution environment; throughput is bounded by the simulated latency")
+    if before is not None:
+        click.echo(
+            "local mode runs a pool of execution environments like Lambda (one request at a time each, a cold "
+            "start for each new one, 429 when all are busy): capacity.reserved_concurrency or "
+            "LIFTOFF_LOCAL_MAX_ENVIRONMENTS caps it"
+        )

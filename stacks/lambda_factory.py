@@ -1,6 +1,6 @@
 """The one way this template makes a Python Lambda function: Python 3.13 on arm64, one deployment
 package with the exact dependencies the tests ran (stacks/function_package.py), JSON logs to an
-explicit log group with retention, X-Ray active, and a role with no managed policies (it may write to its own log group and nothing else until granted)."""
+explicit log group with retention, X-Ray active tracing unless the config turns it off, and a role with no managed policies (it may write to its own log group and nothing else until granted)."""
 
 from __future__ import annotations
 
@@ -56,6 +56,7 @@ class FunctionProps:
     log_retention_days: int = 14
     destroy_on_delete: bool = True
     reserved_concurrency: int | None = None
+    tracing: str = "active"  # active | sdk: X-Ray active tracing; off: none (observability.tracing)
 
 
 def code_asset() -> lambda_.Code:
@@ -95,19 +96,28 @@ def python_function(scope: Construct, construct_id: str, props: FunctionProps) -
         role=role,
         memory_size=props.memory_mb,
         timeout=Duration.seconds(props.timeout_seconds),
-        tracing=lambda_.Tracing.ACTIVE,
+        tracing=lambda_.Tracing.DISABLED if props.tracing == "off" else lambda_.Tracing.ACTIVE,
         log_group=log_group,
         logging_format=lambda_.LoggingFormat.JSON,
         reserved_concurrent_executions=props.reserved_concurrency,
         environment={**POWERTOOLS_ENVIRONMENT, **props.environment},
     )
-    for scope_with_xray_grant in (role, function):  # CDK puts the grant under either, by feature flags
+    if props.tracing == "off":
         acknowledge(
-            scope_with_xray_grant,
-            "IAM5[Resource::*]",
-            "Active X-Ray tracing adds xray:PutTraceSegments and xray:PutTelemetryRecords, which support no "
-            "resource-level permissions (Service Authorization Reference: AWS X-Ray).",
+            function,
+            "LambdaTracing",
+            "Tracing is turned off on purpose in the use-case config (observability.tracing: off); logs and "
+            "metrics still record every request.",
+            pack=SERVERLESS,
         )
+    else:
+        for scope_with_xray_grant in (role, function):  # CDK puts the grant under either, by feature flags
+            acknowledge(
+                scope_with_xray_grant,
+                "IAM5[Resource::*]",
+                "Active X-Ray tracing adds xray:PutTraceSegments and xray:PutTelemetryRecords, which support no "
+                "resource-level permissions (Service Authorization Reference: AWS X-Ray).",
+            )
     pinned = (
         "Python 3.13 is pinned on purpose: the deployment package's wheels are built for it and the tests "
         "run on it; moving to a newer runtime is a deliberate upgrade of RUNTIME and PYTHON_VERSION."

@@ -36,6 +36,13 @@ def _required_number(env: Mapping[str, str], name: str) -> float:
     return _number(env, name, 0.0)
 
 
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    value = _required(env, name)
+    if value not in choices:
+        raise Misconfigured(f"environment variable {name}={value!r} is not one of {', '.join(choices)}")
+    return value
+
+
 def _prices(env: Mapping[str, str]) -> dict[str, ModelPrice]:
     raw = _required(env, "LIFTOFF_MODEL_PRICES")
     try:
@@ -104,6 +111,12 @@ class Settings:
     model_prices: dict[str, ModelPrice]
     spend_table: str
     daily_cap_usd: float
+    # The spend cap's in-process reading (service.logic.invoke): how long it stays usable, how many requests
+    # other environments can finish meanwhile, and the exit criterion's cost per request (the least a request
+    # is assumed to cost when the environment has seen none dearer)
+    spend_reading_max_age_s: float = 0.0
+    spend_unseen_requests: int = 0
+    max_cost_per_request_usd: float = 0.0
     # model id -> application inference profile ARN the call goes through (tagged: cost by use case)
     model_profiles: dict[str, str] = field(default_factory=dict)
     # model id -> how it is held to a JSON schema: native, tool or none (pricing/bedrock.yaml)
@@ -122,6 +135,7 @@ class Settings:
     bedrock_connect_timeout_s: float = 1.0
     bedrock_read_timeout_s: float = 6.0
     bedrock_max_attempts: int = 3
+    tracing: str = "active"  # active | sdk | off (service.observability)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -138,6 +152,9 @@ class Settings:
             structured_output=_json_object(env, "LIFTOFF_STRUCTURED_OUTPUT"),
             spend_table=_required(env, "LIFTOFF_SPEND_TABLE"),
             daily_cap_usd=_required_number(env, "LIFTOFF_DAILY_CAP_USD"),
+            spend_reading_max_age_s=_required_number(env, "LIFTOFF_SPEND_READING_MAX_AGE_S"),
+            spend_unseen_requests=int(_required_number(env, "LIFTOFF_SPEND_UNSEEN_REQUESTS")),
+            max_cost_per_request_usd=_required_number(env, "LIFTOFF_MAX_COST_PER_REQUEST_USD"),
             log_prompts=env.get("LIFTOFF_LOG_PROMPTS", "false").lower() == "true",
             redact_patterns=_patterns(env),
             guardrail=_guardrail(env),
@@ -150,6 +167,7 @@ class Settings:
             bedrock_connect_timeout_s=_number(env, "LIFTOFF_BEDROCK_CONNECT_TIMEOUT_S", 1.0),
             bedrock_read_timeout_s=_number(env, "LIFTOFF_BEDROCK_READ_TIMEOUT_S", 6.0),
             bedrock_max_attempts=int(_number(env, "LIFTOFF_BEDROCK_MAX_ATTEMPTS", 3)),
+            tracing=_choice(env, "LIFTOFF_TRACING", ("active", "sdk", "off")),
         )
 
 

@@ -1,15 +1,17 @@
 """A local HTTP front door that behaves like the deployed API Gateway stage: it checks the API
-key, validates the body against the same JSON schema, builds a REST (v1) proxy event and calls
-the real Lambda handler in this process."""
+key, validates the body against the same JSON schema, builds a REST (v1) proxy event and hands it
+to the real Lambda handler in an execution environment (liftoff/local/environments.py)."""
 
 from __future__ import annotations
 
 import json
 import threading
 import uuid
+from collections.abc import Callable
 
 from jsonschema import Draft4Validator
 
+from liftoff.local.environments import EnvironmentFailed, LambdaContext, Throttled
 from liftoff.local.http import LocalHTTPServer, LocalRequestHandler
 from liftoff.openapi import build as openapi_document
 from service.models.invoke import INVOKE_REQUEST_SCHEMA
@@ -17,22 +19,6 @@ from stacks.constructs.api_front_door import INVOKE_PATH
 
 INVOKE_ROUTE = "/" + "/".join(INVOKE_PATH)
 _VALIDATOR = Draft4Validator(INVOKE_REQUEST_SCHEMA)
-
-
-class LambdaContext:
-    """Just enough of the Lambda context object for Powertools."""
-
-    function_name = "liftoff-local-invoke"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:liftoff-local-invoke"
-
-    def __init__(self):
-        self.aws_request_id = str(uuid.uuid4())
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 29_000
 
 
 Reply = tuple[int, dict, dict[str, str]]  # status, JSON body, headers
@@ -75,8 +61,10 @@ def proxy_event(
     }
 
 
-def handle(*, method: str, path: str, headers: dict[str, str], raw: bytes, api_key: str, stage: str, handler) -> Reply:
-    """One request, the way API Gateway then Lambda would treat it."""
+def handle(
+    *, method: str, path: str, headers: dict[str, str], raw: bytes, api_key: str, stage: str, invoke: Callable
+) -> Reply:
+    """One request, the way API Gateway then Lambda would treat it. `invoke(event)` runs the handler."""
     request_id = str(uuid.uuid4())
     if path != INVOKE_ROUTE:
         return gateway_error(404, "MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token", request_id)
@@ -97,22 +85,39 @@ def handle(*, method: str, path: str, headers: dict[str, str], raw: bytes, api_k
             "optional variables (object of strings), alias or version",
             request_id,
         )
-    result = handler(
-        proxy_event(method=method, path=path, headers=headers, body=body, request_id=request_id, stage=stage),
-        LambdaContext(),
-    )
+    event = proxy_event(method=method, path=path, headers=headers, body=body, request_id=request_id, stage=stage)
+    return run_in_environment(invoke, event, request_id)
+
+
+def run_in_environment(invoke: Callable, event: dict, request_id: str) -> Reply:
+    """The handler's answer, or what the gateway says when no environment could run it."""
+    try:
+        result = invoke(event)
+    except Throttled as exc:  # the function's concurrency is used up: Lambda throttles, the client sees a 429
+        return gateway_error(429, "TooManyRequestsException", f"Rate exceeded: {exc}; retry with backoff", request_id)
+    except EnvironmentFailed as exc:
+        return gateway_error(502, "InternalServerError", f"Internal server error: {exc}", request_id)
     return int(result["statusCode"]), json.loads(result["body"]), proxy_result_headers(result)
 
 
-def start_local_api(*, handler, api_key: str, stage: str, port: int = 0) -> tuple[LocalHTTPServer, str]:
-    """Serve the API on 127.0.0.1. Connections are handled in threads, but the Lambda handler runs
-    one request at a time: it is one execution environment, and Lambda never gives an environment
-    two requests at once (the handler's module state - routing context, metrics buffer - relies on it)."""
+def in_process(handler: Callable) -> Callable[[dict], dict]:
+    """`handler` as one execution environment in this process: one request at a time, as Lambda gives
+    an environment (the handler's module state relies on it). For tests and benchmarks; local mode
+    runs a pool of environments."""
     one_environment = threading.Lock()
 
-    def run_handler(event: dict, context: LambdaContext) -> dict:
+    def invoke(event: dict) -> dict:
         with one_environment:
-            return handler(event, context)
+            return handler(event, LambdaContext())
+
+    return invoke
+
+
+def start_local_api(
+    *, invoke: Callable[[dict], dict], api_key: str, stage: str, port: int = 0, stats: Callable[[], dict] | None = None
+) -> tuple[LocalHTTPServer, str]:
+    """Serve the API on 127.0.0.1, each connection in a thread; `invoke(event)` runs the handler
+    (a pool of environments: liftoff/local/environments.py). GET /_local/stats says what the pool did."""
 
     class Handler(LocalRequestHandler):
         def _serve(self):
@@ -121,6 +126,8 @@ def start_local_api(*, handler, api_key: str, stage: str, port: int = 0) -> tupl
             headers = {k.lower(): v for k, v in self.headers.items()}
             if self.path == "/_local/health":
                 status, body, extra = 200, {"ok": True}, {}
+            elif self.path == "/_local/stats" and stats is not None:
+                status, body, extra = 200, stats(), {}
             elif self.path == "/openapi.json" and self.command == "GET":
                 status, body, extra = 200, openapi_document(), {}
             else:
@@ -131,7 +138,7 @@ def start_local_api(*, handler, api_key: str, stage: str, port: int = 0) -> tupl
                     raw=raw,
                     api_key=api_key,
                     stage=stage,
-                    handler=run_handler,
+                    invoke=invoke,
                 )
             payload = json.dumps(body).encode()
             self.send_response(status)

@@ -126,9 +126,11 @@ def handler_environment(
     """The environment the deployed function gets (liftoff/function_env.py, the same function CDK
     calls), pointed at the local services. Local knobs: `LIFTOFF_LOCAL_DAILY_CAP_USD` overrides the
     daily cap (to see the cap work), `LIFTOFF_LOCAL_PROMPT_CACHE_TTL_S` the prompt cache and
-    `LIFTOFF_LOCAL_MODEL_TIMEOUT_S` the model's read timeout (1 s: the simulator's faults hang)."""
+    `LIFTOFF_LOCAL_MODEL_TIMEOUT_S` the model's read timeout (1 s: the simulator's faults hang) and
+    `LIFTOFF_LOCAL_SPEND_READING_MAX_AGE_S` how long the spend cap trusts an environment's reading."""
     cap = os.environ.get("LIFTOFF_LOCAL_DAILY_CAP_USD")
     cache = os.environ.get("LIFTOFF_LOCAL_PROMPT_CACHE_TTL_S")
+    reading_age = os.environ.get("LIFTOFF_LOCAL_SPEND_READING_MAX_AGE_S")
     return {
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
@@ -151,6 +153,7 @@ def handler_environment(
             daily_cap_usd=float(cap) if cap else None,
             prompt_cache_ttl_s=float(cache) if cache else None,
             model_read_timeout_s=float(os.environ.get("LIFTOFF_LOCAL_MODEL_TIMEOUT_S", "1.0")),
+            spend_reading_max_age_s=float(reading_age) if reading_age else None,
         ),
     }
 
@@ -253,16 +256,21 @@ def serve(use_case_name: str, ready_file: Path) -> None:
         )
     )
 
-    from service.handlers.invoke import lambda_handler
-
     provision(
         use_case, table=table, spend_table=spend_table, dynamodb_url=dynamodb_url, idempotency_table=idempotency_table
     )
 
+    from liftoff.local.environments import DEFAULT_MAX_ENVIRONMENTS, EnvironmentPool
     from liftoff.local.local_api import start_local_api
 
+    # Lambda's concurrency: the use case's reservation, or a local cap (LIFTOFF_LOCAL_MAX_ENVIRONMENTS)
+    cap = int(os.environ.get("LIFTOFF_LOCAL_MAX_ENVIRONMENTS") or DEFAULT_MAX_ENVIRONMENTS)
+    reserved = use_case.config.capacity.reserved_concurrency
+    pool = EnvironmentPool(max_environments=min(reserved, cap) if reserved else cap)
     api_key = secrets.token_urlsafe(24)
-    api_server, api_url = start_local_api(handler=lambda_handler, api_key=api_key, stage=LOCAL_STAGE)
+    api_server, api_url = start_local_api(
+        invoke=pool.invoke, api_key=api_key, stage=LOCAL_STAGE, stats=lambda: asdict(pool.stats())
+    )
     state = LocalState(
         os.getpid(), use_case.name, api_url, api_key, dynamodb_url, bedrock_url, table, spend_table, idempotency_table
     )
@@ -279,6 +287,7 @@ def serve(use_case_name: str, ready_file: Path) -> None:
     while not stopping:
         time.sleep(0.2)
     api_server.shutdown()
+    pool.close()
     sim_server.shutdown()
     moto.stop()
 

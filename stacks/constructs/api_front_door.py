@@ -173,7 +173,7 @@ class ApiFrontDoor(Construct):
             cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
             deploy_options=apigw.StageOptions(
                 stage_name=self._stage.name,
-                tracing_enabled=True,
+                tracing_enabled=self._use_case.observability.tracing != "off",
                 metrics_enabled=True,
                 logging_level=apigw.MethodLoggingLevel[self._stage.api_logging_level],
                 data_trace_enabled=False,  # never log request/response bodies at the gateway

@@ -14,6 +14,7 @@ from stacks.bedrock_access import invoke_resource_arns
 from stacks.constructs.model_guardrail import ModelGuardrail
 from stacks.constructs.model_profiles import ModelProfiles
 from stacks.lambda_factory import FunctionProps, python_function
+from stacks.memory import invoke_memory_mb
 from stacks.table_factory import TABLE_KEY_ACTIONS
 
 
@@ -44,6 +45,8 @@ class InvokeFunction(Construct):
                 description=f"Liftoff {use_case.name} ({stage.name}): invoke a prompt on Bedrock",
                 timeout_seconds=config.models.lambda_timeout_seconds,
                 reserved_concurrency=config.capacity.reserved_concurrency,
+                tracing=config.observability.tracing,
+                memory_mb=invoke_memory_mb(config.capacity.memory_mb),
                 log_retention_days=stage.log_retention_days,
                 destroy_on_delete=stage.destroy_on_delete,
                 environment=invoke_environment(

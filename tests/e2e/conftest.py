@@ -6,6 +6,7 @@ import requests
 from liftoff.local import runtime
 
 USE_CASE = "support-triage"
+SPEND_READING_MAX_AGE_S = 0.5
 
 
 @pytest.fixture(scope="session")
@@ -13,6 +14,8 @@ def local():
     """Local mode as a user runs it (`liftoff local up`), stopped at the end of the session."""
     # promotions must show at once in these tests, not after the production cache TTL
     os.environ["LIFTOFF_LOCAL_PROMPT_CACHE_TTL_S"] = "0"
+    # the cap tests move the counter behind the function's back: its reading must age out quickly
+    os.environ["LIFTOFF_LOCAL_SPEND_READING_MAX_AGE_S"] = str(SPEND_READING_MAX_AGE_S)
     runtime.down(USE_CASE)  # a local mode started by hand may have another TTL
     state = runtime.up(USE_CASE)
     yield state

@@ -24,6 +24,11 @@ def test_a_short_steady_run_is_summarised(local):
     assert summary["error_rate"] == 0
     assert 0 < summary["p50_ms"] <= summary["p95_ms"] <= summary["p99_ms"]
     assert summary["cost_per_request_usd"] > 0
+    # three users keep up to three execution environments busy, each started with a cold start
+    assert 1 <= summary["cold_starts"] <= 3
+    assert summary["cold_start_median_ms"] > 0
+    assert summary["environments"] <= summary["max_environments"]
+    assert summary["throttles"] == 0
 
 
 def test_what_a_command_starts_it_stops(local):

@@ -203,3 +203,76 @@ def test_a_customer_managed_table_key_encrypts_every_table_and_is_granted(tmp_pa
     ]
     assert len(grants) == 2  # the invoke function and the prompt sync function
     assert all(g["Resource"] in (key_arn, [key_arn]) for g in grants)
+
+
+@pytest.mark.parametrize("mode", ["active", "sdk", "off"])
+def test_tracing_follows_the_config_and_stays_nag_clean(tmp_path, mode):
+    import dataclasses
+
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Template
+
+    from liftoff.config import get_stage
+    from liftoff.usecases import load_use_case
+    from stacks.usecase_stack import UseCaseStack
+
+    use_case = load_use_case("support-triage")
+    observability = use_case.config.observability.model_copy(update={"tracing": mode})
+    config = use_case.config.model_copy(update={"observability": observability})
+    app = cdk.App(outdir=str(tmp_path))
+    stack = UseCaseStack(
+        app,
+        f"Tracing-{mode}",
+        use_case=dataclasses.replace(use_case, config=config),
+        stage=get_stage("prod"),
+        env=cdk.Environment(account="111111111111", region="us-east-1"),
+    )
+    add_nag_checks(app)
+    app.synth()  # fails on any unacknowledged finding
+    template = Template.from_stack(stack)
+    functions = template.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"Handler": "service.handlers.invoke.lambda_handler"}}
+    )
+    (invoke,) = functions.values()
+    assert invoke["Properties"]["Environment"]["Variables"]["LIFTOFF_TRACING"] == mode
+    expected = "PassThrough" if mode == "off" else "Active"
+    assert invoke["Properties"].get("TracingConfig", {"Mode": "PassThrough"})["Mode"] == expected
+    template.has_resource_properties("AWS::ApiGateway::Stage", {"TracingEnabled": mode != "off"})
+
+
+def test_the_invoke_function_memory_comes_from_the_measured_peak(tmp_path):
+    import dataclasses
+
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Template
+
+    from liftoff.config import get_stage
+    from liftoff.usecases import load_use_case
+    from stacks.memory import HEADROOM, measured, memory_for
+    from stacks.usecase_stack import UseCaseStack
+
+    peak = measured()["peak_rss_mb"]
+    chosen = memory_for(peak)
+    assert chosen >= peak * HEADROOM and chosen - 64 < peak * HEADROOM  # the smallest 64 MB step with headroom
+    use_case = load_use_case("support-triage")
+    sizes = {}
+    for override in (None, 1024):
+        capacity = use_case.config.capacity.model_copy(update={"memory_mb": override})
+        config = use_case.config.model_copy(update={"capacity": capacity})
+        app = cdk.App(outdir=str(tmp_path / str(override)))
+        stack = UseCaseStack(
+            app,
+            f"Memory-{override}",
+            use_case=dataclasses.replace(use_case, config=config),
+            stage=get_stage("sandbox"),
+            env=cdk.Environment(account="111111111111", region="us-east-1"),
+        )
+        (invoke,) = (
+            Template.from_stack(stack)
+            .find_resources(
+                "AWS::Lambda::Function", {"Properties": {"Handler": "service.handlers.invoke.lambda_handler"}}
+            )
+            .values()
+        )
+        sizes[override] = invoke["Properties"]["MemorySize"]
+    assert sizes == {None: chosen, 1024: 1024}

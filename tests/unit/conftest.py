@@ -87,10 +87,11 @@ def call(table, spend_table, triage, simulator_url, monkeypatch):
         headers: dict | None = None,
         with_headers: bool = False,
         request_context: dict | None = None,
+        path: str = "/v1/invoke",
     ):
         payload = raw if raw is not None else json.dumps(body)
         event = proxy_event(
-            method="POST", path="/v1/invoke", headers=headers or {}, body=payload, request_id="req-1", stage="t"
+            method="POST", path=path, headers=headers or {}, body=payload, request_id="req-1", stage="t"
         )
         event["requestContext"].update(request_context or {})
         result = handler_module.lambda_handler(event, LambdaContext())

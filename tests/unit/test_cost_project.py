@@ -3,7 +3,18 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from liftoff.cost_project import Usage, idle_cost, limits, measured_usage, monthly_costs, project
+from liftoff.cost_project import (
+    Usage,
+    idle_cost,
+    lambda_duration,
+    limits,
+    measured_usage,
+    monthly_costs,
+    project,
+    spend_reads_per_request,
+)
+from liftoff.usecases import load_use_case
+from stacks.memory import measured, memory_for
 
 
 @pytest.fixture
@@ -30,11 +41,28 @@ def test_monthly_arithmetic():
     n = 10_000 * 30
     assert costs["Bedrock model"] == pytest.approx(n * 0.00002)
     assert costs["API Gateway"] == pytest.approx(n / 1e6 * 3.50)
-    assert costs["Lambda duration"] == pytest.approx(n * 2.5 * 0.5 * 0.0000133334)
+    # the invoke function's memory is the one the stack deploys: from the measured peak RSS
+    memory_gb = memory_for(measured()["peak_rss_mb"]) / 1024
+    assert costs["Lambda duration"] == pytest.approx(n * 2.5 * memory_gb * 0.0000133334)
     assert costs["WAF"] == pytest.approx(5 + 3 * 1 + n / 1e6 * 0.60)
     assert "WAF" not in monthly_costs("support-triage", "sandbox", 10_000, usage, duration_ms=2500)
     # no traffic still costs the dashboard, alarms, metrics, the key (and WAF in prod)
-    assert idle_cost("support-triage", "prod") == pytest.approx(16 * 0.30 + 3 + 7 * 0.10 + 1 + 5 + 3)
+    assert idle_cost("support-triage", "prod") == pytest.approx(16 * 0.30 + 3 + 8 * 0.10 + 1 + 5 + 3)
+
+
+def test_the_duration_is_measured_unless_the_simulator_answered():
+    config = load_use_case("support-triage").config
+    real = Usage(2, 200, 30, 0.00002, 1000, "r", latency_ms=840.0, simulated=False)
+    simulated = Usage(2, 200, 30, 0.00002, 1000, "s", latency_ms=12.0, simulated=True)
+    assert lambda_duration(config, real, None) == (840.0, "mean latency measured by the eval (r)")
+    assert lambda_duration(config, simulated, None)[0] == config.exit_criteria.p95_latency_ms
+    assert lambda_duration(config, real, 1200.0) == (1200.0, "--duration-ms")
+
+
+def test_spend_counter_reads_fall_as_traffic_keeps_readings_fresh():
+    reads = [spend_reads_per_request(per_day, 2500) for per_day in (1_000, 10_000, 100_000, 1_000_000)]
+    assert reads == sorted(reads, reverse=True)
+    assert reads[0] > 0.9 and reads[-1] < 0.2
 
 
 def test_the_first_limit_met_names_the_config_to_change():

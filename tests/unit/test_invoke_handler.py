@@ -254,3 +254,32 @@ def test_a_body_nested_thousands_of_levels_deep_is_a_400(call):
     status, body = call(None, raw=deep)
     assert (status, body["error"]["code"]) == (400, "BadRequestBody")
     assert "nested too deeply" in body["error"]["message"]
+
+
+def test_the_handler_module_imports_only_what_every_request_needs():
+    """Cold start: the X-Ray SDK (tracing: sdk only), Powertools' idempotency (Idempotency-Key only),
+    its event handler (not used) and jsonschema (json prompts, on first use) stay out of the import."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, service.handlers.invoke; "
+        "heavy = ['aws_xray_sdk', 'aws_lambda_powertools.utilities.idempotency', "
+        "'aws_lambda_powertools.event_handler', 'jsonschema']; "
+        "print([m for m in heavy if m in sys.modules])"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd="lambdas")
+    assert done.stdout.strip() == "[]"
+
+
+def test_tracing_sdk_wraps_the_handler_in_powertools_tracer(monkeypatch):
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    assert handler_module._entry("active") is handler_module._handle
+    assert handler_module._entry("off") is handler_module._handle
+    assert handler_module._entry("sdk") is not handler_module._handle  # Tracer's capture_lambda_handler
+
+
+def test_an_unknown_route_is_a_json_404(call):
+    status, body = call({"prompt_id": "triage"}, path="/v1/other")
+    assert status == 404
+    assert body["error"]["code"] == "NotFound"

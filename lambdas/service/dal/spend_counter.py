@@ -3,10 +3,15 @@
 Item: pk `<use_case>#<YYYY-MM-DD>`, `spend_usd` (Number), `requests` (Number), `expires_at`
 (epoch seconds, the table's TTL attribute; old days disappear on their own after `KEEP_DAYS`).
 ADD is applied by DynamoDB itself, so concurrent writers never lose an update.
+
+Every read and every ADD returns the day's total; the counter keeps the latest as this execution
+environment's reading (`reading`), so a cap check can be served in-process while the reading is fresh
+(service.logic.invoke decides when that is safe).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -30,15 +35,44 @@ class DaySpend:
     requests: int
 
 
+@dataclass(frozen=True)
+class Reading:
+    """The day's total as DynamoDB last returned it to this environment, and when (monotonic seconds)."""
+
+    day: date
+    spend_usd: float
+    at: float
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
 class SpendCounter:
-    def __init__(self, table: Any, use_case: str, *, clock: Callable[[], datetime] = utc_now):
+    def __init__(
+        self,
+        table: Any,
+        use_case: str,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        monotonic: Callable[[], float] = time.monotonic,
+    ):
         self._table = table
         self._use_case = use_case
         self._clock = clock
+        self._monotonic = monotonic
+        self._reading: Reading | None = None
+        self.largest_add_usd = 0.0  # the most expensive request this environment has added
+
+    def reading(self, max_age_s: float) -> float | None:
+        """Today's total as last seen by this environment, if seen within `max_age_s`; else None."""
+        seen = self._reading
+        if seen is None or seen.day != self.today() or self._monotonic() - seen.at > max_age_s:
+            return None
+        return seen.spend_usd
+
+    def _remember(self, day: date, spend_usd: float) -> None:
+        self._reading = Reading(day, spend_usd, self._monotonic())
 
     def _key(self, day: date) -> dict[str, str]:
         return {"pk": f"{self._use_case}#{day.isoformat()}"}
@@ -54,7 +88,10 @@ class SpendCounter:
 
     def spent_today_usd(self) -> float:
         """Strongly consistent read: a cap check must see every add that has completed."""
-        return self.day(self.today()).spend_usd
+        today = self.today()
+        spend = self.day(today).spend_usd
+        self._remember(today, spend)
+        return spend
 
     def day(self, day: date) -> DaySpend:
         try:
@@ -81,7 +118,10 @@ class SpendCounter:
             )
         except (ClientError, BotoCoreError) as exc:
             raise SpendCounterUnavailable(f"cannot add ${cost_usd} to today's spend: {exc}") from exc
-        return float(result["Attributes"]["spend_usd"])
+        total = float(result["Attributes"]["spend_usd"])
+        self._remember(today, total)
+        self.largest_add_usd = max(self.largest_add_usd, cost_usd)
+        return total
 
     def history(self, days: int) -> list[DaySpend]:
         """The last `days` UTC days, today included, oldest first (a day with no spend reads 0)."""

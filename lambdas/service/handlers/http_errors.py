@@ -1,12 +1,23 @@
-"""Every error a client can see, in one shape: {"error": {"code", "message"}} with a 4xx/5xx status."""
+"""Every error a client can see, in one shape: {"error": {"code", "message"}} with a 4xx/5xx status,
+as the API Gateway proxy result the function returns."""
 
 from __future__ import annotations
 
 import json
 
-from aws_lambda_powertools.event_handler import Response, content_types
-
 from service.models.errors import ServiceError
+
+JSON = "application/json"
+
+
+def proxy_result(status: int, body: str, headers: dict[str, str] | None = None) -> dict:
+    """A Lambda proxy integration response (API Gateway REST)."""
+    return {
+        "statusCode": status,
+        "headers": {**(headers or {}), "Content-Type": JSON},
+        "body": body,
+        "isBase64Encoded": False,
+    }
 
 
 def header(headers: dict[str, str] | None, name: str) -> str | None:
@@ -17,21 +28,19 @@ def header(headers: dict[str, str] | None, name: str) -> str | None:
 
 def error_response(
     status: int, code: str, message: str, request_id: str | None = None, headers: dict[str, str] | None = None
-) -> Response:
+) -> dict:
     body: dict = {"error": {"code": code, "message": message}}
     if request_id:
         body["error"]["request_id"] = request_id
-    return Response(
-        status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body), headers=headers
-    )
+    return proxy_result(status, json.dumps(body), headers)
 
 
-def from_service_error(exc: ServiceError, request_id: str | None = None) -> Response:
+def from_service_error(exc: ServiceError, request_id: str | None = None) -> dict:
     return error_response(exc.status, exc.code, exc.message, request_id, exc.headers)
 
 
 def describe_validation_errors(errors: list[dict]) -> str:
-    """Turn pydantic/Powertools validation errors into one readable sentence."""
+    """Turn pydantic validation errors into one readable sentence."""
     parts = []
     for err in errors:
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]

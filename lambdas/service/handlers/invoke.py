@@ -1,34 +1,42 @@
-"""POST /v1/invoke: thin edge. Parse and validate, call logic.invoke, shape the response."""
+"""POST /v1/invoke: thin edge. Parse and validate, call logic.invoke, shape the response.
 
-# No `from __future__ import annotations` here: Powertools reads the route signature at runtime.
+The edge is written out rather than built on Powertools' event handler: the function serves one
+route, and the resolver's routing and OpenAPI validation cost more than the rest of the template's
+warm path together (make bench: ~150 us of ~700 us per request, and ~60 ms of cold start) for
+nothing a single route needs. The body is parsed once (json) and validated once (pydantic), with
+the same JSON errors the API documents. Logger and Metrics stay Powertools'.
+"""
+
 import json
 import re
 from functools import lru_cache
-from typing import Annotated
 
 import boto3
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Body
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
+from pydantic import ValidationError
 
 from service.dal.model_client import ModelClient
 from service.dal.prompt_store import PromptStore
 from service.dal.spend_counter import SpendCounter
-from service.handlers.http_errors import describe_validation_errors, error_response, from_service_error, header
-from service.handlers.idempotency import REPLAYED, caller_identity, idempotency_key, make_idempotent
+from service.handlers.http_errors import (
+    describe_validation_errors,
+    error_response,
+    from_service_error,
+    header,
+    proxy_result,
+)
+from service.handlers.idempotency import REPLAYED, caller_identity, idempotency_key
 from service.logic.invoke import InvokeDeps, InvokeOutcome, invoke
 from service.logic.prompt_resolver import PromptResolver
 from service.logic.redact import Redactor
 from service.models.errors import ModelOutputInvalid, PayloadTooLarge, ServiceError, UnsupportedMediaType
 from service.models.invoke import InvokeRequest
-from service.observability import logger, metrics, tracer
+from service.observability import logger, metrics, traced
 from service.settings import Settings, get_settings
 
-app = APIGatewayRestResolver(enable_validation=True)
+ROUTE = ("POST", "/v1/invoke")
 DYNAMODB_CONNECT_TIMEOUT_S = 1.0
 DYNAMODB_READ_TIMEOUT_S = 1.0
 DYNAMODB_TOTAL_ATTEMPTS = 2
@@ -78,6 +86,8 @@ def get_idempotent_invoke():
     settings = get_settings()
     if not settings.idempotency_table:
         return None
+    from service.handlers.idempotency import make_idempotent  # Powertools idempotency: only when used
+
     return make_idempotent(
         _invoke_idempotently,
         table_name=settings.idempotency_table,
@@ -110,29 +120,21 @@ def request_id_of(event: dict, context: LambdaContext) -> str:
     return (event.get("requestContext") or {}).get("requestId") or context.aws_request_id
 
 
-def _request_id() -> str:
-    return app.context["request_id"]
-
-
-@app.post("/v1/invoke")
-@tracer.capture_method
-def invoke_route(body: Annotated[InvokeRequest, Body()]):
-    key = idempotency_key(app.current_event.headers)
+def _invoke_route(body: InvokeRequest, event: dict, context: LambdaContext, request_id: str) -> dict:
+    key = idempotency_key(event.get("headers"))
     idempotent = get_idempotent_invoke() if key else None
     headers = {}
     if idempotent is None:
-        result = _invoke_and_record(body, _request_id())
+        result = _invoke_and_record(body, request_id)
     else:
-        caller = caller_identity(app.current_event.raw_event)
-        request = {"key": f"{caller}|{key}", "body": body.model_dump(mode="json"), "request_id": _request_id()}
-        result = idempotent(request, app.lambda_context)
+        caller = caller_identity(event)
+        request = {"key": f"{caller}|{key}", "body": body.model_dump(mode="json"), "request_id": request_id}
+        result = idempotent(request, context)
         if result.pop(REPLAYED, False):  # the stored answer: no model call, no cost, no metrics
             headers["Idempotent-Replayed"] = "true"
             metrics.add_metric(name="IdempotentReplays", unit=MetricUnit.Count, value=1)
             logger.info("invoke replayed", extra={"status": 200, "idempotency_key": key})
-    return Response(
-        status_code=200, content_type=content_types.APPLICATION_JSON, body=json.dumps(result), headers=headers
-    )
+    return proxy_result(200, json.dumps(result), headers)
 
 
 def _record_success(outcome: InvokeOutcome) -> None:
@@ -182,16 +184,13 @@ def _count_error(code: str, error_class: str) -> None:
     metrics.add_metadata(key="ErrorCode", value=code)
 
 
-@app.exception_handler(RequestValidationError)
-def _invalid_request(exc: RequestValidationError) -> Response:
-    message = describe_validation_errors(list(exc.errors()))
+def _invalid_request(message: str, request_id: str) -> dict:
     logger.info("invoke rejected", extra={"status": 400, "error_code": "ValidationError", "reason": message})
     _count_error("ValidationError", "ClientError")
-    return error_response(400, "ValidationError", message, _request_id())
+    return error_response(400, "ValidationError", message, request_id)
 
 
-@app.exception_handler(ServiceError)
-def _service_error(exc: ServiceError) -> Response:
+def _service_error(exc: ServiceError, request_id: str) -> dict:
     log = logger.warning if exc.status >= 500 else logger.info
     fields = {"status": exc.status, "error_code": exc.code, "reason": exc.message}
     if exc.cost_usd:  # billed anyway (a guardrail block, timed-out attempts): the cost metrics must see it
@@ -203,7 +202,7 @@ def _service_error(exc: ServiceError) -> Response:
         metrics.add_metric(name="InvalidOutputs", unit=MetricUnit.Count, value=1)
     log("invoke failed", extra=fields)
     _count_error(exc.code, exc.error_class)
-    return from_service_error(exc, _request_id())
+    return from_service_error(exc, request_id)
 
 
 def _count_cost(cost_usd: float, spent_today_usd: float | None) -> None:
@@ -213,26 +212,33 @@ def _count_cost(cost_usd: float, spent_today_usd: float | None) -> None:
         metrics.add_metric(name="SpendTodayUSD", unit=MetricUnit.NoUnit, value=spent_today_usd)
 
 
-@app.exception_handler(RecursionError)
-def _nested_too_deeply(_exc: RecursionError) -> Response:
+def _nested_too_deeply(request_id: str) -> dict:
     """A body nested thousands of levels deep exhausts the JSON parser's recursion: bad input, not a fault."""
     message = "the body is nested too deeply to be a request; send a JSON object with prompt_id and variables"
     logger.info("invoke rejected", extra={"status": 400, "error_code": "BadRequestBody", "reason": message})
     _count_error("BadRequestBody", "ClientError")
-    return error_response(400, "BadRequestBody", message, _request_id())
+    return error_response(400, "BadRequestBody", message, request_id)
 
 
-@app.exception_handler(Exception)
-def _unexpected(exc: Exception) -> Response:
-    logger.exception("unexpected error")  # the stack trace goes to the log, never to the client
-    _count_error("InternalError", "ServerError")
-    return error_response(500, "InternalError", "internal error; quote the request id", _request_id())
+def _no_route(method: str, path: str, request_id: str) -> dict:
+    return error_response(404, "NotFound", f"no route {method} {path}; use POST /v1/invoke", request_id)
 
 
-@app.not_found
-def _no_route(_exc: Exception) -> Response:
-    path = app.current_event.path
-    return error_response(404, "NotFound", f"no route {app.current_event.http_method} {path}; use POST /v1/invoke")
+def _parse(event: dict, request_id: str) -> InvokeRequest | dict:
+    """The body as an InvokeRequest, or the 400 that says what is wrong with it."""
+    raw = event.get("body") or ""
+    try:
+        data = json.loads(raw)
+    except RecursionError:
+        return _nested_too_deeply(request_id)
+    except ValueError:
+        return _invalid_request("the body is not valid JSON", request_id)
+    try:
+        return InvokeRequest.model_validate(data)
+    except ValidationError as exc:
+        return _invalid_request(describe_validation_errors(exc.errors(include_url=False)), request_id)
+    except RecursionError:
+        return _nested_too_deeply(request_id)
 
 
 def _refuse_early(event: dict, settings: Settings) -> ServiceError | None:
@@ -249,32 +255,46 @@ def _refuse_early(event: dict, settings: Settings) -> ServiceError | None:
     return None
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics(raise_on_empty_metrics=False)
-@tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    # API Gateway's request id is the correlation id (read directly: a JMESPath query costs more)
+    logger.set_correlation_id((event.get("requestContext") or {}).get("requestId"))
     try:
         settings = get_settings()
     except ServiceError as exc:  # a deployment mistake: say so plainly, never a stack trace
         logger.error("function is misconfigured", extra={"reason": exc.message})
-        return _as_proxy_result(from_service_error(exc))
+        return from_service_error(exc)
+    return _entry(settings.tracing)(event, context)
+
+
+@lru_cache(maxsize=4)
+def _entry(tracing: str):
+    return traced(_handle, tracing)
+
+
+def _handle(event: dict, context: LambdaContext) -> dict:
+    settings = get_settings()
     metrics.set_default_dimensions(UseCase=settings.use_case, Stage=settings.stage)
     request_id = request_id_of(event, context)
     metrics.add_metadata(key="RequestId", value=request_id)
     logger.append_keys(use_case=settings.use_case, stage=settings.stage, request_id=request_id)
+    method, resource = event.get("httpMethod"), event.get("resource") or event.get("path")
+    if (method, resource) != ROUTE:
+        return _no_route(method, event.get("path") or resource, request_id)
     refused = _refuse_early(event, settings)
     if refused is not None:
         logger.info("invoke rejected", extra={"status": refused.status, "error_code": refused.code})
         _count_error(refused.code, refused.error_class)
-        return _as_proxy_result(from_service_error(refused, request_id))
-    app.append_context(request_id=request_id)
-    return app.resolve(event, context)
-
-
-def _as_proxy_result(response: Response) -> dict:
-    return {
-        "statusCode": response.status_code,
-        "headers": {**response.headers, "Content-Type": content_types.APPLICATION_JSON},
-        "body": response.body,
-        "isBase64Encoded": False,
-    }
+        return from_service_error(refused, request_id)
+    try:
+        body = _parse(event, request_id)
+        if isinstance(body, dict):  # the 400 that says what is wrong
+            return body
+        return _invoke_route(body, event, context, request_id)
+    except ServiceError as exc:
+        return _service_error(exc, request_id)
+    except Exception:
+        logger.exception("unexpected error")  # the stack trace goes to the log, never to the client
+        _count_error("InternalError", "ServerError")
+        return error_response(500, "InternalError", "internal error; quote the request id", request_id)

@@ -1,8 +1,14 @@
 """One invoke: check the spend cap, resolve the prompt, render it, call the model, count the cost,
 describe what happened.
 
-The cap check reads today's spend before the call and the cost is added after it, so the overshoot
-past the cap is bounded by one in-flight request per concurrently running function instance:
+The spend cap costs one DynamoDB call per request on the normal path: the atomic ADD of the cost after
+the call, whose answer (today's total) is this environment's reading. The check before the call uses
+that reading without a call while it is fresh (`spend_reading_max_age_s`) and today's spend is far
+from the cap: more than `spend_unseen_requests` x the most expensive request below it, which is the
+most other environments can have added since the reading (API Gateway lets through at most
+burst + rate x (reading age + function timeout) requests that can finish in that time). Otherwise it
+reads the counter (strongly consistent). So a request the reading admits would have been admitted by
+a read too, and the overshoot bound is the read's: the requests in flight when the cap is reached,
 at most (concurrency x the most expensive request)."""
 
 from __future__ import annotations
@@ -194,12 +200,19 @@ def _check_spend_cap(deps: InvokeDeps) -> None:
     """Refuse the request when today's spend has reached the cap. An unreadable counter does not
     take the API down: the request is served, logged and counted (SpendCounterErrors)."""
     settings = deps.settings
-    try:
-        spent = deps.spend.spent_today_usd()
-    except SpendCounterUnavailable as exc:
-        logger.warning("spend cap not checked: counter unavailable", extra={"reason": str(exc)})
-        metrics.add_metric(name="SpendCounterErrors", unit=MetricUnit.Count, value=1)
-        return
+    spent = deps.spend.reading(settings.spend_reading_max_age_s)
+    if spent is not None and spent < settings.daily_cap_usd:
+        most_expensive = max(deps.spend.largest_add_usd, settings.max_cost_per_request_usd)
+        if spent + settings.spend_unseen_requests * most_expensive < settings.daily_cap_usd:
+            return  # far from the cap: served from the reading, no DynamoDB call
+        spent = None  # near the cap: read the counter
+    if spent is None:  # (a reading at or over the cap needs no read: the counter only grows within a day)
+        try:
+            spent = deps.spend.spent_today_usd()
+        except SpendCounterUnavailable as exc:
+            logger.warning("spend cap not checked: counter unavailable", extra={"reason": str(exc)})
+            metrics.add_metric(name="SpendCounterErrors", unit=MetricUnit.Count, value=1)
+            return
     if spent >= settings.daily_cap_usd:
         raise SpendCapHit(
             f"use case {settings.use_case} has spent {_usd(spent)} today, its daily cap is "

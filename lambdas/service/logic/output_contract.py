@@ -54,11 +54,12 @@ def problem_with(text: str, schema: dict) -> tuple[str | None, Any]:
         value = json.loads(text)
     except ValueError as exc:
         return f"not JSON ({exc.msg} at character {exc.pos})", None
+    validator = _validator(schema)
+    if validator.is_valid(value):  # the common case, without building error objects
+        return None, value
     from jsonschema.exceptions import best_match
 
-    error = best_match(_validator(schema).iter_errors(value))
-    if error is None:
-        return None, value
+    error = best_match(validator.iter_errors(value))
     path = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
     # built from the schema's side only: jsonschema's own message quotes the answer's values
     rule = json.dumps(error.validator_value, default=str, ensure_ascii=False)[:160]
