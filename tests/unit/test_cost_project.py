@@ -1,3 +1,4 @@
+import itertools
 import json
 
 import pytest
@@ -61,7 +62,7 @@ def test_the_duration_is_measured_unless_the_simulator_answered():
 
 def test_spend_counter_reads_fall_as_traffic_keeps_readings_fresh():
     reads = [spend_reads_per_request(per_day, 2500) for per_day in (1_000, 10_000, 100_000, 1_000_000)]
-    assert reads == sorted(reads, reverse=True)
+    assert all(later <= earlier + 1e-12 for earlier, later in itertools.pairwise(reads))
     assert reads[0] > 0.9 and reads[-1] < 0.2
 
 
