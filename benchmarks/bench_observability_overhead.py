@@ -33,7 +33,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 import boto3
 from moto import mock_aws
 
-from liftoff.local.local_api import LambdaContext, proxy_event
+from liftoff.local.local_api import LambdaContext, invoke_event
 from liftoff.local.runtime import create_prompts_table, create_spend_table, handler_environment
 from liftoff.usecases import load_use_case
 from service.dal.model_client import ModelClient
@@ -119,11 +119,8 @@ def main() -> None:
         os.environ.pop(key, None)
     get_settings.cache_clear()
     settings = get_settings()
-    event = proxy_event(
-        method="POST",
-        path="/v1/invoke",
-        headers={"Content-Type": "application/json"},
-        body=json.dumps({"prompt_id": "triage", "variables": {"message": "I was charged twice for order 1182"}}),
+    event = invoke_event(
+        {"prompt_id": "triage", "variables": {"message": "I was charged twice for order 1182"}},
         request_id="bench",
         stage="bench",
     )

@@ -44,7 +44,7 @@ from moto.server import ThreadedMotoServer
 from liftoff import REPO_ROOT
 from liftoff.local import runtime
 from liftoff.local.bedrock_simulator import SimulatorConfig, start_simulator
-from liftoff.local.local_api import LambdaContext, proxy_event
+from liftoff.local.local_api import LambdaContext, invoke_event
 from liftoff.usecases import load_use_case
 from service.dal.spend_counter import SpendCounter
 from service.handlers import invoke as handler_module
@@ -128,13 +128,8 @@ def warm_requests() -> dict:
         runtime.provision(use_case, table="b-prompts", spend_table="b-spend", dynamodb_url=dynamodb_url)
         get_settings.cache_clear()
         handler_module.get_deps.cache_clear()
-        event = proxy_event(
-            method="POST",
-            path="/v1/invoke",
-            headers={"Content-Type": "application/json"},
-            body=json.dumps({"prompt_id": "triage", "variables": {"message": "I was charged twice"}}),
-            request_id="bench",
-            stage="bench",
+        event = invoke_event(
+            {"prompt_id": "triage", "variables": {"message": "I was charged twice"}}, request_id="bench", stage="bench"
         )
         bare_client = boto3.client("bedrock-runtime", endpoint_url=sim_url)
 
@@ -267,13 +262,8 @@ def peak_memory() -> dict:
         )
         env.pop("LIFTOFF_GUARDRAIL_ID", None)
         runtime.provision(use_case, table="m-prompts", spend_table="m-spend", dynamodb_url=dynamodb_url)
-        event = proxy_event(
-            method="POST",
-            path="/v1/invoke",
-            headers={"Content-Type": "application/json"},
-            body=json.dumps({"prompt_id": "triage", "variables": {"message": "I was charged twice"}}),
-            request_id="rss",
-            stage="bench",
+        event = invoke_event(
+            {"prompt_id": "triage", "variables": {"message": "I was charged twice"}}, request_id="rss", stage="bench"
         )
         done = subprocess.run(  # noqa: S603
             [sys.executable, "-c", RSS_PROBE, str(MEMORY_REQUESTS)],

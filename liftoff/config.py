@@ -316,7 +316,7 @@ class ObservabilityConfig(_Strict):
     tracing: Literal["active", "sdk", "off"] = "active"
     """`active`: Lambda's and API Gateway's X-Ray tracing, without the X-Ray SDK in the function (the fast cold
     start); `sdk`: also Powertools' Tracer (subsegments per handler, boto3 calls traced; the AWS X-Ray SDK, in
-    maintenance mode until its end of support on 2027-02-25); `off`: no tracing."""
+    maintenance mode since 2026-02-25); `off`: no tracing."""
 
 
 class SecurityConfig(_Strict):

@@ -9,7 +9,7 @@ Tracing (`observability.tracing` in the use-case config, LIFTOFF_TRACING here):
 - `active` (default): Lambda's active tracing records the invocation and its duration, API Gateway
   its own segment; nothing in the function imports the X-Ray SDK (about 150 ms of cold start).
 - `sdk`: Powertools' Tracer on top (the AWS X-Ray SDK: a subsegment per handler and per route, boto3
-  calls patched). The X-Ray SDK is in maintenance mode and reaches end of support on 2027-02-25;
+  calls patched). The X-Ray SDK is in maintenance mode since 2026-02-25 (security fixes only);
   Powertools' OpenTelemetry tracer is not released yet (docs/resilience.md says what to do then).
 - `off`: no tracing.
 """

@@ -61,6 +61,18 @@ def proxy_event(
     }
 
 
+def invoke_event(body: dict, *, request_id: str, stage: str) -> dict:
+    """The proxy event API Gateway sends the function for POST /v1/invoke with this JSON body."""
+    return proxy_event(
+        method="POST",
+        path=INVOKE_ROUTE,
+        headers={"Content-Type": "application/json"},
+        body=json.dumps(body),
+        request_id=request_id,
+        stage=stage,
+    )
+
+
 def handle(
     *, method: str, path: str, headers: dict[str, str], raw: bytes, api_key: str, stage: str, invoke: Callable
 ) -> Reply:

@@ -12,6 +12,40 @@ from stacks.nag import acknowledge, add_nag_checks
 REPO = Path(__file__).resolve().parents[2]
 
 
+def synth_variant(tmp_path, name: str, stage: str, section: str, **fields):
+    """support-triage with `section`'s `fields` changed, synthesized with cdk-nag on (fails on any
+    unacknowledged finding); its template."""
+    import dataclasses
+
+    from aws_cdk.assertions import Template
+
+    from liftoff.config import get_stage
+    from liftoff.usecases import load_use_case
+    from stacks.usecase_stack import UseCaseStack
+
+    use_case = load_use_case("support-triage")
+    changed = getattr(use_case.config, section).model_copy(update=fields)
+    config = use_case.config.model_copy(update={section: changed})
+    app = cdk.App(outdir=str(tmp_path / name))
+    stack = UseCaseStack(
+        app,
+        name,
+        use_case=dataclasses.replace(use_case, config=config),
+        stage=get_stage(stage),
+        env=cdk.Environment(account="111111111111", region="us-east-1"),
+    )
+    add_nag_checks(app)
+    app.synth()
+    return Template.from_stack(stack)
+
+
+def invoke_function(template) -> dict:
+    (function,) = template.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"Handler": "service.handlers.invoke.lambda_handler"}}
+    ).values()
+    return function
+
+
 def test_nag_runs_clean_and_every_acknowledgement_has_a_reason(synthesized):
     # synthesizing at all means zero unacknowledged findings (the plugin fails synth otherwise)
     _, outdir, _ = synthesized
@@ -75,27 +109,9 @@ def test_cfn_lint_is_clean(synthesized):
 
 @pytest.mark.parametrize("mode", ["iam", "cognito"])
 def test_each_auth_mode_synthesizes_nag_clean(tmp_path, mode):
-    import dataclasses
+    from aws_cdk.assertions import Match
 
-    from aws_cdk.assertions import Match, Template
-
-    from liftoff.config import get_stage
-    from liftoff.usecases import load_use_case
-    from stacks.usecase_stack import UseCaseStack
-
-    use_case = load_use_case("support-triage")
-    config = use_case.config.model_copy(update={"api": use_case.config.api.model_copy(update={"auth": mode})})
-    app = cdk.App(outdir=str(tmp_path))
-    stack = UseCaseStack(
-        app,
-        f"Auth-{mode}",
-        use_case=dataclasses.replace(use_case, config=config),
-        stage=get_stage("prod"),
-        env=cdk.Environment(account="111111111111", region="us-east-1"),
-    )
-    add_nag_checks(app)
-    app.synth()  # fails on any unacknowledged finding
-    template = Template.from_stack(stack)
+    template = synth_variant(tmp_path, f"Auth-{mode}", "prod", "api", auth=mode)
     template.resource_count_is("AWS::ApiGateway::ApiKey", 0)
     template.resource_count_is("AWS::ApiGateway::UsagePlan", 0)
     if mode == "iam":
@@ -167,29 +183,8 @@ def test_checkov_finds_nothing_without_a_recorded_reason(synthesized):
 
 
 def test_a_customer_managed_table_key_encrypts_every_table_and_is_granted(tmp_path):
-    import dataclasses
-
-    from aws_cdk.assertions import Template
-
-    from liftoff.config import get_stage
-    from liftoff.usecases import load_use_case
-    from stacks.usecase_stack import UseCaseStack
-
     key_arn = "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-    use_case = load_use_case("support-triage")
-    security = use_case.config.security.model_copy(update={"table_kms_key_arn": key_arn})
-    config = use_case.config.model_copy(update={"security": security})
-    app = cdk.App(outdir=str(tmp_path))
-    stack = UseCaseStack(
-        app,
-        "Cmk",
-        use_case=dataclasses.replace(use_case, config=config),
-        stage=get_stage("sandbox"),
-        env=cdk.Environment(account="111111111111", region="us-east-1"),
-    )
-    add_nag_checks(app)
-    app.synth()
-    template = Template.from_stack(stack)
+    template = synth_variant(tmp_path, "Cmk", "sandbox", "security", table_kms_key_arn=key_arn)
     tables = template.find_resources("AWS::DynamoDB::GlobalTable").values()
     assert [t["Properties"]["SSESpecification"]["SSEType"] for t in tables] == ["KMS", "KMS", "KMS"]
     for table in tables:
@@ -207,33 +202,8 @@ def test_a_customer_managed_table_key_encrypts_every_table_and_is_granted(tmp_pa
 
 @pytest.mark.parametrize("mode", ["active", "sdk", "off"])
 def test_tracing_follows_the_config_and_stays_nag_clean(tmp_path, mode):
-    import dataclasses
-
-    import aws_cdk as cdk
-    from aws_cdk.assertions import Template
-
-    from liftoff.config import get_stage
-    from liftoff.usecases import load_use_case
-    from stacks.usecase_stack import UseCaseStack
-
-    use_case = load_use_case("support-triage")
-    observability = use_case.config.observability.model_copy(update={"tracing": mode})
-    config = use_case.config.model_copy(update={"observability": observability})
-    app = cdk.App(outdir=str(tmp_path))
-    stack = UseCaseStack(
-        app,
-        f"Tracing-{mode}",
-        use_case=dataclasses.replace(use_case, config=config),
-        stage=get_stage("prod"),
-        env=cdk.Environment(account="111111111111", region="us-east-1"),
-    )
-    add_nag_checks(app)
-    app.synth()  # fails on any unacknowledged finding
-    template = Template.from_stack(stack)
-    functions = template.find_resources(
-        "AWS::Lambda::Function", {"Properties": {"Handler": "service.handlers.invoke.lambda_handler"}}
-    )
-    (invoke,) = functions.values()
+    template = synth_variant(tmp_path, f"Tracing-{mode}", "prod", "observability", tracing=mode)
+    invoke = invoke_function(template)
     assert invoke["Properties"]["Environment"]["Variables"]["LIFTOFF_TRACING"] == mode
     expected = "PassThrough" if mode == "off" else "Active"
     assert invoke["Properties"].get("TracingConfig", {"Mode": "PassThrough"})["Mode"] == expected
@@ -241,38 +211,15 @@ def test_tracing_follows_the_config_and_stays_nag_clean(tmp_path, mode):
 
 
 def test_the_invoke_function_memory_comes_from_the_measured_peak(tmp_path):
-    import dataclasses
-
-    import aws_cdk as cdk
-    from aws_cdk.assertions import Template
-
-    from liftoff.config import get_stage
-    from liftoff.usecases import load_use_case
     from stacks.memory import HEADROOM, measured, memory_for
-    from stacks.usecase_stack import UseCaseStack
 
     peak = measured()["peak_rss_mb"]
     chosen = memory_for(peak)
     assert chosen >= peak * HEADROOM and chosen - 64 < peak * HEADROOM  # the smallest 64 MB step with headroom
-    use_case = load_use_case("support-triage")
-    sizes = {}
-    for override in (None, 1024):
-        capacity = use_case.config.capacity.model_copy(update={"memory_mb": override})
-        config = use_case.config.model_copy(update={"capacity": capacity})
-        app = cdk.App(outdir=str(tmp_path / str(override)))
-        stack = UseCaseStack(
-            app,
-            f"Memory-{override}",
-            use_case=dataclasses.replace(use_case, config=config),
-            stage=get_stage("sandbox"),
-            env=cdk.Environment(account="111111111111", region="us-east-1"),
-        )
-        (invoke,) = (
-            Template.from_stack(stack)
-            .find_resources(
-                "AWS::Lambda::Function", {"Properties": {"Handler": "service.handlers.invoke.lambda_handler"}}
-            )
-            .values()
-        )
-        sizes[override] = invoke["Properties"]["MemorySize"]
+    sizes = {
+        override: invoke_function(
+            synth_variant(tmp_path, f"Memory-{override}", "sandbox", "capacity", memory_mb=override)
+        )["Properties"]["MemorySize"]
+        for override in (None, 1024)
+    }
     assert sizes == {None: chosen, 1024: 1024}
