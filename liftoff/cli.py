@@ -53,6 +53,7 @@ def local_up(use_case: str, as_json: bool) -> None:
         f"  try:    curl -s -X POST {state.invoke_url} -H 'x-api-key: {state.api_key}' "
         f"-H 'Content-Type: application/json' -d '{json.dumps(example)}'"
     )
+    click.echo(f"  rate:   POST {state.api_url}/v1/feedback with an answer's feedback_token and a rating (good|bad)")
     click.echo(f"  log:    {runtime.log_file(use_case)}")
     click.echo(f"  stop:   liftoff local down --use-case {use_case}")
 

@@ -310,6 +310,21 @@ class CapacityConfig(_Strict):
     `make bench` measured, benchmarks/memory.json). More memory also means more CPU: a faster cold start."""
 
 
+class CaptureConfig(_Strict):
+    """Opt-in capture of real requests, the raw material of new eval cases (`liftoff eval harvest`). Ratings
+    (POST /v1/feedback) are stored whether capture is on or not."""
+
+    enabled: bool = False
+    """Store each sampled request's prompt id and version, model, variables and output (after PII
+    redaction), cost and latency in the capture table."""
+    sample_rate: float | None = Field(default=None, ge=0, le=1)
+    """Share of requests captured (null: the stage's default, 1.0 in sandbox and 0.1 in prod)."""
+    ttl_days: int = Field(default=30, ge=1, le=365)
+    """How long captures and ratings are kept (the table's TTL) and how long a feedback token is valid."""
+    alarm_min_ratings: int = Field(default=20, ge=1)
+    """The `FeedbackBadRate` alarm judges a day only when it has at least this many ratings."""
+
+
 class ObservabilityConfig(_Strict):
     """Tracing of the invoke function (logs and metrics are always on)."""
 
@@ -368,6 +383,8 @@ class UseCaseConfig(_Strict):
     """Concurrency and memory the use case is sized for."""
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     """Tracing."""
+    capture: CaptureConfig = Field(default_factory=CaptureConfig)
+    """Capture of real requests for new eval cases."""
 
     @model_validator(mode="after")
     def _concurrency_covers_the_throttle_rate(self) -> UseCaseConfig:
@@ -415,6 +432,8 @@ class StageConfig(_Strict):
     """Model throttles per period that raise the `ModelThrottling` alarm."""
     waf: bool
     """An AWS WAF web ACL (managed rules + rate limit) in front of the API stage."""
+    capture_sample_rate: float = Field(ge=0, le=1)
+    """The share of requests captured when a use case turns capture on without its own `sample_rate`."""
 
 
 STAGES: dict[str, StageConfig] = {
@@ -431,6 +450,7 @@ STAGES: dict[str, StageConfig] = {
         max_5xx_rate=0.05,
         max_model_throttles_per_period=20,
         waf=False,
+        capture_sample_rate=1.0,
     ),
     "prod": StageConfig(
         name="prod",
@@ -445,6 +465,7 @@ STAGES: dict[str, StageConfig] = {
         max_5xx_rate=0.01,
         max_model_throttles_per_period=5,
         waf=True,
+        capture_sample_rate=0.1,
     ),
 }
 

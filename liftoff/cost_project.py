@@ -33,7 +33,9 @@ from stacks.memory import invoke_memory_mb
 AWS_PRICES = REPO_ROOT / "pricing" / "aws.yaml"
 DAYS = 30
 METRIC_NAMES = 16  # the EMF metrics of the invoke function (one dimension set: UseCase, Stage)
-ALARMS = 8  # stacks/constructs/monitoring.py: LatencyP95, CostPerRequest, InvalidOutputRate, DailySpend, SpendCapHit, Api5xxRate, ModelThrottling, LambdaThrottles
+# stacks/constructs/monitoring.py: LatencyP95, CostPerRequest, InvalidOutputRate, DailySpend, SpendCapHit,
+# Api5xxRate, ModelThrottling, FeedbackBadRate, LambdaThrottles
+ALARMS = 9
 ACCOUNT_CONCURRENCY = 1000  # the default Lambda concurrency quota per Region
 WAF_RULES = 3
 
@@ -123,6 +125,8 @@ def monthly_costs(use_case: str, stage: str, per_day: int, usage: Usage, duratio
         + ALARMS * prices["cloudwatch"]["standard_alarm_per_month"],
         "X-Ray": million * prices["xray"]["sampled_share"] * prices["xray"]["per_million_traces_recorded"],
         "KMS (alarm topic key)": prices["kms"]["key_per_month"],
+        # the feedback key: read once per execution environment, so its calls are a rounding error
+        "Secrets Manager (feedback key)": prices["secrets_manager"]["secret_per_month"],
     }
     if waf:
         costs["WAF"] = (

@@ -6,6 +6,19 @@ import boto3
 import click
 
 
+def require_local(use_case: str, alternative: str):
+    """Local mode's state for `use_case`, or a CLI error that says how to start it (or `alternative`)."""
+    from liftoff.local import runtime
+
+    state = runtime.read_state(use_case)
+    if not runtime.is_running(state):
+        raise click.ClickException(
+            f"local mode is not running for {use_case}: start it with `liftoff local up --use-case {use_case}`, "
+            f"or {alternative}"
+        )
+    return state
+
+
 def stack_outputs(use_case: str, stage: str, *, required: str) -> dict[str, str]:
     """The outputs of stack Liftoff-<use_case>-<stage>; `required` must be among them."""
     from stacks.usecase_stack import stack_name

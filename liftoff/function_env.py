@@ -38,6 +38,36 @@ def spend_unseen_requests(use_case: UseCase, reading_max_age_s: float = SPEND_RE
     return math.ceil(cfg.api.throttle_burst + cfg.api.throttle_rate_per_s * window_s)
 
 
+def capture_sample_rate(use_case: UseCase, stage: str) -> float:
+    from liftoff.config import STAGES
+
+    rate = use_case.config.capture.sample_rate
+    return rate if rate is not None else (STAGES[stage].capture_sample_rate if stage in STAGES else 1.0)
+
+
+def capture_environment(use_case: UseCase, *, stage: str, resources: FunctionResources) -> dict[str, str]:
+    """What the invoke and the feedback functions both read about feedback and capture."""
+    capture = use_case.config.capture
+    return {
+        "LIFTOFF_FEEDBACK_SECRET": resources.feedback_secret,
+        "LIFTOFF_CAPTURE_TABLE": resources.capture_table,
+        "LIFTOFF_CAPTURE_ENABLED": str(capture.enabled).lower(),
+        "LIFTOFF_CAPTURE_SAMPLE_RATE": str(capture_sample_rate(use_case, stage)),
+        "LIFTOFF_CAPTURE_TTL_DAYS": str(capture.ttl_days),
+    }
+
+
+def feedback_environment(use_case: UseCase, *, stage: str, resources: FunctionResources) -> dict[str, str]:
+    """Every variable the feedback function reads (service/handlers/feedback.py)."""
+    return {
+        "LIFTOFF_USE_CASE": use_case.config.name,
+        "LIFTOFF_STAGE": stage,
+        **capture_environment(use_case, stage=stage, resources=resources),
+        "LIFTOFF_REDACT_PATTERNS": json.dumps(use_case.config.logging.redact_patterns),
+        **POWERTOOLS_ENVIRONMENT,
+    }
+
+
 @dataclass(frozen=True)
 class FunctionResources:
     """What the function is pointed at: names (or CloudFormation tokens) of its tables and guardrail."""
@@ -45,6 +75,8 @@ class FunctionResources:
     prompts_table: str
     spend_table: str
     idempotency_table: str
+    capture_table: str
+    feedback_secret: str  # the secret's ARN (or name) holding the feedback-token key
     guardrail: tuple[str, str] | None  # (identifier, version)
     # model id -> the application inference profile the function calls it through (cost attribution by tag)
     model_profiles: str  # JSON object, as a string (CloudFormation tokens resolve inside it)
@@ -95,6 +127,7 @@ def invoke_environment(
         ),
         "LIFTOFF_BEDROCK_MAX_ATTEMPTS": str(models.max_attempts),
         "LIFTOFF_TRACING": cfg.observability.tracing,
+        **capture_environment(use_case, stage=stage, resources=resources),
         **POWERTOOLS_ENVIRONMENT,
     }
     if models.fallback:

@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 
 from liftoff import REPO_ROOT
+from service.models.feedback import FEEDBACK_REQUEST_SCHEMA, FeedbackResponse
 from service.models.invoke import INVOKE_REQUEST_SCHEMA, InvokeResponse
 
 OPENAPI_FILE = REPO_ROOT / "openapi.yaml"
@@ -39,11 +40,26 @@ def _openapi_schema(draft4: dict) -> dict:
     schema = copy.deepcopy(draft4)
     schema.pop("$schema", None)
     schema.pop("title", None)
+    for prop in schema.get("properties", {}).values():
+        if isinstance(prop.get("type"), list):  # draft-04 type lists are oneOf in OpenAPI 3.0
+            prop["oneOf"] = [{"type": kind} for kind in prop.pop("type")]
     return schema
 
 
-def _response_schema() -> dict:
-    schema = InvokeResponse.model_json_schema(ref_template="#/components/schemas/{model}")
+FEEDBACK_STATUSES = {
+    "400": "The body fails the schema (BadRequestBody, ValidationError)",
+    "403": "No or wrong API key (INVALID_API_KEY)",
+    "404": "No answer has this feedback_token: unknown, altered or expired (RequestNotFound), or no such route",
+    "413": "Body over 32 KB (PayloadTooLarge)",
+    "415": "Content-Type other than application/json (UnsupportedMediaType)",
+    "429": "Throttled by the usage plan, like invoke",
+    "500": "Unexpected error (never a stack trace)",
+    "503": "The feedback key or the capture table is unavailable (FeedbackUnavailable): retry later",
+}
+
+
+def _response_schema(model=InvokeResponse) -> dict:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
     defs = schema.pop("$defs", {})
     for definition in (schema, *defs.values()):
         for prop in definition.get("properties", {}).values():
@@ -54,7 +70,23 @@ def _response_schema() -> dict:
                 prop["nullable"] = True
                 prop.pop("default", None)
         definition.pop("title", None)
-    return {"InvokeResponse": schema, **defs}
+    return {model.__name__: schema, **defs}
+
+
+def _responses(ok: str, model: str, statuses: dict[str, str]) -> dict:
+    return {
+        "200": {
+            "description": ok,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model}"}}},
+        },
+        **{
+            status: {
+                "description": text,
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            }
+            for status, text in statuses.items()
+        },
+    }
 
 
 def build() -> dict:
@@ -73,19 +105,7 @@ def build() -> dict:
             }
         },
     }
-    responses = {
-        "200": {
-            "description": "The model's answer with usage, cost and provenance",
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/InvokeResponse"}}},
-        },
-        **{
-            status: {
-                "description": text,
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-            }
-            for status, text in ERROR_STATUSES.items()
-        },
-    }
+    responses = _responses("The model's answer with usage, cost and provenance", "InvokeResponse", ERROR_STATUSES)
     return {
         "openapi": "3.0.3",
         "info": {
@@ -115,13 +135,31 @@ def build() -> dict:
                     },
                     "responses": responses,
                 }
-            }
+            },
+            "/v1/feedback": {
+                "post": {
+                    "operationId": "feedback",
+                    "summary": "Rate an answer (good or bad), optionally with the answer it should have been",
+                    "security": [{"apiKey": []}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/FeedbackRequest"}}},
+                    },
+                    "responses": _responses(
+                        "The rating is stored (a second rating of the same answer replaces the first)",
+                        "FeedbackResponse",
+                        FEEDBACK_STATUSES,
+                    ),
+                }
+            },
         },
         "components": {
             "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}},
             "schemas": {
                 "InvokeRequest": _openapi_schema(INVOKE_REQUEST_SCHEMA),
                 **_response_schema(),
+                "FeedbackRequest": _openapi_schema(FEEDBACK_REQUEST_SCHEMA),
+                **_response_schema(FeedbackResponse),
                 "Error": error,
             },
         },

@@ -18,7 +18,7 @@ import boto3
 import click
 import yaml
 
-from liftoff.deployed import stack_outputs
+from liftoff.deployed import require_local, stack_outputs
 from liftoff.errors import ConfigError
 from liftoff.local import runtime
 from liftoff.usecases import load_use_case
@@ -47,12 +47,7 @@ def current_author() -> str:
 
 def open_store(use_case: str, stage: str | None) -> PromptStore:
     if stage is None:
-        state = runtime.read_state(use_case)
-        if not runtime.is_running(state):
-            raise click.ClickException(
-                f"local mode is not running for {use_case}: start it with `liftoff local up --use-case {use_case}`, "
-                "or pass --stage to work against a deployed stack"
-            )
+        state = require_local(use_case, "pass --stage to work against a deployed stack")
         return PromptStore(runtime.local_table(state, state.table_name), use_case)
     outputs = stack_outputs(use_case, stage, required="PromptsTableName")
     return PromptStore(boto3.resource("dynamodb").Table(outputs["PromptsTableName"]), use_case)

@@ -59,6 +59,11 @@ class FunctionProps:
     tracing: str = "active"  # active | sdk: X-Ray active tracing; off: none (observability.tracing)
 
 
+def allow(function: lambda_.Function, sid: str, actions: list[str], resources: list[str]) -> None:
+    """One named statement on a function's role: exact actions on exact resources."""
+    function.add_to_role_policy(iam.PolicyStatement(sid=sid, actions=actions, resources=resources))
+
+
 def code_asset() -> lambda_.Code:
     """`service/` and its pinned dependencies: what Lambda finds in /var/task."""
     return lambda_.Code.from_asset(str(function_package()))

@@ -11,6 +11,9 @@ from liftoff.config import StageConfig
 from liftoff.usecases import UseCase
 from stacks.constructs.alarm_topic import AlarmTopic
 from stacks.constructs.api_front_door import ApiFrontDoor
+from stacks.constructs.capture_table import CaptureTable
+from stacks.constructs.feedback_function import FeedbackFunction
+from stacks.constructs.feedback_key import FeedbackKey
 from stacks.constructs.idempotency_table import IdempotencyTable
 from stacks.constructs.invoke_function import InvokeFunction
 from stacks.constructs.model_guardrail import GUARDRAIL_NAME_MAX, ModelGuardrail
@@ -53,6 +56,8 @@ class UseCaseStack(Stack):
         self.prompts = PromptsTable(self, "Prompts", stage=stage, kms_key=table_key)
         self.spend = SpendTable(self, "Spend", stage=stage, kms_key=table_key)
         self.idempotency = IdempotencyTable(self, "Idempotency", stage=stage, kms_key=table_key)
+        self.capture = CaptureTable(self, "Capture", stage=stage, kms_key=table_key)
+        self.feedback_key = FeedbackKey(self, "FeedbackKey", name=f"liftoff-{config.name}-{stage.name}", stage=stage)
         self.guardrail = (
             ModelGuardrail(
                 self,
@@ -74,8 +79,19 @@ class UseCaseStack(Stack):
             prompts_table=self.prompts.table,
             spend_table=self.spend.table,
             idempotency_table=self.idempotency.table,
+            capture_table=self.capture.table,
+            feedback_secret=self.feedback_key.secret,
             guardrail=self.guardrail,
             model_profiles=self.model_profiles,
+        )
+        self.feedback = FeedbackFunction(
+            self,
+            "Feedback",
+            use_case=use_case,
+            stage=stage,
+            resources=self.invoke.resources,
+            capture_table=self.capture.table,
+            secret=self.feedback_key.secret,
         )
         self.prompt_sync = PromptSync(
             self,
@@ -93,8 +109,16 @@ class UseCaseStack(Stack):
             model_arns=self.invoke.model_arns,
             existing_arn=config.security.permissions_boundary_arn,
             table_key_arns=[table_key.key_arn] if table_key else [],
+            secret_arns=[self.feedback_key.secret.secret_arn],
         )
-        self.api = ApiFrontDoor(self, "Api", use_case=config, stage=stage, handler=self.invoke.function)
+        self.api = ApiFrontDoor(
+            self,
+            "Api",
+            use_case=config,
+            stage=stage,
+            handler=self.invoke.function,
+            feedback_handler=self.feedback.function,
+        )
         # API Gateway's logging role is account-wide and outlives this stack (retained): it must not
         # depend on this stack's boundary policy, which goes when the stack goes.
         iam.PermissionsBoundary.of(self.api.api.node.find_child("CloudWatchRole")).clear()
@@ -129,6 +153,7 @@ class UseCaseStack(Stack):
             stage=stage,
             function=self.invoke.function,
             api=self.api.api,
+            feedback_function=self.feedback.function,
             topic=self.alarm_topic.topic,
         )
 
@@ -141,6 +166,8 @@ class UseCaseStack(Stack):
         CfnOutput(self, "PromptsTableName", value=self.prompts.table.table_name)
         CfnOutput(self, "InvokeFunctionName", value=self.invoke.function.function_name)
         CfnOutput(self, "SpendTableName", value=self.spend.table.table_name)
+        CfnOutput(self, "CaptureTableName", value=self.capture.table.table_name)
+        CfnOutput(self, "FeedbackUrl", value=self.api.api.url_for_path("/v1/feedback"))
         CfnOutput(self, "InvokeLogGroupName", value=self.invoke.function.log_group.log_group_name)
         CfnOutput(self, "AlarmTopicArn", value=self.alarm_topic.topic.topic_arn)
         CfnOutput(self, "DashboardName", value=self.monitoring.dashboard.dashboard_name)

@@ -39,38 +39,46 @@ class Edge:
     target: str
     label: str = ""
     dashed: bool = False
+    at: float = 0.5  # where along the arrow its label sits (0: at the source, 1: at the target)
 
 
 NODES = [
     Node("client", "Client", "API key, IAM or Cognito", 0, 1, None, "outside"),
     Node("waf", "AWS WAF web ACL", "managed rules, rate limit (prod)", 1, 0, "web_acl"),
-    Node("api", "API Gateway (REST)", "usage plan, body schema, logs", 1, 1, "api_front_door"),
+    Node("api", "API Gateway (REST)", "usage plan, body schemas, logs", 1, 1, "api_front_door"),
     Node("invoke", "Lambda: invoke", "Powertools; the tested package", 2, 1, "invoke_function"),
     Node("profiles", "Application inference", "profiles (tagged, per model)", 3, 1, "model_profiles"),
     Node("bedrock", "Amazon Bedrock", "Converse", 4, 1, None, "outside"),
     Node("guardrail", "Bedrock Guardrail", "filters, topics, PII", 3, 0, "model_guardrail"),
-    Node("prompts", "Prompts table", "versions, aliases, canary", 1.5, 2.25, "prompts_table", "data"),
-    Node("spend", "Spend table", "today's spend: the hard cap", 2.5, 2.25, "spend_table", "data"),
-    Node("idempotency", "Idempotency table", "replayed answers", 3.5, 2.25, "idempotency_table", "data"),
-    Node("sync", "PromptSync", "deploy: prompts/ -> table", 0.5, 2.25, "prompt_sync"),
-    Node("monitoring", "Dashboard + alarms", "thresholds = exit criteria", 2, 3.4, "monitoring", "watch"),
-    Node("topic", "SNS alarm topic", "KMS, TLS only -> email", 1, 3.4, "alarm_topic", "watch"),
-    Node("budget", "AWS Budgets", "monthly, on the use-case tag", 0, 3.4, "monthly_budget", "watch"),
-    Node("boundary", "Permissions boundary", "on every role of the stack", 3.5, 3.4, "permissions_boundary"),
+    Node("feedback", "Lambda: feedback", "POST /v1/feedback", 1, 2.2, "feedback_function"),
+    Node("key", "Feedback key", "Secrets Manager: signs tokens", 0, 2.2, "feedback_key"),
+    Node("capture", "Capture table", "ratings; captures (opt-in)", 3, 2.2, "capture_table", "data"),
+    Node("sync", "PromptSync", "deploy: prompts/ -> table", 0, 3.4, "prompt_sync"),
+    Node("prompts", "Prompts table", "versions, aliases, canary", 1, 3.4, "prompts_table", "data"),
+    Node("spend", "Spend table", "today's spend: the hard cap", 2, 3.4, "spend_table", "data"),
+    Node("idempotency", "Idempotency table", "replayed answers", 3, 3.4, "idempotency_table", "data"),
+    Node("budget", "AWS Budgets", "monthly, on the use-case tag", 0, 4.6, "monthly_budget", "watch"),
+    Node("topic", "SNS alarm topic", "KMS, TLS only -> email", 1, 4.6, "alarm_topic", "watch"),
+    Node("monitoring", "Dashboard + alarms", "on the functions' metrics", 2, 4.6, "monitoring", "watch"),
+    Node("boundary", "Permissions boundary", "on every role of the stack", 4, 3.4, "permissions_boundary"),
 ]
 
 EDGES = [
     Edge("client", "api", "HTTPS"),
     Edge("waf", "api", "filters"),
-    Edge("api", "invoke", "proxy"),
+    Edge("api", "invoke", "invoke"),
+    Edge("api", "feedback", "feedback", at=0.62),
     Edge("invoke", "profiles", "Converse"),
     Edge("profiles", "bedrock"),
     Edge("invoke", "guardrail", "guardrailConfig"),
-    Edge("invoke", "prompts", "resolve (cached)"),
-    Edge("invoke", "spend", "cap"),
-    Edge("invoke", "idempotency", "Idempotency-Key"),
+    Edge("invoke", "prompts", "resolve (cached)", at=0.78),
+    Edge("invoke", "spend", "cap", at=0.78),
+    Edge("invoke", "idempotency", "Idempotency-Key", at=0.78),
+    Edge("invoke", "capture", "capture"),
+    Edge("invoke", "key", "sign", dashed=True, at=0.2),
+    Edge("feedback", "key", "verify", dashed=True),
+    Edge("feedback", "capture", "rating"),
     Edge("sync", "prompts", "publish"),
-    Edge("invoke", "monitoring", "metrics", dashed=True),
     Edge("monitoring", "topic", "alarms"),
     Edge("budget", "topic", "80/100 %"),
 ]
@@ -116,7 +124,7 @@ def draw() -> str:
         "Liftoff: one stack per use case and stage (Liftoff-&lt;use-case&gt;-&lt;stage&gt;)</text>",
         f'<text x="{MARGIN_X}" y="46" font-size="12" fill="#4b5563">'
         "coloured: in the stack (blue compute and edge, green data, orange watching); grey: outside it. "
-        "Dashed arrow: metrics, not calls.</text>",
+        "Dashed arrow: reads a key.</text>",
     ]
     labels = []
     for edge in EDGES:
@@ -129,7 +137,7 @@ def draw() -> str:
             f'stroke-width="1.6"{dash} marker-end="url(#arrow)"/>'
         )
         if edge.label:
-            mx, my = (x1 + x2) / 2, (y1 + y2) / 2
+            mx, my = x1 + (x2 - x1) * edge.at, y1 + (y2 - y1) * edge.at
             label_w = 6.2 * len(edge.label) + 8
             labels += [
                 f'<rect x="{mx - label_w / 2:.1f}" y="{my - 9:.1f}" width="{label_w:.1f}" height="16" rx="3" '

@@ -136,6 +136,13 @@ class Settings:
     bedrock_read_timeout_s: float = 6.0
     bedrock_max_attempts: int = 3
     tracing: str = "active"  # active | sdk | off (service.observability)
+    # Feedback and capture (capture.* in the use-case config): the key that signs feedback tokens (a Secrets
+    # Manager secret id), the capture table, whether invoke captures, which share, for how long
+    feedback_secret: str = ""
+    capture_table: str = ""
+    capture_enabled: bool = False
+    capture_sample_rate: float = 0.0
+    capture_ttl_days: int = 30
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -168,7 +175,41 @@ class Settings:
             bedrock_read_timeout_s=_number(env, "LIFTOFF_BEDROCK_READ_TIMEOUT_S", 6.0),
             bedrock_max_attempts=int(_number(env, "LIFTOFF_BEDROCK_MAX_ATTEMPTS", 3)),
             tracing=_choice(env, "LIFTOFF_TRACING", ("active", "sdk", "off")),
+            feedback_secret=_required(env, "LIFTOFF_FEEDBACK_SECRET"),
+            capture_table=_required(env, "LIFTOFF_CAPTURE_TABLE"),
+            capture_enabled=env.get("LIFTOFF_CAPTURE_ENABLED", "false").lower() == "true",
+            capture_sample_rate=_number(env, "LIFTOFF_CAPTURE_SAMPLE_RATE", 0.0),
+            capture_ttl_days=int(_required_number(env, "LIFTOFF_CAPTURE_TTL_DAYS")),
         )
+
+
+@dataclass(frozen=True)
+class FeedbackSettings:
+    """Runtime settings of the feedback function (liftoff/function_env.py::feedback_environment)."""
+
+    use_case: str
+    stage: str
+    feedback_secret: str
+    capture_table: str
+    capture_ttl_days: int
+    redact_patterns: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> FeedbackSettings:
+        env = os.environ if env is None else env
+        return cls(
+            use_case=_required(env, "LIFTOFF_USE_CASE"),
+            stage=_required(env, "LIFTOFF_STAGE"),
+            feedback_secret=_required(env, "LIFTOFF_FEEDBACK_SECRET"),
+            capture_table=_required(env, "LIFTOFF_CAPTURE_TABLE"),
+            capture_ttl_days=int(_required_number(env, "LIFTOFF_CAPTURE_TTL_DAYS")),
+            redact_patterns=_patterns(env),
+        )
+
+
+@lru_cache(maxsize=1)
+def get_feedback_settings() -> FeedbackSettings:
+    return FeedbackSettings.from_env()
 
 
 @lru_cache(maxsize=1)

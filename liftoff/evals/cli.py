@@ -352,3 +352,55 @@ def gate_command(use_case: str, report_path: Path | None) -> None:
         )
     click.echo(f"{use_case}: {document['verdict']} ({path})")
     sys.exit(0 if document["verdict"] == "PASS" else 1)
+
+
+@eval_group.command(
+    "harvest",
+    help="Turn rated production requests into candidate cases: evals/NAME/harvested.jsonl (capture.enabled).",
+)
+@click.option("--use-case", default="support-triage", show_default=True)
+@click.option("--stage", default=None, help="Read the deployed stage's capture table (default: local mode).")
+@click.option("--since", default="7d", show_default=True, help="How far back the ratings go (m, h, d).")
+@click.option(
+    "--rating",
+    type=click.Choice(["bad", "good", "any"]),
+    default="bad",
+    show_default=True,
+    help="Which ratings to harvest.",
+)
+def harvest_command(use_case: str, stage: str | None, since: str, rating: str) -> None:
+    from datetime import timedelta
+
+    from liftoff.cost_report import parse_since
+    from liftoff.evals.harvest import HARVEST_FILE, harvest
+    from service.dal.capture_store import CaptureStore
+
+    window = timedelta(seconds=parse_since(since))  # a bad value is a usage error naming the format
+    if stage is None:
+        from liftoff.deployed import require_local
+
+        state = require_local(use_case, "pass --stage to read a deployed stack's captures")
+        table = runtime.local_table(state, state.capture_table_name or runtime.capture_table_name(use_case))
+    else:
+        from liftoff.deployed import stack_outputs
+
+        outputs = stack_outputs(use_case, stage, required="CaptureTableName")
+        table = boto3.resource("dynamodb").Table(outputs["CaptureTableName"])
+    ratings = ("bad", "good") if rating == "any" else (rating,)
+    try:
+        result = harvest(CaptureStore(table), use_case, ratings=ratings, since=window)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    summary = Table(title=f"harvest: {use_case}, ratings {'/'.join(ratings)} in the last {since}")
+    summary.add_column("")
+    summary.add_column("requests", justify="right")
+    for name, count in sorted(result.counts.items()):
+        summary.add_row(name, str(count))
+    Console(width=120).print(summary)
+    target = f"evals/{use_case}/{HARVEST_FILE}"
+    if result.written:
+        click.echo(
+            f"wrote {len(result.written)} case(s) to {target}; review them, then `liftoff eval run` includes them"
+        )
+    else:
+        click.echo(f"nothing new for {target}")

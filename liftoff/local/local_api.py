@@ -14,11 +14,17 @@ from jsonschema import Draft4Validator
 from liftoff.local.environments import EnvironmentFailed, LambdaContext, Throttled
 from liftoff.local.http import LocalHTTPServer, LocalRequestHandler
 from liftoff.openapi import build as openapi_document
+from service.models.feedback import FEEDBACK_REQUEST_SCHEMA
 from service.models.invoke import INVOKE_REQUEST_SCHEMA
-from stacks.constructs.api_front_door import INVOKE_PATH
+from stacks.constructs.api_front_door import BAD_BODY_MESSAGE, FEEDBACK_PATH, INVOKE_PATH
 
 INVOKE_ROUTE = "/" + "/".join(INVOKE_PATH)
-_VALIDATOR = Draft4Validator(INVOKE_REQUEST_SCHEMA)
+FEEDBACK_ROUTE = "/" + "/".join(FEEDBACK_PATH)
+# each route's body model, as API Gateway validates it
+_VALIDATORS = {
+    INVOKE_ROUTE: Draft4Validator(INVOKE_REQUEST_SCHEMA),
+    FEEDBACK_ROUTE: Draft4Validator(FEEDBACK_REQUEST_SCHEMA),
+}
 
 
 Reply = tuple[int, dict, dict[str, str]]  # status, JSON body, headers
@@ -78,8 +84,9 @@ def handle(
 ) -> Reply:
     """One request, the way API Gateway then Lambda would treat it. `invoke(event)` runs the handler."""
     request_id = str(uuid.uuid4())
-    if path != INVOKE_ROUTE:
+    if path not in _VALIDATORS:
         return gateway_error(404, "MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token", request_id)
+    validator = _VALIDATORS[path]
     if method != "POST":
         return gateway_error(403, "MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token", request_id)
     if headers.get("x-api-key") != api_key:
@@ -89,14 +96,8 @@ def handle(
         document = json.loads(body)
     except (ValueError, RecursionError):  # RecursionError: nested thousands of levels deep
         document = None
-    if document is None or any(True for _ in _VALIDATOR.iter_errors(document)):
-        return gateway_error(
-            400,
-            "BadRequestBody",
-            "the body does not match the InvokeRequest schema: a JSON object with prompt_id (string) and "
-            "optional variables (object of strings), alias or version",
-            request_id,
-        )
+    if document is None or any(True for _ in validator.iter_errors(document)):
+        return gateway_error(400, "BadRequestBody", BAD_BODY_MESSAGE, request_id)
     event = proxy_event(method=method, path=path, headers=headers, body=body, request_id=request_id, stage=stage)
     return run_in_environment(invoke, event, request_id)
 

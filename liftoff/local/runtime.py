@@ -40,6 +40,7 @@ class LocalState:
     table_name: str
     spend_table_name: str
     idempotency_table_name: str
+    capture_table_name: str = ""
 
     @property
     def invoke_url(self) -> str:
@@ -120,6 +121,14 @@ def simulator_profiles(*use_cases: UseCase) -> dict[str, str]:
     return {arn: model for uc in (use_cases or load_all_use_cases()) for model, arn in local_model_profiles(uc).items()}
 
 
+def capture_table_name(use_case: str) -> str:
+    return f"liftoff-{use_case}-local-capture"
+
+
+def feedback_secret_name(use_case: str) -> str:
+    return f"liftoff-{use_case}-local-feedback-key"
+
+
 def handler_environment(
     use_case: UseCase, *, table: str, spend_table: str, dynamodb_url: str, bedrock_url: str, idempotency_table: str = ""
 ) -> dict[str, str]:
@@ -127,16 +136,19 @@ def handler_environment(
     calls), pointed at the local services. Local knobs: `LIFTOFF_LOCAL_DAILY_CAP_USD` overrides the
     daily cap (to see the cap work), `LIFTOFF_LOCAL_PROMPT_CACHE_TTL_S` the prompt cache and
     `LIFTOFF_LOCAL_MODEL_TIMEOUT_S` the model's read timeout (1 s: the simulator's faults hang) and
-    `LIFTOFF_LOCAL_SPEND_READING_MAX_AGE_S` how long the spend cap trusts an environment's reading."""
+    `LIFTOFF_LOCAL_SPEND_READING_MAX_AGE_S` how long the spend cap trusts an environment's reading and
+    `LIFTOFF_LOCAL_CAPTURE=true` turns capture on (as `capture.enabled: true` in the config would)."""
     cap = os.environ.get("LIFTOFF_LOCAL_DAILY_CAP_USD")
     cache = os.environ.get("LIFTOFF_LOCAL_PROMPT_CACHE_TTL_S")
     reading_age = os.environ.get("LIFTOFF_LOCAL_SPEND_READING_MAX_AGE_S")
+    capture = {"LIFTOFF_CAPTURE_ENABLED": "true"} if os.environ.get("LIFTOFF_LOCAL_CAPTURE") == "true" else {}
     return {
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_url,
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER": dynamodb_url,  # moto's server answers every service
         "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock_url,
         "POWERTOOLS_TRACE_DISABLED": "true",
         **invoke_environment(
@@ -146,6 +158,8 @@ def handler_environment(
                 prompts_table=table,
                 spend_table=spend_table,
                 idempotency_table=idempotency_table,
+                capture_table=capture_table_name(use_case.name),
+                feedback_secret=feedback_secret_name(use_case.name),
                 # the simulator plays the guardrail (liftoff/local/guardrail_rules.py) when one is configured
                 guardrail=(LOCAL_GUARDRAIL_ID, "1") if use_case.config.guardrail.enabled else None,
                 model_profiles=json.dumps(local_model_profiles(use_case)),
@@ -155,6 +169,7 @@ def handler_environment(
             model_read_timeout_s=float(os.environ.get("LIFTOFF_LOCAL_MODEL_TIMEOUT_S", "1.0")),
             spend_reading_max_age_s=float(reading_age) if reading_age else None,
         ),
+        **capture,
     }
 
 
@@ -198,10 +213,44 @@ def create_idempotency_table(dynamodb, name: str) -> None:
     _create_expiring_table(dynamodb, name, TTL_ATTRIBUTE)
 
 
+def create_capture_table(dynamodb, name: str) -> None:
+    """stacks/constructs/capture_table.py, locally: pk request id, TTL, the by-rating index."""
+    from service.dal.capture_store import RATING_INDEX, TTL_ATTRIBUTE
+
+    dynamodb.create_table(
+        TableName=name,
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "rating", "AttributeType": "S"},
+            {"AttributeName": "rated_at", "AttributeType": "S"},
+        ],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": RATING_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "rating", "KeyType": "HASH"},
+                    {"AttributeName": "rated_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
+    )
+
+
+def create_feedback_secret(secretsmanager, name: str) -> None:
+    """stacks/constructs/feedback_key.py, locally: a random key for signing feedback tokens."""
+    secretsmanager.create_secret(Name=name, SecretString=secrets.token_urlsafe(48))
+
+
 def provision(
     use_case: UseCase, *, table: str, spend_table: str, dynamodb_url: str, idempotency_table: str = ""
 ) -> None:
-    """Create the tables and publish the repo's prompts, as a first deploy would."""
+    """Create the tables, the feedback key and publish the repo's prompts, as a first deploy would."""
     import boto3
 
     from service.dal.prompt_store import PromptStore
@@ -213,6 +262,8 @@ def provision(
     create_spend_table(client, spend_table)
     if idempotency_table:
         create_idempotency_table(client, idempotency_table)
+    create_capture_table(client, capture_table_name(use_case.name))
+    create_feedback_secret(boto3.client("secretsmanager", **endpoint), feedback_secret_name(use_case.name))
     store = PromptStore(boto3.resource("dynamodb", **endpoint).Table(table), use_case.name)
     sync_prompts(store, [p.model_dump(mode="json") for p in use_case.prompts], message="local up")
 
@@ -266,13 +317,25 @@ def serve(use_case_name: str, ready_file: Path) -> None:
     # Lambda's concurrency: the use case's reservation, or a local cap (LIFTOFF_LOCAL_MAX_ENVIRONMENTS)
     cap = int(os.environ.get("LIFTOFF_LOCAL_MAX_ENVIRONMENTS") or DEFAULT_MAX_ENVIRONMENTS)
     reserved = use_case.config.capacity.reserved_concurrency
-    pool = EnvironmentPool(max_environments=min(reserved, cap) if reserved else cap)
+    # both functions of the stack (invoke, feedback) in each environment: liftoff/local/dispatch.py
+    pool = EnvironmentPool(
+        max_environments=min(reserved, cap) if reserved else cap, handler_path="liftoff.local.dispatch.lambda_handler"
+    )
     api_key = secrets.token_urlsafe(24)
     api_server, api_url = start_local_api(
         invoke=pool.invoke, api_key=api_key, stage=LOCAL_STAGE, stats=lambda: asdict(pool.stats())
     )
     state = LocalState(
-        os.getpid(), use_case.name, api_url, api_key, dynamodb_url, bedrock_url, table, spend_table, idempotency_table
+        os.getpid(),
+        use_case.name,
+        api_url,
+        api_key,
+        dynamodb_url,
+        bedrock_url,
+        table,
+        spend_table,
+        idempotency_table,
+        capture_table_name(use_case.name),
     )
     ready_file.write_text(json.dumps(asdict(state)))
 

@@ -1,4 +1,4 @@
-"""ApiFrontDoor: REST API with POST /v1/invoke, schema validation at the edge, access logs, X-Ray,
+"""ApiFrontDoor: REST API with POST /v1/invoke and POST /v1/feedback, schema validation at the edge, access logs, X-Ray,
 stage throttling, JSON error bodies for every response API Gateway itself produces, and one of
 three ways to know the caller (`api.auth`):
 
@@ -19,11 +19,19 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from liftoff.config import StageConfig, UseCaseConfig
+from service.models.feedback import FEEDBACK_REQUEST_SCHEMA
 from service.models.invoke import INVOKE_REQUEST_SCHEMA
 from stacks.lambda_factory import log_retention
 from stacks.nag import acknowledge
 
 INVOKE_PATH = ("v1", "invoke")
+FEEDBACK_PATH = ("v1", "feedback")
+# One message for every route (a gateway response belongs to the whole API); the local API says the same
+BAD_BODY_MESSAGE = (
+    "the body does not match the route's request schema: POST /v1/invoke takes prompt_id (string) and optional "
+    "variables (object of strings), alias or version; POST /v1/feedback takes feedback_token, rating (good or "
+    "bad) and optional correction and comment (openapi.yaml)"
+)
 
 # Bodies for errors raised by API Gateway before the function runs: the same {"error": {...}} shape
 # the function uses. Only $context variables are available here; messageString comes pre-quoted.
@@ -32,9 +40,7 @@ GATEWAY_ERROR_TEMPLATE = (
     '"request_id": "$context.requestId"}}'
 )
 BAD_BODY_TEMPLATE = (
-    '{"error": {"code": "BadRequestBody", "message": "the body does not match the InvokeRequest schema: '
-    'a JSON object with prompt_id (string) and optional variables (object of strings), alias or version", '
-    '"request_id": "$context.requestId"}}'
+    '{"error": {"code": "BadRequestBody", "message": "' + BAD_BODY_MESSAGE + '", "request_id": "$context.requestId"}}'
 )
 
 _SCHEMA_TYPES = {
@@ -53,6 +59,7 @@ _SCHEMA_KEYS = {
     "minLength": "min_length",
     "maxProperties": "max_properties",
     "minimum": "minimum",
+    "enum": "enum",
 }
 
 
@@ -62,7 +69,8 @@ def to_json_schema(schema: dict[str, Any]) -> apigw.JsonSchema:
     if "$schema" in schema:
         kwargs["schema"] = apigw.JsonSchemaVersion.DRAFT4
     if "type" in schema:
-        kwargs["type"] = _SCHEMA_TYPES[schema["type"]]
+        kinds = schema["type"]
+        kwargs["type"] = [_SCHEMA_TYPES[k] for k in kinds] if isinstance(kinds, list) else _SCHEMA_TYPES[kinds]
     if "properties" in schema:
         kwargs["properties"] = {k: to_json_schema(v) for k, v in schema["properties"].items()}
     if "not" in schema:
@@ -87,6 +95,7 @@ class ApiFrontDoor(Construct):
         use_case: UseCaseConfig,
         stage: StageConfig,
         handler: lambda_.IFunction,
+        feedback_handler: lambda_.IFunction,
     ):
         super().__init__(scope, construct_id)
         self._use_case = use_case
@@ -97,7 +106,16 @@ class ApiFrontDoor(Construct):
         self.api_key: apigw.IApiKey | None = None
         self.user_pool: cognito.UserPool | None = None
         self.user_pool_client: cognito.UserPoolClient | None = None
-        self.invoke_method = self._build_invoke_route(handler, **self._auth_options())
+        auth_options = self._auth_options()
+        self._validator = self.api.add_request_validator(
+            "Validator", validate_request_body=True, validate_request_parameters=True
+        )
+        self.invoke_method = self._build_route(
+            INVOKE_PATH, "InvokeRequest", INVOKE_REQUEST_SCHEMA, handler, auth_options
+        )
+        self.feedback_method = self._build_route(
+            FEEDBACK_PATH, "FeedbackRequest", FEEDBACK_REQUEST_SCHEMA, feedback_handler, auth_options
+        )
         if self.auth == "api_key":
             self.api_key = self._build_usage_plan()
         self._acknowledge_findings()
@@ -152,7 +170,8 @@ class ApiFrontDoor(Construct):
         }
         rules = {"api_key": ("APIG4", "COG4"), "iam": ("COG4",), "cognito": ()}[self.auth]
         for rule in rules:
-            acknowledge(self.invoke_method, rule, reasons[self.auth])
+            for method in (self.invoke_method, self.feedback_method):
+                acknowledge(method, rule, reasons[self.auth])
 
     def _build_api(self) -> apigw.RestApi:
         removal = RemovalPolicy.DESTROY if self._stage.destroy_on_delete else RemovalPolicy.RETAIN
@@ -207,23 +226,17 @@ class ApiFrontDoor(Construct):
         ):
             self.api.add_gateway_response(name, type=kind, templates={json_type: GATEWAY_ERROR_TEMPLATE})
 
-    def _build_invoke_route(self, handler: lambda_.IFunction, **auth: Any) -> apigw.Method:
+    def _build_route(
+        self, path: tuple[str, ...], model_name: str, schema: dict, handler: lambda_.IFunction, auth: dict[str, Any]
+    ) -> apigw.Method:
         model = self.api.add_model(
-            "InvokeRequest",
-            content_type="application/json",
-            model_name="InvokeRequest",
-            schema=to_json_schema(INVOKE_REQUEST_SCHEMA),
+            model_name, content_type="application/json", model_name=model_name, schema=to_json_schema(schema)
         )
-        validator = self.api.add_request_validator(
-            "Validator", validate_request_body=True, validate_request_parameters=True
-        )
-        resource = self.api.root
-        for part in INVOKE_PATH:
-            resource = resource.add_resource(part)
+        resource = self.api.root.resource_for_path("/" + "/".join(path))
         return resource.add_method(
             "POST",
             apigw.LambdaIntegration(handler, proxy=True),
-            request_validator=validator,
+            request_validator=self._validator,
             request_models={"application/json": model},
             **auth,
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aws_cdk import Stack
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_iam as iam
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from liftoff.config import StageConfig, UseCaseConfig
@@ -13,7 +13,7 @@ from liftoff.usecases import UseCase
 from stacks.bedrock_access import invoke_resource_arns
 from stacks.constructs.model_guardrail import ModelGuardrail
 from stacks.constructs.model_profiles import ModelProfiles
-from stacks.lambda_factory import FunctionProps, python_function
+from stacks.lambda_factory import FunctionProps, allow, python_function
 from stacks.memory import invoke_memory_mb
 from stacks.table_factory import TABLE_KEY_ACTIONS
 
@@ -32,11 +32,23 @@ class InvokeFunction(Construct):
         prompts_table: dynamodb.ITableV2,
         spend_table: dynamodb.ITableV2,
         idempotency_table: dynamodb.ITableV2,
+        capture_table: dynamodb.ITableV2,
+        feedback_secret: secretsmanager.ISecret,
         guardrail: ModelGuardrail | None,
         model_profiles: ModelProfiles,
     ):
         super().__init__(scope, construct_id)
         config = use_case.config
+        # what both functions are pointed at (the feedback function gets the same names)
+        self.resources = FunctionResources(
+            prompts_table=prompts_table.table_name,
+            spend_table=spend_table.table_name,
+            idempotency_table=idempotency_table.table_name,
+            capture_table=capture_table.table_name,
+            feedback_secret=feedback_secret.secret_arn,
+            guardrail=(guardrail.guardrail.attr_guardrail_id, guardrail.version.attr_version) if guardrail else None,
+            model_profiles=Stack.of(scope).to_json_string(model_profiles.arns),
+        )
         self.function = python_function(
             self,
             "Function",
@@ -49,19 +61,7 @@ class InvokeFunction(Construct):
                 memory_mb=invoke_memory_mb(config.capacity.memory_mb),
                 log_retention_days=stage.log_retention_days,
                 destroy_on_delete=stage.destroy_on_delete,
-                environment=invoke_environment(
-                    use_case,
-                    stage=stage.name,
-                    resources=FunctionResources(
-                        prompts_table=prompts_table.table_name,
-                        spend_table=spend_table.table_name,
-                        idempotency_table=idempotency_table.table_name,
-                        guardrail=(guardrail.guardrail.attr_guardrail_id, guardrail.version.attr_version)
-                        if guardrail
-                        else None,
-                        model_profiles=Stack.of(scope).to_json_string(model_profiles.arns),
-                    ),
-                ),
+                environment=invoke_environment(use_case, stage=stage.name, resources=self.resources),
             ),
         )
         self._grant_models(config, model_profiles)
@@ -72,7 +72,11 @@ class InvokeFunction(Construct):
             ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
             [idempotency_table.table_arn],
         )
-        tables = (prompts_table, spend_table, idempotency_table)
+        self._allow("ReadFeedbackKey", ["secretsmanager:GetSecretValue"], [feedback_secret.secret_arn])
+        tables = [prompts_table, spend_table, idempotency_table]
+        if config.capture.enabled:  # capture writes new items only: PutItem, no reads, no updates
+            self._allow("CaptureRequests", ["dynamodb:PutItem"], [capture_table.table_arn])
+            tables.append(capture_table)
         keys = sorted({t.encryption_key.key_arn for t in tables if t.encryption_key})
         if keys:  # customer-managed table key (security.table_kms_key_arn)
             self._allow("UseTableKey", list(TABLE_KEY_ACTIONS), keys)
@@ -96,4 +100,4 @@ class InvokeFunction(Construct):
         self._allow("InvokeConfiguredModels", ["bedrock:InvokeModel"], self.model_arns)
 
     def _allow(self, sid: str, actions: list[str], resources: list[str]) -> None:
-        self.function.add_to_role_policy(iam.PolicyStatement(sid=sid, actions=actions, resources=resources))
+        allow(self.function, sid, actions, resources)

@@ -51,6 +51,7 @@ class Monitoring(Construct):
         function: lambda_.IFunction,
         api: apigw.RestApi,
         topic: sns.ITopic,
+        feedback_function: lambda_.IFunction | None = None,
     ):
         super().__init__(scope, construct_id)
         self._use_case = use_case
@@ -96,6 +97,21 @@ class Monitoring(Construct):
             using_metrics={"invalid": self.metric("InvalidOutputs"), "requests": self.metric("Requests")},
             label="invalid outputs %" if percent else "invalid output rate",
             period=self._period,
+        )
+
+    def _bad_rating_rate(self, percent: bool = False) -> cw.MathExpression:
+        """FeedbackBad / all ratings over a UTC day; 0 on a day with fewer than capture.alarm_min_ratings
+        ratings (too few to judge)."""
+        enough = self._use_case.capture.alarm_min_ratings
+        rated = "(FILL(good, 0) + FILL(bad, 0))"
+        return cw.MathExpression(
+            expression=f"IF({rated} >= {enough}, {'100 * ' if percent else ''}FILL(bad, 0) / {rated}, 0)",
+            using_metrics={
+                "good": self.metric("FeedbackGood").with_(period=Duration.days(1)),
+                "bad": self.metric("FeedbackBad").with_(period=Duration.days(1)),
+            },
+            label="bad ratings %" if percent else "bad rating rate",
+            period=Duration.days(1),
         )
 
     # -- alarms ----------------------------------------------------------------------------------
@@ -151,6 +167,13 @@ class Monitoring(Construct):
                 cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             ),
             AlarmSpec(
+                "FeedbackBadRate",
+                f"share of answers users rated bad over a day above 1 - min_accuracy "
+                f"({1 - criteria.min_accuracy:.0%}; days with {self._use_case.capture.alarm_min_ratings}+ ratings)",
+                self._bad_rating_rate(),
+                round(1 - criteria.min_accuracy, 6),
+            ),
+            AlarmSpec(
                 "LambdaThrottles",
                 "the invoke function was throttled (reserved or account concurrency exhausted)",
                 self._function.metric_throttles(statistic="Sum", period=self._period),
@@ -160,7 +183,8 @@ class Monitoring(Construct):
         ]
 
     def _alarm(self, spec: AlarmSpec, topic: sns.ITopic) -> cw.Alarm:
-        immediate = spec.name in ("DailySpend", "SpendCapHit")  # money: one breaching period is enough
+        # money: one breaching period is enough; ratings: the period is a whole day
+        immediate = spec.name in ("DailySpend", "SpendCapHit", "FeedbackBadRate")
         alarm = cw.Alarm(
             self,
             spec.name,
@@ -295,6 +319,18 @@ class Monitoring(Construct):
                             period=self._period,
                             label="max concurrent",
                         )
+                    ],
+                ),
+                cw.GraphWidget(
+                    title="Bad ratings (% of rated answers, per UTC day)",
+                    width=WIDTH,
+                    left=[self._bad_rating_rate(percent=True)],
+                    right=[
+                        self.metric("FeedbackGood", label="good").with_(period=Duration.days(1)),
+                        self.metric("FeedbackBad", label="bad").with_(period=Duration.days(1)),
+                    ],
+                    left_annotations=[
+                        self._line(100 * (1 - criteria.min_accuracy), "1 - min_accuracy (exit criterion)")
                     ],
                 ),
                 cw.AlarmStatusWidget(

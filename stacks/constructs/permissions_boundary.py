@@ -40,6 +40,7 @@ class PermissionsBoundary(Construct):
         model_arns: list[str],
         existing_arn: str | None,
         table_key_arns: list[str] = (),
+        secret_arns: list[str] = (),
     ):
         super().__init__(scope, construct_id)
         if existing_arn:
@@ -62,6 +63,29 @@ class PermissionsBoundary(Construct):
                             )
                         ]
                         if table_key_arns
+                        else []
+                    ),
+                    *(
+                        [
+                            # the stack's own secrets (the feedback key), read only
+                            iam.PolicyStatement(
+                                sid="OwnSecretsReadOnly",
+                                actions=["secretsmanager:GetSecretValue"],
+                                resources=list(secret_arns),
+                            ),
+                            # Secrets Manager decrypts them with its AWS-managed key on the caller's behalf
+                            iam.PolicyStatement(
+                                sid="SecretsDecryptViaSecretsManagerOnly",
+                                actions=["kms:Decrypt"],
+                                resources=["*"],
+                                conditions={
+                                    "StringEquals": {
+                                        "kms:ViaService": f"secretsmanager.{Stack.of(self).region}.amazonaws.com"
+                                    }
+                                },
+                            ),
+                        ]
+                        if secret_arns
                         else []
                     ),
                     iam.PolicyStatement(

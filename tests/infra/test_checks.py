@@ -186,7 +186,7 @@ def test_a_customer_managed_table_key_encrypts_every_table_and_is_granted(tmp_pa
     key_arn = "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     template = synth_variant(tmp_path, "Cmk", "sandbox", "security", table_kms_key_arn=key_arn)
     tables = template.find_resources("AWS::DynamoDB::GlobalTable").values()
-    assert [t["Properties"]["SSESpecification"]["SSEType"] for t in tables] == ["KMS", "KMS", "KMS"]
+    assert [t["Properties"]["SSESpecification"]["SSEType"] for t in tables] == ["KMS"] * 4
     for table in tables:
         (replica,) = table["Properties"]["Replicas"]
         assert replica["SSESpecification"] == {"KMSMasterKeyId": key_arn}
@@ -196,7 +196,7 @@ def test_a_customer_managed_table_key_encrypts_every_table_and_is_granted(tmp_pa
         for s in p["Properties"]["PolicyDocument"]["Statement"]
         if s.get("Sid") == "UseTableKey"
     ]
-    assert len(grants) == 2  # the invoke function and the prompt sync function
+    assert len(grants) == 3  # the invoke, feedback and prompt sync functions
     assert all(g["Resource"] in (key_arn, [key_arn]) for g in grants)
 
 
@@ -223,3 +223,40 @@ def test_the_invoke_function_memory_comes_from_the_measured_peak(tmp_path):
         for override in (None, 1024)
     }
     assert sizes == {None: chosen, 1024: 1024}
+
+
+def test_with_capture_on_invoke_may_put_captures_and_nothing_more(tmp_path):
+    template = synth_variant(tmp_path, "Capture", "prod", "capture", enabled=True)
+    (policy,) = [
+        p for name, p in template.find_resources("AWS::IAM::Policy").items() if name.startswith("InvokeFunctionRole")
+    ]
+    statements = {s.get("Sid"): s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    capture = statements["CaptureRequests"]
+    assert capture["Action"] == "dynamodb:PutItem"  # no read, no update: a capture is written once
+    assert capture["Resource"]["Fn::GetAtt"][0].startswith("CaptureTable")
+    assert invoke_function(template)["Properties"]["Environment"]["Variables"]["LIFTOFF_CAPTURE_ENABLED"] == "true"
+    assert invoke_function(template)["Properties"]["Environment"]["Variables"]["LIFTOFF_CAPTURE_SAMPLE_RATE"] == "0.1"
+
+
+def test_the_capture_table_expires_items_and_is_queried_by_rating(tmp_path):
+    template = synth_variant(tmp_path, "CaptureTable", "prod", "capture", ttl_days=30)
+    (table,) = [
+        t
+        for name, t in template.find_resources("AWS::DynamoDB::GlobalTable").items()
+        if name.startswith("CaptureTable")
+    ]
+    props = table["Properties"]
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    (index,) = props["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == "by-rating"
+    assert index["KeySchema"] == [
+        {"AttributeName": "rating", "KeyType": "HASH"},
+        {"AttributeName": "rated_at", "KeyType": "RANGE"},
+    ]
+    assert props["SSESpecification"]["SSEEnabled"] is True
+    from aws_cdk.assertions import Match
+
+    template.has_resource_properties(
+        "AWS::ApiGateway::Method",
+        {"HttpMethod": "POST", "ApiKeyRequired": True, "RequestValidatorId": Match.any_value()},
+    )

@@ -20,6 +20,7 @@ LOCAL_ONLY = {
     "AWS_SECRET_ACCESS_KEY",
     "AWS_ENDPOINT_URL_DYNAMODB",
     "AWS_ENDPOINT_URL_BEDROCK_RUNTIME",
+    "AWS_ENDPOINT_URL_SECRETS_MANAGER",
     "POWERTOOLS_TRACE_DISABLED",
 }
 
@@ -104,3 +105,38 @@ def test_settings_parse_the_template_environment(synthesized):
         assert settings.bedrock_connect_timeout_s == models.connect_timeout_seconds
         assert settings.daily_cap_usd == use_case.config.budget.daily_cap_usd
         assert set(settings.model_prices) == set(models.allowed)
+
+
+def test_the_feedback_function_gets_exactly_what_its_settings_read(synthesized):
+    from service.settings import FeedbackSettings
+
+    _, _, templates = synthesized
+    for use_case in load_all_use_cases():
+        (function,) = (
+            templates[use_case.name]
+            .find_resources(
+                "AWS::Lambda::Function", {"Properties": {"Handler": "service.handlers.feedback.lambda_handler"}}
+            )
+            .values()
+        )
+        env = as_strings(function["Properties"]["Environment"]["Variables"])
+        recording = RecordingEnv(env)
+        settings = FeedbackSettings.from_env(recording)
+        # what it reads, plus what the shared capture block sets for the invoke function too
+        unread = set(env) - recording.read - set(POWERTOOLS_ENVIRONMENT)
+        assert unread <= {"LIFTOFF_CAPTURE_ENABLED", "LIFTOFF_CAPTURE_SAMPLE_RATE"}, use_case.name
+        assert settings.capture_ttl_days == use_case.config.capture.ttl_days
+
+
+def test_the_feedback_role_may_read_its_key_and_update_captures_only(synthesized):
+    _, _, templates = synthesized
+    for use_case in load_all_use_cases():
+        template = templates[use_case.name]
+        policies = template.find_resources("AWS::IAM::Policy")
+        (feedback,) = [p for name, p in policies.items() if name.startswith("FeedbackFunctionRole")]
+        statements = {s["Sid"]: s for s in feedback["Properties"]["PolicyDocument"]["Statement"] if "Sid" in s}
+        assert statements["RateCapturedRequests"]["Action"] == "dynamodb:UpdateItem"
+        assert statements["RateCapturedRequests"]["Resource"]["Fn::GetAtt"][0].startswith("CaptureTable")
+        assert statements["ReadFeedbackKey"]["Action"] == "secretsmanager:GetSecretValue"
+        assert statements["ReadFeedbackKey"]["Resource"]["Ref"].startswith("FeedbackKey")
+        assert set(statements) == {"RateCapturedRequests", "ReadFeedbackKey", "WriteOwnLogs"}

@@ -94,7 +94,17 @@ def test_alarm_thresholds_equal_the_config(template, stage):
         "FILL(invalid, 0) / requests",
         {"invalid": "InvalidOutputs", "requests": "Requests"},
     )
+    # bad ratings / all ratings over a day, against 1 - min_accuracy, judged only with enough ratings
+    assert alarms["FeedbackBadRate"]["Threshold"] == pytest.approx(1 - criteria.min_accuracy)
+    bad = alarms["FeedbackBadRate"]["watched"]
+    enough = CONFIG.capture.alarm_min_ratings
+    assert bad["Expression"] == (
+        f"IF((FILL(good, 0) + FILL(bad, 0)) >= {enough}, FILL(bad, 0) / (FILL(good, 0) + FILL(bad, 0)), 0)"
+    )
+    assert bad["Uses"] == {"good": "FeedbackGood", "bad": "FeedbackBad"}
+    assert bad["Period"] == 86_400
     assert set(alarms) == {
+        "FeedbackBadRate",
         "InvalidOutputRate",
         "LatencyP95",
         "CostPerRequest",
@@ -113,11 +123,12 @@ def test_alarms_watch_low_cardinality_dimensions_and_notify_the_topic(template, 
         assert alarm["OKActions"] == [{"Ref": topic_id}], name
         assert alarm["TreatMissingData"] == "notBreaching"
         watched_metric = alarm["watched"]
-        assert watched_metric["Period"] == stage.alarm_period_minutes * 60, name
+        day = name == "FeedbackBadRate"  # judged over a UTC day
+        assert watched_metric["Period"] == (86_400 if day else stage.alarm_period_minutes * 60), name
         if watched_metric["Namespace"] == "Liftoff":
             dimensions = {d["Name"]: d["Value"] for d in watched_metric["Dimensions"]}
             assert dimensions == {"UseCase": USE_CASE, "Stage": stage.name}, name
-        if name not in ("DailySpend", "SpendCapHit"):
+        if name not in ("DailySpend", "SpendCapHit", "FeedbackBadRate"):
             assert alarm["EvaluationPeriods"] == stage.alarm_evaluation_periods
             assert alarm["DatapointsToAlarm"] == stage.alarm_datapoints
 

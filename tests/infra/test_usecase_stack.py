@@ -21,17 +21,18 @@ def stage(synthesized):
 
 
 def test_resources_of_one_use_case(template):
-    template.resource_count_is("AWS::DynamoDB::GlobalTable", 3)  # prompts, spend counter, idempotency
+    template.resource_count_is("AWS::DynamoDB::GlobalTable", 4)  # prompts, spend counter, idempotency, captures
+    template.resource_count_is("AWS::SecretsManager::Secret", 1)  # the feedback key
     template.resource_count_is("AWS::ApiGateway::RestApi", 1)
     template.resource_count_is("AWS::ApiGateway::ApiKey", 1)
     template.resource_count_is("AWS::ApiGateway::UsagePlan", 1)
     template.resource_count_is("Custom::LiftoffPromptSync", 1)
-    template.resource_count_is("AWS::Lambda::Function", 3)  # invoke, prompt sync, provider framework
+    template.resource_count_is("AWS::Lambda::Function", 4)  # invoke, feedback, prompt sync, provider framework
     template.resource_count_is("AWS::SNS::Topic", 1)
     template.resource_count_is("AWS::KMS::Key", 1)
     template.resource_count_is("AWS::Budgets::Budget", 1)
     template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
-    template.resource_count_is("AWS::CloudWatch::Alarm", 8)
+    template.resource_count_is("AWS::CloudWatch::Alarm", 9)
     template.resource_count_is("AWS::Bedrock::Guardrail", 1)
     template.resource_count_is("AWS::Bedrock::GuardrailVersion", 1)
 
@@ -130,8 +131,13 @@ def test_invoke_role_can_call_only_configured_models_read_its_table_and_add_spen
             "KeepIdempotencyRecords",
             "ApplyOwnGuardrail",
             "WriteOwnLogs",
+            "ReadFeedbackKey",
         }
     ]
+    key = statements["ReadFeedbackKey"]
+    assert (key["Action"], key["Resource"]["Ref"][:11]) == ("secretsmanager:GetSecretValue", "FeedbackKey")
+    # capture is off in the shipped config: invoke may not write the capture table at all
+    assert "CaptureRequests" not in statements
     assert others == [
         {"Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "Effect": "Allow", "Resource": "*"}
     ]
@@ -149,7 +155,7 @@ def test_no_wildcard_on_any_bedrock_statement(template):
 def test_tables_follow_stage(template, stage):
     prod = stage == "prod"
     tables = template.find_resources("AWS::DynamoDB::GlobalTable")
-    assert len(tables) == 3
+    assert len(tables) == 4
     for table in tables.values():
         props = table["Properties"]
         assert props["BillingMode"] == "PAY_PER_REQUEST"

@@ -8,13 +8,18 @@ from moto import mock_aws
 from liftoff.local.bedrock_simulator import SimulatorConfig, start_simulator
 from liftoff.local.local_api import LambdaContext, proxy_event, proxy_result_headers
 from liftoff.local.runtime import (
+    capture_table_name,
+    create_capture_table,
+    create_feedback_secret,
     create_idempotency_table,
     create_prompts_table,
     create_spend_table,
+    feedback_secret_name,
     handler_environment,
     simulator_profiles,
 )
 from liftoff.usecases import load_use_case
+from service.dal.feedback_key import feedback_key
 from service.dal.prompt_store import PromptStore
 from service.handlers import invoke as handler_module
 from service.handlers.prompt_sync import sync_prompts
@@ -62,7 +67,17 @@ def simulator_url():
 
 
 @pytest.fixture
-def call(table, spend_table, triage, simulator_url, monkeypatch):
+def feedback_resources(aws, triage):
+    """The capture table and the feedback key of local mode, in moto."""
+    create_capture_table(boto3.client("dynamodb"), capture_table_name(triage.name))
+    create_feedback_secret(boto3.client("secretsmanager"), feedback_secret_name(triage.name))
+    feedback_key.cache_clear()
+    yield boto3.resource("dynamodb").Table(capture_table_name(triage.name))
+    feedback_key.cache_clear()
+
+
+@pytest.fixture
+def call(table, spend_table, triage, simulator_url, monkeypatch, feedback_resources):
     """The real handler, with DynamoDB from moto and Bedrock from the simulator."""
     create_idempotency_table(boto3.client("dynamodb"), IDEMPOTENCY_TABLE)
     env = handler_environment(
@@ -74,11 +89,13 @@ def call(table, spend_table, triage, simulator_url, monkeypatch):
         idempotency_table=IDEMPOTENCY_TABLE,
     )
     env.pop("AWS_ENDPOINT_URL_DYNAMODB")  # moto's in-process mock, not a server
+    env.pop("AWS_ENDPOINT_URL_SECRETS_MANAGER")
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     get_settings.cache_clear()
     handler_module.get_deps.cache_clear()
     handler_module.get_idempotent_invoke.cache_clear()
+    handler_module.get_capture_store.cache_clear()
     sync_prompts(PromptStore(table, triage.name), [p.model_dump(mode="json") for p in triage.prompts], message="t")
 
     def _call(

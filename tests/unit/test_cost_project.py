@@ -48,7 +48,7 @@ def test_monthly_arithmetic():
     assert costs["WAF"] == pytest.approx(5 + 3 * 1 + n / 1e6 * 0.60)
     assert "WAF" not in monthly_costs("support-triage", "sandbox", 10_000, usage, duration_ms=2500)
     # no traffic still costs the dashboard, alarms, metrics, the key (and WAF in prod)
-    assert idle_cost("support-triage", "prod") == pytest.approx(16 * 0.30 + 3 + 8 * 0.10 + 1 + 5 + 3)
+    assert idle_cost("support-triage", "prod") == pytest.approx(16 * 0.30 + 3 + 9 * 0.10 + 1 + 0.40 + 5 + 3)
 
 
 def test_the_duration_is_measured_unless_the_simulator_answered():

@@ -9,6 +9,7 @@ the same JSON errors the API documents. Logger and Metrics stay Powertools'.
 
 import json
 import re
+import time
 from functools import lru_cache
 
 import boto3
@@ -17,6 +18,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from pydantic import ValidationError
 
+from service.dal.capture_store import CaptureStore
+from service.dal.feedback_key import FeedbackKeyUnavailable, feedback_key
 from service.dal.model_client import ModelClient
 from service.dal.prompt_store import PromptStore
 from service.dal.spend_counter import SpendCounter
@@ -28,6 +31,8 @@ from service.handlers.http_errors import (
     proxy_result,
 )
 from service.handlers.idempotency import REPLAYED, caller_identity, idempotency_key
+from service.logic.capture import capture_record, sampled
+from service.logic.feedback_token import Claims, sign
 from service.logic.invoke import InvokeDeps, InvokeOutcome, invoke
 from service.logic.prompt_resolver import PromptResolver
 from service.logic.redact import Redactor
@@ -43,20 +48,21 @@ DYNAMODB_TOTAL_ATTEMPTS = 2
 CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
+def _dynamodb_config() -> Config:
+    return Config(
+        connect_timeout=DYNAMODB_CONNECT_TIMEOUT_S,
+        read_timeout=DYNAMODB_READ_TIMEOUT_S,
+        retries={"mode": "standard", "total_max_attempts": DYNAMODB_TOTAL_ATTEMPTS},
+    )
+
+
 @lru_cache(maxsize=1)
 def get_deps() -> InvokeDeps:
     """Clients and caches live for the life of the execution environment (built on first use)."""
     settings = get_settings()
     # Short DynamoDB timeouts (botocore's default is 60 s each): a hung connection must reach the
     # "counter unavailable, serve anyway" and stale-prompt paths long before the function's timeout.
-    dynamodb = boto3.resource(
-        "dynamodb",
-        config=Config(
-            connect_timeout=DYNAMODB_CONNECT_TIMEOUT_S,
-            read_timeout=DYNAMODB_READ_TIMEOUT_S,
-            retries={"mode": "standard", "total_max_attempts": DYNAMODB_TOTAL_ATTEMPTS},
-        ),
-    )
+    dynamodb = boto3.resource("dynamodb", config=_dynamodb_config())
     bedrock = boto3.client(
         "bedrock-runtime",
         config=Config(
@@ -95,10 +101,52 @@ def get_idempotent_invoke():
     )
 
 
+@lru_cache(maxsize=1)
+def get_capture_store() -> CaptureStore:
+    return CaptureStore(boto3.resource("dynamodb", config=_dynamodb_config()).Table(get_settings().capture_table))
+
+
 def _invoke_and_record(body: InvokeRequest, request_id: str) -> dict:
     outcome = invoke(body, request_id=request_id, deps=get_deps())
     _record_success(outcome)
-    return outcome.response.model_dump(mode="json")
+    captured = _capture(body, outcome)
+    response = outcome.response.model_copy(update={"feedback_token": _feedback_token(outcome, captured)})
+    return response.model_dump(mode="json")
+
+
+def _capture(body: InvokeRequest, outcome: InvokeOutcome) -> bool:
+    """Store the request for `liftoff eval harvest` when capture is on and it is sampled (after PII
+    redaction); a failure is logged and counted, never the caller's problem."""
+    settings = get_settings()
+    if not settings.capture_enabled or not sampled(settings.capture_sample_rate):
+        return False
+    record = capture_record(body, outcome.response, redact=get_redactor(), ttl_days=settings.capture_ttl_days)
+    try:
+        get_capture_store().put(record)
+    except Exception as exc:
+        logger.warning("request not captured", extra={"reason": str(exc)})
+        metrics.add_metric(name="CaptureErrors", unit=MetricUnit.Count, value=1)
+        return False
+    return True
+
+
+def _feedback_token(outcome: InvokeOutcome, captured: bool) -> str | None:
+    response = outcome.response
+    try:
+        key = feedback_key(get_settings().feedback_secret)
+    except FeedbackKeyUnavailable as exc:  # the answer still goes out; only its rating is not possible
+        logger.warning("no feedback token: key unavailable", extra={"reason": str(exc)})
+        metrics.add_metric(name="FeedbackKeyErrors", unit=MetricUnit.Count, value=1)
+        return None
+    claims = Claims(
+        request_id=response.request_id,
+        prompt_id=response.prompt_id,
+        prompt_version=response.prompt_version,
+        model_id=response.model_id,
+        issued_at=int(time.time()),
+        captured=captured,
+    )
+    return sign(key, claims)
 
 
 def _invoke_idempotently(request: dict) -> dict:

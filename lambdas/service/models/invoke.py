@@ -84,3 +84,5 @@ class InvokeResponse(BaseModel):
     model_latency_ms: int
     guardrail: str | None = None  # "masked" when the guardrail anonymised part of the answer
     fallback_from: str | None = None  # the prompt's model, when it failed and `model_id` answered instead
+    # send it to POST /v1/feedback to rate this answer (None when the feedback key could not be read)
+    feedback_token: str | None = None

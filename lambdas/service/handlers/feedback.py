@@ -1,0 +1,170 @@
+"""POST /v1/feedback: a caller rates an answer (good or bad), optionally with the answer it should have
+been. Thin edge: parse and validate, verify the feedback token, store the rating, count it.
+
+The rating lands in the capture table (dal/capture_store.py): on the captured request's item when the
+request was captured, else on an item of its own that holds the rating alone. A second rating for the
+same request replaces the first (last write wins, with its time). This function may only update that
+table's items (its role: dynamodb:UpdateItem), and read the feedback key.
+"""
+
+import json
+import time
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
+from pydantic import ValidationError
+
+from service.dal.capture_store import CaptureStore, CaptureUnavailable
+from service.dal.feedback_key import FeedbackKeyUnavailable, feedback_key
+from service.handlers.http_errors import describe_validation_errors, error_response, header, proxy_result
+from service.logic.feedback_token import verify
+from service.logic.redact import Redactor
+from service.models.errors import ServiceError
+from service.models.feedback import MAX_CORRECTION_CHARS, FeedbackRequest, FeedbackResponse
+from service.observability import METRICS_NAMESPACE, logger, metrics
+from service.settings import FeedbackSettings, get_feedback_settings
+
+ROUTE = ("POST", "/v1/feedback")
+MAX_BODY_BYTES = 32_768
+
+
+@lru_cache(maxsize=1)
+def get_store() -> CaptureStore:
+    dynamodb = boto3.resource(
+        "dynamodb",
+        config=Config(connect_timeout=1, read_timeout=1, retries={"mode": "standard", "total_max_attempts": 2}),
+    )
+    return CaptureStore(dynamodb.Table(get_feedback_settings().capture_table))
+
+
+@lru_cache(maxsize=1)
+def get_redactor() -> Redactor:
+    return Redactor(get_feedback_settings().redact_patterns)
+
+
+def _redacted(value: Any, redact: Redactor) -> Any:
+    """Every string inside a correction, PII redacted (the correction is the caller's text too)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redacted(v, redact) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(v, redact) for v in value]
+    return value
+
+
+def _rejected(status: int, code: str, message: str, request_id: str) -> dict:
+    logger.info("feedback rejected", extra={"status": status, "error_code": code, "reason": message})
+    metrics.add_metric(name="FeedbackRejected", unit=MetricUnit.Count, value=1)
+    return error_response(status, code, message, request_id)
+
+
+def _parse(event: dict, request_id: str) -> FeedbackRequest | dict:
+    raw = event.get("body") or ""
+    if len(raw.encode() if isinstance(raw, str) else raw) > MAX_BODY_BYTES:
+        return _rejected(413, "PayloadTooLarge", f"the body is over {MAX_BODY_BYTES} bytes", request_id)
+    media_type = (header(event.get("headers"), "content-type") or "application/json").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        return _rejected(
+            415, "UnsupportedMediaType", "send JSON with the header Content-Type: application/json", request_id
+        )
+    try:
+        body = FeedbackRequest.model_validate(json.loads(raw))
+    except RecursionError:
+        return _rejected(400, "BadRequestBody", "the body is nested too deeply to be a rating", request_id)
+    except ValueError as exc:  # not JSON, or pydantic's ValidationError (a ValueError)
+        message = (
+            describe_validation_errors(exc.errors(include_url=False))
+            if isinstance(exc, ValidationError)
+            else "the body is not valid JSON"
+        )
+        return _rejected(400, "ValidationError", message, request_id)
+    if body.correction is not None and len(json.dumps(body.correction)) > MAX_CORRECTION_CHARS:
+        return _rejected(400, "ValidationError", f"`correction` is over {MAX_CORRECTION_CHARS} characters", request_id)
+    return body
+
+
+def _rate(body: FeedbackRequest, settings: FeedbackSettings, request_id: str) -> dict:
+    max_age_s = settings.capture_ttl_days * 86_400
+    try:
+        claims = verify(
+            feedback_key(settings.feedback_secret), body.feedback_token, now=int(time.time()), max_age_s=max_age_s
+        )
+    except FeedbackKeyUnavailable as exc:
+        logger.warning("feedback key unavailable", extra={"reason": str(exc)})
+        return error_response(
+            503, "FeedbackUnavailable", "feedback cannot be checked right now; retry later", request_id
+        )
+    if claims is None:
+        return _rejected(
+            404,
+            "RequestNotFound",
+            f"no answer has this feedback_token: it is unknown, altered, or older than {settings.capture_ttl_days} "
+            "days; send the feedback_token that came with the answer",
+            request_id,
+        )
+    redact = get_redactor()
+    rated_at = datetime.now(UTC).isoformat(timespec="seconds")
+    fields = {
+        "rating": body.rating,
+        "rated_at": rated_at,
+        "prompt_id": claims.prompt_id,
+        "prompt_version": claims.prompt_version,
+        "model_id": claims.model_id,
+        "correction": _redacted(body.correction, redact),
+        "comment": redact(body.comment) if body.comment else None,
+    }
+    try:
+        get_store().rate(claims.request_id, fields, expires_at=claims.issued_at + max_age_s)
+    except CaptureUnavailable as exc:
+        logger.warning("feedback not stored", extra={"reason": str(exc)})
+        return error_response(503, "FeedbackUnavailable", "the rating could not be stored; retry later", request_id)
+    name = "FeedbackGood" if body.rating == "good" else "FeedbackBad"
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    # per prompt version too, for the canary's health: one more metric per version rated
+    with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=METRICS_NAMESPACE) as per_version:
+        per_version.add_dimension(name="UseCase", value=settings.use_case)
+        per_version.add_dimension(name="Stage", value=settings.stage)
+        per_version.add_dimension(name="PromptVersion", value=f"{claims.prompt_id}#{claims.prompt_version}")
+    logger.info(
+        "feedback ok",
+        extra={
+            "status": 200,
+            "rated_request_id": claims.request_id,
+            "rating": body.rating,
+            "prompt_id": claims.prompt_id,
+            "prompt_version": claims.prompt_version,
+            "with_correction": body.correction is not None,
+        },
+    )
+    response = FeedbackResponse(
+        request_id=claims.request_id, rating=body.rating, rated_at=rated_at, captured=claims.captured
+    )
+    return proxy_result(200, response.model_dump_json())
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics(raise_on_empty_metrics=False)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    request_id = (event.get("requestContext") or {}).get("requestId") or context.aws_request_id
+    logger.set_correlation_id(request_id)
+    try:
+        settings = get_feedback_settings()
+    except ServiceError as exc:
+        logger.error("function is misconfigured", extra={"reason": exc.message})
+        return error_response(exc.status, exc.code, exc.message, request_id)
+    metrics.set_default_dimensions(UseCase=settings.use_case, Stage=settings.stage)
+    logger.append_keys(use_case=settings.use_case, stage=settings.stage, request_id=request_id)
+    if (event.get("httpMethod"), event.get("resource") or event.get("path")) != ROUTE:
+        return error_response(404, "NotFound", "no such route; use POST /v1/feedback", request_id)
+    try:
+        body = _parse(event, request_id)
+        return body if isinstance(body, dict) else _rate(body, settings, request_id)
+    except Exception:
+        logger.exception("unexpected error")
+        return error_response(500, "InternalError", "internal error; quote the request id", request_id)
