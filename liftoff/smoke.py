@@ -130,6 +130,29 @@ def check_bad_request(target: SmokeTarget, bad: BadRequest) -> Check:
     return Check(bad.name, FAIL, f"got {status} {str(body)[:160]}; want {wanted} with a JSON error body")
 
 
+def check_feedback(target: SmokeTarget, answer: dict) -> list[Check]:
+    """The answer's feedback_token is accepted (rated good, marked as the smoke's), a forged one is a 404."""
+    url = target.invoke_url.rsplit("/v1/invoke", 1)[0] + "/v1/feedback"
+    headers = {"Content-Type": "application/json", "x-api-key": target.api_key}
+    token = answer.get("feedback_token")
+    if not token:
+        return [Check("feedback", FAIL, "the answer carries no feedback_token", "the feedback key: read the log")]
+    checks = []
+    try:
+        rating = {"feedback_token": token, "rating": "good", "comment": "liftoff smoke"}
+        status, body = _post(url, json.dumps(rating), headers)
+        ok = status == 200 and isinstance(body, dict) and body.get("request_id") == answer.get("request_id")
+        checks.append(Check("feedback: rate the answer", PASS if ok else FAIL, f"HTTP {status}: {str(body)[:160]}"))
+        forged = {"feedback_token": "x" * 40 + "." + "y" * 43, "rating": "bad"}
+        status, body = _post(url, json.dumps(forged), headers)
+        code = body.get("error", {}).get("code") if isinstance(body, dict) else None
+        ok = (status, code) == (404, "RequestNotFound")
+        checks.append(Check("feedback: forged token", PASS if ok else FAIL, f"{status} {code or str(body)[:120]}"))
+    except requests.RequestException as exc:
+        checks.append(Check("feedback", FAIL, f"no answer from {url}: {exc}"))
+    return checks
+
+
 def check_registry(target: SmokeTarget, use_case: UseCase) -> Check:
     ids = [p.prompt_id for p in use_case.prompts]
     try:
@@ -206,6 +229,7 @@ def run_smoke(target: SmokeTarget, use_case: UseCase, *, log_wait_s: float = LOG
     checks += [check_bad_request(target, bad) for bad in bad_requests(use_case, good, target.api_key)]
     if answer is not None:
         checks += check_telemetry(target, answer.get("request_id", request_id), since_ms, log_wait_s)
+        checks += check_feedback(target, answer)
         if before is not None:
             checks.append(check_spend(before, target.spend_today(), float(answer["cost_usd"])))
     for resource in (target.dashboard(), target.alarms()):

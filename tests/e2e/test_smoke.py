@@ -1,5 +1,7 @@
 """`liftoff smoke --local`: the post-deploy smoke test's logic, run against local mode."""
 
+import re
+
 import pytest
 from click.testing import CliRunner
 
@@ -16,9 +18,10 @@ def test_smoke_passes_against_local_mode(local):
     lines = {
         line.split()[1]: line.split()[0] for line in result.output.splitlines() if line[:4] in ("PASS", "FAIL", "SKIP")
     }
-    for name in ("prompt", "good", "bad:", "log", "EMF", "spend"):
+    for name in ("prompt", "good", "bad:", "log", "EMF", "spend", "feedback:"):
         assert lines.get(name) == "PASS", (name, result.output)
-    assert "bad: no API key        403" in result.output
+    assert re.search(r"bad: no API key\s+403", result.output)
+    assert "feedback: forged token" in result.output
     assert "SKIP  dashboard" in result.output and "SKIP  alarms" in result.output
 
 

@@ -111,3 +111,10 @@ def test_a_missing_dashboard_fails(aws_target):
     stub.add_client_error("get_dashboard", "ResourceNotFound", "Dashboard does not exist", http_status_code=404)
     with stub:
         assert target.dashboard().status == smoke.FAIL
+
+
+def test_an_answer_without_a_feedback_token_fails_the_feedback_check():
+    (check,) = smoke.check_feedback(SilentTarget(), {"request_id": "r", "feedback_token": None})
+    assert check.status == smoke.FAIL and "no feedback_token" in check.detail
+    (unreachable,) = smoke.check_feedback(SilentTarget(), {"request_id": "r", "feedback_token": "t"})
+    assert unreachable.status == smoke.FAIL and "/v1/feedback" in unreachable.detail
