@@ -17,22 +17,12 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, Val
 
 from liftoff import REPO_ROOT
 from liftoff.errors import ConfigError
+from service.models.regex import RegexPattern
 
 USE_CASE_NAME = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
 REDACT_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,31}$")
 API_GATEWAY_MAX_TIMEOUT_S = 29  # REST API integration timeout (default quota)
 LAMBDA_TIMEOUT_HEADROOM_S = 2
-
-
-def _valid_regex(pattern: str) -> str:
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise ValueError(f"not a valid regex: {exc}") from exc
-    return pattern
-
-
-RegexPattern = Annotated[str, AfterValidator(_valid_regex)]  # a regex, checked where it is declared
 
 
 class _Strict(BaseModel):

@@ -24,9 +24,7 @@ from liftoff.evals.cases import EvalCase, Suite
 from liftoff.evals.checks import CheckResult, Judge
 from liftoff.evals.targets import Answer, Target
 from liftoff.stats import percentile
-
-GUARDRAIL_BLOCK = "GuardrailIntervened"
-OUTPUT_INVALID = "ModelOutputInvalid"
+from service.evalcore.score import score_answer
 
 
 @dataclass(frozen=True)
@@ -98,23 +96,17 @@ def score_case(case: EvalCase, suite: Suite, answer: Answer, judge: Judge | None
         return CaseResult(
             case.id, case.tags, "pass" if ok else "fail", answer, [CheckResult("expect_error", ok, detail)]
         )
-    if not answer.ok and answer.error_code == GUARDRAIL_BLOCK:
-        ok = bool(set(case.tags) & set(suite.blocked_passes_tags))
-        detail = "blocked by the guardrail" + ("" if ok else f"; only cases tagged {suite.blocked_passes_tags} may be")
-        return CaseResult(case.id, case.tags, "pass" if ok else "fail", answer, [CheckResult("guardrail", ok, detail)])
-    if not answer.ok and answer.error_code == OUTPUT_INVALID:  # an answer, but not in the contract's shape
-        detail = f"the answer broke the output schema after the repairs: {answer.error_message}"
-        return CaseResult(
-            case.id, case.tags, "fail", answer, [CheckResult("output_contract", False, detail)], invalid_output=True
-        )
-    if not answer.ok:
-        return CaseResult(case.id, case.tags, "error", answer)
     case_judge = (lambda rubric, output: judge(rubric, output, case.variables)) if judge else None
-    contract = [c.evaluate(answer.output, case_judge) for c in suite.contract_checks(case.prompt_id or suite.prompt_id)]
-    checks = contract + [check.evaluate(answer.output, case_judge) for check in (*suite.default_checks, *case.checks)]
-    status = "fail" if any(c.passed is False for c in checks) else "pass"
-    invalid = any(c.passed is False for c in contract)
-    return CaseResult(case.id, case.tags, status, answer, checks, invalid_output=invalid)
+    score = score_answer(
+        output=answer.output if answer.ok else None,
+        error_code=None if answer.ok else answer.error_code,
+        error_message=answer.error_message,
+        contract=suite.contract_checks(case.prompt_id or suite.prompt_id),
+        checks=(*suite.default_checks, *case.checks),
+        blocked_ok=bool(set(case.tags) & set(suite.blocked_passes_tags)),
+        judge=case_judge,
+    )
+    return CaseResult(case.id, case.tags, score.status, answer, score.checks, invalid_output=score.invalid_output)
 
 
 def summarize(

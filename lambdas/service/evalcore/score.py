@@ -1,0 +1,51 @@
+"""How one answer is scored: the policy `liftoff eval` (liftoff/evals/runner.py) and the golden canary
+(service/handlers/canary.py) share.
+
+- an answer passes when every check passes, else it fails (a wrong answer);
+- a guardrail block is an answer: it passes only where a block is what the case wants (`blocked_ok`);
+- an answer that broke the prompt's output schema after the repairs fails (and is an invalid output);
+- no answer at all (after retries) is an error, not a wrong answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from service.evalcore.checks import CheckResult, Judge
+
+GUARDRAIL_BLOCK = "GuardrailIntervened"
+OUTPUT_INVALID = "ModelOutputInvalid"
+
+
+@dataclass(frozen=True)
+class Score:
+    status: str  # pass | fail | error
+    checks: list[CheckResult] = field(default_factory=list)
+    invalid_output: bool = False
+
+
+def score_answer(
+    *,
+    output: str | None,
+    error_code: str | None,
+    error_message: str = "",
+    contract: Sequence = (),
+    checks: Sequence = (),
+    blocked_ok: bool = False,
+    judge: Judge | None = None,
+) -> Score:
+    """`contract` (the prompt's output schema) and `checks` (the suite's defaults and the case's own)
+    are evaluated on an answer; the error code says what happened otherwise."""
+    if output is None and error_code == GUARDRAIL_BLOCK:
+        detail = "blocked by the guardrail" + ("" if blocked_ok else "; this case expects an answer")
+        return Score("pass" if blocked_ok else "fail", [CheckResult("guardrail", blocked_ok, detail)])
+    if output is None and error_code == OUTPUT_INVALID:
+        detail = f"the answer broke the output schema after the repairs: {error_message}"
+        return Score("fail", [CheckResult("output_contract", False, detail)], invalid_output=True)
+    if output is None:
+        return Score("error")
+    contract_results = [c.evaluate(output, judge) for c in contract]
+    results = contract_results + [c.evaluate(output, judge) for c in checks]
+    status = "fail" if any(r.passed is False for r in results) else "pass"
+    return Score(status, results, invalid_output=any(r.passed is False for r in contract_results))
