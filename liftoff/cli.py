@@ -202,5 +202,9 @@ def _register_subcommands() -> None:
 
     main.add_command(load)
 
+    from liftoff.canary_cli import canary
+
+    main.add_command(canary)
+
 
 _register_subcommands()

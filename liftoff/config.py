@@ -315,6 +315,44 @@ class CaptureConfig(_Strict):
     """The `FeedbackBadRate` alarm judges a day only when it has at least this many ratings."""
 
 
+SCHEDULE = re.compile(r"^(off|rate\((\d+) (minute|minutes|hour|hours|day|days)\))$")
+
+
+def schedule_seconds(expression: str) -> int | None:
+    """Seconds between runs of a `rate(N unit)` schedule; None for `off`."""
+    found = SCHEDULE.match(expression)
+    if found is None or found.group(1) == "off":
+        return None
+    unit = found.group(3).rstrip("s")
+    return int(found.group(2)) * {"minute": 60, "hour": 3600, "day": 86_400}[unit]
+
+
+def _valid_schedule(expression: str | None) -> str | None:
+    if expression is None:
+        return None
+    if not SCHEDULE.match(expression):
+        raise ValueError(f"`{expression}` is not `off` or `rate(N minutes|hours|days)`")
+    seconds = schedule_seconds(expression)
+    if seconds is not None and seconds < 3600:
+        raise ValueError("run the golden canary at most hourly: each run is a few dozen billed model calls")
+    return expression
+
+
+class GoldenCanaryConfig(_Strict):
+    """The scheduled golden canary: the golden cases of the eval set (suite.yaml `golden`) against the
+    deployed stage, scored like `liftoff eval`, alarmed on `exit_criteria.min_accuracy`."""
+
+    schedule: Annotated[str | None, AfterValidator(_valid_schedule)] = None
+    """`rate(1 hour)`, `rate(1 day)`... or `off` (null: the stage's default, hourly in prod, daily in sandbox)."""
+
+
+class MonitoringConfig(_Strict):
+    """What watches the use case after launch, beyond the request path's metrics."""
+
+    canary: GoldenCanaryConfig = Field(default_factory=GoldenCanaryConfig)
+    """The golden canary."""
+
+
 class ObservabilityConfig(_Strict):
     """Tracing of the invoke function (logs and metrics are always on)."""
 
@@ -342,6 +380,11 @@ class PromptsConfig(_Strict):
     (a promote or rollback reaches every environment within this time)."""
     default_alias: str = "live"
     """Alias served when a request names neither a version nor an alias."""
+
+
+def canary_schedule(config: UseCaseConfig, stage: StageConfig) -> str:
+    """The golden canary's schedule: the use case's, else the stage's default."""
+    return config.monitoring.canary.schedule or stage.canary_schedule
 
 
 class UseCaseConfig(_Strict):
@@ -375,6 +418,8 @@ class UseCaseConfig(_Strict):
     """Tracing."""
     capture: CaptureConfig = Field(default_factory=CaptureConfig)
     """Capture of real requests for new eval cases."""
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+    """The golden canary's schedule."""
 
     @model_validator(mode="after")
     def _concurrency_covers_the_throttle_rate(self) -> UseCaseConfig:
@@ -424,6 +469,8 @@ class StageConfig(_Strict):
     """An AWS WAF web ACL (managed rules + rate limit) in front of the API stage."""
     capture_sample_rate: float = Field(ge=0, le=1)
     """The share of requests captured when a use case turns capture on without its own `sample_rate`."""
+    canary_schedule: str
+    """How often the golden canary runs when the use case does not say (`monitoring.canary.schedule`)."""
 
 
 STAGES: dict[str, StageConfig] = {
@@ -441,6 +488,7 @@ STAGES: dict[str, StageConfig] = {
         max_model_throttles_per_period=20,
         waf=False,
         capture_sample_rate=1.0,
+        canary_schedule="rate(1 day)",
     ),
     "prod": StageConfig(
         name="prod",
@@ -456,6 +504,7 @@ STAGES: dict[str, StageConfig] = {
         max_model_throttles_per_period=5,
         waf=True,
         capture_sample_rate=0.1,
+        canary_schedule="rate(1 hour)",
     ),
 }
 

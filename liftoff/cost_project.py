@@ -32,10 +32,13 @@ from stacks.memory import invoke_memory_mb
 
 AWS_PRICES = REPO_ROOT / "pricing" / "aws.yaml"
 DAYS = 30
-METRIC_NAMES = 16  # the EMF metrics of the invoke function (one dimension set: UseCase, Stage)
+# the standing EMF metrics (one dimension set: UseCase, Stage): 16 of the invoke function, FeedbackGood and
+# FeedbackBad, and the golden canary's 4; a prompt canary's 4 CanaryVersion* metrics exist only while it runs
+METRIC_NAMES = 22
 # stacks/constructs/monitoring.py: LatencyP95, CostPerRequest, InvalidOutputRate, DailySpend, SpendCapHit,
-# Api5xxRate, ModelThrottling, FeedbackBadRate, LambdaThrottles
-ALARMS = 9
+# Api5xxRate, ModelThrottling, FeedbackBadRate, LambdaThrottles, and the canary's CanaryAccuracy,
+# CanaryVersionAccuracy, CanaryVersionErrorRate, CanaryVersionLatencyP95
+ALARMS = 13
 ACCOUNT_CONCURRENCY = 1000  # the default Lambda concurrency quota per Region
 WAF_RULES = 3
 
@@ -103,7 +106,8 @@ def spend_reads_per_request(per_day: int, duration_ms: float) -> float:
 def monthly_costs(use_case: str, stage: str, per_day: int, usage: Usage, duration_ms: float) -> dict[str, float]:
     prices = yaml.safe_load(AWS_PRICES.read_text())
     waf = get_stage(stage).waf
-    memory_gb = invoke_memory_mb(load_use_case(use_case).config.capacity.memory_mb) / 1024
+    config = load_use_case(use_case).config
+    memory_gb = invoke_memory_mb(config.capacity.memory_mb) / 1024
     reads = spend_reads_per_request(per_day, duration_ms) if per_day else 0.0
     n = per_day * DAYS
     million = n / 1e6
@@ -125,6 +129,9 @@ def monthly_costs(use_case: str, stage: str, per_day: int, usage: Usage, duratio
         + ALARMS * prices["cloudwatch"]["standard_alarm_per_month"],
         "X-Ray": million * prices["xray"]["sampled_share"] * prices["xray"]["per_million_traces_recorded"],
         "KMS (alarm topic key)": prices["kms"]["key_per_month"],
+        "Golden canary (model calls)": canary_runs_per_month(use_case, stage)
+        * golden_size(use_case)
+        * usage.model_cost_usd,
         # the feedback key: read once per execution environment, so its calls are a rounding error
         "Secrets Manager (feedback key)": prices["secrets_manager"]["secret_per_month"],
     }
@@ -135,6 +142,20 @@ def monthly_costs(use_case: str, stage: str, per_day: int, usage: Usage, duratio
             + million * prices["waf"]["per_million_requests"]
         )
     return costs
+
+
+def canary_runs_per_month(use_case: str, stage: str) -> float:
+    """How often the golden canary runs in 30 days at its schedule (0 when off)."""
+    from liftoff.config import canary_schedule, schedule_seconds
+
+    seconds = schedule_seconds(canary_schedule(load_use_case(use_case).config, get_stage(stage)))
+    return DAYS * 86_400 / seconds if seconds else 0.0
+
+
+def golden_size(use_case: str) -> int:
+    from liftoff.evals.cases import golden_cases
+
+    return len(golden_cases(use_case))
 
 
 def idle_cost(use_case: str, stage: str) -> float:

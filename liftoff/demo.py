@@ -103,6 +103,26 @@ def show_cost_report(state: runtime.LocalState) -> None:
     console.print(spend_line(counter.day(counter.today()), config.budget.daily_cap_usd))
 
 
+def show_golden_canary(use_case: str, state: runtime.LocalState) -> None:
+    """One run of the golden canary, as the deployed schedule runs it (liftoff canary run)."""
+    import requests
+
+    from liftoff.canary import canary_payload
+
+    console.print("    golden canary (deployed: on a schedule; here: one run of `liftoff canary run`):")
+    response = requests.post(
+        f"{state.api_url}/_local/functions",
+        json=canary_payload(use_case),
+        headers={"x-api-key": state.api_key},
+        timeout=600,
+    )
+    result = response.json()["stable"]
+    console.print(
+        f"    {result['passed']}/{result['cases']} golden cases pass ({result['accuracy']:.0%}), p95 "
+        f"{result['latency_p95_ms']} ms, ${result['cost_usd']:.6f}: published as CanaryAccuracy, alarmed on min_accuracy"
+    )
+
+
 def run_demo(use_case: str, prompt_id: str, skip_synth: bool) -> int:
     if not skip_synth:
         synth()
@@ -167,6 +187,7 @@ def run_demo(use_case: str, prompt_id: str, skip_synth: bool) -> int:
                 "    the gate says FAIL, as it should with a keyword simulator in place of a model: with "
                 "`--target bedrock` or a deployed stage, the same command gates a real model"
             )
+        show_golden_canary(use_case, state)
     finally:
         runtime.down(use_case)
         console.print("local mode stopped.")

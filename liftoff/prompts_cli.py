@@ -189,7 +189,11 @@ def history(store: PromptStore, *, use_case: str, prompt_id: str, alias: str):
         f"  v{v.version}  {v.created_at}  {v.author}  {v.message or '-'}  sha256:{v.content_hash[:12]}"
         for v in versions
     ]
-    text += [f"alias {alias}:"] + [f"  {m['at']}  {m['action']:<8} -> v{m['version']}  by {m['by']}" for m in moves]
+    text += [f"alias {alias}:"] + [
+        f"  {m['at']}  {m['action']:<13} -> v{m['version']}  by {m['by']}"
+        + (f"  ({m['note']})" if m.get("note") else "")
+        for m in moves
+    ]
     data = {"versions": [{k: v for k, v in asdict(x).items() if k != "spec"} for x in versions], "alias_moves": moves}
     return {"data": data, "text": "\n".join(text)}
 
@@ -224,6 +228,12 @@ def rollback(store: PromptStore, *, use_case: str, prompt_id: str, alias: str):
 @click.option("--version", "number", type=int, default=None, help="The canary version (not with --abort).")
 @click.option("--weight", type=click.IntRange(1, 99), default=None, help="Percentage, 1-99 (not with --abort).")
 @click.option("--abort", is_flag=True, help="End the canary: every request goes to the stable version again.")
+@click.option(
+    "--auto-rollback/--no-auto-rollback",
+    default=True,
+    show_default=True,
+    help="End the canary by itself when one of its alarms fires (error rate, latency, golden accuracy).",
+)
 @click.option("--alias", default=LIVE_ALIAS, show_default=True)
 @registry_command
 def canary(
@@ -234,6 +244,7 @@ def canary(
     number: int | None,
     weight: int | None,
     abort: bool,
+    auto_rollback: bool,
     alias: str,
 ):
     if abort:
@@ -244,7 +255,13 @@ def canary(
     if number is None or weight is None:
         raise BadRequest("give --version and --weight to start a canary, or --abort to end one")
     moved = prompt_registry.start_canary(
-        store, prompt_id, version=number, weight=weight, alias=alias, author=current_author()
+        store,
+        prompt_id,
+        version=number,
+        weight=weight,
+        alias=alias,
+        author=current_author(),
+        auto_rollback=auto_rollback,
     )
     return {"data": asdict(moved), "text": f"{prompt_id}: {_alias_text(moved)}"}
 

@@ -30,6 +30,7 @@ class UseCase:
     config: UseCaseConfig
     prompts: tuple[PromptSpec, ...]
     prices: dict[str, ModelPrice]
+    root: Path = REPO_ROOT  # the project it was loaded from (its eval set is there too)
 
     @property
     def name(self) -> str:
@@ -103,7 +104,7 @@ def load_use_case(name: str, root: Path = REPO_ROOT) -> UseCase:
         raise ConfigError(f"no use case `{name}` ({USECASES_DIR}/{name}.yaml does not exist); known: {known}")
     config = load_use_case_config(path)
     prices = prices_for(list(config.models.allowed), load_pricing())
-    return UseCase(config=config, prompts=load_prompts(config, root), prices=prices)
+    return UseCase(config=config, prompts=load_prompts(config, root), prices=prices, root=root)
 
 
 def load_all_use_cases(root: Path = REPO_ROOT) -> list[UseCase]:

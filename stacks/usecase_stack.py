@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from aws_cdk import Aws, CfnOutput, Fn, Stack, Tags
+from aws_cdk import Aws, CfnOutput, Duration, Fn, Stack, Tags
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from liftoff.config import StageConfig
+from liftoff.config import StageConfig, canary_schedule, schedule_seconds
 from liftoff.usecases import UseCase
 from stacks.constructs.alarm_topic import AlarmTopic
 from stacks.constructs.api_front_door import ApiFrontDoor
 from stacks.constructs.capture_table import CaptureTable
 from stacks.constructs.feedback_function import FeedbackFunction
 from stacks.constructs.feedback_key import FeedbackKey
+from stacks.constructs.golden_canary import GoldenCanary
 from stacks.constructs.idempotency_table import IdempotencyTable
 from stacks.constructs.invoke_function import InvokeFunction
 from stacks.constructs.model_guardrail import GUARDRAIL_NAME_MAX, ModelGuardrail
@@ -71,19 +72,20 @@ class UseCaseStack(Stack):
         self.model_profiles = ModelProfiles(
             self, "Models", use_case=config.name, stage=stage.name, model_ids=list(config.models.allowed)
         )
-        self.invoke = InvokeFunction(
-            self,
-            "Invoke",
-            use_case=use_case,
-            stage=stage,
-            prompts_table=self.prompts.table,
-            spend_table=self.spend.table,
-            idempotency_table=self.idempotency.table,
-            capture_table=self.capture.table,
-            feedback_secret=self.feedback_key.secret,
-            guardrail=self.guardrail,
-            model_profiles=self.model_profiles,
-        )
+        # the API's function and the golden canary's run the same invoke path against the same resources
+        invoke_path = {
+            "use_case": use_case,
+            "stage": stage,
+            "prompts_table": self.prompts.table,
+            "spend_table": self.spend.table,
+            "idempotency_table": self.idempotency.table,
+            "capture_table": self.capture.table,
+            "feedback_secret": self.feedback_key.secret,
+            "guardrail": self.guardrail,
+            "model_profiles": self.model_profiles,
+        }
+        self.invoke = InvokeFunction(self, "Invoke", **invoke_path)
+        self.canary_function = InvokeFunction(self, "Canary", **invoke_path, golden_canary=True)
         self.feedback = FeedbackFunction(
             self,
             "Feedback",
@@ -101,6 +103,7 @@ class UseCaseStack(Stack):
             prompts=use_case.prompts,
             prompts_table=self.prompts.table,
         )
+        self.alarm_topic = AlarmTopic(self, "Alarms", stage=stage, emails=config.budget.alert_emails, label=label)
         self.boundary = PermissionsBoundary(
             self,
             "Boundary",
@@ -110,6 +113,8 @@ class UseCaseStack(Stack):
             existing_arn=config.security.permissions_boundary_arn,
             table_key_arns=[table_key.key_arn] if table_key else [],
             secret_arns=[self.feedback_key.secret.secret_arn],
+            topic_arn=self.alarm_topic.topic.topic_arn,
+            topic_key_arn=self.alarm_topic.key.key_arn,
         )
         self.api = ApiFrontDoor(
             self,
@@ -137,7 +142,6 @@ class UseCaseStack(Stack):
                 f"WAF is off in the {stage.name} stage by its config (StageConfig.waf): a disposable sandbox "
                 "behind an API key, usage-plan throttling and a daily quota; prod has the web ACL.",
             )
-        self.alarm_topic = AlarmTopic(self, "Alarms", stage=stage, emails=config.budget.alert_emails, label=label)
         self.budget = MonthlyBudget(
             self,
             "Budget",
@@ -155,6 +159,20 @@ class UseCaseStack(Stack):
             api=self.api.api,
             feedback_function=self.feedback.function,
             topic=self.alarm_topic.topic,
+            canary_period=Duration.seconds(period)
+            if (period := schedule_seconds(canary_schedule(config, stage)))
+            else None,
+        )
+        self.golden_canary = GoldenCanary(
+            self,
+            "GoldenCanary",
+            use_case=use_case,
+            stage=stage,
+            canary_function=self.canary_function.function,
+            prompts_table=self.prompts.table,
+            topic=self.alarm_topic.topic,
+            topic_key=self.alarm_topic.key,
+            rollback_alarm_names=self.monitoring.canary_version_alarm_names,
         )
 
         CfnOutput(self, "InvokeUrl", value=self.api.api.url_for_path("/v1/invoke"))

@@ -61,6 +61,7 @@ NODES = [
     Node("topic", "SNS alarm topic", "KMS, TLS only -> email", 1, 4.6, "alarm_topic", "watch"),
     Node("monitoring", "Dashboard + alarms", "on the functions' metrics", 2, 4.6, "monitoring", "watch"),
     Node("boundary", "Permissions boundary", "on every role of the stack", 4, 3.4, "permissions_boundary"),
+    Node("golden", "Golden canary", "scheduled golden cases; rollback", 3, 4.6, "golden_canary", "watch"),
 ]
 
 EDGES = [
@@ -81,6 +82,7 @@ EDGES = [
     Edge("sync", "prompts", "publish"),
     Edge("monitoring", "topic", "alarms"),
     Edge("budget", "topic", "80/100 %"),
+    Edge("monitoring", "golden", "canary alarm"),
 ]
 
 FILL = {"aws": "#eef2ff", "data": "#ecfdf5", "watch": "#fff7ed", "outside": "#f3f4f6"}

@@ -207,6 +207,24 @@ class FeedbackSettings:
         )
 
 
+@dataclass(frozen=True)
+class RollbackSettings:
+    """Runtime settings of the canary rollback function (stacks/constructs/golden_canary.py)."""
+
+    use_case: str
+    prompts_table: str
+    alarm_topic_arn: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> RollbackSettings:
+        env = os.environ if env is None else env
+        return cls(
+            use_case=_required(env, "LIFTOFF_USE_CASE"),
+            prompts_table=_required(env, "LIFTOFF_PROMPTS_TABLE"),
+            alarm_topic_arn=env.get("LIFTOFF_ALARM_TOPIC_ARN") or None,
+        )
+
+
 @lru_cache(maxsize=1)
 def get_feedback_settings() -> FeedbackSettings:
     return FeedbackSettings.from_env()

@@ -37,12 +37,27 @@ class JudgeConfig(BaseModel):
     model_id: str = "us.amazon.nova-lite-v1:0"
 
 
+class GoldenConfig(BaseModel):
+    """The golden canary's cases: listed ids, or every case with a tag (default: the first
+    DEFAULT_GOLDEN_SIZE clean and edge cases)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cases: list[str] | None = None
+    tag: str | None = None
+
+
+DEFAULT_GOLDEN_SIZE = 20
+
+
 class Suite(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     prompt_id: str
     default_checks: list[Check] = Field(default_factory=list)
     judge: JudgeConfig = Field(default_factory=JudgeConfig)
+    # the cases the scheduled golden canary runs against the deployed stage (service/handlers/canary.py)
+    golden: GoldenConfig = Field(default_factory=GoldenConfig)
     # A guardrail block (422 GuardrailIntervened) is an answer, not an outage: it passes a case with one
     # of these tags (the system refused what it should) and fails any other (a false positive).
     blocked_passes_tags: list[str] = Field(default_factory=lambda: ["adversarial", "pii"])
@@ -135,3 +150,24 @@ def load_cases(use_case: str, *, files: list[str] | None = None, root: Path = RE
     if not cases:
         raise ConfigError(f"{display_path(directory)}: no cases in *.jsonl")
     return cases
+
+
+def golden_cases(use_case: str, root: Path = REPO_ROOT) -> list[EvalCase]:
+    """The golden canary's cases (suite.yaml `golden`); a listed id that does not exist fails, naming the
+    file and the field."""
+    suite = load_suite(use_case, root)
+    cases = load_cases(use_case, root=root)
+    by_id = {case.id: case for case in cases}
+    where = display_path(suite_dir(use_case, root) / "suite.yaml")
+    if suite.golden.cases:
+        unknown = [case_id for case_id in suite.golden.cases if case_id not in by_id]
+        if unknown:
+            raise ConfigError(f"{where}: field `golden.cases` names case(s) that do not exist: {', '.join(unknown)}")
+        return [by_id[case_id] for case_id in suite.golden.cases]
+    if suite.golden.tag:
+        tagged = [case for case in cases if suite.golden.tag in case.tags]
+        if not tagged:
+            raise ConfigError(f"{where}: field `golden.tag`: no case is tagged {suite.golden.tag!r}")
+        return tagged
+    picked = [c for c in cases if {"clean", "edge"} & set(c.tags) and not c.expect_error]
+    return picked[:DEFAULT_GOLDEN_SIZE]

@@ -141,6 +141,10 @@ def start_local_api(
                 status, body, extra = 200, {"ok": True}, {}
             elif self.path == "/_local/stats" and stats is not None:
                 status, body, extra = 200, stats(), {}
+            elif self.path == "/_local/functions" and self.command == "POST" and headers.get("x-api-key") == api_key:
+                # a function's own event (the canary's schedule input, an alarm's state change): local
+                # stand-in for EventBridge invoking the function, behind the local API key
+                status, body, extra = 200, invoke(json.loads(raw or b"{}")), {}
             elif self.path == "/openapi.json" and self.command == "GET":
                 status, body, extra = 200, openapi_document(), {}
             else:

@@ -17,10 +17,14 @@ from stacks.lambda_factory import FunctionProps, allow, python_function
 from stacks.memory import invoke_memory_mb
 from stacks.table_factory import TABLE_KEY_ACTIONS
 
+CANARY_TIMEOUT_S = 900  # Lambda's longest: a golden run is a few dozen model calls in a row
+
 
 class InvokeFunction(Construct):
     """Runs service.handlers.invoke; reads its prompts table, reads and adds to its spend counter,
-    invokes the use case's models only."""
+    invokes the use case's models only. `golden_canary=True` makes the scheduled golden canary instead
+    (service.handlers.canary): the same invoke path and the same grants, minus what only the API
+    needs (idempotency records, the feedback key, captures)."""
 
     def __init__(
         self,
@@ -36,6 +40,7 @@ class InvokeFunction(Construct):
         feedback_secret: secretsmanager.ISecret,
         guardrail: ModelGuardrail | None,
         model_profiles: ModelProfiles,
+        golden_canary: bool = False,
     ):
         super().__init__(scope, construct_id)
         config = use_case.config
@@ -53,10 +58,14 @@ class InvokeFunction(Construct):
             self,
             "Function",
             FunctionProps(
-                handler="service.handlers.invoke.lambda_handler",
-                description=f"Liftoff {use_case.name} ({stage.name}): invoke a prompt on Bedrock",
-                timeout_seconds=config.models.lambda_timeout_seconds,
-                reserved_concurrency=config.capacity.reserved_concurrency,
+                handler="service.handlers.canary.lambda_handler"
+                if golden_canary
+                else "service.handlers.invoke.lambda_handler",
+                description=f"Liftoff {use_case.name} ({stage.name}): "
+                + ("the golden canary (scheduled)" if golden_canary else "invoke a prompt on Bedrock"),
+                # the canary runs its cases one after another, on two versions during a prompt canary
+                timeout_seconds=CANARY_TIMEOUT_S if golden_canary else config.models.lambda_timeout_seconds,
+                reserved_concurrency=None if golden_canary else config.capacity.reserved_concurrency,
                 tracing=config.observability.tracing,
                 memory_mb=invoke_memory_mb(config.capacity.memory_mb),
                 log_retention_days=stage.log_retention_days,
@@ -67,14 +76,16 @@ class InvokeFunction(Construct):
         self._grant_models(config, model_profiles)
         self._allow("ReadPromptRegistry", ["dynamodb:GetItem", "dynamodb:Query"], [prompts_table.table_arn])
         self._allow("ReadAndAddSpend", ["dynamodb:GetItem", "dynamodb:UpdateItem"], [spend_table.table_arn])
-        self._allow(
-            "KeepIdempotencyRecords",
-            ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
-            [idempotency_table.table_arn],
-        )
-        self._allow("ReadFeedbackKey", ["secretsmanager:GetSecretValue"], [feedback_secret.secret_arn])
-        tables = [prompts_table, spend_table, idempotency_table]
-        if config.capture.enabled:  # capture writes new items only: PutItem, no reads, no updates
+        tables = [prompts_table, spend_table]
+        if not golden_canary:
+            self._allow(
+                "KeepIdempotencyRecords",
+                ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+                [idempotency_table.table_arn],
+            )
+            self._allow("ReadFeedbackKey", ["secretsmanager:GetSecretValue"], [feedback_secret.secret_arn])
+            tables.append(idempotency_table)
+        if config.capture.enabled and not golden_canary:  # capture writes new items only: PutItem
             self._allow("CaptureRequests", ["dynamodb:PutItem"], [capture_table.table_arn])
             tables.append(capture_table)
         keys = sorted({t.encryption_key.key_arn for t in tables if t.encryption_key})

@@ -38,6 +38,11 @@ class AlarmSpec:
     metric: cw.IMetric
     threshold: float
     comparison: cw.ComparisonOperator = cw.ComparisonOperator.GREATER_THAN_THRESHOLD
+    evaluation: tuple[int, int] | None = None  # (periods, datapoints to alarm); None: the stage's
+
+
+# The prompt canary's own alarms: each one ends the canary (GoldenCanary's rollback function)
+CANARY_VERSION_ALARMS = ("CanaryVersionAccuracy", "CanaryVersionErrorRate", "CanaryVersionLatencyP95")
 
 
 class Monitoring(Construct):
@@ -52,6 +57,7 @@ class Monitoring(Construct):
         api: apigw.RestApi,
         topic: sns.ITopic,
         feedback_function: lambda_.IFunction | None = None,
+        canary_period: Duration | None = None,
     ):
         super().__init__(scope, construct_id)
         self._use_case = use_case
@@ -59,7 +65,11 @@ class Monitoring(Construct):
         self._period = Duration.minutes(stage.alarm_period_minutes)
         self._function = function
         self._api_stage = api.deployment_stage
-        self.alarms = {spec.name: self._alarm(spec, topic) for spec in self._alarm_specs()}
+        self._canary_period = canary_period  # None: the golden canary is off
+        self.alarms = {spec.name: self._alarm(spec, topic) for spec in (*self._alarm_specs(), *self._canary_specs())}
+        self.canary_version_alarm_names = [
+            self._alarm_name(name) for name in CANARY_VERSION_ALARMS if name in self.alarms
+        ]
         self.dashboard = cw.Dashboard(
             self,
             "Dashboard",
@@ -113,6 +123,58 @@ class Monitoring(Construct):
             label="bad ratings %" if percent else "bad rating rate",
             period=Duration.days(1),
         )
+
+    def _canary_version_error_rate(self) -> cw.MathExpression:
+        return cw.MathExpression(
+            expression="FILL(errors, 0) / requests",
+            using_metrics={
+                "errors": self.metric("CanaryVersionErrors"),
+                "requests": self.metric("CanaryVersionRequests"),
+            },
+            label="canary version error rate",
+            period=self._period,
+        )
+
+    def _canary_specs(self) -> list[AlarmSpec]:
+        criteria = self._use_case.exit_criteria
+        specs = [
+            AlarmSpec(
+                "CanaryVersionErrorRate",
+                f"the prompt canary's version fails more requests than max_error_rate ({criteria.max_error_rate:.0%}): "
+                "the canary is ended",
+                self._canary_version_error_rate(),
+                criteria.max_error_rate,
+            ),
+            AlarmSpec(
+                "CanaryVersionLatencyP95",
+                f"the prompt canary's version is slower than the p95 criterion ({criteria.p95_latency_ms} ms): "
+                "the canary is ended",
+                self.metric("CanaryVersionLatency", "p95"),
+                criteria.p95_latency_ms,
+            ),
+        ]
+        if self._canary_period is not None:
+            golden = self._canary_period
+            specs += [
+                AlarmSpec(
+                    "CanaryAccuracy",
+                    f"the golden canary's accuracy is below min_accuracy ({criteria.min_accuracy:.0%}) two runs in a row",
+                    self.metric("CanaryAccuracy", "Minimum").with_(period=golden),
+                    criteria.min_accuracy,
+                    cw.ComparisonOperator.LESS_THAN_THRESHOLD,
+                    evaluation=(2, 2),
+                ),
+                AlarmSpec(
+                    "CanaryVersionAccuracy",
+                    f"on the golden cases, the prompt canary's version is below min_accuracy ({criteria.min_accuracy:.0%}): "
+                    "the canary is ended",
+                    self.metric("CanaryVersionAccuracy", "Minimum").with_(period=golden),
+                    criteria.min_accuracy,
+                    cw.ComparisonOperator.LESS_THAN_THRESHOLD,
+                    evaluation=(1, 1),
+                ),
+            ]
+        return specs
 
     # -- alarms ----------------------------------------------------------------------------------
 
@@ -182,19 +244,25 @@ class Monitoring(Construct):
             ),
         ]
 
+    def _alarm_name(self, name: str) -> str:
+        return f"liftoff-{self._use_case.name}-{self._stage.name}-{name}"
+
     def _alarm(self, spec: AlarmSpec, topic: sns.ITopic) -> cw.Alarm:
         # money: one breaching period is enough; ratings: the period is a whole day
         immediate = spec.name in ("DailySpend", "SpendCapHit", "FeedbackBadRate")
+        periods, datapoints = spec.evaluation or (
+            (1, 1) if immediate else (self._stage.alarm_evaluation_periods, self._stage.alarm_datapoints)
+        )
         alarm = cw.Alarm(
             self,
             spec.name,
-            alarm_name=f"liftoff-{self._use_case.name}-{self._stage.name}-{spec.name}",
+            alarm_name=self._alarm_name(spec.name),
             alarm_description=f"{self._use_case.name} ({self._stage.name}): {spec.description}",
             metric=spec.metric,
             threshold=spec.threshold,
             comparison_operator=spec.comparison,
-            evaluation_periods=1 if immediate else self._stage.alarm_evaluation_periods,
-            datapoints_to_alarm=1 if immediate else self._stage.alarm_datapoints,
+            evaluation_periods=periods,
+            datapoints_to_alarm=datapoints,
             treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
         )
         action = cw_actions.SnsAction(topic)
@@ -332,6 +400,19 @@ class Monitoring(Construct):
                     left_annotations=[
                         self._line(100 * (1 - criteria.min_accuracy), "1 - min_accuracy (exit criterion)")
                     ],
+                ),
+                cw.GraphWidget(
+                    title="Golden canary accuracy (stable, and a prompt canary's version)",
+                    width=WIDTH,
+                    left=[
+                        self.metric("CanaryAccuracy", "Minimum", "stable").with_(
+                            period=self._canary_period or self._period
+                        ),
+                        self.metric("CanaryVersionAccuracy", "Minimum", "canary version").with_(
+                            period=self._canary_period or self._period
+                        ),
+                    ],
+                    left_annotations=[self._line(criteria.min_accuracy, "exit criterion: min_accuracy")],
                 ),
                 cw.AlarmStatusWidget(
                     title="Alarms",

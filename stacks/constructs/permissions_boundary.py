@@ -41,6 +41,8 @@ class PermissionsBoundary(Construct):
         existing_arn: str | None,
         table_key_arns: list[str] = (),
         secret_arns: list[str] = (),
+        topic_arn: str | None = None,
+        topic_key_arn: str | None = None,
     ):
         super().__init__(scope, construct_id)
         if existing_arn:
@@ -86,6 +88,21 @@ class PermissionsBoundary(Construct):
                             ),
                         ]
                         if secret_arns
+                        else []
+                    ),
+                    *(
+                        [
+                            # the stack's own alarm topic (the canary rollback tells it), and its key
+                            iam.PolicyStatement(
+                                sid="OwnAlarmTopicOnly", actions=["sns:Publish"], resources=[topic_arn]
+                            ),
+                            iam.PolicyStatement(
+                                sid="AlarmTopicKeyOnly",
+                                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                                resources=[topic_key_arn],
+                            ),
+                        ]
+                        if topic_arn and topic_key_arn
                         else []
                     ),
                     iam.PolicyStatement(

@@ -196,7 +196,7 @@ def test_a_customer_managed_table_key_encrypts_every_table_and_is_granted(tmp_pa
         for s in p["Properties"]["PolicyDocument"]["Statement"]
         if s.get("Sid") == "UseTableKey"
     ]
-    assert len(grants) == 3  # the invoke, feedback and prompt sync functions
+    assert len(grants) == 5  # the invoke, golden canary, canary rollback, feedback and prompt sync functions
     assert all(g["Resource"] in (key_arn, [key_arn]) for g in grants)
 
 
@@ -260,3 +260,30 @@ def test_the_capture_table_expires_items_and_is_queried_by_rating(tmp_path):
         "AWS::ApiGateway::Method",
         {"HttpMethod": "POST", "ApiKeyRequired": True, "RequestValidatorId": Match.any_value()},
     )
+
+
+def test_a_golden_canary_turned_off_has_no_schedule_and_no_golden_alarms(tmp_path):
+    from liftoff.config import GoldenCanaryConfig
+
+    template = synth_variant(tmp_path, "CanaryOff", "prod", "monitoring", canary=GoldenCanaryConfig(schedule="off"))
+    template.resource_count_is("AWS::Scheduler::Schedule", 0)
+    names = {a["Properties"]["AlarmName"] for a in template.find_resources("AWS::CloudWatch::Alarm").values()}
+    assert not any(name.endswith(("-CanaryAccuracy", "-CanaryVersionAccuracy")) for name in names)
+    # a prompt canary's traffic alarms still end it
+    (rule,) = template.find_resources("AWS::Events::Rule").values()
+    assert sorted(rule["Properties"]["EventPattern"]["detail"]["alarmName"]) == [
+        "liftoff-support-triage-prod-CanaryVersionErrorRate",
+        "liftoff-support-triage-prod-CanaryVersionLatencyP95",
+    ]
+
+
+def test_a_canary_schedule_more_often_than_hourly_is_refused():
+    import pytest
+    from pydantic import ValidationError
+
+    from liftoff.config import GoldenCanaryConfig
+
+    with pytest.raises(ValidationError, match="at most hourly"):
+        GoldenCanaryConfig(schedule="rate(5 minutes)")
+    with pytest.raises(ValidationError, match="is not `off` or"):
+        GoldenCanaryConfig(schedule="every hour")

@@ -96,7 +96,7 @@ def test_every_python_function_deploys_the_package(synthesized):
     assert staged and set(staged) == {digest}
     for template in templates.values():
         functions = template.find_resources("AWS::Lambda::Function", {"Properties": {"Runtime": RUNTIME.name}})
-        assert len(functions) == 3  # invoke, feedback and prompt sync
+        assert len(functions) == 5  # invoke, golden canary, canary rollback, feedback and prompt sync
         for function in functions.values():
             assert "Layers" not in function["Properties"]
 

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from liftoff.config import get_stage
+from liftoff.config import get_stage, schedule_seconds
 from liftoff.usecases import load_use_case
 from stacks.constructs.monitoring import ERROR_CLASSES
 
@@ -103,7 +103,21 @@ def test_alarm_thresholds_equal_the_config(template, stage):
     )
     assert bad["Uses"] == {"good": "FeedbackGood", "bad": "FeedbackBad"}
     assert bad["Period"] == 86_400
+    # the golden canary: stable accuracy two runs in a row, the canary version's at once, per schedule
+    golden_s = schedule_seconds(stage.canary_schedule)
+    for name, evaluation in (("CanaryAccuracy", (2, 2)), ("CanaryVersionAccuracy", (1, 1))):
+        assert alarms[name]["Threshold"] == criteria.min_accuracy
+        assert alarms[name]["ComparisonOperator"] == "LessThanThreshold"
+        assert alarms[name]["watched"]["Period"] == golden_s
+        assert (alarms[name]["EvaluationPeriods"], alarms[name]["DatapointsToAlarm"]) == evaluation
+    assert alarms["CanaryVersionLatencyP95"]["Threshold"] == criteria.p95_latency_ms
+    assert what("CanaryVersionLatencyP95") == ("Liftoff", "CanaryVersionLatency", "p95")
+    assert alarms["CanaryVersionErrorRate"]["Threshold"] == criteria.max_error_rate
     assert set(alarms) == {
+        "CanaryAccuracy",
+        "CanaryVersionAccuracy",
+        "CanaryVersionErrorRate",
+        "CanaryVersionLatencyP95",
         "FeedbackBadRate",
         "InvalidOutputRate",
         "LatencyP95",
@@ -123,12 +137,13 @@ def test_alarms_watch_low_cardinality_dimensions_and_notify_the_topic(template, 
         assert alarm["OKActions"] == [{"Ref": topic_id}], name
         assert alarm["TreatMissingData"] == "notBreaching"
         watched_metric = alarm["watched"]
-        day = name == "FeedbackBadRate"  # judged over a UTC day
-        assert watched_metric["Period"] == (86_400 if day else stage.alarm_period_minutes * 60), name
+        expected = {"FeedbackBadRate": 86_400, "CanaryAccuracy": schedule_seconds(stage.canary_schedule)}
+        expected["CanaryVersionAccuracy"] = expected["CanaryAccuracy"]  # one point per golden run
+        assert watched_metric["Period"] == expected.get(name, stage.alarm_period_minutes * 60), name
         if watched_metric["Namespace"] == "Liftoff":
             dimensions = {d["Name"]: d["Value"] for d in watched_metric["Dimensions"]}
             assert dimensions == {"UseCase": USE_CASE, "Stage": stage.name}, name
-        if name not in ("DailySpend", "SpendCapHit", "FeedbackBadRate"):
+        if name not in ("DailySpend", "SpendCapHit", "FeedbackBadRate", "CanaryAccuracy", "CanaryVersionAccuracy"):
             assert alarm["EvaluationPeriods"] == stage.alarm_evaluation_periods
             assert alarm["DatapointsToAlarm"] == stage.alarm_datapoints
 

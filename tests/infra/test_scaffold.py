@@ -46,7 +46,7 @@ def test_a_new_use_case_synthesizes_and_passes_its_eval_on_the_simulator(root, t
     )
     add_nag_checks(app)
     app.synth()  # no unacknowledged cdk-nag finding
-    Template.from_stack(stack).resource_count_is("AWS::Lambda::Function", 4)
+    Template.from_stack(stack).resource_count_is("AWS::Lambda::Function", 6)
 
     import boto3
 

@@ -27,12 +27,13 @@ def test_resources_of_one_use_case(template):
     template.resource_count_is("AWS::ApiGateway::ApiKey", 1)
     template.resource_count_is("AWS::ApiGateway::UsagePlan", 1)
     template.resource_count_is("Custom::LiftoffPromptSync", 1)
-    template.resource_count_is("AWS::Lambda::Function", 4)  # invoke, feedback, prompt sync, provider framework
+    # invoke, golden canary, canary rollback, feedback, prompt sync, provider framework
+    template.resource_count_is("AWS::Lambda::Function", 6)
     template.resource_count_is("AWS::SNS::Topic", 1)
     template.resource_count_is("AWS::KMS::Key", 1)
     template.resource_count_is("AWS::Budgets::Budget", 1)
     template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
-    template.resource_count_is("AWS::CloudWatch::Alarm", 9)
+    template.resource_count_is("AWS::CloudWatch::Alarm", 13)
     template.resource_count_is("AWS::Bedrock::Guardrail", 1)
     template.resource_count_is("AWS::Bedrock::GuardrailVersion", 1)
 

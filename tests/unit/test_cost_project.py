@@ -14,6 +14,7 @@ from liftoff.cost_project import (
     project,
     spend_reads_per_request,
 )
+from liftoff.evals.cases import golden_cases
 from liftoff.usecases import load_use_case
 from stacks.memory import measured, memory_for
 
@@ -48,7 +49,12 @@ def test_monthly_arithmetic():
     assert costs["WAF"] == pytest.approx(5 + 3 * 1 + n / 1e6 * 0.60)
     assert "WAF" not in monthly_costs("support-triage", "sandbox", 10_000, usage, duration_ms=2500)
     # no traffic still costs the dashboard, alarms, metrics, the key (and WAF in prod)
-    assert idle_cost("support-triage", "prod") == pytest.approx(16 * 0.30 + 3 + 9 * 0.10 + 1 + 0.40 + 5 + 3)
+    assert idle_cost("support-triage", "prod") == pytest.approx(22 * 0.30 + 3 + 13 * 0.10 + 1 + 0.40 + 5 + 3)
+    # the golden canary: its cases at the measured cost, hourly in prod (720 runs in 30 days), daily in sandbox
+    golden = len(golden_cases("support-triage"))
+    assert costs["Golden canary (model calls)"] == pytest.approx(720 * golden * 0.00002)
+    sandbox = monthly_costs("support-triage", "sandbox", 10_000, usage, duration_ms=2500)
+    assert sandbox["Golden canary (model calls)"] == pytest.approx(30 * golden * 0.00002)
 
 
 def test_the_duration_is_measured_unless_the_simulator_answered():

@@ -52,6 +52,8 @@ class PromptAlias:
     history: list[dict[str, Any]]
     canary_version: int | None = None
     canary_weight: int = 0
+    # the canary ends by itself when one of its alarms fires (service/handlers/canary_rollback.py)
+    auto_rollback: bool = True
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,7 @@ class PromptStore:
             history=[{**h, "version": int(h["version"])} for h in item.get("history", [])],
             canary_version=int(canary) if canary is not None else None,
             canary_weight=int(item.get("canary_weight", 0)),
+            auto_rollback=bool(item.get("auto_rollback", True)),
         )
 
     def list_versions(self, prompt_id: str) -> list[PromptVersion]:
@@ -205,6 +208,8 @@ class PromptStore:
         action: str,
         canary_version: int | None = None,
         canary_weight: int = 0,
+        auto_rollback: bool = True,
+        note: str | None = None,
     ) -> PromptAlias:
         """Point `name` at `version` if nobody moved it since it was read as `current` (None: it must
         not exist yet). A lost race raises AliasConflict instead of overwriting the other move."""
@@ -212,7 +217,9 @@ class PromptStore:
         revision = (current.revision if current else 0) + 1
         entry = {"version": version, "at": _now(), "by": author, "action": action}
         if canary_version is not None:
-            entry["canary"] = {"version": canary_version, "weight": canary_weight}
+            entry["canary"] = {"version": canary_version, "weight": canary_weight, "auto_rollback": auto_rollback}
+        if note:
+            entry["note"] = note
         item: dict[str, Any] = {
             "pk": self._pk(prompt_id),
             "sk": f"{ALIAS_PREFIX}{name}",
@@ -223,7 +230,7 @@ class PromptStore:
             "history": [*history, entry][-HISTORY_LIMIT:],
         }
         if canary_version is not None:
-            item |= {"canary_version": canary_version, "canary_weight": canary_weight}
+            item |= {"canary_version": canary_version, "canary_weight": canary_weight, "auto_rollback": auto_rollback}
         if current is None:
             condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(sk)"}
         else:

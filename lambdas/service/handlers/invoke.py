@@ -196,6 +196,8 @@ def _record_success(outcome: InvokeOutcome) -> None:
     _count_cost(result.cost_usd, outcome.spent_today_usd)
     if result.repairs:
         metrics.add_metric(name="OutputRepairs", unit=MetricUnit.Count, value=result.repairs)
+    if outcome.canary_version:  # a prompt canary's version answered: its own health, for the auto-rollback
+        _count_canary(outcome.canary_version, latency_ms=result.latency_ms)
     metrics.add_metadata(key="PromptId", value=result.prompt_id)
     metrics.add_metadata(key="PromptVersion", value=result.prompt_version)
     metrics.add_metadata(key="ModelId", value=result.model_id)
@@ -248,9 +250,25 @@ def _service_error(exc: ServiceError, request_id: str) -> dict:
         )
     if isinstance(exc, ModelOutputInvalid):  # the invalid-output rate is an exit criterion with its alarm
         metrics.add_metric(name="InvalidOutputs", unit=MetricUnit.Count, value=1)
+    if exc.canary_version and exc.status >= 500:  # the version's fault, not the client's (invalid output is a 502)
+        _count_canary(exc.canary_version, error=True, invalid=isinstance(exc, ModelOutputInvalid))
     log("invoke failed", extra=fields)
     _count_error(exc.code, exc.error_class)
     return from_service_error(exc, request_id)
+
+
+def _count_canary(version: str, *, latency_ms: int | None = None, error: bool = False, invalid: bool = False) -> None:
+    """Requests, errors, latency and invalid outputs of the version a prompt canary is trying, as metrics of
+    their own (dimensions UseCase and Stage; the version is a property): a few metrics whatever the number
+    of versions, and only while a canary runs."""
+    metrics.add_metric(name="CanaryVersionRequests", unit=MetricUnit.Count, value=1)
+    if latency_ms is not None:
+        metrics.add_metric(name="CanaryVersionLatency", unit=MetricUnit.Milliseconds, value=latency_ms)
+    if error:
+        metrics.add_metric(name="CanaryVersionErrors", unit=MetricUnit.Count, value=1)
+    if invalid:
+        metrics.add_metric(name="CanaryVersionInvalidOutputs", unit=MetricUnit.Count, value=1)
+    metrics.add_metadata(key="CanaryVersion", value=version)
 
 
 def _count_cost(cost_usd: float, spent_today_usd: float | None) -> None:

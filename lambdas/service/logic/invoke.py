@@ -54,6 +54,7 @@ class InvokeOutcome:
     prompt_text: str  # the rendered user message, for the log when `log_prompts` is on
     spent_today_usd: float | None  # the counter after this request's cost; None when it could not be written
     abandoned_attempts: int = 0  # timed-out attempts before the answer, charged at an estimate
+    canary_version: str | None = None  # "<prompt_id>#<version>" when a prompt canary's version answered
 
 
 def invoke(request: InvokeRequest, *, request_id: str, deps: InvokeDeps) -> InvokeOutcome:
@@ -67,6 +68,22 @@ def invoke(request: InvokeRequest, *, request_id: str, deps: InvokeDeps) -> Invo
         version=request.version,
         request_id=request_id,
     )
+    alias = request.alias or deps.settings.default_alias
+    canary = (
+        f"{prompt.prompt_id}#{prompt.version}"
+        if request.version is None and deps.resolver.canary_of(request.prompt_id, alias) == prompt.version
+        else None
+    )
+    try:
+        return _invoke_version(request, prompt, request_id=request_id, deps=deps, started=started, canary=canary)
+    except ServiceError as exc:
+        exc.canary_version = canary
+        raise
+
+
+def _invoke_version(
+    request: InvokeRequest, prompt, *, request_id: str, deps: InvokeDeps, started: float, canary: str | None
+) -> InvokeOutcome:
     model_id = prompt.spec.model_id
     if model_id not in deps.settings.allowed_model_ids:
         raise Misconfigured(
@@ -159,6 +176,7 @@ def invoke(request: InvokeRequest, *, request_id: str, deps: InvokeDeps) -> Invo
         prompt_text=rendered.user_text,
         spent_today_usd=spent_today,
         abandoned_attempts=reply.abandoned_attempts,
+        canary_version=canary,
     )
 
 

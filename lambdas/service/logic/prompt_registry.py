@@ -4,7 +4,7 @@ optimistic lock, so two concurrent moves never silently overwrite each other."""
 
 from __future__ import annotations
 
-from service.dal.prompt_store import PromptAlias, PromptStore
+from service.dal.prompt_store import LIVE_ALIAS, AliasConflict, PromptAlias, PromptStore
 from service.models.errors import BadRequest, PromptNotFound
 
 
@@ -58,15 +58,47 @@ def abort_canary(store: PromptStore, prompt_id: str, *, alias: str, author: str)
     return _end_canary(store, current, author=author, action="canary-abort")
 
 
-def _end_canary(store: PromptStore, current: PromptAlias, *, author: str, action: str) -> PromptAlias:
+def _end_canary(
+    store: PromptStore, current: PromptAlias, *, author: str, action: str, note: str | None = None
+) -> PromptAlias:
     """The alias keeps its stable version, without the canary (optimistic lock as every move)."""
     return store.move_alias(
-        current.prompt_id, current.name, version=current.version, current=current, author=author, action=action
+        current.prompt_id,
+        current.name,
+        version=current.version,
+        current=current,
+        author=author,
+        action=action,
+        note=note,
     )
 
 
+AUTO_ROLLBACK = "auto-rollback"
+
+
+def auto_rollback(store: PromptStore, prompt_id: str, *, reason: str, alias: str = LIVE_ALIAS) -> PromptAlias | None:
+    """End the alias's canary because `reason` (an alarm) says the canary version is unhealthy: the alias
+    keeps its stable version and its history records `auto-rollback` with the reason. Nothing happens
+    without a canary, for a canary started with auto-rollback off, or when someone moved the alias
+    since it was read (the newer move wins: never overwritten). Returns the alias when it moved."""
+    current = store.get_alias(prompt_id, alias)
+    if current is None or current.canary_version is None or not current.auto_rollback:
+        return None
+    try:
+        return _end_canary(store, current, author=AUTO_ROLLBACK, action=AUTO_ROLLBACK, note=reason)
+    except AliasConflict:
+        return None
+
+
 def start_canary(
-    store: PromptStore, prompt_id: str, *, version: int, weight: int, alias: str, author: str
+    store: PromptStore,
+    prompt_id: str,
+    *,
+    version: int,
+    weight: int,
+    alias: str,
+    author: str,
+    auto_rollback: bool = True,
 ) -> PromptAlias:
     """Send `weight` % of the alias's unpinned requests to `version`; the rest stay where they are."""
     if not 0 < weight < 100:
@@ -86,4 +118,5 @@ def start_canary(
         action="canary",
         canary_version=version,
         canary_weight=weight,
+        auto_rollback=auto_rollback,
     )

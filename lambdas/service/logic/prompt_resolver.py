@@ -47,6 +47,15 @@ class PromptResolver:
                 version = pointer.canary_version
         return self._version(prompt_id, version)
 
+    @property
+    def store(self) -> PromptStore:
+        return self._store
+
+    def canary_of(self, prompt_id: str, alias: str) -> int | None:
+        """The alias's canary version, from the pointer `resolve` just used (no registry call)."""
+        cached = self._pointers.get((prompt_id, alias))
+        return cached.alias.canary_version if cached else None
+
     def _pointer(self, prompt_id: str, alias: str) -> PromptAlias:
         key = (prompt_id, alias)
         cached = self._pointers.get(key)

@@ -21,6 +21,8 @@ class ServiceError(Exception):
         self.cost_usd: float = 0.0
         self.spent_today_usd: float | None = None
         self.abandoned_attempts: int = 0
+        # the prompt version that failed, when it was a prompt canary's (its health drives the auto-rollback)
+        self.canary_version: str | None = None
 
 
 class BadRequest(ServiceError):
