@@ -13,6 +13,7 @@ import pytest
 from liftoff.config import ModelsConfig
 from liftoff.local.bedrock_simulator import SimulatorConfig, start_simulator
 from liftoff.local.runtime import simulator_profiles
+from service.dal import dynamodb
 from service.dal.model_client import ModelClient
 from service.handlers import invoke as handler_module
 from service.logic.cost import abandoned_attempt_cost_usd
@@ -213,11 +214,7 @@ def test_a_hung_dynamodb_reaches_the_serve_anyway_path_in_seconds(call, monkeypa
         deps = handler_module.get_deps()
         # When the spend counter and the registry are read / Then each gives up within its short budget
         # (botocore's default would wait 60 s per attempt and hit the Lambda timeout first)
-        budget = (
-            handler_module.DYNAMODB_TOTAL_ATTEMPTS
-            * (handler_module.DYNAMODB_CONNECT_TIMEOUT_S + handler_module.DYNAMODB_READ_TIMEOUT_S)
-            + 1.0
-        )
+        budget = dynamodb.TOTAL_ATTEMPTS * (dynamodb.CONNECT_TIMEOUT_S + dynamodb.READ_TIMEOUT_S) + 1.0
         started = time.perf_counter()
         with pytest.raises(SpendCounterUnavailable):
             deps.spend.spent_today_usd()

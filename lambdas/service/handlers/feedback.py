@@ -13,13 +13,12 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
 from pydantic import ValidationError
 
 from service.dal.capture_store import CaptureStore, CaptureUnavailable
+from service.dal.dynamodb import dynamodb_resource
 from service.dal.feedback_key import FeedbackKeyUnavailable, feedback_key
 from service.handlers.http_errors import describe_validation_errors, error_response, header, proxy_result
 from service.logic.feedback_token import verify
@@ -35,11 +34,7 @@ MAX_BODY_BYTES = 32_768
 
 @lru_cache(maxsize=1)
 def get_store() -> CaptureStore:
-    dynamodb = boto3.resource(
-        "dynamodb",
-        config=Config(connect_timeout=1, read_timeout=1, retries={"mode": "standard", "total_max_attempts": 2}),
-    )
-    return CaptureStore(dynamodb.Table(get_feedback_settings().capture_table))
+    return CaptureStore(dynamodb_resource().Table(get_feedback_settings().capture_table))
 
 
 @lru_cache(maxsize=1)

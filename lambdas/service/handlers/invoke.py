@@ -19,6 +19,7 @@ from botocore.config import Config
 from pydantic import ValidationError
 
 from service.dal.capture_store import CaptureStore
+from service.dal.dynamodb import dynamodb_resource
 from service.dal.feedback_key import FeedbackKeyUnavailable, feedback_key
 from service.dal.model_client import ModelClient
 from service.dal.prompt_store import PromptStore
@@ -42,27 +43,14 @@ from service.observability import logger, metrics, traced
 from service.settings import Settings, get_settings
 
 ROUTE = ("POST", "/v1/invoke")
-DYNAMODB_CONNECT_TIMEOUT_S = 1.0
-DYNAMODB_READ_TIMEOUT_S = 1.0
-DYNAMODB_TOTAL_ATTEMPTS = 2
 CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-
-
-def _dynamodb_config() -> Config:
-    return Config(
-        connect_timeout=DYNAMODB_CONNECT_TIMEOUT_S,
-        read_timeout=DYNAMODB_READ_TIMEOUT_S,
-        retries={"mode": "standard", "total_max_attempts": DYNAMODB_TOTAL_ATTEMPTS},
-    )
 
 
 @lru_cache(maxsize=1)
 def get_deps() -> InvokeDeps:
     """Clients and caches live for the life of the execution environment (built on first use)."""
     settings = get_settings()
-    # Short DynamoDB timeouts (botocore's default is 60 s each): a hung connection must reach the
-    # "counter unavailable, serve anyway" and stale-prompt paths long before the function's timeout.
-    dynamodb = boto3.resource("dynamodb", config=_dynamodb_config())
+    dynamodb = dynamodb_resource()  # short timeouts: service/dal/dynamodb.py
     bedrock = boto3.client(
         "bedrock-runtime",
         config=Config(
@@ -103,7 +91,7 @@ def get_idempotent_invoke():
 
 @lru_cache(maxsize=1)
 def get_capture_store() -> CaptureStore:
-    return CaptureStore(boto3.resource("dynamodb", config=_dynamodb_config()).Table(get_settings().capture_table))
+    return CaptureStore(dynamodb_resource().Table(get_settings().capture_table))
 
 
 def _invoke_and_record(body: InvokeRequest, request_id: str) -> dict:
