@@ -7,19 +7,17 @@ import json
 from datetime import UTC, datetime
 
 import click
-import requests
 
 from liftoff.deployed import require_local
 from liftoff.errors import ConfigError
+from liftoff.local import runtime
 
 
 def _run_function(state, event: dict) -> dict:
-    response = requests.post(
-        f"{state.api_url}/_local/functions", json=event, headers={"x-api-key": state.api_key}, timeout=900
-    )
-    if response.status_code != 200:
-        raise click.ClickException(f"local mode answered {response.status_code}: {response.text[:300]}")
-    return response.json()
+    try:
+        return runtime.run_function(state, event)
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @click.group(help="The golden canary and the prompt canary's auto-rollback, in local mode.")

@@ -24,8 +24,8 @@ from rich.table import Table
 
 from liftoff.deployed import stack_outputs
 from liftoff.local import runtime
-from liftoff.stats import percentile
 from service.dal.spend_counter import DaySpend, SpendCounter
+from service.evalcore.stats import percentile
 
 SUCCESS_MESSAGE = "invoke ok"  # service/handlers/invoke.py
 GROUP_KEYS = ("prompt_id", "prompt_version", "model_id")

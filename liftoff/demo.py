@@ -105,18 +105,10 @@ def show_cost_report(state: runtime.LocalState) -> None:
 
 def show_golden_canary(use_case: str, state: runtime.LocalState) -> None:
     """One run of the golden canary, as the deployed schedule runs it (liftoff canary run)."""
-    import requests
-
     from liftoff.canary import canary_payload
 
     console.print("    golden canary (deployed: on a schedule; here: one run of `liftoff canary run`):")
-    response = requests.post(
-        f"{state.api_url}/_local/functions",
-        json=canary_payload(use_case),
-        headers={"x-api-key": state.api_key},
-        timeout=600,
-    )
-    result = response.json()["stable"]
+    result = runtime.run_function(state, canary_payload(use_case))["stable"]
     console.print(
         f"    {result['passed']}/{result['cases']} golden cases pass ({result['accuracy']:.0%}), p95 "
         f"{result['latency_p95_ms']} ms, ${result['cost_usd']:.6f}: published as CanaryAccuracy, alarmed on min_accuracy"

@@ -23,8 +23,8 @@ from liftoff.config import ExitCriteria
 from liftoff.evals.cases import EvalCase, Suite
 from liftoff.evals.checks import CheckResult, Judge
 from liftoff.evals.targets import Answer, Target
-from liftoff.stats import percentile
 from service.evalcore.score import score_answer
+from service.evalcore.stats import percentile
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,17 @@ def local_table(state: LocalState, name: str):
     return boto3.resource("dynamodb", **local_endpoint(state.dynamodb_url)).Table(name)
 
 
+def run_function(state: LocalState, event: dict, *, timeout_s: float = 900) -> dict:
+    """Run a function's own event (the golden canary's schedule input, an alarm's state change) in local
+    mode's execution environments, as EventBridge would invoke the function (POST /_local/functions)."""
+    response = requests.post(
+        f"{state.api_url}/_local/functions", json=event, headers={"x-api-key": state.api_key}, timeout=timeout_s
+    )
+    if response.status_code != 200:
+        raise RuntimeError(f"local mode answered {response.status_code}: {response.text[:300]}")
+    return response.json()
+
+
 LOCAL_ACCOUNT = "000000000000"
 
 

@@ -25,6 +25,7 @@ from pydantic import TypeAdapter
 from service.dal.prompt_store import LIVE_ALIAS
 from service.evalcore.checks import Check
 from service.evalcore.score import score_answer
+from service.evalcore.stats import percentile
 from service.handlers.invoke import get_deps
 from service.logic.invoke import invoke
 from service.models.errors import ServiceError
@@ -35,13 +36,11 @@ from service.settings import get_settings
 _CHECKS = TypeAdapter(list[Check])
 
 
-def _p95(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered)) - 1))] if ordered else 0.0
-
-
-def run_cases(cases: list[dict], contracts: dict[str, list], version_of: dict[str, int], run_id: str) -> dict:
-    """Every case against the version `version_of[prompt_id]`; what passed, how long, what it cost."""
+def run_cases(
+    cases: list[dict], checks: dict[str, list], contracts: dict[str, list], version_of: dict[str, int], run_id: str
+) -> dict:
+    """Every case against the version `version_of[prompt_id]`; what passed, how long, what it cost.
+    `checks` (by case id) and `contracts` (by prompt id) are validated once per run, not once per pass."""
     deps = get_deps()
     scored, latencies, cost = [], [], 0.0
     for case in cases:
@@ -60,8 +59,8 @@ def run_cases(cases: list[dict], contracts: dict[str, list], version_of: dict[st
             output=output,
             error_code=error_code,
             error_message=error_message,
-            contract=_CHECKS.validate_python(contracts.get(case["prompt_id"], [])),
-            checks=_CHECKS.validate_python(case["checks"]),
+            contract=contracts.get(case["prompt_id"], []),
+            checks=checks[case["id"]],
             blocked_ok=case.get("blocked_ok", False),
         )
         scored.append({"id": case["id"], "status": score.status, "error_code": error_code})
@@ -70,7 +69,7 @@ def run_cases(cases: list[dict], contracts: dict[str, list], version_of: dict[st
         "cases": len(scored),
         "passed": passed,
         "accuracy": passed / len(scored) if scored else None,
-        "latency_p95_ms": round(_p95(latencies)),
+        "latency_p95_ms": round(percentile(latencies, 95) or 0),
         "cost_usd": round(cost, 8),
         "failed": [s["id"] for s in scored if s["status"] != "pass"],
     }
@@ -92,14 +91,16 @@ def lambda_handler(event: dict, context: Any) -> dict:
             canaries[prompt_id] = alias.canary_version
     run_id = f"canary-{uuid.uuid4().hex[:12]}"
     cases = [c for c in golden["cases"] if c["prompt_id"] in stable]
-    result = {"stable": run_cases(cases, golden["contracts"], stable, run_id), "stable_versions": stable}
+    contracts = {prompt_id: _CHECKS.validate_python(checks) for prompt_id, checks in golden["contracts"].items()}
+    checks = {case["id"]: _CHECKS.validate_python(case["checks"]) for case in cases}
+    result = {"stable": run_cases(cases, checks, contracts, stable, run_id), "stable_versions": stable}
     metrics.add_metric(name="CanaryAccuracy", unit=MetricUnit.NoUnit, value=result["stable"]["accuracy"] or 0.0)
     metrics.add_metric(name="CanaryLatencyP95", unit=MetricUnit.Milliseconds, value=result["stable"]["latency_p95_ms"])
     metrics.add_metric(name="CanaryCostUSD", unit=MetricUnit.NoUnit, value=result["stable"]["cost_usd"])
     metrics.add_metadata(key="PromptVersions", value=stable)
     if canaries:
         on_canary = [c for c in cases if c["prompt_id"] in canaries]
-        result["canary"] = run_cases(on_canary, golden["contracts"], canaries, f"{run_id}-c")
+        result["canary"] = run_cases(on_canary, checks, contracts, canaries, f"{run_id}-c")
         result["canary_versions"] = canaries
         metrics.add_metric(
             name="CanaryVersionAccuracy", unit=MetricUnit.NoUnit, value=result["canary"]["accuracy"] or 0.0

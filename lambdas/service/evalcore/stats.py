@@ -1,4 +1,4 @@
-"""The one percentile of the developer tools (eval reports, cost reports)."""
+"""The one percentile of the template: eval reports, cost reports and the golden canary (in Lambda)."""
 
 from __future__ import annotations
 
