@@ -33,7 +33,8 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 import boto3
 from moto import mock_aws
 
-from liftoff.local.local_api import LambdaContext, invoke_event
+from liftoff.local.environments import LambdaContext
+from liftoff.local.local_api import invoke_event
 from liftoff.local.runtime import create_prompts_table, create_spend_table, handler_environment
 from liftoff.usecases import load_use_case
 from service.dal.model_client import ModelClient

@@ -44,7 +44,8 @@ from moto.server import ThreadedMotoServer
 from liftoff import REPO_ROOT
 from liftoff.local import runtime
 from liftoff.local.bedrock_simulator import SimulatorConfig, start_simulator
-from liftoff.local.local_api import LambdaContext, invoke_event
+from liftoff.local.environments import LambdaContext
+from liftoff.local.local_api import invoke_event
 from liftoff.usecases import load_use_case
 from service.dal.spend_counter import SpendCounter
 from service.handlers import invoke as handler_module

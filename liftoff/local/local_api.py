@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from jsonschema import Draft4Validator
 
-from liftoff.local.environments import EnvironmentFailed, LambdaContext, Throttled
+from liftoff.local.environments import EnvironmentFailed, Throttled
 from liftoff.local.http import LocalHTTPServer, LocalRequestHandler
 from liftoff.openapi import build as openapi_document
 from service.models.feedback import FEEDBACK_REQUEST_SCHEMA
@@ -111,19 +111,6 @@ def run_in_environment(invoke: Callable, event: dict, request_id: str) -> Reply:
     except EnvironmentFailed as exc:
         return gateway_error(502, "InternalServerError", f"Internal server error: {exc}", request_id)
     return int(result["statusCode"]), json.loads(result["body"]), proxy_result_headers(result)
-
-
-def in_process(handler: Callable) -> Callable[[dict], dict]:
-    """`handler` as one execution environment in this process: one request at a time, as Lambda gives
-    an environment (the handler's module state relies on it). For tests and benchmarks; local mode
-    runs a pool of environments."""
-    one_environment = threading.Lock()
-
-    def invoke(event: dict) -> dict:
-        with one_environment:
-            return handler(event, LambdaContext())
-
-    return invoke
 
 
 def start_local_api(

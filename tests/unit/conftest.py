@@ -6,7 +6,8 @@ import pytest
 from moto import mock_aws
 
 from liftoff.local.bedrock_simulator import SimulatorConfig, start_simulator
-from liftoff.local.local_api import LambdaContext, proxy_event, proxy_result_headers
+from liftoff.local.environments import LambdaContext
+from liftoff.local.local_api import proxy_event, proxy_result_headers
 from liftoff.local.runtime import (
     capture_table_name,
     create_capture_table,

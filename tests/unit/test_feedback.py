@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from liftoff.local.local_api import LambdaContext, proxy_event
+from liftoff.local.environments import LambdaContext
+from liftoff.local.local_api import proxy_event
 from service.dal.feedback_key import feedback_key
 from service.handlers import feedback as feedback_module
 from service.logic.feedback_token import Claims, sign, verify

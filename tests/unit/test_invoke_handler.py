@@ -4,7 +4,8 @@ import pytest
 from jsonschema import Draft4Validator
 from pydantic import ValidationError
 
-from liftoff.local.local_api import LambdaContext, proxy_event, proxy_result_headers
+from liftoff.local.environments import LambdaContext
+from liftoff.local.local_api import proxy_event, proxy_result_headers
 from service.handlers import invoke as handler_module
 from service.models.invoke import INVOKE_REQUEST_SCHEMA, InvokeRequest
 from service.settings import get_settings
