@@ -13,6 +13,7 @@ import json
 import math
 from dataclasses import dataclass
 
+from liftoff.config import STAGES
 from liftoff.pricing import guardrail_prices_env_value, prices_env_value, structured_output_env_value
 from liftoff.usecases import UseCase
 
@@ -39,21 +40,16 @@ def spend_unseen_requests(use_case: UseCase, reading_max_age_s: float = SPEND_RE
 
 
 def capture_sample_rate(use_case: UseCase, stage: str) -> float:
-    from liftoff.config import STAGES
-
     rate = use_case.config.capture.sample_rate
     return rate if rate is not None else (STAGES[stage].capture_sample_rate if stage in STAGES else 1.0)
 
 
-def capture_environment(use_case: UseCase, *, stage: str, resources: FunctionResources) -> dict[str, str]:
-    """What the invoke and the feedback functions both read about feedback and capture."""
-    capture = use_case.config.capture
+def feedback_key_environment(use_case: UseCase, resources: FunctionResources) -> dict[str, str]:
+    """What the invoke (signs tokens) and the feedback function (verifies them, stores ratings) both read."""
     return {
         "LIFTOFF_FEEDBACK_SECRET": resources.feedback_secret,
         "LIFTOFF_CAPTURE_TABLE": resources.capture_table,
-        "LIFTOFF_CAPTURE_ENABLED": str(capture.enabled).lower(),
-        "LIFTOFF_CAPTURE_SAMPLE_RATE": str(capture_sample_rate(use_case, stage)),
-        "LIFTOFF_CAPTURE_TTL_DAYS": str(capture.ttl_days),
+        "LIFTOFF_CAPTURE_TTL_DAYS": str(use_case.config.capture.ttl_days),
     }
 
 
@@ -62,7 +58,7 @@ def feedback_environment(use_case: UseCase, *, stage: str, resources: FunctionRe
     return {
         "LIFTOFF_USE_CASE": use_case.config.name,
         "LIFTOFF_STAGE": stage,
-        **capture_environment(use_case, stage=stage, resources=resources),
+        **feedback_key_environment(use_case, resources),
         "LIFTOFF_REDACT_PATTERNS": json.dumps(use_case.config.logging.redact_patterns),
         **POWERTOOLS_ENVIRONMENT,
     }
@@ -127,7 +123,9 @@ def invoke_environment(
         ),
         "LIFTOFF_BEDROCK_MAX_ATTEMPTS": str(models.max_attempts),
         "LIFTOFF_TRACING": cfg.observability.tracing,
-        **capture_environment(use_case, stage=stage, resources=resources),
+        **feedback_key_environment(use_case, resources),
+        "LIFTOFF_CAPTURE_ENABLED": str(cfg.capture.enabled).lower(),
+        "LIFTOFF_CAPTURE_SAMPLE_RATE": str(capture_sample_rate(use_case, stage)),
         **POWERTOOLS_ENVIRONMENT,
     }
     if models.fallback:
