@@ -12,6 +12,7 @@ understate the bill, so its duration is the p95 latency criterion instead (the o
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import statistics
@@ -24,7 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from liftoff import REPO_ROOT
-from liftoff.config import get_stage
+from liftoff.config import UseCaseConfig, canary_schedule, get_stage, schedule_seconds
 from liftoff.errors import ConfigError
 from liftoff.function_env import SPEND_READING_MAX_AGE_S
 from liftoff.usecases import load_use_case
@@ -129,7 +130,7 @@ def monthly_costs(use_case: str, stage: str, per_day: int, usage: Usage, duratio
         + ALARMS * prices["cloudwatch"]["standard_alarm_per_month"],
         "X-Ray": million * prices["xray"]["sampled_share"] * prices["xray"]["per_million_traces_recorded"],
         "KMS (alarm topic key)": prices["kms"]["key_per_month"],
-        "Golden canary (model calls)": canary_runs_per_month(use_case, stage)
+        "Golden canary (model calls)": canary_runs_per_month(config, stage)
         * golden_size(use_case)
         * usage.model_cost_usd,
         # the feedback key: read once per execution environment, so its calls are a rounding error
@@ -144,15 +145,15 @@ def monthly_costs(use_case: str, stage: str, per_day: int, usage: Usage, duratio
     return costs
 
 
-def canary_runs_per_month(use_case: str, stage: str) -> float:
+def canary_runs_per_month(config: UseCaseConfig, stage: str) -> float:
     """How often the golden canary runs in 30 days at its schedule (0 when off)."""
-    from liftoff.config import canary_schedule, schedule_seconds
-
-    seconds = schedule_seconds(canary_schedule(load_use_case(use_case).config, get_stage(stage)))
+    seconds = schedule_seconds(canary_schedule(config, get_stage(stage)))
     return DAYS * 86_400 / seconds if seconds else 0.0
 
 
+@functools.cache
 def golden_size(use_case: str) -> int:
+    """How many golden cases a run has (read once per command: every scale prices the same set)."""
     from liftoff.evals.cases import golden_cases
 
     return len(golden_cases(use_case))

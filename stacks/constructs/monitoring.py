@@ -91,23 +91,23 @@ class Monitoring(Construct):
             label=label or f"{name} {statistic}",
         )
 
-    def _error_rate(self, error_class: str) -> cw.MathExpression:
-        errors = error_class.lower()  # metric ids must be unique within one graph
+    def _ratio(self, part_id: str, part: str, whole: str, label: str, *, percent: bool = False) -> cw.MathExpression:
+        """`part` / `whole` per period (a period without `part` counts 0); x 100 for a graph in percent."""
         return cw.MathExpression(
-            expression=f"100 * FILL({errors}, 0) / requests",
-            using_metrics={errors: self.metric(error_class), "requests": self.metric("Requests")},
-            label=f"{error_class} %",
+            expression=f"{'100 * ' if percent else ''}FILL({part_id}, 0) / requests",
+            using_metrics={part_id: self.metric(part), "requests": self.metric(whole)},
+            label=label,
             period=self._period,
         )
 
+    def _error_rate(self, error_class: str) -> cw.MathExpression:
+        # metric ids must be unique within one graph
+        return self._ratio(error_class.lower(), error_class, "Requests", f"{error_class} %", percent=True)
+
     def _invalid_output_rate(self, percent: bool = False) -> cw.MathExpression:
         """InvalidOutputs / Requests (ModelOutputInvalid answers, after repairs); as a ratio for the alarm."""
-        return cw.MathExpression(
-            expression=f"{'100 * ' if percent else ''}FILL(invalid, 0) / requests",
-            using_metrics={"invalid": self.metric("InvalidOutputs"), "requests": self.metric("Requests")},
-            label="invalid outputs %" if percent else "invalid output rate",
-            period=self._period,
-        )
+        label = "invalid outputs %" if percent else "invalid output rate"
+        return self._ratio("invalid", "InvalidOutputs", "Requests", label, percent=percent)
 
     def _bad_rating_rate(self, percent: bool = False) -> cw.MathExpression:
         """FeedbackBad / all ratings over a UTC day; 0 on a day with fewer than capture.alarm_min_ratings
@@ -124,17 +124,6 @@ class Monitoring(Construct):
             period=Duration.days(1),
         )
 
-    def _canary_version_error_rate(self) -> cw.MathExpression:
-        return cw.MathExpression(
-            expression="FILL(errors, 0) / requests",
-            using_metrics={
-                "errors": self.metric("CanaryVersionErrors"),
-                "requests": self.metric("CanaryVersionRequests"),
-            },
-            label="canary version error rate",
-            period=self._period,
-        )
-
     def _canary_specs(self) -> list[AlarmSpec]:
         criteria = self._use_case.exit_criteria
         specs = [
@@ -142,7 +131,7 @@ class Monitoring(Construct):
                 "CanaryVersionErrorRate",
                 f"the prompt canary's version fails more requests than max_error_rate ({criteria.max_error_rate:.0%}): "
                 "the canary is ended",
-                self._canary_version_error_rate(),
+                self._ratio("errors", "CanaryVersionErrors", "CanaryVersionRequests", "canary version error rate"),
                 criteria.max_error_rate,
             ),
             AlarmSpec(
