@@ -4,24 +4,10 @@ alarms to the rollback."""
 
 import json
 
-import pytest
-
 from liftoff.canary import canary_payload
 from liftoff.config import schedule_seconds
 
 USE_CASE = "support-triage"
-
-
-@pytest.fixture
-def template(synthesized):
-    return synthesized[2][USE_CASE]
-
-
-@pytest.fixture
-def stage(synthesized):
-    from liftoff.config import get_stage
-
-    return get_stage(synthesized[0])
 
 
 def _statements(template, role_prefix: str) -> dict:

@@ -5,22 +5,12 @@ import re
 
 import pytest
 
-from liftoff.config import get_stage, schedule_seconds
+from liftoff.config import schedule_seconds
 from liftoff.usecases import load_use_case
 from stacks.constructs.monitoring import ERROR_CLASSES
 
 USE_CASE = "support-triage"
 CONFIG = load_use_case(USE_CASE).config
-
-
-@pytest.fixture
-def template(synthesized):
-    return synthesized[2][USE_CASE]
-
-
-@pytest.fixture
-def stage(synthesized):
-    return get_stage(synthesized[0])
 
 
 def flatten(value) -> str:

@@ -1,6 +1,5 @@
 import json
 
-import pytest
 from aws_cdk.assertions import Match
 
 from liftoff.usecases import load_use_case
@@ -8,16 +7,6 @@ from stacks.bedrock_access import invoke_resource_arns
 from stacks.constructs.model_guardrail import policy_properties, version_description
 
 USE_CASE = "support-triage"
-
-
-@pytest.fixture
-def template(synthesized):
-    return synthesized[2][USE_CASE]
-
-
-@pytest.fixture
-def stage(synthesized):
-    return synthesized[0]
 
 
 def test_resources_of_one_use_case(template):
@@ -154,7 +143,7 @@ def test_no_wildcard_on_any_bedrock_statement(template):
 
 
 def test_tables_follow_stage(template, stage):
-    prod = stage == "prod"
+    prod = stage.name == "prod"
     tables = template.find_resources("AWS::DynamoDB::GlobalTable")
     assert len(tables) == 4
     for table in tables.values():
@@ -178,7 +167,7 @@ def test_spend_table_expires_old_days(template):
 
 
 def test_every_log_group_has_retention_from_stage(template, stage):
-    days = 365 if stage == "prod" else 14
+    days = 365 if stage.name == "prod" else 14
     groups = template.find_resources("AWS::Logs::LogGroup")
     assert len(groups) >= 4
     assert {g["Properties"]["RetentionInDays"] for g in groups.values()} == {days}
@@ -225,7 +214,7 @@ def test_every_taggable_resource_is_tagged(template, stage):
             keys = {t["Key"]: t["Value"] for t in tags}
             assert keys["project"] == "liftoff"
             assert keys["use-case"] == USE_CASE
-            assert keys["stage"] == stage
+            assert keys["stage"] == stage.name
             assert keys["cost-center"] == "support-platform"
             tagged += 1
     assert tagged >= 5
@@ -274,7 +263,7 @@ def test_a_policy_change_publishes_a_new_guardrail_version():
 
 def test_waf_guards_the_prod_stage_only(template, stage):
     acls = template.find_resources("AWS::WAFv2::WebACL")
-    if stage == "sandbox":
+    if stage.name == "sandbox":
         assert acls == {}
         return
     ((acl_id, acl),) = acls.items()
