@@ -2,8 +2,11 @@
 versions, built for the runtime the functions run on."""
 
 import hashlib
+import importlib.util
 import json
+import marshal
 import re
+import subprocess
 import sys
 import zipfile
 from email.parser import HeaderParser
@@ -12,7 +15,17 @@ from pathlib import Path
 
 import pytest
 
-from stacks.function_package import LOCK_FILE, PYTHON_VERSION, function_package, normalize, pinned_requirements
+from stacks import function_package as packaging
+from stacks.function_package import (
+    LOCK_FILE,
+    PLATFORMS,
+    PYTHON_VERSION,
+    PackageBuildError,
+    function_package,
+    normalize,
+    pinned_requirements,
+    pip_command,
+)
 from stacks.lambda_factory import ARCHITECTURE, RUNTIME
 
 REPO = Path(__file__).resolve().parents[2]
@@ -73,7 +86,66 @@ def test_package_has_the_service_code_at_the_top(package):
     }
     assert source <= names
     assert "boto3/__init__.py" in names  # /var/task is first on sys.path: this boto3, not the runtime's
-    assert not any(n.endswith(".pyc") or "__pycache__" in n for n in names)
+
+
+# Python 3.13's bytecode magic number (Lib/importlib/_bootstrap_external.py: 3571), written out here so the
+# test does not take it from the code it checks. The flags word 1 is PEP 552's unchecked hash-based .pyc.
+PY313_MAGIC = (3571).to_bytes(2, "little") + b"\r\n"
+UNCHECKED_HASH = (1).to_bytes(4, "little")
+
+
+def bytecode_of(name: str) -> str:
+    """Where Python 3.13 looks for the bytecode of the module file `name`."""
+    folder, _, file = name.rpartition("/")
+    return f"{folder}/__pycache__/{file[:-3]}.cpython-313.pyc".lstrip("/")
+
+
+def test_every_module_in_the_package_has_its_313_bytecode(package):
+    # Given the package / Then every .py in it has its Python 3.13 .pyc where the import system looks,
+    # unchecked-hash (the zip's fixed times cannot invalidate it), made from that very source
+    with zipfile.ZipFile(package) as archive:
+        names = set(archive.namelist())
+        modules = sorted(n for n in names if n.endswith(".py"))
+        assert len(modules) > 500 and "service/handlers/invoke.py" in modules
+        missing = [n for n in modules if bytecode_of(n) not in names]
+        assert not missing, missing[:10]
+        for name in modules:
+            pyc = archive.read(bytecode_of(name))
+            assert pyc[:4] == PY313_MAGIC, name
+            assert pyc[4:8] == UNCHECKED_HASH, name
+            assert pyc[8:16] == importlib.util.source_hash(archive.read(name)), name
+        stray = {n for n in names if n.endswith(".pyc")} - {bytecode_of(n) for n in modules}
+        assert not stray, sorted(stray)[:10]  # no bytecode without its source (nothing from a working copy)
+
+
+def test_bytecode_names_the_files_where_lambda_unpacks_them(package):
+    # A traceback in Lambda names /var/task/..., the path the runtime imported the module from
+    if sys.version_info[:2] != (3, 13):
+        pytest.skip("reading 3.13 bytecode needs Python 3.13")
+    with zipfile.ZipFile(package) as archive:
+        for name in ("service/handlers/invoke.py", "boto3/session.py", "pydantic/main.py"):
+            code = marshal.loads(archive.read(bytecode_of(name))[16:])
+            assert code.co_filename == f"/var/task/{name}"
+
+
+def test_package_is_within_lambdas_size_limits(package):
+    # Lambda quotas: 50 MB zipped for a direct upload (CDK goes through S3, but stay uploadable either way)
+    # and 250 MB unzipped (262,144,000 bytes, function and layers together)
+    with zipfile.ZipFile(package) as archive:
+        unzipped = sum(info.file_size for info in archive.infolist())
+    assert package.stat().st_size < 50 * 2**20
+    assert unzipped < 250 * 2**20
+
+
+def test_bytecode_is_refused_from_another_python(monkeypatch):
+    # Given a runtime whose Python this machine does not have / Then the build says what to install
+    monkeypatch.setattr(packaging, "PYTHON_VERSION", "3.99")
+    packaging.runtime_python.cache_clear()
+    try:
+        with pytest.raises(PackageBuildError, match=r"compiled by Python 3\.99 .*pyenv install 3\.99"):
+            packaging.runtime_python()
+    finally:
+        packaging.runtime_python.cache_clear()
 
 
 def test_package_is_reproducible(package):
@@ -81,6 +153,51 @@ def test_package_is_reproducible(package):
     first = hashlib.sha256(package.read_bytes()).hexdigest()
     package.unlink()
     assert hashlib.sha256(function_package().read_bytes()).hexdigest() == first
+
+
+def _wheel(folder: Path, name: str, platform: str) -> Path:
+    """A minimal binary wheel of `name` 1.0 for CPython 3.13 on `platform`."""
+    path = folder / f"{name}-1.0-cp313-cp313-{platform}.whl"
+    info = f"{name}-1.0.dist-info"
+    files = {
+        f"{name}/__init__.py": "",
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n",
+        f"{info}/WHEEL": f"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: false\nTag: cp313-cp313-{platform}\n",
+    }
+    files[f"{info}/RECORD"] = "".join(f"{n},,\n" for n in files) + f"{info}/RECORD,,\n"
+    with zipfile.ZipFile(path, "w") as archive:
+        for member, text in files.items():
+            archive.writestr(member, text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("platform", "installs"),
+    [
+        ("manylinux2014_aarch64", True),
+        ("manylinux_2_28_aarch64", True),  # a pin that ships only manylinux_2_28 wheels
+        ("manylinux_2_34_aarch64", True),  # Amazon Linux 2023's glibc
+        ("manylinux_2_35_aarch64", False),  # newer than the runtime's glibc: would not load
+        ("manylinux_2_28_x86_64", False),  # another CPU
+    ],
+)
+def test_the_build_takes_every_wheel_the_runtimes_glibc_runs(tmp_path, platform, installs):
+    # Given a package published only as a wheel for `platform`, on a local index
+    _wheel(tmp_path, "onlywheel", platform)
+    lock = tmp_path / "requirements.txt"
+    lock.write_text("onlywheel==1.0\n")
+    # When the build's own pip command installs the lock file from it
+    command = pip_command(lock, tmp_path / "target", "--no-index", "--find-links", str(tmp_path))
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    # Then it installs exactly when the python3.13 runtime (arm64, glibc 2.34) can load it
+    assert (done.returncode == 0) is installs, done.stderr
+    assert (tmp_path / "target" / "onlywheel" / "__init__.py").exists() is installs
+
+
+def test_the_newest_manylinux_the_runtime_runs_is_preferred():
+    # pip prefers the first tag a wheel matches: Amazon Linux 2023's glibc 2.34 first, manylinux2014 last
+    assert PLATFORMS[0] == "manylinux_2_34_aarch64"
+    assert PLATFORMS[-1] == "manylinux2014_aarch64"
 
 
 def test_every_python_function_deploys_the_package(synthesized):
@@ -115,8 +232,6 @@ def test_lock_file_is_what_requirements_dev_installs():
 
 
 def test_a_lock_entry_that_is_not_pinned_is_refused_with_file_and_line(tmp_path):
-    from stacks.function_package import PackageBuildError
-
     lock = tmp_path / "requirements.txt"
     lock.write_text("boto3==1.44.5\npydantic>=2\n")
     with pytest.raises(PackageBuildError, match=r"requirements.txt:2: `pydantic>=2` is not pinned exactly"):
