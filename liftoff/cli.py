@@ -206,5 +206,10 @@ def _register_subcommands() -> None:
 
     main.add_command(canary)
 
+    from liftoff.charter import charter, scope
+
+    main.add_command(charter)
+    main.add_command(scope)
+
 
 _register_subcommands()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -382,6 +383,68 @@ class PromptsConfig(_Strict):
     """Alias served when a request names neither a version nor an alias."""
 
 
+# A scaffolded charter's text fields hold `<...>` placeholders until the team writes its own; readiness
+# and `liftoff charter agree` refuse a charter that still holds one.
+PLACEHOLDER = re.compile(r"<[^<>]+>")
+
+
+def _one_sentence(text: str) -> str:
+    body = " ".join(text.split())
+    if "\n" in text.strip() or re.search(r"[.!?]\s+\S", body):
+        raise ValueError("the outcome is one sentence: what the use case achieves, for whom (no second sentence)")
+    return body
+
+
+class Charter(_Strict):
+    """What was agreed before building: the one outcome, who owns it, the volume it is sized for, the
+    phase and when it is reviewed. `liftoff charter agree` fingerprints the scoped fields (outcome, exit
+    criteria, prompt ids, allowed models, API routes); `liftoff scope check` holds them to it."""
+
+    owner: str = Field(min_length=1)
+    """Who decides that the use case is done (a name or a team)."""
+    stakeholders: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1)
+    """Who agreed the outcome and the exit criteria, and reads the readiness report."""
+    outcome: Annotated[str, AfterValidator(_one_sentence)] = Field(min_length=10)
+    """The one outcome, in one sentence: what changes for whom when the use case works."""
+    expected_requests_per_day: int = Field(gt=0)
+    """Requests a day expected in production: `liftoff cost project` and readiness project cost at it."""
+    peak_requests_per_s: float = Field(gt=0)
+    """The busiest rate expected (requests per second): readiness wants a load test at it (`liftoff load`)."""
+    phase: Literal["poc", "pilot", "production"]
+    """`poc` and `pilot`: a change to the scoped fields needs an amendment (`liftoff scope check`);
+    `production`: changes go through the eval and promotion gates."""
+    review_by: date
+    """When the charter is reviewed again (YYYY-MM-DD); readiness is NO-GO once it has passed."""
+    out_of_scope: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
+    """What the use case will not do, in the words agreed (a new workflow is a new charter or an amendment)."""
+    traffic_by_utc_hour: list[Annotated[float, Field(ge=0)]] | None = Field(default=None, min_length=24, max_length=24)
+    """Relative traffic in each UTC hour 0-23 (null: flat): when in the day the daily cap is reached."""
+    min_production_like_share: float = Field(default=0.3, ge=0, le=1)
+    """Readiness: the share of eval cases that must be production-like (tagged noisy, edge, adversarial or pii)."""
+
+    @model_validator(mode="after")
+    def _peak_covers_the_average(self) -> Charter:
+        average = self.expected_requests_per_day / 86_400
+        if self.peak_requests_per_s < average:
+            raise ValueError(
+                f"peak_requests_per_s {self.peak_requests_per_s:g} is below the average rate of "
+                f"expected_requests_per_day ({average:.3g}/s)"
+            )
+        if self.traffic_by_utc_hour is not None and not sum(self.traffic_by_utc_hour) > 0:
+            raise ValueError("traffic_by_utc_hour: at least one hour needs traffic")
+        return self
+
+    def placeholders(self) -> list[str]:
+        """The fields that still hold a scaffold's `<...>` placeholder."""
+        found = []
+        for name in ("owner", "outcome", "stakeholders", "out_of_scope"):
+            value = getattr(self, name)
+            texts = value if isinstance(value, list) else [value]
+            if any(PLACEHOLDER.search(text) for text in texts):
+                found.append(f"charter.{name}")
+        return found
+
+
 def canary_schedule(config: UseCaseConfig, stage: StageConfig) -> str:
     """The golden canary's schedule: the use case's, else the stage's default."""
     return config.monitoring.canary.schedule or stage.canary_schedule
@@ -420,6 +483,9 @@ class UseCaseConfig(_Strict):
     """Capture of real requests for new eval cases."""
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
     """The golden canary's schedule."""
+    charter: Charter | None = None
+    """The charter: outcome, owner, expected volume, phase, review date, scope (null: none yet; readiness is
+    NO-GO without one)."""
 
     @model_validator(mode="after")
     def _concurrency_covers_the_throttle_rate(self) -> UseCaseConfig:

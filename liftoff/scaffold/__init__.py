@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import shutil
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 from liftoff import REPO_ROOT
@@ -48,8 +49,22 @@ def check_name(name: str, root: Path) -> None:
         raise ConfigError(f"use case `{name}` exists already ({', '.join(str(p) for p in taken)}); nothing written")
 
 
+# a new use case's charter, and a copy's (who owns it, what it is for: agreed afresh), starts with these
+CHARTER_PLACEHOLDERS = {
+    "owner": "<who decides that this use case is done>",
+    "stakeholders": "[<who agreed the outcome and the exit criteria>]",
+    "outcome": "<the one outcome, in one sentence, what changes for whom>",
+}
+
+
+REVIEW_AFTER_DAYS = 90  # a scaffolded charter's review date: a quarter from today
+
+
 def _render(text: str, name: str, model: str) -> str:
-    return text.replace("{{use_case}}", name).replace("{{model_id}}", model)
+    review_by = (date.today() + timedelta(days=REVIEW_AFTER_DAYS)).isoformat()
+    for field, placeholder in CHARTER_PLACEHOLDERS.items():
+        text = text.replace(f"{{{{charter.{field}}}}}", placeholder)
+    return text.replace("{{use_case}}", name).replace("{{model_id}}", model).replace("{{review_by}}", review_by)
 
 
 def _from_starter(root: Path, name: str, model: str) -> list[Path]:
@@ -77,6 +92,7 @@ def _from_existing(root: Path, name: str, source: str, model: str | None) -> lis
     targets = _targets(root, name)
     config = origin["config"].read_text(encoding="utf-8")
     config = re.sub(r"(?m)^name: .*$", f"name: {name}", config, count=1)
+    config = _charter_placeholders(config)
     written = [targets["config"]]
     targets["config"].write_text(config, encoding="utf-8")
     shutil.copytree(origin["prompts"], targets["prompts"])
@@ -89,6 +105,12 @@ def _from_existing(root: Path, name: str, source: str, model: str | None) -> lis
     if model:
         _switch_model(targets["config"], sorted(targets["prompts"].glob("*.yaml")), model)
     return written
+
+
+def _charter_placeholders(config: str) -> str:
+    for field, placeholder in CHARTER_PLACEHOLDERS.items():
+        config = re.sub(rf"(?m)^(  {field}: ).*$", lambda m, p=placeholder: m.group(1) + p, config, count=1)
+    return config
 
 
 def _switch_model(config_path: Path, prompt_paths: list[Path], model: str) -> None:
