@@ -10,7 +10,9 @@ import contextlib
 import json
 import random
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import boto3
 import click
@@ -19,12 +21,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from liftoff.errors import ConfigError
+from liftoff.evals import subject
 from liftoff.evals.augment import KINDS, augment
 from liftoff.evals.cases import EvalCase, Suite, load_cases, load_suite, read_cases, suite_dir
 from liftoff.evals.checks import Judge, parse_json
+from liftoff.evals.evidence import Evaluated, eval_set_hash, evidence_from_report, git_commit
+from liftoff.evals.report import GUARDRAIL_NOT_APPLIED
 from liftoff.evals.runner import Run, cheapest_passing, run_cases
 from liftoff.evals.targets import BedrockTarget, HttpTarget
 from liftoff.local import runtime
+from service.dal.prompt_store import PromptStore
 
 console = Console(width=140)
 GENERATED_FILE = "generated.jsonl"
@@ -134,7 +140,10 @@ def eval_group() -> None:
 
 
 @eval_group.command(
-    "run", help="Run the eval set against a target, write reports/<use_case>/<time>/, gate on the criteria."
+    "run",
+    help="Run the eval set against a target, write reports/<use_case>/<time>/, gate on the criteria. A run of a "
+    "published version (--version, --alias; default: what live serves) records its result in that registry: "
+    "`liftoff prompts promote` and `canary` need a passing record.",
 )
 @click.option("--use-case", default="support-triage", show_default=True)
 @click.option(
@@ -144,12 +153,27 @@ def eval_group() -> None:
     show_default=True,
     help="local: the local API (started if needed); api: a deployed stage; bedrock: Converse directly.",
 )
+@click.option("--version", "version", type=click.IntRange(1), default=None, help="Evaluate this published version.")
+@click.option(
+    "--alias",
+    default=None,
+    help="Evaluate the version this alias serves (default: live). A canary on it is not mixed in.",
+)
+@click.option(
+    "--working-copy",
+    is_flag=True,
+    help="bedrock target: evaluate prompts/NAME/ID.yaml as it is now, unpublished (the default with no "
+    "--version/--alias there).",
+)
+@click.option("--prompt", "prompt_id", default=None, help="The prompt evaluated (default: suite.yaml's prompt_id).")
 @click.option("--model", "models", multiple=True, help="bedrock target: a model id; repeat to compare models.")
 @click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 64))
 @click.option("--limit", default=None, type=click.IntRange(1), help="Run a fixed sample of this many cases.")
 @click.option("--tag", "tags", multiple=True, help="Only cases with this tag (repeatable).")
 @click.option("--file", "files", multiple=True, help="Only this file of evals/NAME/ (repeatable).")
-@click.option("--stage", default=None, help="api target: the deployed stage (URL and key from its stack).")
+@click.option(
+    "--stage", default=None, help="The deployed stage: its API (api target), registry and guardrail (URL and key)."
+)
 @click.option("--url", default=None, help="api target: the invoke URL (instead of --stage).")
 @click.option("--api-key", default=None, envvar="LIFTOFF_API_KEY", help="api target: the key (or $LIFTOFF_API_KEY).")
 @click.option("--simulator", is_flag=True, help="bedrock target: use the local Bedrock simulator (no AWS).")
@@ -159,7 +183,24 @@ def eval_group() -> None:
     "--keep-local", is_flag=True, help="Leave local mode running if this command starts it (default: stop it)."
 )
 def run_command(  # noqa: PLR0917 - one parameter per click option
-    use_case, target, models, concurrency, limit, tags, files, stage, url, api_key, simulator, gate, out, keep_local
+    use_case,
+    target,
+    version,
+    alias,
+    working_copy,
+    prompt_id,
+    models,
+    concurrency,
+    limit,
+    tags,
+    files,
+    stage,
+    url,
+    api_key,
+    simulator,
+    gate,
+    out,
+    keep_local,
 ) -> None:
     from liftoff.usecases import load_use_case
 
@@ -169,88 +210,318 @@ def run_command(  # noqa: PLR0917 - one parameter per click option
         cases = select_cases(load_cases(use_case, files=list(files) or None), tags=tags, limit=limit)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+    prompt_id = prompt_id or suite.prompt_id
+    cases = [c for c in cases if (c.prompt_id or suite.prompt_id) == prompt_id]
     if not cases:
-        raise click.ClickException("no case matches --tag / --file")
+        raise click.ClickException(f"no case of prompt `{prompt_id}` matches --tag / --file / --prompt")
     if models and target != "bedrock":
         raise click.ClickException(
             "--model needs --target bedrock: through an API the model is the prompt version's; "
             "compare models with `--target bedrock --model A --model B` (add --simulator to stay local)"
         )
-    simulated = target == "local" or simulator
+    choice = Choice(target, version, alias, working_copy, stage, simulator)
     with contextlib.ExitStack() as stack:
         state = (
             stack.enter_context(runtime.running_for(use_case, keep=keep_local, say=lambda m: click.echo(m, err=True)))
-            if simulated
+            if choice.needs_local
             else None
         )
         passed = _run(
-            use_case, config, suite, cases, target, models, concurrency, stage, url, api_key, gate, out, state
+            use_case, config, suite, cases, choice, prompt_id, models, concurrency, url, api_key, gate, out, state
         )
     sys.exit(0 if passed else 1)
 
 
+@dataclass(frozen=True)
+class Choice:
+    """What `eval run` was asked to evaluate, and where (checked before anything starts)."""
+
+    target: str
+    version: int | None
+    alias: str | None
+    working_copy: bool
+    stage: str | None
+    simulator: bool
+
+    def __post_init__(self):
+        if self.version is not None and self.alias is not None:
+            raise click.UsageError("give --version or --alias, not both")
+        if self.working_copy and (self.version is not None or self.alias is not None):
+            raise click.UsageError("--working-copy evaluates the file as it is: give no --version or --alias with it")
+        if self.working_copy and self.target != "bedrock":
+            raise click.UsageError(
+                "the local and api targets serve published versions only: publish the file "
+                "(`liftoff prompts publish`) and pass --version N, or evaluate it unpublished with "
+                "`--target bedrock --working-copy` (add --simulator to stay local)"
+            )
+        if self.simulator and self.target != "bedrock":
+            raise click.UsageError("--simulator is for --target bedrock (the local target always uses it)")
+
+    @property
+    def simulated(self) -> bool:
+        return self.target == "local" or self.simulator
+
+    @property
+    def unpublished(self) -> bool:
+        """The bedrock target evaluates the working copy unless a version or alias is named."""
+        return self.target == "bedrock" and self.version is None and self.alias is None
+
+    @property
+    def needs_local(self) -> bool:
+        # the local registry holds the version when no stage is named
+        return self.simulated or (not self.unpublished and self.stage is None and self.target == "bedrock")
+
+
+def _registry(choice: Choice, use_case: str, state) -> tuple[PromptStore | None, str]:
+    """The registry holding the evaluated version (and receiving the record), and its name for people."""
+    from liftoff.prompts_cli import open_store
+
+    if choice.unpublished:
+        return None, "the working copy"
+    if choice.stage is not None:
+        return open_store(use_case, choice.stage), f"the {choice.stage} registry"
+    if state is not None:
+        return PromptStore(runtime.local_table(state, state.table_name), use_case), "the local registry"
+    return None, "no registry (pass --stage)"
+
+
+def _guardrail(choice: Choice, config, outputs: dict[str, str]) -> tuple[tuple[str, str] | None, bool]:
+    """(id, version) of the guardrail the answers pass through, and whether one is applied at all."""
+    if not config.config.guardrail.enabled:
+        return None, False
+    if choice.simulated:
+        return (runtime.LOCAL_GUARDRAIL_ID, "1"), True  # the simulator plays the use case's guardrail rules
+    deployed = (outputs["GuardrailId"], outputs["GuardrailVersion"]) if "GuardrailId" in outputs else None
+    if choice.target == "api":
+        return deployed, True  # the deployed function attaches it to every call
+    return deployed, deployed is not None
+
+
 def _run(  # noqa: PLR0917 - the run command's options, after local mode is up
-    use_case, config, suite, cases, target, models, concurrency, stage, url, api_key, gate, out, state
+    use_case, config, suite, cases, choice: Choice, prompt_id, models, concurrency, url, api_key, gate, out, state
 ) -> bool:
+    from liftoff.deployed import stack_outputs
     from liftoff.evals.report import write_report
-    from liftoff.pricing import load_pricing, prices_for
 
-    simulated = state is not None
+    simulated = choice.simulated
     sim_url = state.bedrock_url if simulated else None
-    if target == "local":
-        targets = [("", HttpTarget(state.invoke_url, state.api_key, name="local API"))]
-    elif target == "api":
-        if url is None:
-            if stage is None:
-                raise click.ClickException("--target api needs --stage, or --url and --api-key")
-            url, api_key = api_endpoint(use_case, stage)
-        if not api_key:
-            raise click.ClickException("--url needs --api-key (or $LIFTOFF_API_KEY)")
-        targets = [("", HttpTarget(url, api_key, name=f"API {stage or url}"))]
-    else:
-        wanted = list(models) or [None]
-        try:
-            prices = prices_for([m or p.model_id for m in wanted for p in config.prompts], load_pricing())
-        except ConfigError as exc:
-            raise click.ClickException(str(exc)) from exc
-        client = bedrock_client(sim_url)
-        prompts = {p.prompt_id: p for p in config.prompts}
-        targets = [(m or "", BedrockTarget(client, prompts, model_id=m, prices=prices)) for m in wanted]
-
+    store, where = _registry(choice, use_case, state)
+    evaluating = _subject(choice, config, store, where, prompt_id)
+    outputs = stack_outputs(use_case, choice.stage, required="PromptsTableName") if choice.stage else {}
+    guardrail, applied = _guardrail(choice, config, outputs)
+    targets, pins = _targets(
+        use_case, choice, state, evaluating, prompt_id, models, url, api_key, guardrail if applied else None
+    )
+    warmed = 0
+    if choice.target == "local":  # local cold starts are the laptop's: start the environments first
+        warmed = targets[0][1].warm(prompt_id, min(concurrency, len(cases)))
     judge = make_judge(bedrock_client(sim_url), suite.judge.model_id) if suite.judge.enabled else None
     runs = [
         execute(
-            cases, suite, t, config.config.exit_criteria, concurrency=concurrency, judge=judge, label=label, quiet=gate
+            cases,
+            suite,
+            t,
+            config.config.exit_criteria,
+            concurrency=concurrency,
+            judge=judge,
+            label=label,
+            quiet=gate,
+            exclude_cold=choice.target == "local",
+            environments_warmed=warmed,
         )
         for label, t in targets
     ]
-    report = write_report(use_case, runs, config.config.exit_criteria, simulated=simulated, directory=out)
+    what = evaluated(
+        use_case,
+        evaluating,
+        prompt_id=prompt_id,
+        pinned=pins.get(prompt_id),
+        model_id=", ".join(models) if models else (evaluating.spec.model_id if evaluating else _served_model(runs)),
+        guardrail=guardrail,
+        applied=applied,
+        target=choice.target,
+        simulated=simulated,
+        cases=cases,
+        stage=choice.stage,
+    )
+    report = write_report(
+        use_case, runs, config.config.exit_criteria, simulated=simulated, evaluated=what, directory=out
+    )
     passed = cheapest_passing(runs) is not None if len(runs) > 1 else runs[0].summary.verdict
+    recorded = record(store, report, deployed=choice.stage is not None, where=where)
     if gate:
-        click.echo(f"{use_case}: {'PASS' if passed else 'FAIL'} ({report / 'report.json'})")
-    else:
-        show(runs, report, simulated=simulated)
+        label = evaluating.label if evaluating else prompt_id
+        click.echo(f"{use_case}: {'PASS' if passed else 'FAIL'} {label} ({report / 'report.json'})")
+        if not applied and config.config.guardrail.enabled:
+            click.echo(f"WARNING: {GUARDRAIL_NOT_APPLIED}", err=True)
+        return passed
+    show(runs, report, simulated=simulated, evaluated=what, note=evaluating.canary_note if evaluating else "")
+    if recorded:
+        console.print(recorded)
     return passed
 
 
+def _subject(choice: Choice, config, store: PromptStore | None, where: str, prompt_id: str) -> subject.Subject | None:
+    """The prompt version (or working copy) the run evaluates; None: pinned through --url, hash unknown."""
+    if choice.unpublished:
+        spec = next((p for p in config.prompts if p.prompt_id == prompt_id), None)
+        if spec is None:
+            raise click.ClickException(f"no prompt file prompts/{config.name}/{prompt_id}.yaml")
+        return subject.working_copy(spec)
+    if store is None:
+        return None
+    return subject.published(store, prompt_id, version=choice.version, alias=choice.alias, where=where)
+
+
+def _targets(  # noqa: PLR0917 - what _run resolved
+    use_case, choice: Choice, state, evaluating, prompt_id, models, url, api_key, guardrail
+) -> tuple[list[tuple[str, Any]], dict[str, int]]:
+    """The targets of the run (one, or one per compared model) and the versions they pin."""
+    from liftoff.pricing import load_pricing, prices_for
+
+    sim_url = state.bedrock_url if choice.simulated else None
+    pins = {prompt_id: evaluating.version} if evaluating and evaluating.version else {}
+    if choice.target == "local":
+        targets = [("", HttpTarget(state.invoke_url, state.api_key, name="local API", versions=pins))]
+    elif choice.target == "api":
+        if url is None:
+            if choice.stage is None:
+                raise click.ClickException("--target api needs --stage, or --url and --api-key")
+            url, api_key = api_endpoint(use_case, choice.stage)
+        if not api_key:
+            raise click.ClickException("--url needs --api-key (or $LIFTOFF_API_KEY)")
+        if choice.version is not None:
+            pins = {prompt_id: choice.version}
+        targets = [("", HttpTarget(url, api_key, name=f"API {choice.stage or url}", versions=pins))]
+    else:
+        wanted = list(models) or [None]
+        pricing = load_pricing()
+        try:
+            prices = prices_for([m or evaluating.spec.model_id for m in wanted], pricing)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from exc
+        client = bedrock_client(sim_url)
+        prompts = {evaluating.prompt_id: evaluating.spec}
+        targets = [
+            (
+                m or "",
+                BedrockTarget(
+                    client,
+                    prompts,
+                    model_id=m,
+                    prices=prices,
+                    guardrail=guardrail,
+                    guardrail_prices=pricing.guardrails.per_unit(),
+                ),
+            )
+            for m in wanted
+        ]
+
+    return targets, pins
+
+
+def _served_model(runs: list[Run]) -> str:
+    return runs[0].summary.model if len(runs) == 1 else ", ".join(r.summary.model for r in runs)
+
+
+def evaluated(
+    use_case: str,
+    evaluating: subject.Subject | None,
+    *,
+    prompt_id: str,
+    pinned: int | None,
+    model_id: str,
+    guardrail: tuple[str, str] | None,
+    applied: bool,
+    target: str,
+    simulated: bool,
+    cases: list[EvalCase],
+    stage: str | None,
+) -> Evaluated:
+    return Evaluated(
+        use_case=use_case,
+        prompt_id=prompt_id,
+        version=evaluating.version if evaluating else pinned,
+        alias=evaluating.alias if evaluating else None,
+        content_hash=evaluating.content_hash if evaluating else None,
+        model_id=model_id,
+        guardrail={"id": guardrail[0], "version": guardrail[1]} if guardrail else None,
+        guardrail_applied=applied,
+        target=target,
+        simulated=simulated,
+        git_commit=git_commit(),
+        eval_set_hash=eval_set_hash(cases),
+        stage=stage,
+    )
+
+
+def record(store: PromptStore | None, report: Path, *, deployed: bool, where: str) -> str:
+    """Keep the run's result in the registry it evaluated a version of; says what it did ('' if nothing)."""
+    path = report / "report.json"
+    evidence = evidence_from_report(json.loads(path.read_text()), str(path))
+    if store is None or evidence is None:
+        return ""
+    if deployed and not evidence.real_model:
+        return f"not recorded in {where}: a deployed registry keeps evidence from a real model only"
+    store.record_evidence(evidence)
+    return (
+        f"recorded in {where}: {evidence.prompt_id} v{evidence.version} (sha256:{evidence.content_hash[:12]}) "
+        f"{'PASS' if evidence.passed else 'FAIL'}" + (" (Bedrock simulator)" if evidence.simulated else "")
+    )
+
+
 def demo_eval(use_case: str, state: runtime.LocalState, *, concurrency: int = 8) -> bool:
-    """The demo's last step: the whole eval set through the running local API; True on PASS."""
+    """The demo's last step: the whole eval set through the running local API (what live serves); True
+    on PASS. Like `eval run`, it records its result in the local registry."""
     from liftoff.evals.report import write_report
     from liftoff.usecases import load_use_case
 
     criteria = load_use_case(use_case).config.exit_criteria
     suite = load_suite(use_case)
-    target = HttpTarget(state.invoke_url, state.api_key, name="local API")
+    store = PromptStore(runtime.local_table(state, state.table_name), use_case)
+    live = subject.published(store, suite.prompt_id, version=None, alias=None, where="the local registry")
+    cases = [c for c in load_cases(use_case) if (c.prompt_id or suite.prompt_id) == suite.prompt_id]
+    target = HttpTarget(state.invoke_url, state.api_key, name="local API", versions={live.prompt_id: live.version})
+    warmed = target.warm(live.prompt_id, min(concurrency, len(cases)))
     run = execute(
-        load_cases(use_case), suite, target, criteria, concurrency=concurrency, judge=None, label="", quiet=False
+        cases,
+        suite,
+        target,
+        criteria,
+        concurrency=concurrency,
+        judge=None,
+        label="",
+        quiet=False,
+        exclude_cold=True,
+        environments_warmed=warmed,
     )
-    show([run], write_report(use_case, [run], criteria, simulated=True), simulated=True)
+    config = load_use_case(use_case)
+    guardrail = (runtime.LOCAL_GUARDRAIL_ID, "1") if config.config.guardrail.enabled else None
+    what = evaluated(
+        use_case,
+        live,
+        prompt_id=live.prompt_id,
+        pinned=live.version,
+        model_id=live.spec.model_id,
+        guardrail=guardrail,
+        applied=guardrail is not None,
+        target="local",
+        simulated=True,
+        cases=cases,
+        stage=None,
+    )
+    report = write_report(use_case, [run], criteria, simulated=True, evaluated=what)
+    show([run], report, simulated=True, evaluated=what, note=live.canary_note)
+    console.print(record(store, report, deployed=False, where="the local registry"))
     return run.summary.verdict
 
 
-def execute(cases, suite: Suite, target, criteria, *, concurrency, judge, label, quiet: bool) -> Run:
+def execute(cases, suite: Suite, target, criteria, *, concurrency, judge, label, quiet: bool, **latency: Any) -> Run:
+    """Run the cases (a progress bar unless `quiet`); `latency`: exclude_cold, environments_warmed."""
     if quiet:
-        return run_cases(cases, suite, target, criteria, concurrency=concurrency, judge=judge, model_label=label)
+        return run_cases(
+            cases, suite, target, criteria, concurrency=concurrency, judge=judge, model_label=label, **latency
+        )
     columns = (
         TextColumn(f"[bold]{label or target.name}[/]"),
         BarColumn(),
@@ -267,13 +538,32 @@ def execute(cases, suite: Suite, target, criteria, *, concurrency, judge, label,
             progress.update(task, advance=1, errors=errors[0])
 
         return run_cases(
-            cases, suite, target, criteria, concurrency=concurrency, judge=judge, on_result=tick, model_label=label
+            cases,
+            suite,
+            target,
+            criteria,
+            concurrency=concurrency,
+            judge=judge,
+            on_result=tick,
+            model_label=label,
+            **latency,
         )
 
 
-def show(runs: list[Run], report: Path, *, simulated: bool) -> None:
-    from liftoff.evals.report import SIMULATOR_NOTE
+def evaluated_lines(what: Evaluated) -> list[str]:
+    """What was evaluated, for the terminal (the report's md and html say the same)."""
+    from liftoff.evals.report import evaluated_text
 
+    return evaluated_text(what.to_dict())
+
+
+def show(runs: list[Run], report: Path, *, simulated: bool, evaluated: Evaluated, note: str = "") -> None:
+    from liftoff.evals.report import SIMULATOR_NOTE, latency_text
+
+    for line in evaluated_lines(evaluated):
+        console.print(f"[bold red]{line}[/]" if line.startswith(GUARDRAIL_NOT_APPLIED) else line, highlight=False)
+    if note:
+        console.print(f"[yellow]note[/]: {note}")
     for run in runs:
         s = run.summary
         console.print(
@@ -282,6 +572,7 @@ def show(runs: list[Run], report: Path, *, simulated: bool) -> None:
         )
         title = f"{s.model or s.target}: {'PASS' if s.verdict else 'FAIL'}"
         console.print(verdict_table(run, title))
+        console.print(latency_text(s), highlight=False)
     if len(runs) > 1:
         console.print(comparison_table(runs))
         best = cheapest_passing(runs)

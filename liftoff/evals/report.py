@@ -20,13 +20,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 from liftoff import REPO_ROOT  # noqa: E402
 from liftoff.config import ExitCriteria  # noqa: E402
 from liftoff.evals.cases import STANDARD_TAGS  # noqa: E402
-from liftoff.evals.runner import Criterion, Run, RunSummary, cheapest_passing  # noqa: E402
+from liftoff.evals.evidence import Evaluated  # noqa: E402
+from liftoff.evals.runner import LATENCY_WARM, Criterion, Run, RunSummary, cheapest_passing  # noqa: E402
 
 REPORTS_DIR = REPO_ROOT / "reports"
 SIMULATOR_NOTE = (
     "Answers came from the local Bedrock simulator (a keyword rule): accuracy here measures the "
     "pipeline and the eval set, not any model's quality."
 )
+GUARDRAIL_NOT_APPLIED = "GUARDRAIL NOT APPLIED"
 PASS_COLOR, FAIL_COLOR, ACCENT = "#1a7f37", "#cf222e", "#0969da"
 
 
@@ -43,6 +45,51 @@ def fmt(criterion: Criterion, value: float | None) -> str:
     if criterion.unit == "ms":
         return f"{value:.0f} ms"
     return f"${value:.6f}"
+
+
+def evaluated_text(evaluated: dict) -> list[str]:
+    """What a run evaluated, in lines a person reads (terminal, report.md, report.html)."""
+    e = evaluated
+    if e["version"] is None:
+        what = f"{e['prompt_id']} working copy (unpublished)"
+    else:
+        what = f"{e['prompt_id']} v{e['version']}" + (f" (alias {e['alias']})" if e["alias"] else "")
+    digest = f"sha256:{e['content_hash']}" if e["content_hash"] else "content hash unknown (no registry: pass --stage)"
+    source = "the Bedrock simulator" if e["simulated"] else "a real model"
+    lines = [
+        f"evaluated: {what}, {digest}",
+        f"model: {e['model_id']} via target {e['target']}"
+        + (f" (stage {e['stage']})" if e["stage"] else "")
+        + f", answers from {source}",
+    ]
+    if e["guardrail_applied"]:
+        g = e["guardrail"]
+        lines.append(f"guardrail: {g['id']} version {g['version']}" if g else "guardrail: the deployed stage's")
+    elif e["guardrail"] is None and e["target"] != "bedrock":
+        lines.append("guardrail: none configured for this use case")
+    else:
+        lines.append(
+            f"{GUARDRAIL_NOT_APPLIED}: these answers skipped the use case's guardrail (no deployed guardrail "
+            "to attach: pass --stage); its blocks and its cost are missing from this report"
+        )
+    lines.append(f"git commit: {e['git_commit'] or 'unknown'}; eval set sha256:{e['eval_set_hash'][:12]}")
+    return lines
+
+
+def latency_text(summary: RunSummary) -> str:
+    """Which requests the p95 criterion judged."""
+    s = summary
+    if s.latency_basis == LATENCY_WARM:
+        return (
+            f"p95 latency judged on warm requests: {s.environments_warmed} local environment(s) warmed first "
+            f"(their cold starts set aside), {s.cold_starts_excluded} cold start(s) during the run set aside; "
+            f"p95 with them: {_ms(s.latency_p95_all_ms)}. Local cold starts are this machine's, not Lambda's."
+        )
+    return f"p95 latency over every request ({_ms(s.latency_p95_all_ms)})."
+
+
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0f} ms"
 
 
 def summary_dict(summary: RunSummary) -> dict:
@@ -148,8 +195,12 @@ def _verdict_rows(summary: RunSummary) -> list[tuple[str, str, str, str]]:
     ]
 
 
-def markdown(use_case: str, runs: list[Run], *, simulated: bool, created: str) -> str:
+def markdown(use_case: str, runs: list[Run], *, simulated: bool, created: str, evaluated: dict) -> str:
     lines = [f"# Eval report: {use_case}", "", f"Created {created}.", ""]
+    lines += [
+        f"> **{line}**" if line.startswith(GUARDRAIL_NOT_APPLIED) else f"- {line}" for line in evaluated_text(evaluated)
+    ]
+    lines.append("")
     if simulated:
         lines += [f"> {SIMULATOR_NOTE}", ""]
     for run in runs:
@@ -162,6 +213,8 @@ def markdown(use_case: str, runs: list[Run], *, simulated: bool, created: str) -
             "| criterion | required | measured | verdict |",
             "|---|---|---|---|",
             *[f"| {a} | {b} | {c} | {d} |" for a, b, c, d in _verdict_rows(s)],
+            "",
+            latency_text(s),
             "",
             "| tag | accuracy | pass / scored |",
             "|---|---|---|",
@@ -200,7 +253,9 @@ def markdown(use_case: str, runs: list[Run], *, simulated: bool, created: str) -
     return "\n".join(lines)
 
 
-def html_report(use_case: str, runs: list[Run], criteria: ExitCriteria, *, simulated: bool, created: str) -> str:
+def html_report(
+    use_case: str, runs: list[Run], criteria: ExitCriteria, *, simulated: bool, created: str, evaluated: dict
+) -> str:
     esc = html.escape
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
@@ -211,6 +266,14 @@ def html_report(use_case: str, runs: list[Run], criteria: ExitCriteria, *, simul
         "padding:.6em 1em;border-left:4px solid #d4a72c}.charts{display:flex;flex-wrap:wrap;gap:1em}"
         "svg{max-width:100%;height:auto}code{background:#f6f8fa;padding:0 3px}</style></head><body>",
         f"<h1>Eval report: {esc(use_case)}</h1><p>Created {esc(created)}.</p>",
+        "<ul>"
+        + "".join(
+            f"<li class='note FAIL'>{esc(line)}</li>"
+            if line.startswith(GUARDRAIL_NOT_APPLIED)
+            else f"<li>{esc(line)}</li>"
+            for line in evaluated_text(evaluated)
+        )
+        + "</ul>",
     ]
     if simulated:
         parts.append(f"<p class='note'>{esc(SIMULATOR_NOTE)}</p>")
@@ -227,6 +290,7 @@ def html_report(use_case: str, runs: list[Run], criteria: ExitCriteria, *, simul
                 for a, b, c, d in _verdict_rows(s)
             )
             + "</table>"
+            + f"<p>{esc(latency_text(s))}</p>"
         )
         answered = [r.answer for r in run.results if r.answer.ok]
         charts = [accuracy_by_tag_chart(s, criteria.min_accuracy)] if s.accuracy_by_tag else []
@@ -280,20 +344,30 @@ def html_report(use_case: str, runs: list[Run], criteria: ExitCriteria, *, simul
 
 
 def write_report(
-    use_case: str, runs: list[Run], criteria: ExitCriteria, *, simulated: bool, directory: Path | None = None
+    use_case: str,
+    runs: list[Run],
+    criteria: ExitCriteria,
+    *,
+    simulated: bool,
+    evaluated: Evaluated,
+    directory: Path | None = None,
 ) -> Path:
     now = datetime.now(UTC)
     out = directory or report_dir(use_case, now)
     out.mkdir(parents=True, exist_ok=True)
     created = now.strftime("%Y-%m-%d %H:%M:%S UTC")
     best = cheapest_passing(runs)
+    passed = bool(best) if len(runs) > 1 else runs[0].summary.verdict
     document = {
         "use_case": use_case,
         "created": created,
+        "created_at": now.isoformat(timespec="milliseconds"),
         "simulated": simulated,
+        "evaluated": evaluated.to_dict(),
         "exit_criteria": criteria.model_dump(),
         "runs": [summary_dict(r.summary) for r in runs],
-        "verdict": "PASS" if (best if len(runs) > 1 else runs[0].summary.verdict) else "FAIL",
+        "passed": passed,
+        "verdict": "PASS" if passed else "FAIL",
         "cheapest_passing_model": best.summary.model if best else None,
     }
     (out / "report.json").write_text(json.dumps(document, indent=2))
@@ -303,8 +377,11 @@ def write_report(
                 row = {"model": run.summary.model, "id": r.id, "status": r.status, "tags": r.tags, **asdict(r.answer)}
                 row["checks"] = [asdict(c) for c in r.checks]
                 results.write(json.dumps(row, ensure_ascii=False) + "\n")
-    (out / "report.md").write_text(markdown(use_case, runs, simulated=simulated, created=created))
-    (out / "report.html").write_text(html_report(use_case, runs, criteria, simulated=simulated, created=created))
+    what = evaluated.to_dict()
+    (out / "report.md").write_text(markdown(use_case, runs, simulated=simulated, created=created, evaluated=what))
+    (out / "report.html").write_text(
+        html_report(use_case, runs, criteria, simulated=simulated, created=created, evaluated=what)
+    )
     return out
 
 

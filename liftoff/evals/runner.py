@@ -8,6 +8,11 @@
   `blocked_passes_tags` say (adversarial, pii) and fails any other (a false positive).
 
 accuracy = pass / (pass + fail), overall and per tag; latency and cost over the answered cases.
+
+Latency: a deployed target counts every request. Local mode's cold starts are the laptop starting a
+Python process, not Lambda's, so a local run judges p95 on warm requests: the command warms the
+environments first and sets apart (and counts) any request that still started one; both figures,
+with and without them, are in the summary.
 """
 
 from __future__ import annotations
@@ -56,6 +61,10 @@ class Criterion:
         return self.measured >= self.threshold if self.comparison == ">=" else self.measured <= self.threshold
 
 
+LATENCY_ALL = "every request"
+LATENCY_WARM = "warm requests (local cold starts set aside)"
+
+
 @dataclass(frozen=True)
 class RunSummary:
     target: str
@@ -71,7 +80,11 @@ class RunSummary:
     invalid_output_rate: float
     invalid_output_by_tag: dict[str, tuple[int, int]]  # tag -> (invalid, scored), tags with any only
     latency_p50_ms: float | None
-    latency_p95_ms: float | None
+    latency_p95_ms: float | None  # what the criterion judged: see latency_basis
+    latency_p95_all_ms: float | None  # every answered request, cold starts included
+    latency_basis: str  # LATENCY_ALL or LATENCY_WARM
+    cold_starts_excluded: int  # answered requests that started a local environment, left out of the criterion
+    environments_warmed: int  # local environments started before the run, so its requests found them warm
     cost_avg_usd: float | None
     cost_p95_usd: float | None
     cost_total_usd: float
@@ -110,7 +123,14 @@ def score_case(case: EvalCase, suite: Suite, answer: Answer, judge: Judge | None
 
 
 def summarize(
-    results: list[CaseResult], criteria: ExitCriteria, *, target: str, model: str, duration_s: float
+    results: list[CaseResult],
+    criteria: ExitCriteria,
+    *,
+    target: str,
+    model: str,
+    duration_s: float,
+    exclude_cold: bool = False,
+    environments_warmed: int = 0,
 ) -> RunSummary:
     passed = sum(r.status == "pass" for r in results)
     failed = sum(r.status == "fail" for r in results)
@@ -134,8 +154,9 @@ def summarize(
             invalid_by_tag[tag][1] += 1
     error_rate = errors / len(results) if results else 0.0
     latencies = [a.latency_ms for a in answered]
+    judged = [a.latency_ms for a in answered if not (exclude_cold and a.cold_start)]
     costs = [a.cost_usd for a in answered]
-    p95 = percentile(latencies, 95)
+    p95 = percentile(judged, 95)
     cost_avg = statistics.fmean(costs) if costs else None
     return RunSummary(
         target=target,
@@ -150,8 +171,12 @@ def summarize(
         invalid_outputs=invalid,
         invalid_output_rate=invalid_rate,
         invalid_output_by_tag={tag: (i, n) for tag, (i, n) in sorted(invalid_by_tag.items()) if i},
-        latency_p50_ms=percentile(latencies, 50),
+        latency_p50_ms=percentile(judged, 50),
         latency_p95_ms=p95,
+        latency_p95_all_ms=percentile(latencies, 95),
+        latency_basis=LATENCY_WARM if exclude_cold else LATENCY_ALL,
+        cold_starts_excluded=len(latencies) - len(judged),
+        environments_warmed=environments_warmed,
         cost_avg_usd=cost_avg,
         cost_p95_usd=percentile(costs, 95),
         cost_total_usd=sum(costs),
@@ -176,6 +201,8 @@ def run_cases(
     judge: Judge | None = None,
     on_result: Callable[[CaseResult], None] = lambda _r: None,
     model_label: str = "",
+    exclude_cold: bool = False,
+    environments_warmed: int = 0,
 ) -> Run:
     def one(case: EvalCase) -> CaseResult:
         answer = target.answer(case.prompt_id or suite.prompt_id, case.variables)
@@ -189,7 +216,13 @@ def run_cases(
     duration = time.perf_counter() - started
     models = sorted({r.answer.model_id for r in results if r.answer.model_id})
     summary = summarize(
-        results, criteria, target=target.name, model=model_label or ", ".join(models) or "-", duration_s=duration
+        results,
+        criteria,
+        target=target.name,
+        model=model_label or ", ".join(models) or "-",
+        duration_s=duration,
+        exclude_cold=exclude_cold,
+        environments_warmed=environments_warmed,
     )
     return Run(summary, results)
 

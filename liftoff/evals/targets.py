@@ -10,20 +10,23 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import requests
 
+from liftoff.local.environments import COLD_START_HEADER
 from liftoff.pricing import structured_output_mechanism
 from service.dal.model_client import ModelClient
-from service.logic.cost import ModelPrice, reply_cost_usd
+from service.logic.cost import ModelPrice, guardrail_cost_usd, reply_cost_usd
 from service.logic.output_contract import ask
 from service.logic.render import render_prompt
-from service.models.errors import ModelThrottled, ServiceError
+from service.models.errors import GuardrailIntervened, ModelThrottled, ServiceError
 from service.models.prompt import PromptSpec
 
 RETRYABLE_HTTP_CODES = {"ModelThrottled", "TooManyRequestsException", "THROTTLED"}
+VERSION_MISMATCH = "VersionMismatch"
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,9 @@ class Answer:
     error_code: str = ""
     error_message: str = ""
     attempts: int = 1
+    # local mode only: this request started an execution environment (a cold start of the laptop's
+    # process, not Lambda's); the local API says so in a header
+    cold_start: bool = False
 
 
 class Target(Protocol):
@@ -62,16 +68,58 @@ class Backoff:
 
 
 class HttpTarget:
-    """POST /v1/invoke with the API key, as a client would."""
+    """POST /v1/invoke with the API key, as a client would; `versions` pins prompts to a version
+    (prompt id -> version): an answer from any other version is an error, never scored."""
 
-    def __init__(self, url: str, api_key: str, *, name: str, backoff: Backoff | None = None, timeout_s: float = 35):
+    def __init__(
+        self,
+        url: str,
+        api_key: str,
+        *,
+        name: str,
+        versions: dict[str, int] | None = None,
+        backoff: Backoff | None = None,
+        timeout_s: float = 35,
+    ):
         self.name = name
         self._url, self._key, self._timeout = url, api_key, timeout_s
+        self._versions = dict(versions or {})
         self._backoff = backoff or Backoff()
         self._session = requests.Session()
 
     def answer(self, prompt_id: str, variables: dict[str, str]) -> Answer:
-        body = {"prompt_id": prompt_id, "variables": variables}
+        answer = self._answer(prompt_id, variables)
+        pinned = self._versions.get(prompt_id)
+        if answer.ok and pinned is not None and answer.prompt_version != pinned:
+            return Answer(
+                ok=False,
+                error_code=VERSION_MISMATCH,
+                error_message=f"asked for {prompt_id} v{pinned}, the API answered with v{answer.prompt_version}",
+                attempts=answer.attempts,
+            )
+        return answer
+
+    def warm(self, prompt_id: str, environments: int) -> int:
+        """Start up to `environments` local execution environments at once, with requests that stop at
+        validation (no variables: 400, no model call, nothing spent); returns how many were cold starts."""
+        headers = {"x-api-key": self._key, "Content-Type": "application/json"}
+
+        def one(_index: int) -> bool:
+            try:
+                response = self._session.post(
+                    self._url, json={"prompt_id": prompt_id, "variables": {}}, headers=headers, timeout=self._timeout
+                )
+            except requests.RequestException:
+                return False
+            return response.headers.get(COLD_START_HEADER) == "true"
+
+        with ThreadPoolExecutor(max_workers=max(1, environments)) as pool:
+            return sum(pool.map(one, range(environments)))
+
+    def _answer(self, prompt_id: str, variables: dict[str, str]) -> Answer:
+        body: dict = {"prompt_id": prompt_id, "variables": variables}
+        if prompt_id in self._versions:
+            body["version"] = self._versions[prompt_id]
         headers = {"x-api-key": self._key, "Content-Type": "application/json"}
         for attempt in range(self._backoff.max_retries + 1):
             started = time.perf_counter()
@@ -97,6 +145,7 @@ class HttpTarget:
                         model_id=payload["model_id"],
                         prompt_version=payload["prompt_version"],
                         attempts=attempt + 1,
+                        cold_start=response.headers.get(COLD_START_HEADER) == "true",
                     )
                 error = payload.get("error") or {"code": f"HTTP{response.status_code}", "message": str(payload)}
                 code, message = error.get("code", ""), error.get("message", "")
@@ -108,7 +157,9 @@ class HttpTarget:
 
 
 class BedrockTarget:
-    """Converse directly with the repo's prompt file, on any model (for comparing models)."""
+    """Converse directly with the given prompt specs (a published version's or the working copy's), on
+    any model (for comparing models), with the use case's guardrail attached and priced as the API
+    does (`guardrail` None: the run says the guardrail was not applied)."""
 
     def __init__(
         self,
@@ -117,12 +168,15 @@ class BedrockTarget:
         *,
         model_id: str | None,
         prices: dict[str, ModelPrice],
+        guardrail: tuple[str, str] | None = None,
+        guardrail_prices: dict[str, float] | None = None,
         backoff: Backoff | None = None,
     ):
-        self._model = ModelClient(client)
+        self._model = ModelClient(client, guardrail=guardrail)
         self._prompts = prompts
         self._model_id = model_id
         self._prices = prices
+        self._guardrail_prices = dict(guardrail_prices or {})
         self._backoff = backoff or Backoff()
         self.name = f"bedrock:{model_id or 'prompt default'}"
 
@@ -159,11 +213,26 @@ class BedrockTarget:
             except ServiceError as exc:
                 return Answer(ok=False, error_code=exc.code, error_message=exc.message, attempts=attempt + 1)
             price = self._prices[model_id]
+            cost = sum(
+                reply_cost_usd(price, r) + guardrail_cost_usd(r.guardrail_units, self._guardrail_prices)
+                for r in answered.replies
+            )
+            latency = (time.perf_counter() - started) * 1000
+            if answered.reply.guardrail == "blocked":  # what the API answers with 422 GuardrailIntervened
+                return Answer(
+                    ok=False,
+                    latency_ms=latency,
+                    cost_usd=cost,
+                    model_id=model_id,
+                    error_code=GuardrailIntervened.code,
+                    error_message=answered.reply.text.strip(),
+                    attempts=attempt + 1,
+                )
             return Answer(
                 ok=True,
                 output=answered.reply.text,
-                latency_ms=(time.perf_counter() - started) * 1000,
-                cost_usd=sum(reply_cost_usd(price, r) for r in answered.replies),
+                latency_ms=latency,
+                cost_usd=cost,
                 input_tokens=sum(r.input_tokens for r in answered.replies),
                 output_tokens=sum(r.output_tokens for r in answered.replies),
                 model_id=model_id,

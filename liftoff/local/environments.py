@@ -20,6 +20,8 @@ from typing import Any
 DEFAULT_MAX_ENVIRONMENTS = 10  # local cap when the use case reserves no concurrency (each is ~150 MB)
 DEFAULT_IDLE_TIMEOUT_S = 120.0
 HANDLER = "service.handlers.invoke.lambda_handler"
+# on a proxy result whose request started its environment: `liftoff eval` sets local cold starts apart
+COLD_START_HEADER = "X-Liftoff-Cold-Start"
 
 
 class LambdaContext:
@@ -110,6 +112,7 @@ class EnvironmentPool:
                     self._throttles += 1
                     raise Throttled(f"all {self.max_environments} execution environments are busy")
                 self._started += 1
+        cold = environment is None
         if environment is None:
             environment = self._start()
         try:
@@ -121,6 +124,8 @@ class EnvironmentPool:
         environment.last_used = time.monotonic()
         with self._lock:
             self._idle.append(environment)
+        if cold and isinstance(result, dict) and "statusCode" in result:
+            result = {**result, "headers": {**(result.get("headers") or {}), COLD_START_HEADER: "true"}}
         return result
 
     def _start(self) -> _Environment:

@@ -14,6 +14,7 @@ from liftoff.evals.cases import EvalCase, load_suite
 from liftoff.evals.cli import eval_group
 from liftoff.evals.runner import run_cases
 from liftoff.evals.targets import Backoff, HttpTarget
+from liftoff.usecases import load_use_case
 
 pytestmark = pytest.mark.e2e
 USE_CASE = "support-triage"
@@ -75,13 +76,25 @@ def test_cli_exit_code_follows_the_criteria_and_gate_prints_only_the_verdict(loc
     for name in ("report.json", "report.md", "report.html", "results.jsonl"):
         assert (tmp_path / "a" / name).exists()
     report = json.loads((tmp_path / "a" / "report.json").read_text())
-    assert report["verdict"] == "PASS" and report["simulated"] is True
+    assert report["verdict"] == "PASS" and report["simulated"] is True and report["passed"] is True
+    digest = load_use_case(USE_CASE).prompts[0].content_hash()
+    # what was evaluated: what live serves (v1 of the repo's file), pinned, through the simulator
+    assert {k: report["evaluated"][k] for k in ("prompt_id", "version", "alias", "content_hash", "target")} == {
+        "prompt_id": "triage",
+        "version": 1,
+        "alias": "live",
+        "content_hash": digest,
+        "target": "local",
+    }
+    assert report["evaluated"]["simulated"] is True and report["evaluated"]["guardrail_applied"] is True
 
     failing = runner.invoke(
         eval_group, ["run", "--use-case", USE_CASE, "--tag", "language", "--gate", "--out", str(tmp_path / "b")]
     )
     assert failing.exit_code == 1
-    assert failing.output.strip().splitlines() == [f"{USE_CASE}: FAIL ({tmp_path / 'b' / 'report.json'})"]
+    assert failing.output.strip().splitlines() == [
+        f"{USE_CASE}: FAIL triage v1 (alias live), sha256:{digest[:12]} ({tmp_path / 'b' / 'report.json'})"
+    ]
 
     gate = runner.invoke(eval_group, ["gate", "--use-case", USE_CASE, "--report", str(tmp_path / "b")])
     assert gate.exit_code == 1

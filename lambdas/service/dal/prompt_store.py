@@ -3,10 +3,12 @@
 Items (one table per use case and stage):
   version  pk=<use_case>#<prompt_id>  sk=v#000001      immutable, written once with a conditional put
   alias    pk=<use_case>#<prompt_id>  sk=alias#<name>  {version, revision, history}; moved by conditional update
+  evidence pk=<use_case>#<prompt_id>  sk=evidence#v#000001#<created>  an eval record of that version (added, never changed)
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,10 +18,12 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import BotoCoreError, ClientError
 
 from service.models.errors import RegistryUnavailable, ServiceError
+from service.models.evidence import EvalEvidence
 from service.models.prompt import PromptSpec
 
 VERSION_PREFIX = "v#"
 ALIAS_PREFIX = "alias#"
+EVIDENCE_PREFIX = "evidence#"
 LIVE_ALIAS = "live"
 HISTORY_LIMIT = 50
 _PUBLISH_ATTEMPTS = 5
@@ -250,6 +254,29 @@ class PromptStore:
                 ) from exc
             raise
         return self.get_alias(prompt_id, name)
+
+    # ---- eval evidence -----------------------------------------------------------------------
+    def record_evidence(self, evidence: EvalEvidence) -> None:
+        """Keep one eval record of a version (records are never changed: each run adds one)."""
+        item = {
+            "pk": self._pk(evidence.prompt_id),
+            "sk": f"{EVIDENCE_PREFIX}{version_key(evidence.version)}#{evidence.created}",
+            "prompt_id": evidence.prompt_id,
+            "version": evidence.version,
+            "content_hash": evidence.content_hash,
+            "passed": evidence.passed,
+            # the whole record as JSON: floats and nulls survive DynamoDB without Decimal conversions
+            "evidence": json.dumps(evidence.to_dict(), sort_keys=True),
+        }
+        self._call(self._table.put_item, Item=item)
+
+    def list_evidence(self, prompt_id: str, version: int | None = None) -> list[EvalEvidence]:
+        """The eval records of a prompt (or of one version), newest first."""
+        prefix = EVIDENCE_PREFIX + (f"{version_key(version)}#" if version is not None else VERSION_PREFIX)
+        condition = Key("pk").eq(self._pk(prompt_id)) & Key("sk").begins_with(prefix)
+        items = self._all_items(self._table.query, KeyConditionExpression=condition, ConsistentRead=True)
+        records = [EvalEvidence.from_dict(json.loads(i["evidence"])) for i in items]
+        return sorted(records, key=lambda e: e.created, reverse=True)
 
     def list_prompt_ids(self) -> list[str]:
         """Every prompt id of this use case that has a version (a scan: for the CLI and deploys, never on

@@ -1,0 +1,124 @@
+"""What an eval run evaluated, and the record it leaves in the prompt registry.
+
+Every report.json carries `evaluated` (prompt id, version or null for a working-copy file, content
+hash, model, guardrail, target, simulated, git commit, eval set hash, stage) and `passed`; a run of a
+published version becomes an `EvalEvidence` that `liftoff prompts promote` and `canary` require.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+
+from liftoff import REPO_ROOT
+from liftoff.evals.cases import EvalCase
+from service.models.evidence import REAL_MODEL_TARGETS, EvalEvidence
+
+__all__ = [
+    "REAL_MODEL_TARGETS",
+    "EvalEvidence",
+    "Evaluated",
+    "eval_set_hash",
+    "evidence_from_report",
+    "git_commit",
+]
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """The `evaluated` object of report.json (one source for its keys)."""
+
+    use_case: str
+    prompt_id: str
+    version: int | None  # None: a working-copy file, not published
+    alias: str | None  # the alias the version was resolved from, if any
+    content_hash: str | None  # None: pinned through an API whose registry was not read (--url alone)
+    model_id: str
+    guardrail: dict[str, str] | None  # {"id", "version"} of the guardrail the run applied
+    guardrail_applied: bool
+    target: str  # local | api | bedrock
+    simulated: bool
+    git_commit: str | None
+    eval_set_hash: str
+    stage: str | None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def eval_set_hash(cases: Iterable[EvalCase]) -> str:
+    """sha256 over the canonical JSON of the cases run, in order: the same cases, the same hash."""
+    canonical = json.dumps(
+        [c.model_dump(mode="json", exclude_none=True) for c in cases], sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def git_commit() -> str | None:
+    """The commit of the working tree (with `-dirty` when it has uncommitted changes), None outside git."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"],  # noqa: S607
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],  # noqa: S607
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{head}-dirty" if dirty else head or None
+
+
+def _criteria(run: dict) -> dict[str, dict]:
+    return {
+        c["name"]: {
+            "value": c["measured"],
+            "limit": c["threshold"],
+            "met": c["passed"] if c["measured"] is not None else None,
+        }
+        for c in run["criteria"]
+    }
+
+
+def evidence_from_report(report: dict, report_path: str) -> EvalEvidence | None:
+    """The registry record of a report; None when it is not evidence for one published version (a
+    working-copy run, or a comparison of several models)."""
+    evaluated = report.get("evaluated")
+    if (
+        not evaluated
+        or evaluated.get("version") is None
+        or not evaluated.get("content_hash")
+        or len(report.get("runs", [])) != 1
+    ):
+        return None
+    guardrail = evaluated.get("guardrail") or {}
+    return EvalEvidence(
+        use_case=evaluated["use_case"],
+        prompt_id=evaluated["prompt_id"],
+        version=int(evaluated["version"]),
+        content_hash=evaluated["content_hash"],
+        model_id=evaluated["model_id"],
+        guardrail_id=guardrail.get("id"),
+        guardrail_version=guardrail.get("version"),
+        guardrail_applied=bool(evaluated["guardrail_applied"]),
+        target=evaluated["target"],
+        simulated=bool(evaluated["simulated"]),
+        git_commit=evaluated.get("git_commit"),
+        eval_set_hash=evaluated["eval_set_hash"],
+        passed=bool(report["passed"]),
+        criteria=_criteria(report["runs"][0]),
+        report=report_path,
+        created=report["created_at"],
+    )
