@@ -18,20 +18,24 @@ CHECKOV_PYTHON ?= python3
 STAGE ?= sandbox
 # Material for MkDocs prints a notice about its successor on every build; the docs pages say it (docs/contributing.md).
 export NO_MKDOCS_2_WARNING := 1
-# jsii (under aws-cdk-lib) prints a banner on Node 20, which is past its end of life; Node 22+ is quieter.
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: help setup demo eval fuzz test test-aws test-unit test-infra test-e2e lint format synth bench docs docs-serve clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-setup: $(PY_STAMP) $(NODE_STAMP) $(CHECKOV_STAMP) ## Create .venv from pinned requirements, install the pinned CDK CLI and checkov (idempotent)
+setup: $(PY_STAMP) $(NODE_STAMP) ## Create .venv from pinned requirements and install the pinned CDK CLI (idempotent)
 
-$(CHECKOV_STAMP): tools/checkov-requirements.txt
-	@echo "==> checkov into $(CHECKOV_VENV) (its own venv; pinned by tools/checkov-requirements.txt)"
+# pip's whole output goes to this log; the screen gets a progress line every few packages (tools/pip_progress.py).
+PIP_LOG := $(VENV)/pip-install.log
+PIP_INSTALL = set -o pipefail; $(PY) -m pip install --disable-pip-version-check --progress-bar off
+SHOW_PROGRESS = 2>&1 | tee -a $(PIP_LOG) | $(PY) tools/pip_progress.py || { echo "pip failed; the end of $(PIP_LOG):"; tail -n 30 $(PIP_LOG); exit 1; }
+
+$(CHECKOV_STAMP): tools/checkov-requirements.txt | $(PY_STAMP)
+	@echo "==> checkov into $(CHECKOV_VENV) (its own venv, for the infra tests only; pinned by tools/checkov-requirements.txt)"
 	@test -x $(CHECKOV_VENV)/bin/python || $(CHECKOV_PYTHON) -m venv $(CHECKOV_VENV)
-	@$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tools/checkov-requirements.txt
+	@set -o pipefail; $(CHECKOV_VENV)/bin/python -m pip install --disable-pip-version-check --progress-bar off \
+	  -r tools/checkov-requirements.txt $(SHOW_PROGRESS)
 	@touch $@
 
 $(PY_STAMP): requirements.txt requirements-dev.txt lambdas/requirements.txt constraints.txt pyproject.toml
@@ -40,13 +44,14 @@ $(PY_STAMP): requirements.txt requirements-dev.txt lambdas/requirements.txt cons
 	@if test -x $(PY) && [ "$$($(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])')" != "$(PYTHON_VERSION)" ]; then \
 	  echo "    $(VENV) runs another Python: recreating it with $(PYTHON)"; rm -rf $(VENV); fi
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
-	@$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@rm -f $(PIP_LOG)
+	@$(PIP_INSTALL) -r requirements-dev.txt -c constraints.txt $(SHOW_PROGRESS)
+	@$(PIP_INSTALL) --no-deps --no-build-isolation -e . $(SHOW_PROGRESS)
 	@touch $@
 
-$(NODE_STAMP): package.json package-lock.json
-	@command -v npm >/dev/null || { echo "npm not found: install Node.js 20+ (https://nodejs.org)"; exit 1; }
+$(NODE_STAMP): package.json package-lock.json | $(PY_STAMP)
 	@echo "==> AWS CDK CLI into node_modules (pinned by package-lock.json)"
+	@$(PY) -m liftoff.doctor --node
 	@npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
@@ -59,7 +64,7 @@ eval: setup ## Run the use case's eval set in local mode and gate on its exit cr
 fuzz: setup ## Fuzz the local API from openapi.yaml with schemathesis: 2,000 examples per mode (make test runs 60)
 	@LIFTOFF_FUZZ_EXAMPLES=$(or $(EXAMPLES),2000) $(BIN)/pytest -p no:cacheprovider tests/e2e/test_fuzz.py
 
-test: setup lint ## Lint, then run every test suite
+test: setup $(CHECKOV_STAMP) lint ## Lint, then run every test suite
 	@$(BIN)/pytest -p no:cacheprovider
 
 test-aws: setup ## Opt-in, real AWS: preflight, deploy, smoke, a small eval, destroy (STAGE=sandbox USE_CASE=... KEEP=1)
@@ -68,7 +73,7 @@ test-aws: setup ## Opt-in, real AWS: preflight, deploy, smoke, a small eval, des
 test-unit: setup ## Handler, library and config tests (fast)
 	@$(BIN)/pytest -p no:cacheprovider tests/unit
 
-test-infra: setup ## CDK assertions, cdk-nag (AwsSolutions + Serverless), cfn-lint, checkov
+test-infra: setup $(CHECKOV_STAMP) ## CDK assertions, cdk-nag (AwsSolutions + Serverless), cfn-lint, checkov
 	@$(BIN)/pytest -p no:cacheprovider tests/infra
 
 test-e2e: setup ## End-to-end through the local API (evals, faults, fuzz, load)

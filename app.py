@@ -7,6 +7,9 @@ npx cdk deploy -c stage=sandbox -c use_case=support-triage
 
 import sys
 
+import liftoff  # noqa: F401 - first: it quiets jsii's Node end-of-life banner before aws_cdk starts jsii
+
+# isort: split
 import aws_cdk as cdk
 
 from liftoff.config import get_stage

@@ -5,7 +5,17 @@ folder that holds `cdk.json` and `usecases/`. So one virtualenv serves any numbe
 command works on the checkout you stand in, not on the one the package was installed from.
 """
 
+import os
 from pathlib import Path
+
+# The Node.js versions this template supports: the CDK CLI and jsii (under aws-cdk-lib) need 20 or newer; 22 LTS is
+# recommended. `make setup` and `liftoff doctor` check it (liftoff/doctor.py, check_node).
+NODE_MIN_MAJOR = 20
+NODE_RECOMMENDED_MAJOR = 22
+# jsii prints an 11-line end-of-life banner on Node 20 from inside every process that imports aws_cdk (the CDK app,
+# `liftoff ... --stage`), and Python shows it as bytes literals. Node 20 is in the supported range, so say it once in
+# the docs instead. Set here, the first thing any liftoff or CDK-app process imports, before aws_cdk starts jsii.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", str(NODE_MIN_MAJOR))
 
 PROJECT_MARKERS = ("cdk.json", "usecases")
 INSTALLED_FROM = Path(__file__).resolve().parent.parent

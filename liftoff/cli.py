@@ -6,6 +6,7 @@ import json
 import sys
 
 import click
+from rich.markup import escape
 
 from liftoff import REPO_ROOT, find_project_root
 from liftoff.errors import ConfigError
@@ -16,10 +17,12 @@ DEFAULT_USE_CASE = "support-triage"
 
 
 @click.group(
+    context_settings={"help_option_names": ["-h", "--help"]},
     help="Liftoff: take a GenAI proof of concept to production on Amazon Bedrock.\n\n"
     "Run it inside a Liftoff project: it works on the nearest folder at or above the current one "
-    "that holds cdk.json and usecases/."
+    "that holds cdk.json and usecases/.",
 )
+@click.version_option(package_name="liftoff", prog_name="liftoff", message="%(prog)s %(version)s")
 def main() -> None:
     if find_project_root() is None:
         raise click.UsageError(
@@ -114,16 +117,20 @@ def doctor() -> None:
 
     checks = run_checks()
     colors = {OK: "green", SKIP: "cyan", FAIL: "red"}
-    from rich.console import Console
     from rich.table import Table
+
+    from liftoff.console import make_console
 
     table = Table(title="liftoff doctor")
     for column in ("check", "status", "detail", "what to do"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column)
     for check in checks:
         color = colors.get(check.status, "yellow")
-        table.add_row(check.name, f"[{color}]{check.status}[/]", check.detail, check.fix)
-    Console(width=150).print(table)
+        table.add_row(check.name, f"[{color}]{check.status}[/]", escape(check.detail), escape(check.fix))
+    make_console().print(table)
+    for check in checks:
+        if check.listing:
+            click.echo(f"{check.name}: {check.detail}\n{check.listing}")
     sys.exit(1 if any(c.status == FAIL for c in checks) else 0)
 
 

@@ -70,7 +70,7 @@ def send(state: runtime.LocalState, request: DemoRequest) -> tuple[int, dict, fl
 
 def synth() -> None:
     console.print("[bold]1/4[/] cdk synth (sandbox and prod, cdk-nag on) ...")
-    env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+    env = dict(os.environ)  # liftoff/__init__.py set the jsii banner's silencer, which cdk's app process inherits
     for stage in ("sandbox", "prod"):
         started = time.perf_counter()
         out = f"cdk.out/{stage}"

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 
-from liftoff import REPO_ROOT
+from liftoff import NODE_MIN_MAJOR, NODE_RECOMMENDED_MAJOR, REPO_ROOT
 from liftoff.errors import ConfigError
 
 OK, WARN, FAIL, SKIP = "OK", "WARN", "FAIL", "SKIP"
@@ -35,6 +35,7 @@ class Check:
     status: str
     detail: str
     fix: str = ""
+    listing: str = ""  # printed in full below the table (a config error's problems, as synth prints them)
 
 
 def _run(command: list[str]) -> str | None:
@@ -63,14 +64,21 @@ def check_python() -> Check:
 
 
 def check_node() -> Check:
+    """Node.js for the CDK CLI and jsii: NODE_MIN_MAJOR or newer, NODE_RECOMMENDED_MAJOR recommended."""
+    wanted = f"Node.js {NODE_MIN_MAJOR} or newer ({NODE_RECOMMENDED_MAJOR} LTS recommended, https://nodejs.org)"
     out = _run(["node", "--version"])
     if out is None:
-        return Check("Node.js", FAIL, "not found", "install Node.js 22 (https://nodejs.org), then `make setup`")
+        return Check("Node.js", FAIL, "not found", f"install {wanted}, then `make setup`")
     major = int(out.lstrip("v").split(".")[0])
-    if major < 20:
-        return Check("Node.js", FAIL, out, "install Node.js 22; the CDK CLI needs 20 or newer")
-    if major < 22:
-        return Check("Node.js", WARN, out, "Node 20 is past end of life for jsii; move to Node 22")
+    if major < NODE_MIN_MAJOR:
+        return Check("Node.js", FAIL, out, f"install {wanted}; the CDK CLI and jsii need {NODE_MIN_MAJOR} or newer")
+    if major < NODE_RECOMMENDED_MAJOR:
+        return Check(
+            "Node.js",
+            OK,
+            f"{out} (supported; jsii's end-of-life notice is silenced by liftoff)",
+            f"move to Node.js {NODE_RECOMMENDED_MAJOR} LTS when you can",
+        )
     return Check("Node.js", OK, out)
 
 
@@ -105,12 +113,14 @@ def check_python_packages() -> Check:
 
 
 def check_use_cases() -> Check:
+    """Every use case loads as synth loads it; on failure, the same messages synth prints (file and field)."""
     from liftoff.usecases import load_all_use_cases
 
     try:
         names = [u.name for u in load_all_use_cases()]
     except ConfigError as exc:
-        return Check("Use cases", FAIL, str(exc).splitlines()[0], "fix the file and field named above")
+        first, _, rest = str(exc).partition("\n")
+        return Check("Use cases", FAIL, first, "fix the fields listed below the table, then run it again", rest)
     return Check("Use cases", OK, ", ".join(names))
 
 
@@ -219,3 +229,18 @@ def run_checks(session_factory: Callable | None = None) -> list[Check]:
         check_chromium(),
     ]
     return local + aws_checks(session_factory)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m liftoff.doctor --node`: the Node.js check alone, for `make setup` (exit 1 on FAIL)."""
+    args = sys.argv[1:] if argv is None else argv
+    if args != ["--node"]:
+        print("usage: python -m liftoff.doctor --node   (the full check is `liftoff doctor`)", file=sys.stderr)
+        return 2
+    check = check_node()
+    print(f"    Node.js: {check.status} {check.detail}" + (f": {check.fix}" if check.fix else ""))
+    return 1 if check.status == FAIL else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

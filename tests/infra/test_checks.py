@@ -135,7 +135,7 @@ CHECKOV = REPO / ".tools" / "checkov" / "bin" / "checkov"
 def test_checkov_finds_nothing_without_a_recorded_reason(synthesized):
     import yaml
 
-    assert CHECKOV.exists(), "checkov is installed by `make setup` into .tools/checkov"
+    assert CHECKOV.exists(), "checkov is installed by `make test` (and `make test-infra`) into .tools/checkov"
     _, outdir, _ = synthesized
     skips = yaml.safe_load((REPO / "tools" / "checkov-skips.yaml").read_text())
     for check, reason in skips.items():
