@@ -122,7 +122,10 @@ def model_fields(model: type[BaseModel], prefix: str = "") -> Iterator[tuple[typ
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|") if "\\|" not in text else text
+    """Text for a table cell: a pipe outside a code span is escaped (it would end the cell); inside a code span
+    Python-Markdown (mkdocs) already keeps it, and an escape there would show as a literal `\\|`."""
+    parts = text.split("`")
+    return "`".join(part if i % 2 else part.replace("\\|", "|").replace("|", "\\|") for i, part in enumerate(parts))
 
 
 def _row(doc: FieldDoc) -> str:
@@ -161,6 +164,20 @@ def config_reference() -> str:
     return "\n".join(out) + "\n"
 
 
+def config_summary() -> str:
+    """Markdown: one row per section of `usecases/<name>.yaml` (what it is for and its fields), from the models,
+    so a new section shows up here without an edit."""
+    out = ["| section | what it holds | fields |", "|---|---|---|"]
+    for name, field in UseCaseConfig.model_fields.items():
+        nested = _nested_model(field.annotation)
+        if not nested:
+            continue
+        purpose = " ".join((field.description or "").split())
+        fields = ", ".join(f"`{sub}`" for sub in nested[0].model_fields)
+        out.append(f"| [`{name}`](#{name}) | {_cell(purpose)} | {fields} |")
+    return "\n".join(out) + "\n"
+
+
 def _commands(group: click.Group, prefix: str) -> Iterator[tuple[str, click.Command]]:
     context = click.Context(group)
     for name in group.list_commands(context):
@@ -196,7 +213,7 @@ def cli_reference() -> str:
                 continue
             flags, text = record
             if flags != "--help":
-                rows.append(f"| `{_cell(flags)}` | {_cell(' '.join(text.split()))} |")
+                rows.append(f"| {_cell(f'`{flags}`')} | {_cell(' '.join(text.split()))} |")
         if rows:
             out += ["| argument or option | what it does |", "|---|---|", *rows, ""]
     return "\n".join(out) + "\n"

@@ -3,9 +3,10 @@
 A page holds a marker comment; the build replaces it with Markdown made by liftoff/reference.py from the
 pydantic config models or the click commands, so the reference is never edited by hand."""
 
-from liftoff.reference import cli_reference, config_reference
+from liftoff.reference import cli_reference, config_reference, config_summary
 
 GENERATED = {
+    "<!-- liftoff:config-summary -->": config_summary,
     "<!-- liftoff:config-reference -->": config_reference,
     "<!-- liftoff:cli-reference -->": cli_reference,
 }

@@ -11,7 +11,7 @@ import click
 from liftoff import REPO_ROOT
 from liftoff.cli import main
 from liftoff.config import STAGES, StageConfig, UseCaseConfig
-from liftoff.reference import cli_reference, config_reference, model_fields
+from liftoff.reference import cli_reference, config_reference, config_summary, model_fields
 
 MKDOCS = Path(sys.executable).parent / "mkdocs"
 
@@ -74,6 +74,25 @@ def test_the_site_builds_strict_with_the_generated_pages(tmp_path):
     configuration = (tmp_path / "site" / "configuration" / "index.html").read_text()
     assert "models.connect_timeout_seconds" in configuration
     assert "liftoff:config-reference" not in configuration  # the marker was replaced
-    assert "liftoff prompts canary" in (tmp_path / "site" / "cli" / "index.html").read_text()
+    cli = (tmp_path / "site" / "cli" / "index.html").read_text()
+    assert "liftoff prompts canary" in cli
+    # a choice inside a code span keeps its pipe and shows no escape (it showed `[sandbox\|prod]` 7 times)
+    assert "<code>--stage [sandbox|prod]</code>" in cli
+    for page in ("cli", "configuration"):
+        assert "\\|" not in (tmp_path / "site" / page / "index.html").read_text(), page
     home = (tmp_path / "site" / "index.html").read_text()
     assert "a POC usually lacks" in home and "--8&lt;--" not in home  # the README's table, included
+
+
+def test_the_configuration_summary_has_a_row_for_every_section():
+    # A section added to UseCaseConfig (observability, capture and monitoring were missing from a hand-kept table)
+    # shows up in the summary with a link to its fields.
+    summary = config_summary()
+    sections = [
+        name
+        for name, field in UseCaseConfig.model_fields.items()
+        if field.annotation.__module__ == "liftoff.config" and hasattr(field.annotation, "model_fields")
+    ]
+    assert {"observability", "capture", "monitoring"} <= set(sections)
+    for name in sections:
+        assert f"| [`{name}`](#{name}) |" in summary, name
