@@ -57,3 +57,54 @@ def test_the_committed_svg_is_current():
 def test_the_readme_and_the_architecture_page_show_it():
     assert "docs/img/architecture.svg" in (REPO_ROOT / "README.md").read_text()
     assert "img/architecture.svg" in (REPO_ROOT / "docs" / "architecture.md").read_text()
+
+
+def _segments(drawing, solid_only: bool):
+    nodes = {node.key: node for node in drawing.NODES}
+    for edge in drawing.EDGES:
+        if solid_only and edge.dashed:
+            continue
+        source, target = nodes[edge.source], nodes[edge.target]
+        start = drawing._border_point(source, drawing._center(target))
+        end = drawing._border_point(target, drawing._center(source))
+        yield edge, start, end
+
+
+def _cross(a, b, c, d) -> bool:
+    """Whether segments a-b and c-d cross at a point inside both (touching ends do not count)."""
+
+    def orient(p, q, r):
+        return (q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0])
+
+    d1, d2, d3, d4 = orient(c, d, a), orient(c, d, b), orient(a, b, c), orient(a, b, d)
+    return d1 * d2 < 0 and d3 * d4 < 0
+
+
+def test_no_two_solid_arrows_cross_and_no_arrow_runs_through_a_box():
+    # A crossing made the feedback function's "rating" arrow read as if invoke wrote ratings.
+    drawing = _drawing()
+    solid = list(_segments(drawing, solid_only=True))
+    crossings = [
+        (e1.source + ">" + e1.target, e2.source + ">" + e2.target)
+        for i, (e1, a, b) in enumerate(solid)
+        for e2, c, d in solid[i + 1 :]
+        if _cross(a, b, c, d)
+    ]
+    assert not crossings
+    through = []
+    for edge, a, b in _segments(drawing, solid_only=False):
+        for node in drawing.NODES:
+            if node.key in (edge.source, edge.target):
+                continue
+            x, y, w, h = drawing._box(node)
+            corners = [(x, y), (x + w, y), (x + w, y + h), (x, y + h)]
+            sides = zip(corners, corners[1:] + corners[:1], strict=True)
+            if any(_cross(a, b, c, d) for c, d in sides):
+                through.append(f"{edge.source}>{edge.target} through {node.key}")
+    assert not through
+
+
+def test_the_golden_canary_points_at_what_it_calls_and_what_it_rolls_back():
+    edges = {(e.source, e.target) for e in _drawing().EDGES}
+    assert ("golden", "profiles") in edges  # it answers its cases through the models, as invoke does
+    assert ("golden", "prompts") in edges  # its rollback ends a prompt canary
