@@ -21,6 +21,10 @@ from liftoff.errors import ConfigError
 from service.models.regex import RegexPattern
 
 USE_CASE_NAME = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
+# A value that becomes a tag must fit every tagged resource; Bedrock's rule (Guardrail, inference
+# profiles: botocore's bedrock TagValue shape) is the strictest of them. ASCII: `\s` is ASCII whitespace there.
+TAG_VALUE = re.compile(r"[a-zA-Z0-9\s._:/=+@-]*", re.ASCII)
+TAG_VALUE_MAX = 256
 REDACT_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,31}$")
 API_GATEWAY_MAX_TIMEOUT_S = 29  # REST API integration timeout (default quota)
 LAMBDA_TIMEOUT_HEADROOM_S = 2
@@ -445,6 +449,16 @@ class Charter(_Strict):
         return found
 
 
+def _tag_value(value: str) -> str:
+    if not TAG_VALUE.fullmatch(value):
+        bad = "".join(sorted({c for c in value if not TAG_VALUE.fullmatch(c)}))
+        raise ValueError(
+            f"`{value}` becomes a tag value, which may hold only letters, digits, spaces and . _ : / = + @ - "
+            f"(Bedrock refuses {bad!r} at deploy): change those characters"
+        )
+    return value
+
+
 def canary_schedule(config: UseCaseConfig, stage: StageConfig) -> str:
     """The golden canary's schedule: the use case's, else the stage's default."""
     return config.monitoring.canary.schedule or stage.canary_schedule
@@ -457,8 +471,9 @@ class UseCaseConfig(_Strict):
     """The use case's name, equal to the file's name: 3-40 characters of a-z, 0-9 and '-'."""
     description: str
     """One line on what the use case does (shown in the stack's description)."""
-    cost_center: str = Field(min_length=1)
-    """Value of the `cost-center` tag on every resource; Budgets and Cost Explorer filter on it."""
+    cost_center: Annotated[str, AfterValidator(_tag_value)] = Field(min_length=1, max_length=TAG_VALUE_MAX)
+    """Value of the `cost-center` tag on every resource; Budgets and Cost Explorer filter on it.
+    At most 256 of letters, digits, spaces and `. _ : / = + @ -` (the tag-value rule of Bedrock's resources)."""
     models: ModelsConfig
     """Models, timeouts, retries and the fallback."""
     exit_criteria: ExitCriteria

@@ -59,6 +59,10 @@ def test_every_shipped_use_case_loads():
         # 3 attempts x (1 s connect + 8 s read) + 3 s backoff = 30 s: every attempt counted, not just the retries
         (lambda d: d["models"].update(timeout_seconds=8, max_attempts=3), "models", "= 30s exceeds the 27s"),
         (lambda d: d.update(capacity={"reserved_concurrency": 3}), "(top level)", "that needs 25"),
+        # cost_center becomes a tag on the Bedrock resources, whose tag values are [a-zA-Z0-9\s._:/=+@-]*, <= 256
+        (lambda d: d.update(cost_center="R&D (EU)"), "cost_center", "Bedrock refuses '&()'"),
+        (lambda d: d.update(cost_center="caf\u00e9"), "cost_center", "Bedrock refuses '\u00e9'"),
+        (lambda d: d.update(cost_center="x" * 257), "cost_center", "at most 256 characters"),
     ],
 )
 def test_config_error_names_file_and_field(tmp_path, mutate, field, words):
@@ -152,3 +156,11 @@ def test_prompt_id_comes_from_file_name(tmp_path):
     path.write_text(yaml.safe_dump({**PROMPT, "prompt_id": "other"}))
     with pytest.raises(ConfigError, match="field `prompt_id` is `other` but the file is `greet.yaml`"):
         load_prompt_file(path)
+
+
+def test_cost_center_accepts_every_character_of_the_tag_value_rule(tmp_path):
+    # Given a cost center using each character Bedrock's tag values allow, 256 long
+    value = ("Support Ops_1.2:eu/west=+@-" * 10)[:256]
+    data = {**yaml.safe_load(yaml.safe_dump(TRIAGE)), "cost_center": value}
+    # When loaded / Then it is kept as written
+    assert load_use_case_config(write(tmp_path, data)).cost_center == value
