@@ -25,6 +25,8 @@ USE_CASE_NAME = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
 # profiles: botocore's bedrock TagValue shape) is the strictest of them. ASCII: `\s` is ASCII whitespace there.
 TAG_VALUE = re.compile(r"[a-zA-Z0-9\s._:/=+@-]*", re.ASCII)
 TAG_VALUE_MAX = 256
+# the cost-allocation tags the monthly budget filters on (both must be activated in Billing)
+USE_CASE_TAG, STAGE_TAG = "use-case", "stage"
 REDACT_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,31}$")
 API_GATEWAY_MAX_TIMEOUT_S = 29  # REST API integration timeout (default quota)
 LAMBDA_TIMEOUT_HEADROOM_S = 2

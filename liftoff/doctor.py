@@ -203,19 +203,26 @@ def availability_problems(answer: dict) -> list[str]:
 
 
 def cost_tag_check(ce) -> Check:
+    """The budget filters on these tags: until each is an active cost-allocation tag, it sees no cost."""
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from liftoff.config import STAGE_TAG, USE_CASE_TAG
+
+    keys = [USE_CASE_TAG, STAGE_TAG]
+    names = " and ".join(f"`{k}`" for k in keys)
     try:
-        tags = ce.list_cost_allocation_tags(TagKeys=["use-case"]).get("CostAllocationTags", [])
+        tags = ce.list_cost_allocation_tags(TagKeys=keys).get("CostAllocationTags", [])
     except (BotoCoreError, ClientError) as exc:
-        return Check("Cost-allocation tag", WARN, f"cannot check: {exc}", "activate `use-case` in Billing")
-    if any(t.get("Status") == "Active" for t in tags):
-        return Check("Cost-allocation tag", OK, "`use-case` is active: budgets can see each use case's cost")
+        return Check("Cost-allocation tag", WARN, f"cannot check: {exc}", f"activate {names} in Billing")
+    active = {t.get("TagKey") for t in tags if t.get("Status") == "Active"}
+    inactive = [k for k in keys if k not in active]
+    if not inactive:
+        return Check("Cost-allocation tag", OK, f"{names} are active: budgets can see each use case's cost")
     return Check(
         "Cost-allocation tag",
         WARN,
-        "`use-case` is not active",
-        "Billing console > Cost allocation tags > activate `use-case` (after a first deploy has tagged resources)",
+        f"{' and '.join(f'`{k}`' for k in inactive)} not active: the budgets see no cost",
+        f"Billing console > Cost allocation tags > activate {names} (after a first deploy has tagged resources)",
     )
 
 

@@ -11,7 +11,7 @@ Checks, each read-only:
   need a one-time enablement (Anthropic: AWS Marketplace subscription and the first-use form);
 - Lambda concurrency headroom: Lambda refuses a reservation that leaves fewer than 100 unreserved
   executions (GetAccountSettings; a deployed function's own reservation is counted back in);
-- the `use-case` cost-allocation tag (Cost Explorer), a warning;
+- the `use-case` and `stage` cost-allocation tags the budget filters on (Cost Explorer), a warning;
 - the Bedrock tokens-per-minute quota against the peak the API admits (Service Quotas), a warning.
 """
 

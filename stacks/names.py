@@ -17,3 +17,11 @@ def fitted_name(base: str, max_length: int) -> str:
         return base
     suffix = "-" + digest(base)
     return base[: max_length - len(suffix)].rstrip("-_") + suffix
+
+
+def regional_name(base: str, suffix: str = "") -> str:
+    """`<base>-<Region><suffix>`, for names unique in the whole account (IAM policies, CloudWatch
+    dashboards): the Region keeps a second Region's deployment from colliding with the first."""
+    from aws_cdk import Aws, Fn  # here, not at the top: liftoff's CLI imports this module without CDK
+
+    return Fn.join("", [f"{base}-", Aws.REGION, *([suffix] if suffix else [])])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Aws, CfnOutput, Duration, Fn, Stack, Tags
+from aws_cdk import CfnOutput, Duration, Stack, Tags
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
@@ -20,14 +20,14 @@ from stacks.constructs.invoke_function import InvokeFunction
 from stacks.constructs.model_guardrail import GUARDRAIL_NAME_MAX, ModelGuardrail
 from stacks.constructs.model_profiles import ModelProfiles
 from stacks.constructs.monitoring import Monitoring
-from stacks.constructs.monthly_budget import USE_CASE_TAG, MonthlyBudget
+from stacks.constructs.monthly_budget import STAGE_TAG, USE_CASE_TAG, MonthlyBudget
 from stacks.constructs.permissions_boundary import PermissionsBoundary
 from stacks.constructs.prompt_sync import PromptSync
 from stacks.constructs.prompts_table import PromptsTable
 from stacks.constructs.spend_table import SpendTable
 from stacks.constructs.web_acl import WebAcl
 from stacks.nag import acknowledge
-from stacks.names import fitted_name
+from stacks.names import fitted_name, regional_name
 
 PROJECT_TAG = "liftoff"
 
@@ -43,7 +43,7 @@ class UseCaseStack(Stack):
         for key, value in (
             ("project", PROJECT_TAG),
             (USE_CASE_TAG, config.name),
-            ("stage", stage.name),
+            (STAGE_TAG, stage.name),
             ("cost-center", config.cost_center),
         ):
             Tags.of(self).add(key, value)
@@ -107,8 +107,7 @@ class UseCaseStack(Stack):
         self.boundary = PermissionsBoundary(
             self,
             "Boundary",
-            # IAM names are account-wide: the Region keeps a second Region's deployment from colliding
-            name=Fn.join("", [f"liftoff-{config.name}-{stage.name}-", Aws.REGION, "-boundary"]),
+            name=regional_name(f"liftoff-{config.name}-{stage.name}", "-boundary"),  # IAM names are account-wide
             model_arns=self.invoke.model_arns,
             existing_arn=config.security.permissions_boundary_arn,
             table_key_arns=[table_key.key_arn] if table_key else [],
@@ -147,6 +146,7 @@ class UseCaseStack(Stack):
             "Budget",
             name=f"liftoff-{config.name}-{stage.name}",
             use_case=config.name,
+            stage=stage.name,
             budget=config.budget,
             topic=self.alarm_topic.topic,
         )

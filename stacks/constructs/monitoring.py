@@ -22,6 +22,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from liftoff.config import StageConfig, UseCaseConfig
+from stacks.names import regional_name
 
 NAMESPACE = "Liftoff"  # service/observability.py METRICS_NAMESPACE
 ERROR_CLASSES = ("ClientError", "Throttled", "ModelError", "SpendCapHit", "GuardrailIntervened", "ServerError")
@@ -73,7 +74,8 @@ class Monitoring(Construct):
         self.dashboard = cw.Dashboard(
             self,
             "Dashboard",
-            dashboard_name=f"liftoff-{use_case.name}-{stage.name}",
+            # dashboards are global to the account: the name carries the Region (A-Za-z0-9-_, <= 255)
+            dashboard_name=regional_name(f"liftoff-{use_case.name}-{stage.name}"),
             default_interval=Duration.hours(24),
             widgets=self._widget_rows(),
         )

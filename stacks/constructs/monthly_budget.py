@@ -1,8 +1,10 @@
-"""MonthlyBudget: an AWS Budgets cost budget over the use case's resources (by its `use-case`
-cost-allocation tag), notifying at actual 80 % and 100 % and forecasted 100 %.
+"""MonthlyBudget: an AWS Budgets cost budget over the use case's resources in one stage (its
+`use-case` AND `stage` cost-allocation tags), notifying at actual 80 % and 100 % and forecasted 100 %.
 
-The tag must be activated as a cost-allocation tag once per payer account (Billing console ->
-Cost allocation tags), or the budget sees no cost. Budgets data lags by hours: the hard daily cap
+Both tags must be activated as cost-allocation tags once per payer account (Billing console ->
+Cost allocation tags), or the budget sees no cost. Budgets is account-wide and the filter names no
+Region: the budget counts the use case's stage in every Region of the account (a deployment in a
+second Region adds a second budget, by its name, over the same spend). Budgets data lags by hours: the hard daily cap
 in the request path (SpendTable) is what stops a runaway within seconds."""
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ from aws_cdk import aws_budgets as budgets
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from liftoff.config import BudgetConfig
+from liftoff.config import STAGE_TAG, USE_CASE_TAG, BudgetConfig
 from stacks.names import digest
 
-USE_CASE_TAG = "use-case"
+__all__ = ["STAGE_TAG", "USE_CASE_TAG", "MonthlyBudget", "budget_name", "tag_filter"]
+# what the budget sums: unblended cost, the measure the CostTypes defaults gave (FilterExpression
+# goes with Metrics, CostFilters with CostTypes: one pair or the other, per the Budgets API)
+METRIC = "UnblendedCost"
 # (notification type, percent of the monthly limit)
 THRESHOLDS: tuple[tuple[str, int], ...] = (("ACTUAL", 80), ("ACTUAL", 100), ("FORECASTED", 100))
 
@@ -28,14 +33,29 @@ def budget_name(prefix: str, budget: BudgetConfig) -> str:
     return f"{prefix}-{Aws.REGION}-{digest(notifications)}"
 
 
-def tag_filter(use_case: str) -> dict[str, list[str]]:
-    """The CostFilters form of a user-defined tag: `user:<key>$<value>`."""
-    return {"TagKeyValue": [f"user:{USE_CASE_TAG}${use_case}"]}
+def tag_filter(use_case: str, stage: str) -> budgets.CfnBudget.ExpressionProperty:
+    """Cost tagged with this use case AND this stage: another stage's traffic in the same account
+    is not this budget's."""
+
+    def tag_is(key: str, value: str) -> budgets.CfnBudget.ExpressionProperty:
+        return budgets.CfnBudget.ExpressionProperty(
+            tags=budgets.CfnBudget.TagValuesProperty(key=key, values=[value], match_options=["EQUALS"])
+        )
+
+    return budgets.CfnBudget.ExpressionProperty(and_=[tag_is(USE_CASE_TAG, use_case), tag_is(STAGE_TAG, stage)])
 
 
 class MonthlyBudget(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, name: str, use_case: str, budget: BudgetConfig, topic: sns.ITopic
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        name: str,
+        use_case: str,
+        stage: str,
+        budget: BudgetConfig,
+        topic: sns.ITopic,
     ):
         super().__init__(scope, construct_id)
         subscribers = [budgets.CfnBudget.SubscriberProperty(subscription_type="SNS", address=topic.topic_arn)]
@@ -51,7 +71,8 @@ class MonthlyBudget(Construct):
                 budget_type="COST",
                 time_unit="MONTHLY",
                 budget_limit=budgets.CfnBudget.SpendProperty(amount=budget.monthly_usd, unit="USD"),
-                cost_filters=tag_filter(use_case),
+                filter_expression=tag_filter(use_case, stage),
+                metrics=[METRIC],
             ),
             notifications_with_subscribers=[
                 budgets.CfnBudget.NotificationWithSubscribersProperty(

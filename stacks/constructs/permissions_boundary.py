@@ -12,6 +12,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from stacks.nag import acknowledge
+from stacks.names import digest
 from stacks.table_factory import TABLE_KEY_ACTIONS
 
 SERVICES_IN_USE = ("dynamodb", "logs", "xray", "lambda", "bedrock")
@@ -28,6 +29,16 @@ IAM_ESCALATION = (
 )
 # Converse and ConverseStream are authorised by these two actions (there is no bedrock:Converse action)
 MODEL_CALLS = ("bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream")
+# A managed policy's Description is immutable (AWS::IAM::ManagedPolicy: "Update requires: Replacement"),
+# and a replacement under the same fixed name fails (CloudFormation creates the new policy first).
+# So the description is fixed text, and the policy's name carries its hash: editing it renames the
+# policy, and the replacement goes through cleanly.
+DESCRIPTION = "Liftoff permissions boundary: template services only, no IAM changes, named models only"
+
+
+def policy_name(name: str) -> str:
+    """The boundary's policy name: `name` and a hash of the (immutable) description."""
+    return f"{name}-{digest(DESCRIPTION, 6)}"
 
 
 class PermissionsBoundary(Construct):
@@ -51,8 +62,8 @@ class PermissionsBoundary(Construct):
             policy = iam.ManagedPolicy(
                 self,
                 "Policy",
-                managed_policy_name=name,
-                description="Liftoff permissions boundary: template services only, no IAM changes, named models only",
+                managed_policy_name=policy_name(name),
+                description=DESCRIPTION,
                 statements=[
                     iam.PolicyStatement(
                         sid="TemplateServicesOnly", actions=[f"{s}:*" for s in SERVICES_IN_USE], resources=["*"]

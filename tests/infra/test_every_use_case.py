@@ -8,7 +8,6 @@ import pytest
 
 from liftoff.usecases import load_use_case, use_case_names
 from stacks.bedrock_access import invoke_resource_arns
-from stacks.constructs.monthly_budget import tag_filter
 
 from .test_usecase_stack import model_grant, statements_of
 
@@ -17,7 +16,7 @@ NAMES = use_case_names()
 
 @pytest.mark.parametrize("name", NAMES)
 def test_each_use_case_is_its_own_stack_wired_to_its_own_config(synthesized, name):
-    _, _, templates = synthesized
+    stage, _, templates = synthesized
     template = templates[name]
     config = load_use_case(name).config
     resources = template.to_json()["Resources"]
@@ -31,7 +30,8 @@ def test_each_use_case_is_its_own_stack_wired_to_its_own_config(synthesized, nam
     plain, profiles = model_grant(template, bedrock["Resource"])
     assert plain == expected and len(profiles) == len(config.models.allowed)
     (budget,) = [r for r in resources.values() if r["Type"] == "AWS::Budgets::Budget"]
-    assert budget["Properties"]["Budget"]["CostFilters"] == tag_filter(name)
+    scope = budget["Properties"]["Budget"]["FilterExpression"]["And"]
+    assert [(e["Tags"]["Key"], e["Tags"]["Values"]) for e in scope] == [("use-case", [name]), ("stage", [stage])]
     assert budget["Properties"]["Budget"]["BudgetLimit"]["Amount"] == config.budget.monthly_usd
     thresholds = {
         r["Properties"]["AlarmName"].rsplit("-", 1)[1]: r["Properties"]["Threshold"]

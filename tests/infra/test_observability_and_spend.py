@@ -8,6 +8,7 @@ import pytest
 from liftoff.config import schedule_seconds
 from liftoff.usecases import load_use_case
 from stacks.constructs.monitoring import ERROR_CLASSES
+from stacks.names import digest
 
 USE_CASE = "support-triage"
 CONFIG = load_use_case(USE_CASE).config
@@ -190,12 +191,34 @@ def test_alarm_topic_is_encrypted_tls_only_and_open_to_alarms_and_budgets(templa
     assert "aws:SourceAccount" in publish["Condition"]["StringEquals"]  # the topic decides who publishes
 
 
-def test_monthly_budget_filters_on_the_use_case_tag_and_notifies(template, stage):
+def budget_scope(use_case: str, stage: str) -> dict:
+    """The budget's FilterExpression: the use case's tag AND the stage's tag."""
+    return {
+        "And": [
+            {"Tags": {"Key": "use-case", "Values": [use_case], "MatchOptions": ["EQUALS"]}},
+            {"Tags": {"Key": "stage", "Values": [stage], "MatchOptions": ["EQUALS"]}},
+        ]
+    }
+
+
+def test_monthly_budget_counts_only_its_use_case_in_its_stage_and_notifies(template, stage):
     (budget,) = template.find_resources("AWS::Budgets::Budget").values()
     data = budget["Properties"]["Budget"]
     assert data["BudgetLimit"] == {"Amount": CONFIG.budget.monthly_usd, "Unit": "USD"}
     assert (data["BudgetType"], data["TimeUnit"]) == ("COST", "MONTHLY")
-    assert data["CostFilters"] == {"TagKeyValue": [f"user:use-case${USE_CASE}"]}
+    # a sandbox budget must not count prod's spend in the same account: use case AND stage
+    assert data["FilterExpression"] == budget_scope(USE_CASE, stage.name)
+    # FilterExpression goes with Metrics; the older CostFilters/CostTypes pair must not be mixed in
+    assert data["Metrics"] == ["UnblendedCost"]
+    assert "CostFilters" not in data and "CostTypes" not in data
+    # the stage tag the filter names is the one every resource carries
+    (function,) = [
+        f
+        for f in template.find_resources("AWS::Lambda::Function").values()
+        if f["Properties"].get("Handler") == "service.handlers.invoke.lambda_handler"
+    ]
+    tags = {t["Key"]: t["Value"] for t in function["Properties"]["Tags"]}
+    assert (tags["use-case"], tags["stage"]) == (USE_CASE, stage.name)
     # unique per account: the Region and a hash of the notifications are in the name
     prefix, region, suffix = data["BudgetName"]["Fn::Join"][1]
     assert (prefix, region) == (f"liftoff-{USE_CASE}-{stage.name}-", {"Ref": "AWS::Region"})
@@ -228,12 +251,42 @@ def test_a_changed_alert_email_list_renames_the_budget_so_it_can_be_replaced():
     assert {"Ref": "AWS::Region"} in resolved(base)["Fn::Join"][1]
 
 
-def test_the_boundary_policy_name_is_unique_per_region(template, stage):
+def test_the_boundary_policy_name_is_unique_per_region_and_carries_its_descriptions_hash(template, stage):
     (policy,) = [
         p
         for p in template.find_resources("AWS::IAM::ManagedPolicy").values()
         if "permissions boundary" in p["Properties"]["Description"]
     ]
-    assert policy["Properties"]["ManagedPolicyName"] == {
-        "Fn::Join": ["", [f"liftoff-{USE_CASE}-{stage.name}-", {"Ref": "AWS::Region"}, "-boundary"]]
+    props = policy["Properties"]
+    # the Description is immutable (an edit means replacement) and the name is fixed: the name carries
+    # the description's hash, so an edited description is a new name and the replacement succeeds
+    assert props["ManagedPolicyName"] == {
+        "Fn::Join": [
+            "",
+            [
+                f"liftoff-{USE_CASE}-{stage.name}-",
+                {"Ref": "AWS::Region"},
+                f"-boundary-{digest(props['Description'], 6)}",
+            ],
+        ]
     }
+
+
+def test_an_edited_boundary_description_renames_the_policy(monkeypatch):
+    from stacks.constructs import permissions_boundary
+
+    before = permissions_boundary.policy_name("liftoff-x-sandbox")
+    monkeypatch.setattr(permissions_boundary, "DESCRIPTION", permissions_boundary.DESCRIPTION + ", edited")
+    assert permissions_boundary.policy_name("liftoff-x-sandbox") != before
+
+
+def test_the_dashboard_name_carries_the_region_and_is_the_stacks_output(template, stage):
+    # CloudWatch dashboards are global to the account: a second Region's deployment must not take
+    # over the first one's dashboard
+    ((dashboard_id, dashboard),) = template.find_resources("AWS::CloudWatch::Dashboard").items()
+    name = dashboard["Properties"]["DashboardName"]
+    assert name == {"Fn::Join": ["", [f"liftoff-{USE_CASE}-{stage.name}-", {"Ref": "AWS::Region"}]]}
+    # dashboard names are at most 255 of A-Za-z0-9-_ (PutDashboard); a Region name is at most 14 of a-z0-9-
+    assert re.fullmatch(r"[A-Za-z0-9_-]{1,241}", name["Fn::Join"][1][0])
+    # smoke finds the dashboard by this output
+    assert template.to_json()["Outputs"]["DashboardName"]["Value"] == {"Ref": dashboard_id}

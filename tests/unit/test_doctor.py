@@ -72,16 +72,28 @@ def test_model_access_is_checked_for_every_configured_model(answer, status):
         assert "Model access" in checks[0].fix and "NOT_AUTHORIZED" in checks[0].detail
 
 
+def active(key):
+    return {"TagKey": key, "Status": "Active", "Type": "UserDefined"}
+
+
 @pytest.mark.parametrize(
     ("tags", "status"),
-    [([{"TagKey": "use-case", "Status": "Active", "Type": "UserDefined"}], doctor.OK), ([], doctor.WARN)],
+    [
+        ([active("use-case"), active("stage")], doctor.OK),
+        # the budget filters on the use case AND the stage: one tag alone lets it see nothing
+        ([active("use-case")], doctor.WARN),
+        ([], doctor.WARN),
+    ],
 )
-def test_cost_allocation_tag(tags, status):
+def test_cost_allocation_tags(tags, status):
     ce = boto3.client("ce", region_name="us-east-1")
     stub = Stubber(ce)
-    stub.add_response("list_cost_allocation_tags", {"CostAllocationTags": tags}, {"TagKeys": ["use-case"]})
+    stub.add_response("list_cost_allocation_tags", {"CostAllocationTags": tags}, {"TagKeys": ["use-case", "stage"]})
     with stub:
-        assert doctor.cost_tag_check(ce).status == status
+        check = doctor.cost_tag_check(ce)
+    assert check.status == status
+    if status == doctor.WARN:
+        assert "`stage`" in check.detail and "activate `use-case` and `stage`" in check.fix
 
 
 def _scratch_project(tmp_path: Path) -> Path:

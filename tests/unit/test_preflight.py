@@ -80,7 +80,9 @@ def stub_account(
         ssm.add_response(
             "get_parameter", {"Parameter": {"Name": "/cdk-bootstrap/hnb659fds/version", "Value": str(bootstrap)}}
         )
-    session.stub("ce").add_response("list_cost_allocation_tags", {"CostAllocationTags": []}, {"TagKeys": ["use-case"]})
+    session.stub("ce").add_response(
+        "list_cost_allocation_tags", {"CostAllocationTags": []}, {"TagKeys": ["use-case", "stage"]}
+    )
     models = use_case.config.models
     for model_id in models.allowed:
         foundation, regions = model_regions(model_id, REGION, models.profile_regions)
