@@ -7,7 +7,8 @@ use case's own settings (the invoke function's memory, alarms, WAF in prod, metr
 duration is the mean latency the eval report measured, when it measured a real model (a deployed
 stage or Bedrock); a report against the local simulator, which answers in milliseconds, would
 understate the bill, so its duration is the p95 latency criterion instead (the output says which);
-`--duration-ms` overrides both.
+`--duration-ms` overrides both. The limits it meets (the daily cap, the monthly budget, the API throttle
+and quota, Lambda concurrency) are compared at the charter's volume, peak rate and traffic profile.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ METRIC_NAMES = 22
 ALARMS = 13
 ACCOUNT_CONCURRENCY = 1000  # the default Lambda concurrency quota per Region
 WAF_RULES = 3
+DEFAULT_PEAK_FACTOR = 3.0  # peak / average rate when the charter does not say
 
 
 @dataclass(frozen=True)
@@ -165,35 +167,174 @@ def idle_cost(use_case: str, stage: str) -> float:
     return sum(monthly_costs(use_case, stage, 0, zero, 0).values())
 
 
-def limits(use_case: str, per_day: int, usage: Usage, duration_ms: float, peak_factor: float) -> list[tuple]:
+def traffic_profile(config: UseCaseConfig) -> tuple[list[float], str]:
+    """Each UTC hour's share of a day's requests: the charter's `traffic_by_utc_hour`, else flat."""
+    weights = config.charter.traffic_by_utc_hour if config.charter else None
+    if weights:
+        total = sum(weights)
+        return [w / total for w in weights], "the charter's traffic_by_utc_hour"
+    return [1 / 24] * 24, "flat traffic (no charter traffic_by_utc_hour)"
+
+
+def hour_reached(daily_amount: float, limit: float, shares: list[float]) -> float | None:
+    """When in the UTC day a daily amount spread by `shares` reaches `limit` (hours, 0-24); None if it does not."""
+    if daily_amount <= limit:
+        return None
+    done = 0.0
+    for hour, share in enumerate(shares):
+        step = daily_amount * share
+        if step and done + step >= limit:
+            return hour + (limit - done) / step
+        done += step
+    return 24.0
+
+
+def clock(hours: float) -> str:
+    """`13:24 UTC` for 13.4 hours into a day; `day 5, 07:12 UTC` past the first day."""
+    day, rest = divmod(hours, 24)
+    minutes = round(rest * 60)
+    text = f"{minutes // 60:02d}:{minutes % 60:02d} UTC"
+    return f"day {int(day) + 1}, {text}" if day else text
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One limit the traffic meets: what it needs against what the use case allows."""
+
+    name: str
+    need: float
+    limit: float  # nan: not known here (an account quota to compare by hand)
+    unit: str
+    fix: str
+    reached_hours: float | None = None  # hours from the start of the month (day 1, 00:00 UTC); None: not reached
+    detail: str = ""
+
+    @property
+    def share(self) -> float:
+        return self.need / self.limit if self.limit and not math.isnan(self.limit) else math.nan
+
+    @property
+    def exceeded(self) -> bool:
+        return self.reached_hours is not None
+
+
+def peak_rate(config: UseCaseConfig, per_day: int, peak_factor: float | None) -> tuple[float, str]:
+    """Requests per second at the busiest moment: the charter's peak scaled to `per_day`, else a factor."""
+    if peak_factor is None and config.charter is not None:
+        charter = config.charter
+        return per_day * charter.peak_requests_per_s / charter.expected_requests_per_day, (
+            "the charter's peak_requests_per_s, scaled"
+        )
+    factor = DEFAULT_PEAK_FACTOR if peak_factor is None else peak_factor
+    return per_day / 86_400 * factor, f"{factor:g}x the average rate"
+
+
+@dataclass(frozen=True)
+class Projection:
+    """A use case at one volume: monthly costs and the limits it meets, the first one named."""
+
+    per_day: int
+    costs: dict[str, float]
+    limits: list[Limit]
+    daily_spend_usd: float  # model and guardrail spend of a day: what the daily cap counts
+    refused_share: float  # of a day's requests, refused by the daily cap (429)
+    billed_monthly_usd: float  # what is billed with the cap refusing the rest
+    profile: str
+    peak_source: str
+
+    @property
+    def monthly_usd(self) -> float:
+        return sum(self.costs.values())
+
+    @property
+    def first(self) -> Limit:
+        """The limit reached first in time; when none is reached, the nearest."""
+        reached = [x for x in self.limits if x.exceeded]
+        if reached:
+            return min(reached, key=lambda x: (x.reached_hours, -x.share))
+        known = [x for x in self.limits if not math.isnan(x.share)]
+        return max(known, key=lambda x: x.share)
+
+
+def project_use_case(  # noqa: PLR0917
+    use_case: str,
+    stage: str,
+    per_day: int,
+    usage: Usage,
+    duration_ms: float,
+    peak_factor: float | None = None,
+    costs: dict[str, float] | None = None,
+) -> Projection:
+    """Cost at `per_day` requests a day and every limit it meets: the API's throttle and quota, Lambda
+    concurrency, the daily spend cap (share refused, UTC hour reached) and the monthly budget."""
     config = load_use_case(use_case).config
-    peak_rps = per_day / 86_400 * peak_factor
+    costs = costs if costs is not None else monthly_costs(use_case, stage, per_day, usage, duration_ms)
+    shares, profile = traffic_profile(config)
+    peak_hour = (
+        float(max(range(24), key=lambda h: shares[h])) if config.charter and config.charter.traffic_by_utc_hour else 0.0
+    )
+    peak_rps, peak_source = peak_rate(config, per_day, peak_factor)
     concurrency = peak_rps * duration_ms / 1000
     concurrency_limit = config.capacity.reserved_concurrency or ACCOUNT_CONCURRENCY
     tokens_per_minute = peak_rps * 60 * (usage.input_tokens + usage.output_tokens)
-    return [
-        (
+    cap = config.budget.daily_cap_usd
+    daily_spend = per_day * usage.model_cost_usd
+    refused = max(0.0, 1 - cap / daily_spend) if daily_spend else 0.0
+    monthly = sum(costs.values())
+    billed = monthly - costs["Bedrock model"] + min(daily_spend, cap) * DAYS
+    budget = config.budget.monthly_usd
+    quota_hour = hour_reached(per_day, config.api.quota_per_day, shares)
+    cap_hour = hour_reached(daily_spend, cap, shares)
+    found = [
+        Limit(
             "API Gateway throttle (api.throttle_rate_per_s)",
             peak_rps,
             config.api.throttle_rate_per_s,
             "requests/s",
             "raise api.throttle_rate_per_s (and the usage plan follows)",
+            peak_hour if peak_rps > config.api.throttle_rate_per_s else None,
+            f"peak: {peak_source}",
         ),
-        (
+        Limit(
             "API daily quota (api.quota_per_day)",
             float(per_day),
             float(config.api.quota_per_day),
             "requests/day",
             "raise api.quota_per_day",
+            quota_hour,
+            f"reached at {clock(quota_hour)} ({profile})" if quota_hour is not None else "",
         ),
-        (
+        Limit(
             "Lambda concurrency" + (" (capacity.reserved_concurrency)" if config.capacity.reserved_concurrency else ""),
             concurrency,
             float(concurrency_limit),
             "executions",
             "raise capacity.reserved_concurrency or the account's Lambda concurrency quota",
+            peak_hour if concurrency > concurrency_limit else None,
         ),
-        (
+        Limit(
+            "daily spend cap (budget.daily_cap_usd)",
+            daily_spend,
+            cap,
+            "USD/day",
+            "raise budget.daily_cap_usd, or lower the cost per request",
+            cap_hour,
+            f"reached at {clock(cap_hour)} ({profile}); {refused:.0%} of the day's requests refused with 429 SpendCapHit"
+            if cap_hour is not None
+            else "",
+        ),
+        Limit(
+            "monthly budget (budget.monthly_usd)",
+            billed,
+            budget,
+            "USD/month",
+            "raise budget.monthly_usd (AWS Budgets alerts at 80 % and 100 %; it does not stop traffic)",
+            24 * DAYS * budget / billed if billed > budget else None,
+            f"billed ${billed:,.2f} a month"
+            + (f" (demand ${monthly:,.2f}, the daily cap refuses the rest)" if billed < monthly - 0.005 else "")
+            + (f"; reached on {clock(24 * DAYS * budget / billed)}" if billed > budget else ""),
+        ),
+        Limit(
             "Bedrock tokens per minute",
             tokens_per_minute,
             math.nan,
@@ -201,30 +342,114 @@ def limits(use_case: str, per_day: int, usage: Usage, duration_ms: float, peak_f
             "compare with your account's on-demand TPM quota for the model (Service Quotas > Amazon Bedrock)",
         ),
     ]
+    return Projection(per_day, costs, found, daily_spend, refused, billed, profile, peak_source)
 
 
-@click.command("project", help="Monthly cost at N, 10N and 100N requests a day, and the first limit met.")
+def per_request(costs: dict[str, float], per_day: int) -> dict[str, float]:
+    n = per_day * DAYS
+    return {"model": costs["Bedrock model"] / n, "infrastructure": (sum(costs.values()) - costs["Bedrock model"]) / n}
+
+
+def _amount(value: float, unit: str) -> str:
+    if unit.startswith("USD"):
+        return f"${value:,.2f}/{unit.split('/')[1]}"
+    return f"{value:,.1f} {unit}" if value < 100 else f"{value:,.0f} {unit}"
+
+
+def limit_lines(projection: Projection) -> list[str]:
+    """The first limit reached, then each limit reached, the daily cap and the monthly budget, in words."""
+    first = projection.first
+    if first.exceeded:
+        when = clock(first.reached_hours)
+        head = f"first limit reached: {first.name} at {when}"
+    else:
+        head = f"no limit reached; the nearest is {first.name} at {first.share:.0%}"
+    lines = [head]
+    for item in projection.limits:
+        if math.isnan(item.limit):
+            lines.append(f"  {item.name}: needs {item.need:,.0f} {item.unit} at peak; {item.fix}")
+            continue
+        shown = item.exceeded or item.name.startswith(("daily spend cap", "monthly budget"))
+        if shown:
+            mark = "OVER" if item.exceeded else "within"
+            extra = f"; {item.detail}" if item.detail else ""
+            fix = f"; {item.fix}" if item.exceeded else ""
+            need, limit = _amount(item.need, item.unit), _amount(item.limit, item.unit)
+            lines.append(f"  {mark} {item.name}: needs {need} of {limit} ({item.share:.0%}){extra}{fix}")
+    return lines
+
+
+def markdown(use_case: str, stage: str, projections: list[Projection], usage: Usage, duration: float) -> str:
+    """The projection as Markdown, as docs/cost.md shows it (tests/unit/test_cost_project.py keeps them equal)."""
+    labels = [f"{p.per_day:,}/day" for p in projections]
+    rows = [
+        f"| {use_case}, {stage} (USD, 30 days) | " + " | ".join(labels) + " |",
+        "|---|" + "---:|" * len(labels),
+    ]
+    for item in projections[0].costs:
+        rows.append(f"| {item} | " + " | ".join(f"{p.costs[item]:,.2f}" for p in projections) + " |")
+    rows.append("| **total** | " + " | ".join(f"**{p.monthly_usd:,.2f}**" for p in projections) + " |")
+    rows.append(
+        "| per request | " + " | ".join(f"{p.monthly_usd / (p.per_day * DAYS):.6f}" for p in projections) + " |"
+    )
+    measured = {**usage.__dict__, "source": "", "duration_ms": duration}
+    out = [
+        f"<!-- usage: {json.dumps(measured, sort_keys=True)} -->",
+        f"Measured usage: {usage.input_tokens:.1f} input and {usage.output_tokens:.1f} output tokens and "
+        f"${usage.model_cost_usd:.7f} of model and guardrail per request; Lambda for {duration:.0f} ms.",
+        "",
+        *rows,
+        "",
+    ]
+    for projection in projections:
+        lines = limit_lines(projection)
+        out.append(f"- **{projection.per_day:,}/day**: {lines[0]}")
+        out += [f"    - {line.strip()}" for line in lines[1:] if "tokens per minute" not in line]
+    return "\n".join(out) + "\n"
+
+
+@click.command(
+    "project",
+    help="Monthly cost at N, 10N and 100N requests a day, and the limits it meets: the API's throttle and quota, "
+    "Lambda concurrency, the daily spend cap (share refused, UTC hour reached) and the monthly budget.",
+)
 @click.option("--use-case", default="support-triage", show_default=True)
-@click.option("--requests-per-day", "per_day", type=click.IntRange(1), required=True)
+@click.option(
+    "--requests-per-day",
+    "per_day",
+    type=click.IntRange(1),
+    default=None,
+    help="N (default: the charter's expected_requests_per_day).",
+)
 @click.option("--stage", type=click.Choice(["sandbox", "prod"]), default="prod", show_default=True)
 @click.option("--report", type=click.Path(exists=True, path_type=Path), default=None, help="Eval report folder.")
 @click.option("--duration-ms", type=float, default=None, help="Lambda duration (default: the p95 criterion).")
-@click.option("--peak-factor", type=float, default=3.0, show_default=True, help="Peak rate / average rate.")
+@click.option(
+    "--peak-factor",
+    type=float,
+    default=None,
+    help=f"Peak rate / average rate (default: the charter's peak_requests_per_s, else {DEFAULT_PEAK_FACTOR:g}).",
+)
 @click.option("--json", "as_json", is_flag=True)
-def project(use_case, per_day, stage, report, duration_ms, peak_factor, as_json) -> None:  # noqa: PLR0917
+@click.option("--markdown", "as_markdown", is_flag=True, help="Print the tables as Markdown (docs/cost.md shows one).")
+def project(use_case, per_day, stage, report, duration_ms, peak_factor, as_json, as_markdown) -> None:  # noqa: PLR0917
     try:
         config = load_use_case(use_case).config
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+    if per_day is None:
+        if config.charter is None:
+            raise click.UsageError(
+                f"give --requests-per-day N (usecases/{use_case}.yaml has no charter to read it from)"
+            )
+        per_day = config.charter.expected_requests_per_day
     usage = measured_usage(use_case, report)
     duration, duration_source = lambda_duration(config, usage, duration_ms)
-    scales = {
-        f"{per_day:,}/day": per_day,
-        f"{10 * per_day:,}/day": 10 * per_day,
-        f"{100 * per_day:,}/day": 100 * per_day,
-    }
-    tables = {label: monthly_costs(use_case, stage, n, usage, duration) for label, n in scales.items()}
-    found = {label: limits(use_case, n, usage, duration, peak_factor) for label, n in scales.items()}
+    volumes = [per_day, 10 * per_day, 100 * per_day]
+    projections = [project_use_case(use_case, stage, n, usage, duration, peak_factor) for n in volumes]
+    if as_markdown:
+        click.echo(markdown(use_case, stage, projections, usage, duration), nl=False)
+        return
     if as_json:
         click.echo(
             json.dumps(
@@ -233,60 +458,72 @@ def project(use_case, per_day, stage, report, duration_ms, peak_factor, as_json)
                     "lambda_duration_ms": duration,
                     "lambda_duration_source": duration_source,
                     "lambda_memory_mb": invoke_memory_mb(config.capacity.memory_mb),
-                    "per_request_usd": {
-                        label: {
-                            "model": tables[label]["Bedrock model"] / (n * DAYS),
-                            "infrastructure": (sum(tables[label].values()) - tables[label]["Bedrock model"])
-                            / (n * DAYS),
-                        }
-                        for label, n in scales.items()
-                    },
-                    "monthly_usd": tables,
+                    "per_request_usd": {f"{p.per_day:,}/day": per_request(p.costs, p.per_day) for p in projections},
+                    "monthly_usd": {f"{p.per_day:,}/day": p.costs for p in projections},
                     "idle_usd_per_month": idle_cost(use_case, stage),
-                    "limits": {k: [list(x) for x in v] for k, v in found.items()},
+                    "projections": [projection_dict(p) for p in projections],
                 },
                 indent=2,
                 default=str,
             )
         )
         return
-    console = Console(width=150)
+    console = Console()
     console.print(
         f"{use_case} ({stage}): {usage.input_tokens:.0f} in / {usage.output_tokens:.0f} out tokens and "
-        f"${usage.model_cost_usd:.6f} of model per request, measured on {usage.requests} answered cases "
-        f"({usage.source}); Lambda {invoke_memory_mb(config.capacity.memory_mb)} MB for {duration:.0f} ms "
+        f"${usage.model_cost_usd:.6f} of model and guardrail per request, measured on {usage.requests} answered "
+        f"cases ({usage.source}); Lambda {invoke_memory_mb(config.capacity.memory_mb)} MB for {duration:.0f} ms "
         f"({duration_source}); prices: pricing/bedrock.yaml, pricing/aws.yaml"
     )
     table = Table(title="monthly cost (USD, 30 days)")
     table.add_column("")
-    for label in scales:
-        table.add_column(label, justify="right")
-    for item in next(iter(tables.values())):
-        table.add_row(item, *[f"{tables[label][item]:,.2f}" for label in scales])
-    table.add_row("[bold]total[/]", *[f"[bold]{sum(tables[label].values()):,.2f}[/]" for label in scales])
-    table.add_row("per request", *[f"{sum(tables[lbl].values()) / (n * DAYS):.6f}" for lbl, n in scales.items()])
+    for projection in projections:
+        table.add_column(f"{projection.per_day:,}/day", justify="right")
+    for item in projections[0].costs:
+        table.add_row(item, *[f"{p.costs[item]:,.2f}" for p in projections])
+    table.add_row("[bold]total[/]", *[f"[bold]{p.monthly_usd:,.2f}[/]" for p in projections])
+    table.add_row("per request", *[f"{p.monthly_usd / (p.per_day * DAYS):.6f}" for p in projections])
+    table.add_row("  of which model", *[f"{per_request(p.costs, p.per_day)['model']:.6f}" for p in projections])
     table.add_row(
-        "  of which model", *[f"{tables[lbl]['Bedrock model'] / (n * DAYS):.6f}" for lbl, n in scales.items()]
-    )
-    table.add_row(
-        "  of which infrastructure",
-        *[
-            f"{(sum(tables[lbl].values()) - tables[lbl]['Bedrock model']) / (n * DAYS):.6f}"
-            for lbl, n in scales.items()
-        ],
+        "  of which infrastructure", *[f"{per_request(p.costs, p.per_day)['infrastructure']:.6f}" for p in projections]
     )
     console.print(table)
     console.print(f"idle cost (no traffic): ${idle_cost(use_case, stage):,.2f} a month")
-    for label, rows in found.items():
-        binding = [(name, need / limit) for name, need, limit, *_ in rows if not math.isnan(limit)]
-        first = max(binding, key=lambda x: x[1])
-        verdict = "over" if first[1] > 1 else "at"
+    for projection in projections:
+        lines = limit_lines(projection)
         console.print(
-            f"{label} (peak x{peak_factor:g}): first limit is {first[0]} at {first[1]:.0%}"
-            + (f" ({verdict} it)" if first[1] > 1 else "")
+            f"[bold]{projection.per_day:,}/day[/] (peak: {projection.peak_source}): {lines[0]}", highlight=False
         )
-        for name, need, limit, unit, fix in rows:
-            if math.isnan(limit):
-                console.print(f"    {name}: needs {need:,.0f} {unit} at peak; {fix}")
-            elif need > limit:
-                console.print(f"    [red]{name}: needs {need:,.1f} {unit}, limit {limit:,.0f}[/]: {fix}")
+        for line in lines[1:]:
+            console.print(f"[red]{line}[/]" if line.lstrip().startswith("OVER") else line, highlight=False)
+
+
+def projection_dict(projection: Projection) -> dict:
+    first = projection.first
+    return {
+        "requests_per_day": projection.per_day,
+        "monthly_usd": projection.monthly_usd,
+        "billed_monthly_usd": projection.billed_monthly_usd,
+        "daily_spend_usd": projection.daily_spend_usd,
+        "refused_share": projection.refused_share,
+        "traffic_profile": projection.profile,
+        "peak": projection.peak_source,
+        "first_limit": {
+            "name": first.name,
+            "reached": first.exceeded,
+            "at": clock(first.reached_hours) if first.exceeded else None,
+        },
+        "limits": [
+            {
+                "name": x.name,
+                "need": x.need,
+                "limit": None if math.isnan(x.limit) else x.limit,
+                "unit": x.unit,
+                "share": None if math.isnan(x.share) else x.share,
+                "reached_at": clock(x.reached_hours) if x.exceeded else None,
+                "detail": x.detail,
+                "fix": x.fix,
+            }
+            for x in projection.limits
+        ],
+    }

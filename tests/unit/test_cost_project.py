@@ -4,15 +4,20 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from liftoff import REPO_ROOT
 from liftoff.cost_project import (
     Usage,
+    clock,
+    hour_reached,
     idle_cost,
     lambda_duration,
-    limits,
+    markdown,
     measured_usage,
     monthly_costs,
     project,
+    project_use_case,
     spend_reads_per_request,
+    traffic_profile,
 )
 from liftoff.evals.cases import golden_cases
 from liftoff.usecases import load_use_case
@@ -74,11 +79,85 @@ def test_spend_counter_reads_fall_as_traffic_keeps_readings_fresh():
 
 def test_the_first_limit_met_names_the_config_to_change():
     usage = Usage(2, 200, 30, 0.00002, 1000, "t")
-    rows = {r[0]: r for r in limits("support-triage", 1_000_000, usage, duration_ms=2500, peak_factor=3)}
+    rows = {x.name: x for x in project_use_case("support-triage", "prod", 1_000_000, usage, 2500, 3).limits}
     quota = rows["API daily quota (api.quota_per_day)"]
-    assert quota[1] > quota[2] and "api.quota_per_day" in quota[4]
+    assert quota.need > quota.limit and "api.quota_per_day" in quota.fix
     throttle = rows["API Gateway throttle (api.throttle_rate_per_s)"]
-    assert throttle[1] == pytest.approx(1_000_000 / 86_400 * 3)
+    assert throttle.need == pytest.approx(1_000_000 / 86_400 * 3)
+
+
+# support-triage through the API: about $0.000929 a request, most of it the guardrail's text units
+TRIAGE = Usage(10, 180, 40, 0.000929, 1200, "t")
+
+
+def test_at_10000_a_day_the_daily_cap_is_the_first_limit_and_refuses_its_share():
+    # Given support-triage (daily cap $5, quota 10,000, budget $50) at 10,000 requests a day, flat traffic
+    config = load_use_case("support-triage").config
+    projection = project_use_case("support-triage", "prod", 10_000, TRIAGE, 2500, peak_factor=3)
+    # Then the day's spend is $9.29, the cap refuses 1 - 5 / 9.29 of the requests
+    assert projection.daily_spend_usd == pytest.approx(9.29)
+    assert projection.refused_share == pytest.approx(1 - 5 / 9.29)
+    # and the first limit is the cap, reached when the day's cumulative spend passes $5 (the charter's profile)
+    first = projection.first
+    assert first.name == "daily spend cap (budget.daily_cap_usd)"
+    shares, _ = traffic_profile(config)
+    spent_by = [sum(shares[: h + 1]) * 9.29 for h in range(24)]
+    hour = next(h for h, spent in enumerate(spent_by) if spent >= 5)
+    assert hour <= first.reached_hours < hour + 1
+    assert "46% of the day's requests refused" in first.detail
+    # the quota (10,000 = 10,000) is met, not passed; the budget is passed later, with the cap's traffic billed
+    rows = {x.name: x for x in projection.limits}
+    assert not rows["API daily quota (api.quota_per_day)"].exceeded
+    budget = rows["monthly budget (budget.monthly_usd)"]
+    assert budget.exceeded and budget.reached_hours > first.reached_hours
+    model = projection.costs["Bedrock model"]
+    assert projection.billed_monthly_usd == pytest.approx(projection.monthly_usd - model + 5 * 30)
+
+
+def test_a_flat_day_reaches_the_cap_in_proportion_and_says_it_assumed_flat_traffic():
+    assert hour_reached(10.0, 5.0, [1 / 24] * 24) == pytest.approx(12.0)
+    assert hour_reached(4.0, 5.0, [1 / 24] * 24) is None
+    assert hour_reached(10.0, 5.0, [0] * 12 + [1 / 12] * 12) == pytest.approx(18.0)
+    assert clock(13.4) == "13:24 UTC" and clock(24 * 4 + 7.2) == "day 5, 07:12 UTC"
+    config = load_use_case("doc-summary").config
+    assert config.charter.traffic_by_utc_hour is None
+    assert traffic_profile(config) == ([1 / 24] * 24, "flat traffic (no charter traffic_by_utc_hour)")
+
+
+def test_within_every_limit_the_nearest_is_named():
+    projection = project_use_case("support-triage", "prod", 100, TRIAGE, 2500)
+    assert not any(x.exceeded for x in projection.limits)
+    assert projection.refused_share == 0
+    assert (
+        projection.first.name
+        == max((x for x in projection.limits if x.name != "Bedrock tokens per minute"), key=lambda x: x.share).name
+    )
+
+
+def test_the_peak_comes_from_the_charter_scaled_to_the_volume():
+    charter = load_use_case("support-triage").config.charter
+    rows = {
+        x.name: x
+        for x in project_use_case("support-triage", "prod", 2 * charter.expected_requests_per_day, TRIAGE, 2500).limits
+    }
+    assert rows["API Gateway throttle (api.throttle_rate_per_s)"].need == pytest.approx(2 * charter.peak_requests_per_s)
+
+
+def test_the_command_names_the_cap_first_and_defaults_to_the_charters_volume(report):
+    # Given a measured report at triage's cost per request
+    rows = [
+        {"id": str(i), "ok": True, "input_tokens": 180, "output_tokens": 40, "cost_usd": 0.000929} for i in range(3)
+    ]
+    (report / "results.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    result = CliRunner().invoke(project, ["--requests-per-day", "10000", "--report", str(report)])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "10,000/day (peak: the charter's peak_requests_per_s, scaled): first limit reached: daily spend cap" in text
+    assert "46% of the day's requests refused with 429 SpendCapHit" in text
+    assert "monthly budget (budget.monthly_usd)" in text
+    defaulted = CliRunner().invoke(project, ["--report", str(report), "--json"])
+    charter = load_use_case("support-triage").config.charter
+    assert json.loads(defaulted.output)["projections"][0]["requests_per_day"] == charter.expected_requests_per_day
 
 
 def test_the_command_prints_three_scales(report):
@@ -86,3 +165,22 @@ def test_the_command_prints_three_scales(report):
     assert result.exit_code == 0, result.output
     document = json.loads(result.output)
     assert list(document["monthly_usd"]) == ["1,000/day", "10,000/day", "100,000/day"]
+
+
+def test_the_figures_in_docs_cost_md_are_the_tools():
+    # Given the projection docs/cost.md shows, and the measured usage it records in its first line
+    text = (REPO_ROOT / "docs" / "cost.md").read_text()
+    block = text.split("<!-- cost-project:begin -->\n", 1)[1].split("<!-- cost-project:end -->", 1)[0]
+    recorded = json.loads(block.split("<!-- usage: ", 1)[1].split(" -->", 1)[0])
+    duration = recorded.pop("duration_ms")
+    usage = Usage(**recorded)
+    # When the tool projects the same usage (support-triage, prod, 10,000 a day)
+    projections = [project_use_case("support-triage", "prod", n, usage, duration) for n in (10_000, 100_000, 1_000_000)]
+    fresh = markdown("support-triage", "prod", projections, usage, duration)
+    # Then the docs show exactly its figures
+    assert block == fresh, (
+        "docs/cost.md's projection is out of date: replace the block between the cost-project markers with "
+        "`liftoff cost project --use-case support-triage --requests-per-day 10000 --markdown` (after a local "
+        f"eval), or with this, computed from the usage it records:\n{fresh}"
+    )
+    assert "first limit reached: daily spend cap (budget.daily_cap_usd)" in block.split("- **10,000/day**", 1)[1]
