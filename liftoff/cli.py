@@ -39,9 +39,15 @@ def local() -> None:
 @local.command("up", help="Start local mode in the background and print where it listens.")
 @click.option("--use-case", default=DEFAULT_USE_CASE, show_default=True, help="Use case to serve (usecases/NAME.yaml).")
 @click.option("--json", "as_json", is_flag=True, help="Print the connection details as JSON.")
-def local_up(use_case: str, as_json: bool) -> None:
+@click.option(
+    "--persist",
+    is_flag=True,
+    help="Keep the prompt registry (versions, aliases, history, eval evidence) in .liftoff/registry/ across "
+    "`local down` and the next `local up --persist`. Without it, local state lives in memory and is lost on stop.",
+)
+def local_up(use_case: str, as_json: bool, persist: bool) -> None:
     try:
-        state = runtime.up(use_case)
+        state = runtime.up(use_case, persist=persist)
     except (ConfigError, RuntimeError) as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
@@ -59,6 +65,10 @@ def local_up(use_case: str, as_json: bool) -> None:
     click.echo(f"  rate:   POST {state.api_url}/v1/feedback with an answer's feedback_token and a rating (good|bad)")
     click.echo(f"  log:    {runtime.log_file(use_case)}")
     click.echo(f"  stop:   liftoff local down --use-case {use_case}")
+    if state.persist:
+        click.echo(f"  kept:   the prompt registry is saved to {runtime.registry_file(use_case)} when it stops")
+    else:
+        click.echo("  note:   its state lives in memory: versions you publish are lost on stop (--persist keeps them)")
 
 
 @local.command("down", help="Stop local mode (of one use case, or of all) and everything it started.")

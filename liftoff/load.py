@@ -17,6 +17,7 @@ import os
 import statistics
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -111,14 +112,8 @@ def chart(prefix: Path, out: Path, title: str) -> None:
 def load(use_case, target, stage, users, duration, shape, sim_latency_ms, as_json, keep_local) -> None:  # noqa: PLR0917
     with contextlib.ExitStack() as stack:
         if target == "local":
-            os.environ["LIFTOFF_SIM_LATENCY_MS"] = str(sim_latency_ms)
-            os.environ["LIFTOFF_SIM_LATENCY_SIGMA"] = "0.35"  # a log-normal spread, like a real model's
-            if runtime.down(use_case):  # start fresh with this latency
-                click.echo(
-                    f"restarting local mode for {use_case} with {sim_latency_ms:g} ms of model latency", err=True
-                )
             say = lambda message: click.echo(message, err=True)  # noqa: E731
-            state = stack.enter_context(runtime.running_for(use_case, keep=keep_local, say=say))
+            state = stack.enter_context(local_for_load(use_case, sim_latency_ms, keep=keep_local, say=say))
             host, key = state.api_url, state.api_key
         else:
             if stage is None:
@@ -128,6 +123,27 @@ def load(use_case, target, stage, users, duration, shape, sim_latency_ms, as_jso
             url, key = api_endpoint(use_case, stage)
             host = url.rsplit("/v1/invoke", 1)[0]
         _drive(use_case, target, host, key, users=users, duration=duration, shape=shape, as_json=as_json)
+
+
+@contextlib.contextmanager
+def local_for_load(use_case: str, sim_latency_ms: float, *, keep: bool, say) -> Iterator[runtime.LocalState]:
+    """Local mode to load-test. One already running is the user's (their published versions, aliases and
+    history live in it): it is used as it is, never restarted or stopped. Otherwise one is started with
+    `sim_latency_ms` of simulated model latency and stopped afterwards (unless `keep`)."""
+    state = runtime.read_state(use_case)
+    if runtime.is_running(state):
+        if state.sim_latency_ms != sim_latency_ms:
+            say(
+                f"using the running local mode of {use_case} as it is: its simulated model latency is "
+                f"{state.sim_latency_ms:g} ms, not --sim-latency-ms {sim_latency_ms:g} (to load-test at that latency, "
+                f"stop it first: liftoff local down --use-case {use_case}; its state is lost unless it runs with --persist)"
+            )
+        yield state
+        return
+    os.environ["LIFTOFF_SIM_LATENCY_MS"] = str(sim_latency_ms)
+    os.environ["LIFTOFF_SIM_LATENCY_SIGMA"] = "0.35"  # a log-normal spread, like a real model's
+    with runtime.running_for(use_case, keep=keep, say=say) as started:
+        yield started
 
 
 def local_stats(host: str) -> dict:

@@ -41,6 +41,8 @@ class LocalState:
     spend_table_name: str
     idempotency_table_name: str
     capture_table_name: str = ""
+    sim_latency_ms: float = 0.0  # the simulated model latency it was started with (LIFTOFF_SIM_LATENCY_MS)
+    persist: bool = False  # keeps its prompt registry in registry_file() across restarts (`local up --persist`)
 
     @property
     def invoke_url(self) -> str:
@@ -53,6 +55,48 @@ def state_file(use_case: str) -> Path:
 
 def log_file(use_case: str) -> Path:
     return STATE_DIR / f"{use_case}.log"
+
+
+def registry_file(use_case: str) -> Path:
+    """Where `local up --persist` keeps the prompt registry (versions, aliases, history, eval evidence) between
+    runs; beside the state files but in its own folder, so it is never read as one ($LIFTOFF_LOCAL_REGISTRY_DIR
+    moves the folder)."""
+    folder = os.environ.get("LIFTOFF_LOCAL_REGISTRY_DIR") or STATE_DIR / "registry"
+    return Path(folder) / f"{use_case}.json"
+
+
+def save_registry(table, path: Path) -> int:
+    """Every item of the local prompts table, as DynamoDB JSON, into `path`; returns how many."""
+    items, kwargs = [], {}
+    while True:
+        page = table.scan(**kwargs)
+        items += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            break
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    from boto3.dynamodb.types import TypeSerializer
+
+    serializer = TypeSerializer()
+    rows = [{k: serializer.serialize(v) for k, v in item.items()} for item in items]
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"items": rows}, sort_keys=True))
+    tmp.replace(path)  # a crash mid-write leaves the previous file whole
+    return len(rows)
+
+
+def restore_registry(table, path: Path) -> int:
+    """Put back what save_registry wrote (nothing when there is no file); returns how many items."""
+    if not path.is_file():
+        return 0
+    from boto3.dynamodb.types import TypeDeserializer
+
+    deserializer = TypeDeserializer()
+    rows = json.loads(path.read_text())["items"]
+    with table.batch_writer() as batch:
+        for row in rows:
+            batch.put_item(Item={k: deserializer.deserialize(v) for k, v in row.items()})
+    return len(rows)
 
 
 def read_state(use_case: str) -> LocalState | None:
@@ -259,9 +303,16 @@ def create_feedback_secret(secretsmanager, name: str) -> None:
 
 
 def provision(
-    use_case: UseCase, *, table: str, spend_table: str, dynamodb_url: str, idempotency_table: str = ""
+    use_case: UseCase,
+    *,
+    table: str,
+    spend_table: str,
+    dynamodb_url: str,
+    idempotency_table: str = "",
+    restore_from: Path | None = None,
 ) -> None:
-    """Create the tables, the feedback key and publish the repo's prompts, as a first deploy would."""
+    """Create the tables, the feedback key and publish the repo's prompts, as a first deploy would; with
+    `restore_from`, the saved registry is put back first, so the publish is a later deploy's (only changes)."""
     import boto3
 
     from service.dal.prompt_store import PromptStore
@@ -275,7 +326,11 @@ def provision(
         create_idempotency_table(client, idempotency_table)
     create_capture_table(client, capture_table_name(use_case.name))
     create_feedback_secret(boto3.client("secretsmanager", **endpoint), feedback_secret_name(use_case.name))
-    store = PromptStore(boto3.resource("dynamodb", **endpoint).Table(table), use_case.name)
+    prompts_table = boto3.resource("dynamodb", **endpoint).Table(table)
+    if restore_from is not None:
+        restored = restore_registry(prompts_table, restore_from)
+        print(f"restored {restored} registry items from {restore_from}", flush=True)
+    store = PromptStore(prompts_table, use_case.name)
     sync_prompts(store, [p.model_dump(mode="json") for p in use_case.prompts], message="local up")
 
 
@@ -318,8 +373,14 @@ def serve(use_case_name: str, ready_file: Path) -> None:
         )
     )
 
+    persist = os.environ.get("LIFTOFF_LOCAL_PERSIST") == "1"
     provision(
-        use_case, table=table, spend_table=spend_table, dynamodb_url=dynamodb_url, idempotency_table=idempotency_table
+        use_case,
+        table=table,
+        spend_table=spend_table,
+        dynamodb_url=dynamodb_url,
+        idempotency_table=idempotency_table,
+        restore_from=registry_file(use_case.name) if persist else None,
     )
 
     from liftoff.local.environments import DEFAULT_MAX_ENVIRONMENTS, EnvironmentPool
@@ -347,6 +408,8 @@ def serve(use_case_name: str, ready_file: Path) -> None:
         spend_table,
         idempotency_table,
         capture_table_name(use_case.name),
+        sim_latency_ms=latency,
+        persist=persist,
     )
     ready_file.write_text(json.dumps(asdict(state)))
 
@@ -362,12 +425,19 @@ def serve(use_case_name: str, ready_file: Path) -> None:
         time.sleep(0.2)
     api_server.shutdown()
     pool.close()
+    if persist:
+        import boto3
+
+        prompts_table = boto3.resource("dynamodb", endpoint_url=dynamodb_url, region_name=REGION).Table(table)
+        saved = save_registry(prompts_table, registry_file(use_case.name))
+        print(f"saved {saved} registry items to {registry_file(use_case.name)}", flush=True)
     sim_server.shutdown()
     moto.stop()
 
 
-def up(use_case: str, *, timeout_s: float = 30.0) -> LocalState:
-    """Start local mode for `use_case` in the background (or return it if it is running)."""
+def up(use_case: str, *, timeout_s: float = 30.0, persist: bool = False) -> LocalState:
+    """Start local mode for `use_case` in the background (or return it if it is running). With `persist`, its
+    prompt registry is restored from registry_file() and saved there again when it stops."""
     load_use_case(use_case)  # a config error is reported here, not by a background process
     state = read_state(use_case)
     if is_running(state):
@@ -383,6 +453,7 @@ def up(use_case: str, *, timeout_s: float = 30.0) -> LocalState:
         stdin=subprocess.DEVNULL,
         start_new_session=True,
         cwd=REPO_ROOT,
+        env={**os.environ, "LIFTOFF_LOCAL_PERSIST": "1" if persist else "0"},
     )
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
