@@ -26,3 +26,19 @@ def terminal_width(stream=None) -> int:
 def make_console(*, stderr: bool = False, **kwargs) -> Console:
     """A Console on stdout (or stderr) of terminal_width() columns."""
     return Console(width=terminal_width(sys.stderr if stderr else sys.stdout), stderr=stderr, **kwargs)
+
+
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """`1 request`, `3 requests` (`words` for an irregular plural)."""
+    return f"{count} {word if count == 1 else (words or word + 's')}"
+
+
+def shorten(text: str, width: int) -> str:
+    """`text` on one line, at most `width` characters, cut at a word boundary with an ellipsis (never mid-word)."""
+    line = " ".join(text.split())
+    if len(line) <= width:
+        return line
+    cut = line[: width - 1]
+    if " " in cut:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,;:") + "…"

@@ -22,6 +22,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from liftoff.console import make_console, plural
 from liftoff.deployed import stack_outputs
 from liftoff.local import runtime
 from service.dal.spend_counter import DaySpend, SpendCounter
@@ -206,7 +207,7 @@ def render(rows: list[CostRow], *, title: str, max_cost_usd: float | None, conso
     console.print(table)
     requests = sum(r.requests for r in rows)
     total = sum(r.total_usd for r in rows)
-    line = f"{requests} requests, ${total:.6f} in all, ${total / requests:.8f} per request"
+    line = f"{plural(requests, 'request')}, ${total:.6f} in all, ${total / requests:.8f} per request"
     if max_cost_usd is not None:
         line += f" (exit criterion: at most ${max_cost_usd} per request)"
     console.print(line)
@@ -226,7 +227,7 @@ def cost() -> None:
 def report(use_case: str, stage: str | None, since: str, log_file: Path | None, as_json: bool) -> None:
     from liftoff.usecases import load_use_case
 
-    console = Console(width=160)
+    console = make_console()
     config = load_use_case(use_case).config
     max_cost = config.exit_criteria.max_cost_per_request_usd
     spend_table = None
@@ -265,7 +266,7 @@ def report(use_case: str, stage: str | None, since: str, log_file: Path | None, 
 
 def spend_line(today: DaySpend, cap_usd: float) -> str:
     return (
-        f"spend counter, {today.day} (UTC): ${today.spend_usd:.6f} over {today.requests} requests "
+        f"spend counter, {today.day} (UTC): ${today.spend_usd:.6f} over {plural(today.requests, 'request')} "
         f"({today.spend_usd / cap_usd:.4%} of the ${cap_usd:g} daily cap)"
     )
 

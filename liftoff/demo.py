@@ -9,17 +9,18 @@ import time
 from dataclasses import dataclass
 
 import requests
-from rich.console import Console
 from rich.table import Table
 
 from liftoff import REPO_ROOT
+from liftoff.console import make_console, plural, shorten
 from liftoff.cost_report import local_report, render, spend_line
 from liftoff.evals.cli import demo_eval
 from liftoff.local import runtime
 from liftoff.usecases import load_use_case
 from service.dal.spend_counter import SpendCounter
 
-console = Console(width=170)
+console = make_console()
+WIDE = 120  # from this many columns the table also shows the model, the prompt version and the latency
 
 
 @dataclass(frozen=True)
@@ -118,28 +119,25 @@ def show_golden_canary(use_case: str, state: runtime.LocalState) -> None:
 def run_demo(use_case: str, prompt_id: str, skip_synth: bool) -> int:
     if not skip_synth:
         synth()
-    console.print(
-        f"[bold]2/4[/] starting local mode for {use_case} (moto DynamoDB + Bedrock simulator + local API) ..."
-    )
-    state = runtime.up(use_case)
+    console.print(f"[bold]2/4[/] local mode for {use_case} (moto DynamoDB + Bedrock simulator + local API)")
     failures = 0
-    try:
+    # a local mode the user started is theirs (their published versions live in it): used, not stopped
+    with runtime.running_for(use_case, say=lambda message: console.print(f"    {message}")) as state:
         console.print(f"    API {state.invoke_url}")
         console.print("[bold]3/4[/] sending requests (the simulator's answers say nothing about model quality)")
-        table = Table(show_lines=False)
+        wide = console.width >= WIDE
+        # narrow terminals: the expected status folds into the status column, tokens and model go below
+        columns = ["request", "status", "expected"] if wide else ["request", "status"]
+        columns += ["output / error", "tokens in/out", "cost USD"] if wide else ["output / error", "cost USD"]
+        columns += ["model", "prompt v", "ms"] if wide else []
+        table = Table(show_lines=not wide)
+        for column in columns:
+            # the output column takes what is left; the others never wrap (a status cut in two reads as two)
+            table.add_column(
+                column, no_wrap=column != "output / error", ratio=1 if column == "output / error" else None
+            )
         total_cost = 0.0
-        for column in (
-            "request",
-            "status",
-            "expected",
-            "output / error",
-            "tokens in/out",
-            "cost USD",
-            "model",
-            "prompt v",
-            "ms",
-        ):
-            table.add_column(column, overflow="fold")
+        models = set()
         for request in demo_requests(prompt_id):
             status, body, ms = send(state, request)
             ok = status == request.expect
@@ -151,20 +149,20 @@ def run_demo(use_case: str, prompt_id: str, skip_synth: bool) -> int:
                 text = body["output"]
                 tokens = f"{body['usage']['input_tokens']}/{body['usage']['output_tokens']}"
                 model, version = body["model_id"], str(body["prompt_version"])
+                models.add(f"{model} (prompt v{version})")
                 cost = f"{body['cost_usd']:.8f}"
                 total_cost += body["cost_usd"]
-            table.add_row(
-                request.label,
-                f"[{'green' if ok else 'red'}]{status}[/]",
-                str(request.expect),
-                text[:80],
-                tokens,
-                cost,
-                model,
-                version,
-                f"{ms:.0f}",
-            )
+            color = "green" if ok else "red"
+            if wide:
+                row = [request.label, f"[{color}]{status}[/]", str(request.expect), shorten(text, 160), tokens, cost]
+                row += [model, version, f"{ms:.0f}"]
+            else:
+                verdict = "as expected" if ok else f"expected {request.expect}"
+                row = [request.label, f"[{color}]{status}[/] {verdict}", shorten(text, 100), cost]
+            table.add_row(*row)
         console.print(table)
+        if not wide and models:
+            console.print(f"    answered by {', '.join(sorted(models))}")
         console.print(
             f"    spend in this run: ${total_cost:.8f} at the prices in pricing/bedrock.yaml (simulated tokens)"
         )
@@ -180,11 +178,8 @@ def run_demo(use_case: str, prompt_id: str, skip_synth: bool) -> int:
                 "`--target bedrock` or a deployed stage, the same command gates a real model"
             )
         show_golden_canary(use_case, state)
-    finally:
-        runtime.down(use_case)
-        console.print("local mode stopped.")
     if failures:
-        console.print(f"[red]{failures} request(s) did not get the expected status[/]")
+        console.print(f"[red]{plural(failures, 'request')} did not get the expected status[/]")
         return 1
     console.print("[green]demo ok[/]: every request got the expected answer.")
     return 0
