@@ -5,9 +5,11 @@ to the real Lambda handler in an execution environment (liftoff/local/environmen
 from __future__ import annotations
 
 import json
+import re
 import threading
 import uuid
 from collections.abc import Callable
+from http import HTTPStatus
 
 from jsonschema import Draft4Validator
 
@@ -28,6 +30,15 @@ _VALIDATORS = {
 
 
 Reply = tuple[int, dict, dict[str, str]]  # status, JSON body, headers
+
+# API Gateway's REST payload limit (10 MB, not adjustable): a bigger body is refused unread
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
+# how long a connection may keep the server waiting for the rest of its headers or body (a client
+# that sends less than its Content-Length, or never ends its headers): then a 408 or a close
+READ_TIMEOUT_S = 60.0
+_CONTENT_LENGTH = re.compile(r"[0-9]{1,20}")
+# error codes of the HTTP-level refusals (http.server's own: request line, headers)
+_HTTP_ERROR_CODES = {413: "PayloadTooLarge", 414: "RequestUriTooLong", 431: "RequestHeaderFieldsTooLarge"}
 
 
 def gateway_error(status: int, code: str, message: str, request_id: str) -> Reply:
@@ -113,16 +124,45 @@ def run_in_environment(invoke: Callable, event: dict, request_id: str) -> Reply:
     return int(result["statusCode"]), json.loads(result["body"]), proxy_result_headers(result)
 
 
+def content_length(value: str | None) -> int | None:
+    """The body's length from a Content-Length header (none: 0), or None when it is not a length."""
+    if value is None:
+        return 0
+    value = value.strip()
+    return int(value) if _CONTENT_LENGTH.fullmatch(value) else None
+
+
 def start_local_api(
-    *, invoke: Callable[[dict], dict], api_key: str, stage: str, port: int = 0, stats: Callable[[], dict] | None = None
+    *,
+    invoke: Callable[[dict], dict],
+    api_key: str,
+    stage: str,
+    port: int = 0,
+    stats: Callable[[], dict] | None = None,
+    read_timeout_s: float = READ_TIMEOUT_S,
 ) -> tuple[LocalHTTPServer, str]:
     """Serve the API on 127.0.0.1, each connection in a thread; `invoke(event)` runs the handler
-    (a pool of environments: liftoff/local/environments.py). GET /_local/stats says what the pool did."""
+    (a pool of environments: liftoff/local/environments.py). GET /_local/stats says what the pool did.
+    Malformed HTTP gets a JSON error, never a dropped connection or a thread waiting forever."""
 
     class Handler(LocalRequestHandler):
+        timeout = read_timeout_s  # socket timeout for every read: headers and body
+
         def _serve(self):
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
+            length = content_length(self.headers.get("Content-Length"))
+            if length is None:
+                self._refuse(400, "BadRequest", "Content-Length must be a number of bytes (0 or more)")
+                return
+            if length > MAX_PAYLOAD_BYTES:
+                self._refuse(413, "PayloadTooLarge", f"the body is over {MAX_PAYLOAD_BYTES} bytes")
+                return
+            try:
+                raw = self.rfile.read(length) if length else b""
+            except TimeoutError:
+                raw = None
+            if raw is None or len(raw) < length:
+                self._refuse(408, "RequestTimeout", f"the body ended before its Content-Length of {length} bytes")
+                return
             headers = {k.lower(): v for k, v in self.headers.items()}
             if self.path == "/_local/health":
                 status, body, extra = 200, {"ok": True}, {}
@@ -144,15 +184,35 @@ def start_local_api(
                     stage=stage,
                     invoke=invoke,
                 )
+            self._reply(status, body, extra)
+
+        def _reply(self, status: int, body: dict, extra: dict[str, str], *, close: bool = False) -> None:
             payload = json.dumps(body).encode()
             self.send_response(status)
             for name, value in extra.items():
-                if name.lower() not in ("content-type", "content-length"):
+                if name.lower() not in ("content-type", "content-length", "connection"):
                     self.send_header(name, value)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
+            if close:  # the rest of what the client sent cannot be read as a next request
+                self.send_header("Connection", "close")
             self.end_headers()
-            self.wfile.write(payload)
+            if self.command != "HEAD":
+                self.wfile.write(payload)
+
+        def _refuse(self, status: int, code: str, message: str) -> None:
+            self._reply(*gateway_error(status, code, message, str(uuid.uuid4())), close=True)
+
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+            """http.server's own refusals (a request line or header too long, too many headers, a bad
+            request line) as the JSON errors the API speaks, instead of its HTML page."""
+            try:
+                phrase = HTTPStatus(code).phrase
+            except ValueError:
+                phrase = "Error"
+            name = _HTTP_ERROR_CODES.get(code, "".join(word.capitalize() for word in phrase.split()))
+            self.command = self.command or "GET"  # unset when the request line itself was refused
+            self._refuse(code, name, f"{message or phrase}: {explain}" if explain else (message or phrase))
 
         do_GET = do_POST = do_PUT = do_DELETE = _serve
 
