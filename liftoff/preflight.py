@@ -7,8 +7,10 @@ Checks, each read-only:
 - credentials and Region (STS);
 - the CDK bootstrap stack and its version (SSM parameter `/cdk-bootstrap/<qualifier>/version`);
 - model access for every model the use case calls, in this Region and, for a cross-Region inference
-  profile, in every Region it routes to (Bedrock GetFoundationModelAvailability); third-party models
-  need a one-time enablement (Anthropic: AWS Marketplace subscription and the first-use form);
+  profile, in every Region it routes to from this one (Bedrock GetInferenceProfile: the profile must
+  exist here, and its routes must be Regions the invoke role may call; then
+  GetFoundationModelAvailability in each); third-party models need a one-time enablement (Anthropic:
+  AWS Marketplace subscription and the first-use form);
 - Lambda concurrency headroom: Lambda refuses a reservation that leaves fewer than 100 unreserved
   executions (GetAccountSettings; a deployed function's own reservation is counted back in);
 - the `use-case` and `stage` cost-allocation tags the budget filters on (Cost Explorer), a warning;
@@ -101,14 +103,57 @@ def check_bootstrap(clients: Clients, account: str) -> Check:
     return Check("CDK bootstrap", PASS, f"version {value} (qualifier {qualifier})")
 
 
-def model_regions(model_id: str, region: str, overrides: dict[str, list[str]]) -> tuple[str, list[str]]:
-    """(foundation model id, Regions it must be accessible in): this Region, plus an inference
-    profile's destination Regions."""
+@dataclass(frozen=True)
+class ModelRoutes:
+    """Where a model id's calls are served from this Region, or why that cannot be known or used."""
+
+    foundation: str
+    regions: list[str]
+    problem: str | None = None
+    fix: str | None = None
+
+
+def model_routes(clients: Clients, model_id: str, overrides: dict[str, list[str]], use_case: str) -> ModelRoutes:
+    """A foundation model is served in this Region. A cross-Region profile is served where
+    GetInferenceProfile, asked in this Region, says it routes; those Regions must be among the ones
+    the invoke role may call (stacks/bedrock_access.py's table, or `models.profile_regions`), which
+    IAM fixes at synth, when no AWS call is made."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     prefix, foundation = split_model_id(model_id)
     if prefix is None:
-        return foundation, [region]
-    destinations = overrides.get(prefix, PROFILE_DESTINATION_REGIONS[prefix])
-    return foundation, sorted({region, *destinations})
+        return ModelRoutes(foundation, [clients.region])
+    try:
+        profile = clients.client("bedrock").get_inference_profile(inferenceProfileIdentifier=model_id)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("ResourceNotFoundException", "ValidationException"):
+            return ModelRoutes(
+                foundation,
+                [],
+                f"{clients.region} has no inference profile {model_id}: it is not a source Region of the "
+                f"`{prefix}` profile, so the deploy's application inference profile could not copy it",
+                f"deploy to a Region of the `{prefix}` geography, or name this Region's profile of the model "
+                f"in usecases/{use_case}.yaml (models) and the prompts",
+            )
+        return ModelRoutes(
+            foundation, [], f"cannot read the inference profile: {exc}", "allow bedrock:GetInferenceProfile"
+        )
+    except BotoCoreError as exc:
+        return ModelRoutes(foundation, [], f"cannot read the inference profile: {exc}", "check the network")
+    # a route is a foundation-model ARN: arn:<partition>:bedrock:<Region>::foundation-model/<id>
+    routes = sorted({model["modelArn"].split(":")[3] for model in profile["models"]})
+    granted = set(overrides.get(prefix, PROFILE_DESTINATION_REGIONS[prefix]))
+    outside = [region for region in routes if region not in granted]
+    if outside:
+        return ModelRoutes(
+            foundation,
+            routes,
+            f"the profile routes to {', '.join(outside)}, where the invoke role may not call the model "
+            f"(it may in {', '.join(sorted(granted))}): routed calls there would be denied",
+            f"set models.profile_regions.{prefix} to [{', '.join(routes)}] in usecases/{use_case}.yaml",
+        )
+    # access is needed where the profile is called too (normally one of its routes)
+    return ModelRoutes(foundation, sorted({clients.region, *routes}))
 
 
 def models_in_use(use_case: UseCase) -> set[str]:
@@ -127,10 +172,11 @@ def check_model_access(clients: Clients, use_case: UseCase) -> list[Check]:
     used = models_in_use(use_case)
     checks = []
     for model_id in models.allowed:
-        foundation, regions = model_regions(model_id, clients.region, models.profile_regions)
+        routes = model_routes(clients, model_id, models.profile_regions, use_case.name)
+        foundation, regions = routes.foundation, routes.regions
         provider = foundation.split(".", 1)[0]
-        failing = []
-        for region in regions:
+        failing = [routes.problem] if routes.problem else []
+        for region in regions if not routes.problem else ():
             try:
                 answer = clients.client("bedrock", region).get_foundation_model_availability(modelId=foundation)
             except (BotoCoreError, ClientError) as exc:
@@ -143,7 +189,7 @@ def check_model_access(clients: Clients, use_case: UseCase) -> list[Check]:
         if not failing:
             checks.append(Check(name, PASS, f"accessible in {', '.join(regions)}"))
             continue
-        fix = THIRD_PARTY_ENABLEMENT.get(
+        fix = routes.fix or THIRD_PARTY_ENABLEMENT.get(
             provider, "Bedrock console > Model access: enable the model in each Region listed"
         )
         if model_id in used:

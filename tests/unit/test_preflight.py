@@ -8,8 +8,9 @@ import pytest
 from botocore.stub import Stubber
 
 from liftoff import preflight
-from liftoff.preflight import FAIL, PASS, WARN, model_regions, models_in_use, run_preflight
+from liftoff.preflight import FAIL, PASS, WARN, Clients, check_model_access, models_in_use, run_preflight
 from liftoff.usecases import load_use_case
+from stacks.bedrock_access import split_model_id
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -66,6 +67,42 @@ NOT_ENABLED = {
 }
 
 
+US_ROUTES = ("us-east-1", "us-east-2", "us-west-2")
+
+
+def inference_profile(model_id: str, routes=US_ROUTES, region=REGION) -> dict:
+    """GetInferenceProfile's answer for a system-defined profile routing to `routes` (botocore's shape)."""
+    foundation = split_model_id(model_id)[1]
+    return {
+        "inferenceProfileName": f"US {foundation}",
+        "inferenceProfileArn": f"arn:aws:bedrock:{region}:{ACCOUNT}:inference-profile/{model_id}",
+        "inferenceProfileId": model_id,
+        "models": [{"modelArn": f"arn:aws:bedrock:{r}::foundation-model/{foundation}"} for r in routes],
+        "status": "ACTIVE",
+        "type": "SYSTEM_DEFINED",
+    }
+
+
+def stub_models(session, use_case, availability, routes=US_ROUTES, region=REGION):
+    """Each allowed model: its profile read in `region` (a `us.` id), then its access in every route."""
+    for model_id in use_case.config.models.allowed:
+        prefix, foundation = split_model_id(model_id)
+        regions = [region]
+        if prefix is not None:
+            session.stub("bedrock", region).add_response(
+                "get_inference_profile",
+                inference_profile(model_id, routes, region),
+                {"inferenceProfileIdentifier": model_id},
+            )
+            regions = sorted({region, *routes})
+        for where in regions:
+            session.stub("bedrock", where).add_response(
+                "get_foundation_model_availability",
+                {**availability(model_id), "modelId": foundation},
+                {"modelId": foundation},
+            )
+
+
 def stub_account(
     session, use_case, *, bootstrap, availability, concurrency, deployed_reservation=None, quota_value=None
 ):
@@ -83,15 +120,7 @@ def stub_account(
     session.stub("ce").add_response(
         "list_cost_allocation_tags", {"CostAllocationTags": []}, {"TagKeys": ["use-case", "stage"]}
     )
-    models = use_case.config.models
-    for model_id in models.allowed:
-        foundation, regions = model_regions(model_id, REGION, models.profile_regions)
-        for region in regions:
-            session.stub("bedrock", region).add_response(
-                "get_foundation_model_availability",
-                {**availability(model_id), "modelId": foundation},
-                {"modelId": foundation},
-            )
+    stub_models(session, use_case, availability)
     quota, unreserved = concurrency
     session.stub("lambda").add_response(
         "get_account_settings",
@@ -246,3 +275,70 @@ def test_render_has_one_line_per_check_and_a_verdict():
     assert text.splitlines()[0].startswith("PASS  a")
     assert "-> fix it" in text
     assert text.splitlines()[-1] == "preflight: 1 FAIL, 0 WARN: do not deploy yet; fix the FAIL lines"
+
+
+def test_a_region_that_is_not_a_source_of_the_profile_fails_before_the_deploy():
+    # Given support-triage (us.* profiles) and a deploy to eu-west-1, where Bedrock has no `us.` profile
+    use_case = load_use_case("support-triage")
+    session = FakeSession()
+    session.region_name = "eu-west-1"
+    for model_id in use_case.config.models.allowed:
+        session.stub("bedrock", "eu-west-1").add_client_error(
+            "get_inference_profile",
+            "ResourceNotFoundException",
+            "The specified inference profile does not exist",
+            http_status_code=404,
+            expected_params={"inferenceProfileIdentifier": model_id},
+        )
+    # When the models are checked
+    checks = check_model_access(Clients(session), use_case)
+    session.assert_all_called()
+    # Then each model the use case calls fails, saying why and what to do; no availability is asked
+    micro = by_name(checks)["Model us.amazon.nova-micro-v1:0"]
+    assert micro.status == FAIL
+    assert "eu-west-1 has no inference profile us.amazon.nova-micro-v1:0" in micro.detail
+    assert "Region of the `us` geography" in micro.fix
+
+
+def test_the_routes_come_from_the_profile_and_outside_ones_are_named_with_the_fix():
+    # Given a `us.` profile that, in this account, routes to us-east-1 and ca-central-1: the second is
+    # not a Region the invoke role may call (IAM's table says us-east-1, us-east-2, us-west-2)
+    use_case = load_use_case("support-triage")
+    session = FakeSession()
+    for model_id in use_case.config.models.allowed:
+        session.stub("bedrock").add_response(
+            "get_inference_profile",
+            inference_profile(model_id, routes=("us-east-1", "ca-central-1")),
+            {"inferenceProfileIdentifier": model_id},
+        )
+    # When the models are checked
+    checks = by_name(check_model_access(Clients(session), use_case))
+    session.assert_all_called()
+    # Then it fails naming the Region and the config line that grants it
+    micro = checks["Model us.amazon.nova-micro-v1:0"]
+    assert micro.status == FAIL and "routes to ca-central-1" in micro.detail
+    assert micro.fix == ("set models.profile_regions.us to [ca-central-1, us-east-1] in usecases/support-triage.yaml")
+
+
+def test_access_is_checked_in_exactly_the_regions_the_profile_routes_to():
+    # Given profiles that route to two Regions only, both granted, with the model enabled there
+    use_case = load_use_case("support-triage")
+    session = FakeSession()
+    stub_models(session, use_case, lambda m: AVAILABLE, routes=("us-east-1", "us-west-2"))
+    # When the models are checked / Then access was asked in those two Regions (no other call: Stubber)
+    checks = by_name(check_model_access(Clients(session), use_case))
+    session.assert_all_called()
+    micro = checks["Model us.amazon.nova-micro-v1:0"]
+    assert (micro.status, micro.detail) == (PASS, "accessible in us-east-1, us-west-2")
+
+
+def test_a_profile_that_cannot_be_read_says_which_permission_is_missing():
+    use_case = load_use_case("support-triage")
+    session = FakeSession()
+    for _ in use_case.config.models.allowed:
+        session.stub("bedrock").add_client_error(
+            "get_inference_profile", "AccessDeniedException", "not authorized", http_status_code=403
+        )
+    checks = by_name(check_model_access(Clients(session), use_case))
+    micro = checks["Model us.amazon.nova-micro-v1:0"]
+    assert micro.status == FAIL and micro.fix == "allow bedrock:GetInferenceProfile"
