@@ -121,6 +121,35 @@ def new_use_case_command(name: str, source: str | None, model: str | None) -> No
     click.echo(f"  npx cdk deploy -c stage=sandbox -c use_case={name}")
 
 
+@main.command(
+    "remove-use-case",
+    help="Remove a use case: its config, prompts, eval set, charter agreement, documents and local reports (the "
+    "inverse of new-use-case). A deployed stack is not touched: destroy it first, while its config still exists.",
+)
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def remove_use_case_command(name: str, yes: bool) -> None:
+    from liftoff.scaffold import content_paths, remove_use_case
+
+    paths = content_paths(name, REPO_ROOT)
+    if paths and not yes:
+        click.echo(f"this removes use case {name}:")
+        for path in paths:
+            click.echo(f"  {path.relative_to(REPO_ROOT)}")
+        click.echo(
+            f"a deployed stack is not touched: if {name} is deployed, destroy it first (it needs this config): "
+            f"npx cdk destroy -c stage=sandbox -c use_case={name}"
+        )
+        if not sys.stdin.isatty():
+            raise click.UsageError("not a terminal, so nothing was asked: pass --yes to remove it")
+        click.confirm("remove these?", abort=True)
+    try:
+        removed = remove_use_case(name, root=REPO_ROOT)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"removed use case {name} ({len(removed)} paths); commit the removal: git add -A && git commit")
+
+
 @main.command(help="Check the toolchain, and with AWS credentials: the account, model access and the cost tag.")
 def doctor() -> None:
     from liftoff.doctor import FAIL, OK, SKIP, run_checks

@@ -151,3 +151,38 @@ def validate(name: str, root: Path) -> None:
     load_use_case(name, root)
     load_suite(name, root)
     load_cases(name, root=root)
+
+
+def content_paths(name: str, root: Path = REPO_ROOT) -> list[Path]:
+    """What a use case owns in the repository (the team's content, never template code): its config, prompts, eval
+    set, charter agreement and documents, plus its local reports and local-mode state; only those that exist."""
+    from liftoff.charter import agreement_path
+
+    paths = [
+        *_targets(root, name).values(),
+        agreement_path(name, root),
+        root / "knowledge" / name,
+        root / "reports" / name,
+        root / ".liftoff" / "registry" / f"{name}.json",
+    ]
+    return [path for path in paths if path.exists()]
+
+
+def remove_use_case(name: str, *, root: Path = REPO_ROOT) -> list[Path]:
+    """The inverse of new_use_case: delete what content_paths lists. Refuses an unknown name and a use case whose
+    local mode is running (stop it first); returns what it removed."""
+    from liftoff.local import runtime
+    from liftoff.usecases import use_case_names
+
+    if not (root / "usecases" / f"{name}.yaml").is_file():
+        known = ", ".join(use_case_names(root)) or "none"
+        raise ConfigError(f"no use case `{name}` (usecases/{name}.yaml does not exist); known: {known}")
+    if runtime.is_running(runtime.read_state(name)):
+        raise ConfigError(f"local mode of `{name}` is running: stop it first (liftoff local down --use-case {name})")
+    removed = content_paths(name, root)
+    for path in removed:
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    return removed
