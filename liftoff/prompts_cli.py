@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import functools
 import getpass
+import inspect
 import json
 import os
 import subprocess
@@ -61,6 +62,8 @@ def registry_command(fn):
     @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
     @functools.wraps(fn)
     def wrapper(use_case: str, stage: str | None, as_json: bool, **kwargs):
+        if "stage" in inspect.signature(fn).parameters:
+            kwargs["stage"] = stage  # the commands that gate on evidence: a deployed stage wants a real model
         try:
             result = fn(open_store(use_case, stage), use_case=use_case, **kwargs)
         except (ServiceError, ConfigError) as exc:
@@ -189,43 +192,156 @@ def history(store: PromptStore, *, use_case: str, prompt_id: str, alias: str):
         f"  v{v.version}  {v.created_at}  {v.author}  {v.message or '-'}  sha256:{v.content_hash[:12]}"
         for v in versions
     ]
-    text += [f"alias {alias}:"] + [
-        f"  {m['at']}  {m['action']:<13} -> v{m['version']}  by {m['by']}"
-        + (f"  ({m['note']})" if m.get("note") else "")
-        for m in moves
-    ]
+    text += [f"alias {alias}:"] + [move_text(m) for m in moves]
     data = {"versions": [{k: v for k, v in asdict(x).items() if k != "spec"} for x in versions], "alias_moves": moves}
     return {"data": data, "text": "\n".join(text)}
 
 
-@prompts.command("promote", help="Point an alias at a version (ends any canary). Live within the cache TTL.")
+def move_text(move: dict) -> str:
+    """One line of an alias's history: the move, the canary it started, the evidence behind it."""
+    line = f"  {move['at']}  {move['action']:<13} -> v{move['version']}  by {move['by']}"
+    if move.get("canary"):
+        line += f"  canary v{move['canary']['version']} at {move['canary']['weight']}%"
+    evidence = move.get("evidence") or {}
+    if "passed" in evidence:
+        source = "simulator" if evidence["simulated"] else "real model"
+        line += (
+            f"  eval {'PASS' if evidence['passed'] else 'FAIL'} on {evidence['target']} ({source}) {evidence['report']}"
+        )
+    if evidence.get("forced"):
+        line += f"  FORCED: {evidence['reason']}"
+    if move.get("note"):
+        line += f"  ({move['note']})"
+    return line
+
+
+def force_options(fn):
+    """--force --reason: move a version that has no passing eval record; the reason is kept in the history."""
+    fn = click.option("--reason", default=None, help="With --force: why (kept in the alias history, with your name).")(
+        fn
+    )
+    return click.option(
+        "--force", is_flag=True, help="Move the version without a passing eval record (needs --reason)."
+    )(fn)
+
+
+def _force_reason(force: bool, reason: str | None) -> str | None:
+    if force and not (reason or "").strip():
+        raise click.UsageError("--force needs --reason TEXT: the alias history keeps why it was forced")
+    if reason is not None and not force:
+        raise click.UsageError("--reason goes with --force")
+    return reason.strip() if force else None
+
+
+@prompts.command(
+    "promote",
+    help="Point an alias at a version (ends any canary). Live within the cache TTL. Needs a passing eval record "
+    "of that exact version and content (`liftoff eval run --version N`; on a stage, from a real model).",
+)
 @click.argument("prompt_id")
-@click.option("--version", "number", type=int, required=True)
+@click.argument("version_arg", metavar="[VERSION]", type=click.IntRange(1), required=False)
+@click.option(
+    "--version", "number", type=click.IntRange(1), default=None, help="The version (or give it after the id)."
+)
 @click.option("--alias", default=LIVE_ALIAS, show_default=True)
+@force_options
 @registry_command
-def promote(store: PromptStore, *, use_case: str, prompt_id: str, number: int, alias: str):
-    moved = prompt_registry.promote(store, prompt_id, version=number, alias=alias, author=current_author())
-    return {"data": asdict(moved), "text": f"{prompt_id}: {_alias_text(moved)}"}
+def promote(
+    store: PromptStore,
+    *,
+    use_case: str,
+    prompt_id: str,
+    version_arg: int | None,
+    number: int | None,
+    alias: str,
+    force: bool,
+    reason: str | None,
+    stage: str | None,
+):
+    if (version_arg is None) == (number is None):
+        raise click.UsageError("give the version once: liftoff prompts promote ID N (or --version N)")
+    number = number or version_arg
+    proof = prompt_registry.prove(store, prompt_id, number, stage=stage, force_reason=_force_reason(force, reason))
+    moved = prompt_registry.promote(store, prompt_id, version=number, alias=alias, author=current_author(), proof=proof)
+    return {"data": asdict(moved), "text": f"{prompt_id}: {_alias_text(moved)}\n{_proof_text(proof)}"}
+
+
+def _proof_text(proof: prompt_registry.Proof) -> str:
+    if proof.reason is not None:
+        return f"forced by {current_author()}: {proof.reason} (kept in the alias history)"
+    e = proof.evidence
+    source = "the Bedrock simulator" if e.simulated else "a real model"
+    return f"evidence: eval PASS on {e.target} ({source}) at {e.created}, {e.report}"
 
 
 @prompts.command(
     "rollback",
-    help="Undo an alias's last move: end its canary (it keeps the stable version), or else point it back at the "
-    "version it served before.",
+    help="Step an alias back: end its canary (it keeps the stable version), or else point it at the version it "
+    "served before the current one; each rollback goes one further back (v3, v2, v1). --to N picks the version.",
 )
 @click.argument("prompt_id")
+@click.option("--to", "to", type=click.IntRange(1), default=None, help="Roll back to this version.")
 @click.option("--alias", default=LIVE_ALIAS, show_default=True)
 @registry_command
-def rollback(store: PromptStore, *, use_case: str, prompt_id: str, alias: str):
-    moved = prompt_registry.rollback(store, prompt_id, alias=alias, author=current_author())
+def rollback(store: PromptStore, *, use_case: str, prompt_id: str, to: int | None, alias: str):
+    moved = prompt_registry.rollback(store, prompt_id, alias=alias, author=current_author(), to=to)
     return {"data": asdict(moved), "text": f"{prompt_id}: rolled back, {_alias_text(moved)}"}
 
 
+def pending_versions(store: PromptStore, alias: str = LIVE_ALIAS) -> list[dict]:
+    """Prompts whose latest version is neither what `alias` serves nor its canary: what a deploy (or a
+    publish) added since, waiting for its eval and canary."""
+    rows = []
+    for pid in store.list_prompt_ids():
+        latest, pointer = store.latest_version(pid), store.get_alias(pid, alias)
+        if latest is None or pointer is None or latest.version in (pointer.version, pointer.canary_version):
+            continue
+        records = prompt_registry.accepted_evidence(store, latest, deployed=False)
+        rows.append(
+            {
+                "prompt_id": pid,
+                "version": latest.version,
+                "content_hash": latest.content_hash,
+                "live": pointer.version,
+                "evidence": records[0].to_dict() if records else None,
+            }
+        )
+    return rows
+
+
 @prompts.command(
-    "canary", help="Route WEIGHT % of the alias's unpinned requests to a version; --abort ends a running canary."
+    "pending",
+    help="Versions published since live (a deploy publishes a changed file, live stays): each waits for its eval.",
 )
-@click.argument("prompt_id")
+@click.option("--alias", default=LIVE_ALIAS, show_default=True)
+@registry_command
+def pending(store: PromptStore, *, use_case: str, alias: str):
+    rows = pending_versions(store, alias)
+    lines = [
+        f"{r['prompt_id']}: v{r['version']} (sha256:{r['content_hash'][:12]}) waits, {alias} serves v{r['live']}; "
+        + (
+            f"newest eval {'PASS' if r['evidence']['passed'] else 'FAIL'} ({r['evidence']['report']})"
+            if r["evidence"]
+            else "not evaluated yet"
+        )
+        for r in rows
+    ]
+    return {
+        "data": rows,
+        "text": "\n".join(lines) or f"nothing pending: {alias} serves the latest version of every prompt",
+    }
+
+
+@prompts.command(
+    "canary",
+    help="Route WEIGHT % of the alias's unpinned requests to a version; --abort ends a running canary. Needs a "
+    "passing eval record of that version, like promote. --pending starts it on every version waiting since live.",
+)
+@click.argument("prompt_id", required=False)
 @click.option("--version", "number", type=int, default=None, help="The canary version (not with --abort).")
+@click.option(
+    "--pending", "pending_only", is_flag=True, help="Every prompt's version published since live (the deploy gate)."
+)
 @click.option("--weight", type=click.IntRange(1, 99), default=None, help="Percentage, 1-99 (not with --abort).")
 @click.option("--abort", is_flag=True, help="End the canary: every request goes to the stable version again.")
 @click.option(
@@ -235,18 +351,32 @@ def rollback(store: PromptStore, *, use_case: str, prompt_id: str, alias: str):
     help="End the canary by itself when one of its alarms fires (error rate, latency, golden accuracy).",
 )
 @click.option("--alias", default=LIVE_ALIAS, show_default=True)
+@force_options
 @registry_command
 def canary(
     store: PromptStore,
     *,
     use_case: str,
-    prompt_id: str,
+    prompt_id: str | None,
     number: int | None,
+    pending_only: bool,
     weight: int | None,
     abort: bool,
     auto_rollback: bool,
     alias: str,
+    force: bool,
+    reason: str | None,
+    stage: str | None,
 ):
+    forced = _force_reason(force, reason)
+    if pending_only:
+        if prompt_id is not None or number is not None or abort:
+            raise BadRequest("--pending picks the prompts and versions itself: give only --weight with it")
+        return _canary_pending(
+            store, weight=weight, alias=alias, auto_rollback=auto_rollback, stage=stage, forced=forced
+        )
+    if prompt_id is None:
+        raise BadRequest("name the prompt (liftoff prompts canary PROMPT_ID ...), or pass --pending")
     if abort:
         if number is not None or weight is not None:
             raise BadRequest("--abort ends the running canary: give no --version or --weight with it")
@@ -254,6 +384,7 @@ def canary(
         return {"data": asdict(moved), "text": f"{prompt_id}: canary aborted, {_alias_text(moved)}"}
     if number is None or weight is None:
         raise BadRequest("give --version and --weight to start a canary, or --abort to end one")
+    proof = prompt_registry.prove(store, prompt_id, number, stage=stage, force_reason=forced)
     moved = prompt_registry.start_canary(
         store,
         prompt_id,
@@ -261,9 +392,40 @@ def canary(
         weight=weight,
         alias=alias,
         author=current_author(),
+        proof=proof,
         auto_rollback=auto_rollback,
     )
-    return {"data": asdict(moved), "text": f"{prompt_id}: {_alias_text(moved)}"}
+    return {"data": asdict(moved), "text": f"{prompt_id}: {_alias_text(moved)}\n{_proof_text(proof)}"}
+
+
+def _canary_pending(
+    store: PromptStore, *, weight: int | None, alias: str, auto_rollback: bool, stage: str | None, forced: str | None
+):
+    """A canary on each pending version; every one is proved before any alias moves."""
+    if weight is None:
+        raise BadRequest("give --weight with --pending")
+    waiting = pending_versions(store, alias)
+    proofs = [
+        prompt_registry.prove(store, r["prompt_id"], r["version"], stage=stage, force_reason=forced) for r in waiting
+    ]
+    moved = [
+        prompt_registry.start_canary(
+            store,
+            r["prompt_id"],
+            version=r["version"],
+            weight=weight,
+            alias=alias,
+            author=current_author(),
+            proof=proof,
+            auto_rollback=auto_rollback,
+        )
+        for r, proof in zip(waiting, proofs, strict=True)
+    ]
+    text = "\n".join(f"{m.prompt_id}: {_alias_text(m)}\n{_proof_text(p)}" for m, p in zip(moved, proofs, strict=True))
+    return {
+        "data": [asdict(m) for m in moved],
+        "text": text or f"nothing pending: {alias} serves the latest version of every prompt",
+    }
 
 
 def export_alias(store: PromptStore, use_case: str, alias: str = LIVE_ALIAS) -> dict:
@@ -298,8 +460,10 @@ def import_export(store: PromptStore, use_case: str, document: dict, *, author: 
         published = store.publish(spec, author=author, message=f"imported from {source} (v{item['version']} there)")
         alias = store.get_alias(spec.prompt_id, document["alias"])
         if alias is None or alias.version != published.version:
+            # the content was evaluated and promoted where it was exported (its hash is checked above)
+            proof = prompt_registry.Proof(None, f"imported from {source}, where v{item['version']} serves")
             prompt_registry.promote(
-                store, spec.prompt_id, version=published.version, alias=document["alias"], author=author
+                store, spec.prompt_id, version=published.version, alias=document["alias"], author=author, proof=proof
             )
         results.append({"prompt_id": spec.prompt_id, "version": published.version, "created": published.created})
     return results

@@ -7,10 +7,10 @@ The exit criteria come from `usecases/<name>.yaml` (the numbers the production a
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import random
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -165,6 +165,12 @@ def eval_group() -> None:
     help="bedrock target: evaluate prompts/NAME/ID.yaml as it is now, unpublished (the default with no "
     "--version/--alias there).",
 )
+@click.option(
+    "--pending",
+    is_flag=True,
+    help="Evaluate the version published since live (what a deploy just published), pinned; nothing pending: "
+    "exit 0. The deploy gate.",
+)
 @click.option("--prompt", "prompt_id", default=None, help="The prompt evaluated (default: suite.yaml's prompt_id).")
 @click.option("--model", "models", multiple=True, help="bedrock target: a model id; repeat to compare models.")
 @click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 64))
@@ -188,6 +194,7 @@ def run_command(  # noqa: PLR0917 - one parameter per click option
     version,
     alias,
     working_copy,
+    pending,
     prompt_id,
     models,
     concurrency,
@@ -219,7 +226,7 @@ def run_command(  # noqa: PLR0917 - one parameter per click option
             "--model needs --target bedrock: through an API the model is the prompt version's; "
             "compare models with `--target bedrock --model A --model B` (add --simulator to stay local)"
         )
-    choice = Choice(target, version, alias, working_copy, stage, simulator)
+    choice = Choice(target, version, alias, working_copy, stage, simulator, pending)
     with contextlib.ExitStack() as stack:
         state = (
             stack.enter_context(runtime.running_for(use_case, keep=keep_local, say=lambda m: click.echo(m, err=True)))
@@ -232,7 +239,7 @@ def run_command(  # noqa: PLR0917 - one parameter per click option
     sys.exit(0 if passed else 1)
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Choice:
     """What `eval run` was asked to evaluate, and where (checked before anything starts)."""
 
@@ -242,10 +249,15 @@ class Choice:
     working_copy: bool
     stage: str | None
     simulator: bool
+    pending: bool = False
 
     def __post_init__(self):
         if self.version is not None and self.alias is not None:
             raise click.UsageError("give --version or --alias, not both")
+        if self.pending and (self.version is not None or self.alias is not None or self.working_copy):
+            raise click.UsageError("--pending picks the version itself: give no --version, --alias or --working-copy")
+        if self.pending and self.target != "local" and self.stage is None:
+            raise click.UsageError("--pending reads the stage's registry: give --stage")
         if self.working_copy and (self.version is not None or self.alias is not None):
             raise click.UsageError("--working-copy evaluates the file as it is: give no --version or --alias with it")
         if self.working_copy and self.target != "bedrock":
@@ -264,7 +276,7 @@ class Choice:
     @property
     def unpublished(self) -> bool:
         """The bedrock target evaluates the working copy unless a version or alias is named."""
-        return self.target == "bedrock" and self.version is None and self.alias is None
+        return self.target == "bedrock" and self.version is None and self.alias is None and not self.pending
 
     @property
     def needs_local(self) -> bool:
@@ -306,13 +318,21 @@ def _run(  # noqa: PLR0917 - the run command's options, after local mode is up
     simulated = choice.simulated
     sim_url = state.bedrock_url if simulated else None
     store, where = _registry(choice, use_case, state)
+    if choice.pending:
+        from liftoff.prompts_cli import pending_versions
+
+        waiting = [r for r in pending_versions(store) if r["prompt_id"] == prompt_id] if store else []
+        if not waiting:
+            click.echo(f"{use_case}: nothing pending in {where}: live serves the latest version of {prompt_id}")
+            return True
+        choice = dataclasses.replace(choice, version=waiting[0]["version"], pending=False)
     evaluating = _subject(choice, config, store, where, prompt_id)
     outputs = stack_outputs(use_case, choice.stage, required="PromptsTableName") if choice.stage else {}
     guardrail, applied = _guardrail(choice, config, outputs)
     targets, pins = _targets(
         use_case, choice, state, evaluating, prompt_id, models, url, api_key, guardrail if applied else None
     )
-    warmed = 0
+    warmed: list[float] = []
     if choice.target == "local":  # local cold starts are the laptop's: start the environments first
         warmed = targets[0][1].warm(prompt_id, min(concurrency, len(cases)))
     judge = make_judge(bedrock_client(sim_url), suite.judge.model_id) if suite.judge.enabled else None
@@ -327,7 +347,7 @@ def _run(  # noqa: PLR0917 - the run command's options, after local mode is up
             label=label,
             quiet=gate,
             exclude_cold=choice.target == "local",
-            environments_warmed=warmed,
+            warmup_cold_ms=warmed,
         )
         for label, t in targets
     ]
@@ -493,7 +513,7 @@ def demo_eval(use_case: str, state: runtime.LocalState, *, concurrency: int = 8)
         label="",
         quiet=False,
         exclude_cold=True,
-        environments_warmed=warmed,
+        warmup_cold_ms=warmed,
     )
     config = load_use_case(use_case)
     guardrail = (runtime.LOCAL_GUARDRAIL_ID, "1") if config.config.guardrail.enabled else None
@@ -517,7 +537,7 @@ def demo_eval(use_case: str, state: runtime.LocalState, *, concurrency: int = 8)
 
 
 def execute(cases, suite: Suite, target, criteria, *, concurrency, judge, label, quiet: bool, **latency: Any) -> Run:
-    """Run the cases (a progress bar unless `quiet`); `latency`: exclude_cold, environments_warmed."""
+    """Run the cases (a progress bar unless `quiet`); `latency`: exclude_cold, warmup_cold_ms."""
     if quiet:
         return run_cases(
             cases, suite, target, criteria, concurrency=concurrency, judge=judge, model_label=label, **latency

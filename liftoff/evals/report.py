@@ -80,12 +80,14 @@ def latency_text(summary: RunSummary) -> str:
     """Which requests the p95 criterion judged."""
     s = summary
     if s.latency_basis == LATENCY_WARM:
+        took = f", {min(s.cold_start_ms):.0f}-{max(s.cold_start_ms):.0f} ms each" if s.cold_start_ms else ""
         return (
-            f"p95 latency judged on warm requests: {s.environments_warmed} local environment(s) warmed first "
-            f"(their cold starts set aside), {s.cold_starts_excluded} cold start(s) during the run set aside; "
-            f"p95 with them: {_ms(s.latency_p95_all_ms)}. Local cold starts are this machine's, not Lambda's."
+            f"p95 latency judged on warm requests (local mode): {len(s.cold_start_ms)} cold start(s) set aside "
+            f"({s.environments_warmed} warming the environments first, {s.cold_starts_excluded} during the run"
+            f"{took}: this machine starting Python, not Lambda). p95 of every request of the run: "
+            f"{_ms(s.latency_p95_all_ms)}."
         )
-    return f"p95 latency over every request ({_ms(s.latency_p95_all_ms)})."
+    return f"p95 latency over every request, cold starts included ({_ms(s.latency_p95_all_ms)})."
 
 
 def _ms(value: float | None) -> str:

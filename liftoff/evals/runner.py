@@ -84,7 +84,10 @@ class RunSummary:
     latency_p95_all_ms: float | None  # every answered request, cold starts included
     latency_basis: str  # LATENCY_ALL or LATENCY_WARM
     cold_starts_excluded: int  # answered requests that started a local environment, left out of the criterion
-    environments_warmed: int  # local environments started before the run, so its requests found them warm
+    # local cold starts set aside, in ms: the warm-up's (environments started before the run, so its
+    # requests found them warm) and the run's own cold requests
+    cold_start_ms: list[float]
+    environments_warmed: int
     cost_avg_usd: float | None
     cost_p95_usd: float | None
     cost_total_usd: float
@@ -130,7 +133,7 @@ def summarize(
     model: str,
     duration_s: float,
     exclude_cold: bool = False,
-    environments_warmed: int = 0,
+    warmup_cold_ms: list[float] | None = None,
 ) -> RunSummary:
     passed = sum(r.status == "pass" for r in results)
     failed = sum(r.status == "fail" for r in results)
@@ -176,7 +179,8 @@ def summarize(
         latency_p95_all_ms=percentile(latencies, 95),
         latency_basis=LATENCY_WARM if exclude_cold else LATENCY_ALL,
         cold_starts_excluded=len(latencies) - len(judged),
-        environments_warmed=environments_warmed,
+        cold_start_ms=[*(warmup_cold_ms or []), *(a.latency_ms for a in answered if exclude_cold and a.cold_start)],
+        environments_warmed=len(warmup_cold_ms or []),
         cost_avg_usd=cost_avg,
         cost_p95_usd=percentile(costs, 95),
         cost_total_usd=sum(costs),
@@ -202,7 +206,7 @@ def run_cases(
     on_result: Callable[[CaseResult], None] = lambda _r: None,
     model_label: str = "",
     exclude_cold: bool = False,
-    environments_warmed: int = 0,
+    warmup_cold_ms: list[float] | None = None,
 ) -> Run:
     def one(case: EvalCase) -> CaseResult:
         answer = target.answer(case.prompt_id or suite.prompt_id, case.variables)
@@ -222,7 +226,7 @@ def run_cases(
         model=model_label or ", ".join(models) or "-",
         duration_s=duration,
         exclude_cold=exclude_cold,
-        environments_warmed=environments_warmed,
+        warmup_cold_ms=warmup_cold_ms,
     )
     return Run(summary, results)
 

@@ -99,22 +99,24 @@ class HttpTarget:
             )
         return answer
 
-    def warm(self, prompt_id: str, environments: int) -> int:
+    def warm(self, prompt_id: str, environments: int) -> list[float]:
         """Start up to `environments` local execution environments at once, with requests that stop at
-        validation (no variables: 400, no model call, nothing spent); returns how many were cold starts."""
+        validation (no variables: 400, no model call, nothing spent); returns the cold starts' latencies."""
         headers = {"x-api-key": self._key, "Content-Type": "application/json"}
 
-        def one(_index: int) -> bool:
+        def one(_index: int) -> float | None:
+            started = time.perf_counter()
             try:
                 response = self._session.post(
                     self._url, json={"prompt_id": prompt_id, "variables": {}}, headers=headers, timeout=self._timeout
                 )
             except requests.RequestException:
-                return False
-            return response.headers.get(COLD_START_HEADER) == "true"
+                return None
+            cold = response.headers.get(COLD_START_HEADER) == "true"
+            return (time.perf_counter() - started) * 1000 if cold else None
 
         with ThreadPoolExecutor(max_workers=max(1, environments)) as pool:
-            return sum(pool.map(one, range(environments)))
+            return [ms for ms in pool.map(one, range(environments)) if ms is not None]
 
     def _answer(self, prompt_id: str, variables: dict[str, str]) -> Answer:
         body: dict = {"prompt_id": prompt_id, "variables": variables}

@@ -39,7 +39,11 @@ def test_a_bad_canary_is_measured_and_rolled_back_by_its_alarm(summary_local):
     bad = store.publish(PromptSpec.model_validate(spec), author="test", message="a bad version").version
     runner = CliRunner()
     started = runner.invoke(
-        main, ["prompts", "canary", "summarize", "--version", str(bad), "--weight", "50", "--use-case", USE_CASE]
+        main,
+        [
+            *("prompts", "canary", "summarize", "--version", str(bad), "--weight", "50", "--use-case", USE_CASE),
+            *("--force", "--reason", "a bad version on purpose (test)"),  # past the eval gate, as a person could
+        ],
     )
     assert started.exit_code == 0, started.output
     # When the golden canary runs

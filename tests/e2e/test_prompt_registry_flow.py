@@ -38,6 +38,12 @@ def test_publish_canary_promote_rollback_pin(local, post, monkeypatch):
     v2 = v1.model_copy(update={"system": v1.system + "Be concise.\n"})
     assert store.publish(v2, author="e2e", message="concise").version == 2
     assert served_version(post, "a") == 1
+    # and evaluated (pinned to v2: live keeps serving v1), which records its passing result
+    evaluated = CliRunner().invoke(
+        main, ["eval", "run", "--version", "2", "--tag", "punctuation", "--tag", "markup", "--gate"]
+    )
+    assert evaluated.exit_code == 0 and "PASS triage v2" in evaluated.output, evaluated.output
+    assert served_version(post, "b") == 1
 
     # When a 50 % canary runs / Then both versions are served, the same id always gets the same one
     assert "canary v2 at 50%" in cli("canary", "triage", "--version", "2", "--weight", "50")
@@ -55,6 +61,7 @@ def test_publish_canary_promote_rollback_pin(local, post, monkeypatch):
     assert {served_version(post, f"req-{i}") for i in range(10)} == {1}
     moves = json.loads(cli("history", "triage", "--json"))["alias_moves"]
     assert [m["action"] for m in moves] == ["publish", "canary", "promote", "rollback"]
+    assert moves[1]["evidence"]["passed"] and moves[2]["evidence"]["passed"]  # the canary's and promote's eval
     assert "+  Be concise." in cli("diff", "triage", "1", "2")
     listing = json.loads(cli("list", "--json"))
     assert listing == [{"prompt_id": "triage", "latest": 2, "live": 1, "canary": None}]

@@ -18,6 +18,9 @@ ALARM_EVENT = {
     "detail": {"alarmName": "liftoff-support-triage-local-CanaryVersionAccuracy", "state": {"value": "ALARM"}},
 }
 
+# a bad version is canaried on purpose: forced past the eval gate, as a person would with a reason
+FORCED = prompt_registry.Proof(None, "a bad version on purpose (test)")
+
 
 def _bad_version(store: PromptStore, triage) -> int:
     """A triage version the simulator answers wrongly: the message is replaced by a fixed login complaint."""
@@ -49,7 +52,7 @@ def test_the_canary_scores_the_stable_version_and_a_bad_canary_apart(call, store
     assert stable["stable"]["cases"] == len(payload["golden_canary"]["cases"])
     assert "canary" not in stable  # no prompt canary running
     bad = _bad_version(store, triage)
-    prompt_registry.start_canary(store, "triage", version=bad, weight=50, alias=LIVE_ALIAS, author="test")
+    prompt_registry.start_canary(store, "triage", version=bad, weight=50, alias=LIVE_ALIAS, author="test", proof=FORCED)
     both = canary_module.lambda_handler(payload, None)
     assert both["canary_versions"] == {"triage": bad}
     assert both["canary"]["accuracy"] < triage.config.exit_criteria.min_accuracy
@@ -59,7 +62,7 @@ def test_the_canary_scores_the_stable_version_and_a_bad_canary_apart(call, store
 
 def test_an_alarm_ends_the_canary_and_history_names_it(call, store, triage):
     bad = _bad_version(store, triage)
-    prompt_registry.start_canary(store, "triage", version=bad, weight=50, alias=LIVE_ALIAS, author="test")
+    prompt_registry.start_canary(store, "triage", version=bad, weight=50, alias=LIVE_ALIAS, author="test", proof=FORCED)
     result = canary_rollback.lambda_handler(ALARM_EVENT, None)
     assert result["rolled_back"] == [{"prompt_id": "triage", "stable_version": 1}]
     alias = store.get_alias("triage", LIVE_ALIAS)
@@ -76,7 +79,7 @@ def test_an_alarm_ends_the_canary_and_history_names_it(call, store, triage):
 def test_a_canary_started_without_auto_rollback_is_left_alone(call, store, triage):
     bad = _bad_version(store, triage)
     prompt_registry.start_canary(
-        store, "triage", version=bad, weight=50, alias=LIVE_ALIAS, author="test", auto_rollback=False
+        store, "triage", version=bad, weight=50, alias=LIVE_ALIAS, author="test", proof=FORCED, auto_rollback=False
     )
     assert canary_rollback.lambda_handler(ALARM_EVENT, None) == {"rolled_back": []}
     assert store.get_alias("triage", LIVE_ALIAS).canary_version == bad
@@ -84,9 +87,11 @@ def test_a_canary_started_without_auto_rollback_is_left_alone(call, store, triag
 
 def test_a_human_move_racing_the_rollback_is_never_overwritten(call, store, triage, monkeypatch):
     bad = _bad_version(store, triage)
-    prompt_registry.start_canary(store, "triage", version=bad, weight=50, alias=LIVE_ALIAS, author="test")
+    prompt_registry.start_canary(store, "triage", version=bad, weight=50, alias=LIVE_ALIAS, author="test", proof=FORCED)
     stale = store.get_alias("triage", LIVE_ALIAS)  # what the rollback read...
-    prompt_registry.promote(store, "triage", version=bad, alias=LIVE_ALIAS, author="human")  # ...before this
+    prompt_registry.promote(
+        store, "triage", version=bad, alias=LIVE_ALIAS, author="human", proof=FORCED
+    )  # ...before this
     monkeypatch.setattr(store, "get_alias", lambda *_args: stale)
     assert prompt_registry.auto_rollback(store, "triage", reason="alarm X") is None
     monkeypatch.undo()

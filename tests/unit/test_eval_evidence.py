@@ -8,7 +8,7 @@ import pytest
 from liftoff.config import ExitCriteria
 from liftoff.evals.cases import EvalCase
 from liftoff.evals.evidence import EvalEvidence, Evaluated, eval_set_hash, evidence_from_report
-from liftoff.evals.report import GUARDRAIL_NOT_APPLIED, write_report
+from liftoff.evals.report import GUARDRAIL_NOT_APPLIED, latency_text, write_report
 from liftoff.evals.runner import LATENCY_WARM, CaseResult, Run, summarize
 from liftoff.evals.targets import Answer
 
@@ -35,13 +35,13 @@ def evaluated(**changes) -> Evaluated:
     return Evaluated(**(values | changes))
 
 
-def run_of(*latencies_and_cold: tuple[float, bool], exclude_cold: bool = False, warmed: int = 0) -> Run:
+def run_of(*latencies_and_cold: tuple[float, bool], exclude_cold: bool = False, warmed=()) -> Run:
     results = [
         CaseResult(f"c{i}", ["clean"], "pass", Answer(ok=True, output="{}", latency_ms=ms, cold_start=cold))
         for i, (ms, cold) in enumerate(latencies_and_cold)
     ]
     summary = summarize(
-        results, CRITERIA, target="t", model="m", duration_s=1, exclude_cold=exclude_cold, environments_warmed=warmed
+        results, CRITERIA, target="t", model="m", duration_s=1, exclude_cold=exclude_cold, warmup_cold_ms=list(warmed)
     )
     return Run(summary, results)
 
@@ -111,8 +111,10 @@ def test_local_p95_is_judged_on_warm_requests_and_counts_the_cold_ones():
     # Given two local cold starts of 3 s among warm requests of 30 ms
     latencies = [(3000, True), (3100, True), *[(30, False)] * 8]
     # When judged as local mode is (cold starts set aside) / Then p95 meets 100 ms, both figures kept
-    local = run_of(*latencies, exclude_cold=True, warmed=4).summary
+    local = run_of(*latencies, exclude_cold=True, warmed=[2000, 2500]).summary
     assert local.latency_basis == LATENCY_WARM and local.cold_starts_excluded == 2
+    assert (local.environments_warmed, local.cold_start_ms) == (2, [2000, 2500, 3000, 3100])
+    assert "4 cold start(s) set aside (2 warming the environments first, 2 during the run" in latency_text(local)
     assert local.latency_p95_ms == 30 and local.latency_p95_all_ms > 3000
     assert next(c for c in local.criteria if c.name == "p95 latency").passed
     # When judged as a deployed target is (every request) / Then the cold starts count

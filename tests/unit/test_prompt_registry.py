@@ -1,11 +1,13 @@
 import pytest
 
 from service.dal.prompt_store import LIVE_ALIAS, AliasConflict, PromptStore
-from service.logic.prompt_registry import abort_canary, promote, rollback, start_canary
+from service.logic.prompt_registry import Proof, abort_canary, promote, rollback, start_canary
 from service.logic.prompt_resolver import PromptResolver, canary_bucket
 from service.models.errors import BadRequest, PromptNotFound
 
 from .test_prompts import spec
+
+PROOF = Proof(None, "unit test of the alias moves")  # the evidence gate has tests of its own (test_promotion_gate)
 
 
 @pytest.fixture
@@ -18,7 +20,7 @@ def three_versions(store):
 def test_promote_then_rollback_restores_the_previous_version(three_versions):
     store = three_versions
     assert store.get_alias("echo", LIVE_ALIAS).version == 1
-    assert promote(store, "echo", version=3, alias=LIVE_ALIAS, author="ann").version == 3
+    assert promote(store, "echo", version=3, alias=LIVE_ALIAS, author="ann", proof=PROOF).version == 3
     assert rollback(store, "echo", alias=LIVE_ALIAS, author="bob").version == 1
     history = store.get_alias("echo", LIVE_ALIAS).history
     assert [(h["action"], h["version"], h["by"]) for h in history] == [
@@ -30,7 +32,7 @@ def test_promote_then_rollback_restores_the_previous_version(three_versions):
 
 def test_promote_to_a_missing_version_is_refused(three_versions):
     with pytest.raises(PromptNotFound, match="no version 9 \\(latest is v3\\)"):
-        promote(three_versions, "echo", version=9, alias=LIVE_ALIAS, author="a")
+        promote(three_versions, "echo", version=9, alias=LIVE_ALIAS, author="a", proof=PROOF)
 
 
 def test_rollback_with_no_earlier_version_is_refused(three_versions):
@@ -51,7 +53,7 @@ def test_concurrent_promotes_second_gets_a_conflict(three_versions):
 
 def test_canary_splits_traffic_deterministically_and_promote_ends_it(three_versions):
     store = three_versions
-    alias = start_canary(store, "echo", version=2, weight=30, alias=LIVE_ALIAS, author="ann")
+    alias = start_canary(store, "echo", version=2, weight=30, alias=LIVE_ALIAS, author="ann", proof=PROOF)
     assert (alias.version, alias.canary_version, alias.canary_weight) == (1, 2, 30)
     resolver = PromptResolver(store, ttl_s=0)
     served = [resolver.resolve("echo", alias=LIVE_ALIAS, request_id=f"r{i}").version for i in range(1000)]
@@ -59,14 +61,14 @@ def test_canary_splits_traffic_deterministically_and_promote_ends_it(three_versi
     assert 0.25 < share < 0.35
     assert {resolver.resolve("echo", alias=LIVE_ALIAS, request_id="r7").version for _ in range(5)} == {served[7]}
     assert resolver.resolve("echo", alias=LIVE_ALIAS, version=3, request_id="r1").version == 3  # a pin wins
-    promoted = promote(store, "echo", version=2, alias=LIVE_ALIAS, author="ann")
+    promoted = promote(store, "echo", version=2, alias=LIVE_ALIAS, author="ann", proof=PROOF)
     assert (promoted.version, promoted.canary_version) == (2, None)
 
 
 @pytest.mark.parametrize(("version", "weight", "words"), [(2, 0, "between 1 and 99"), (1, 10, "already serves v1")])
 def test_canary_arguments_are_checked(three_versions, version, weight, words):
     with pytest.raises(BadRequest, match=words):
-        start_canary(three_versions, "echo", version=version, weight=weight, alias=LIVE_ALIAS, author="a")
+        start_canary(three_versions, "echo", version=version, weight=weight, alias=LIVE_ALIAS, author="a", proof=PROOF)
 
 
 def test_canary_bucket_is_stable():
@@ -92,7 +94,7 @@ def test_export_from_one_stage_and_import_into_another(aws, triage):
         store.publish(v1, author="dev")
     v2 = v1.model_copy(update={"system": (v1.system or "") + "\nBe terse."})
     sandbox.publish(v2, author="dev")
-    promote(sandbox, v1.prompt_id, version=2, alias="live", author="dev")
+    promote(sandbox, v1.prompt_id, version=2, alias="live", author="dev", proof=PROOF)
 
     document = export_alias(sandbox, triage.name)
     assert [(p["prompt_id"], p["version"]) for p in document["prompts"]] == [(v1.prompt_id, 2)]
@@ -113,8 +115,8 @@ def test_export_from_one_stage_and_import_into_another(aws, triage):
 def test_rollback_during_a_canary_ends_it_and_keeps_the_stable_version(three_versions):
     # Given live v2 with a canary on v3 (publish 1, promote 2, canary 3)
     store = three_versions
-    promote(store, "echo", version=2, alias=LIVE_ALIAS, author="ann")
-    start_canary(store, "echo", version=3, weight=50, alias=LIVE_ALIAS, author="ann")
+    promote(store, "echo", version=2, alias=LIVE_ALIAS, author="ann", proof=PROOF)
+    start_canary(store, "echo", version=3, weight=50, alias=LIVE_ALIAS, author="ann", proof=PROOF)
     # When the operator rolls back / Then the canary ends and live stays on v2 (not two versions back, v1)
     moved = rollback(store, "echo", alias=LIVE_ALIAS, author="bob")
     assert (moved.version, moved.canary_version, moved.canary_weight) == (2, None, 0)
@@ -124,10 +126,10 @@ def test_rollback_during_a_canary_ends_it_and_keeps_the_stable_version(three_ver
 
 def test_abort_canary_is_explicit_and_locked(three_versions):
     store = three_versions
-    promote(store, "echo", version=2, alias=LIVE_ALIAS, author="ann")
+    promote(store, "echo", version=2, alias=LIVE_ALIAS, author="ann", proof=PROOF)
     with pytest.raises(BadRequest, match="no canary to abort"):
         abort_canary(store, "echo", alias=LIVE_ALIAS, author="bob")
-    start_canary(store, "echo", version=3, weight=10, alias=LIVE_ALIAS, author="ann")
+    start_canary(store, "echo", version=3, weight=10, alias=LIVE_ALIAS, author="ann", proof=PROOF)
     moved = abort_canary(store, "echo", alias=LIVE_ALIAS, author="bob")
     assert (moved.version, moved.canary_version) == (2, None)
     assert moved.history[-1]["action"] == "canary-abort"

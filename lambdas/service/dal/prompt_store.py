@@ -87,6 +87,10 @@ class PromptStore:
         self._table = table
         self._use_case = use_case
 
+    @property
+    def use_case(self) -> str:
+        return self._use_case
+
     def _pk(self, prompt_id: str) -> str:
         return f"{self._use_case}#{prompt_id}"
 
@@ -214,9 +218,11 @@ class PromptStore:
         canary_weight: int = 0,
         auto_rollback: bool = True,
         note: str | None = None,
+        evidence: dict[str, Any] | None = None,
     ) -> PromptAlias:
         """Point `name` at `version` if nobody moved it since it was read as `current` (None: it must
-        not exist yet). A lost race raises AliasConflict instead of overwriting the other move."""
+        not exist yet). A lost race raises AliasConflict instead of overwriting the other move.
+        `evidence` (the eval record behind the move, or the reason it was forced) goes into the history."""
         history = current.history if current else []
         revision = (current.revision if current else 0) + 1
         entry = {"version": version, "at": _now(), "by": author, "action": action}
@@ -224,6 +230,8 @@ class PromptStore:
             entry["canary"] = {"version": canary_version, "weight": canary_weight, "auto_rollback": auto_rollback}
         if note:
             entry["note"] = note
+        if evidence:
+            entry["evidence"] = evidence
         item: dict[str, Any] = {
             "pk": self._pk(prompt_id),
             "sk": f"{ALIAS_PREFIX}{name}",

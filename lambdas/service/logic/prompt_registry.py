@@ -1,21 +1,106 @@
 """Registry operations people run (via `liftoff prompts ...`): promote, rollback, canary.
 Each one reads the alias, checks the target version exists, then moves the alias with an
-optimistic lock, so two concurrent moves never silently overwrite each other."""
+optimistic lock, so two concurrent moves never silently overwrite each other.
+
+A version reaches an alias (promote, canary) only with a `Proof`: the newest eval record of that exact
+version and content hash passed (a deployed registry counts real-model records only), or a person
+forced it with a reason. Either goes into the alias's history."""
 
 from __future__ import annotations
 
-from service.dal.prompt_store import LIVE_ALIAS, AliasConflict, PromptAlias, PromptStore
-from service.models.errors import BadRequest, PromptNotFound
+from dataclasses import dataclass
+from typing import Any
+
+from service.dal.prompt_store import LIVE_ALIAS, AliasConflict, PromptAlias, PromptStore, PromptVersion
+from service.models.errors import BadRequest, PromptNotFound, ServiceError
+from service.models.evidence import EvalEvidence
+
+# moves that change the version an alias serves (the others start or end a canary on it)
+_CANARY_ACTIONS = frozenset({"canary", "canary-abort", "auto-rollback"})
 
 
-def _require_version(store: PromptStore, prompt_id: str, version: int) -> None:
-    if store.get_version(prompt_id, version) is None:
+class EvidenceMissing(ServiceError):
+    """The version has no passing eval record for its content: evaluate it first (or force, with a reason)."""
+
+    status = 409
+    code = "EvidenceMissing"
+
+
+@dataclass(frozen=True)
+class Proof:
+    """Why a version may serve: its eval record (None when forced without one) and a person's reason."""
+
+    evidence: EvalEvidence | None
+    reason: str | None = None  # --force --reason TEXT
+
+    def history_entry(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {}
+        if self.evidence is not None:
+            e = self.evidence
+            entry |= {
+                "report": e.report,
+                "passed": e.passed,
+                "target": e.target,
+                "simulated": e.simulated,
+                "created": e.created,
+                "content_hash": e.content_hash,
+            }
+        if self.reason is not None:
+            entry |= {"forced": True, "reason": self.reason}
+        return entry
+
+
+def _require_version(store: PromptStore, prompt_id: str, version: int) -> PromptVersion:
+    found = store.get_version(prompt_id, version)
+    if found is None:
         latest = store.latest_version(prompt_id)
         hint = f"latest is v{latest.version}" if latest else "it has no versions: publish it first"
         raise PromptNotFound(f"prompt `{prompt_id}` has no version {version} ({hint})")
+    return found
 
 
-def promote(store: PromptStore, prompt_id: str, *, version: int, alias: str, author: str) -> PromptAlias:
+def eval_command(use_case: str, version: int, stage: str | None) -> str:
+    """The command that evaluates `version` where it will serve (and records the result there)."""
+    where = f" --target api --stage {stage}" if stage else ""
+    return f"liftoff eval run --use-case {use_case} --version {version}{where}"
+
+
+def accepted_evidence(store: PromptStore, found: PromptVersion, *, deployed: bool) -> list[EvalEvidence]:
+    """The version's eval records that count here, newest first: same content hash; on a deployed
+    registry, measured on a real model only (local mode accepts the simulator's, labelled as such)."""
+    return [
+        e
+        for e in store.list_evidence(found.prompt_id, found.version)
+        if e.content_hash == found.content_hash and (e.real_model or not deployed)
+    ]
+
+
+def prove(
+    store: PromptStore, prompt_id: str, version: int, *, stage: str | None, force_reason: str | None = None
+) -> Proof:
+    """The proof that `version` may serve, or EvidenceMissing naming the command to run. `stage` None is
+    local mode; `force_reason` overrides a missing or failing record (and is kept in the history)."""
+    found = _require_version(store, prompt_id, version)
+    records = accepted_evidence(store, found, deployed=stage is not None)
+    newest = records[0] if records else None
+    if force_reason is not None:
+        return Proof(newest, force_reason)
+    if newest is not None and newest.passed:
+        return Proof(newest)
+    command = eval_command(store.use_case, version, stage)
+    what = f"`{prompt_id}` v{version} (sha256:{found.content_hash[:12]})"
+    if newest is not None:
+        problem = f"the newest eval of {what} failed its exit criteria ({newest.report})"
+    else:
+        kind = "on a real model " if stage is not None else ""
+        problem = f"{what} has no eval record {kind}in {'the ' + stage if stage else 'the local'} registry"
+    raise EvidenceMissing(
+        f"{problem}: run `{command}` and promote it once it passes "
+        "(or override with --force --reason TEXT, which the alias history keeps)"
+    )
+
+
+def promote(store: PromptStore, prompt_id: str, *, version: int, alias: str, author: str, proof: Proof) -> PromptAlias:
     """Point `alias` at `version`; ends any canary on it."""
     _require_version(store, prompt_id, version)
     current = store.get_alias(prompt_id, alias)
@@ -26,27 +111,57 @@ def promote(store: PromptStore, prompt_id: str, *, version: int, alias: str, aut
         current=current,
         author=author,
         action="promote",
+        evidence=proof.history_entry(),
     )
 
 
-def rollback(store: PromptStore, prompt_id: str, *, alias: str, author: str) -> PromptAlias:
-    """Undo the alias's last move: during a canary, end the canary (the alias keeps its stable version);
-    otherwise point it back at the version it served before."""
+def served_versions(history: list[dict[str, Any]]) -> list[int]:
+    """The versions the alias served, oldest first, with the ones rolled back taken off: a rollback
+    steps back one entry of this list (v3 -> v2 -> v1), never toward the version it left."""
+    stack: list[int] = []
+    for entry in history:
+        version = int(entry["version"])
+        if entry["action"] in _CANARY_ACTIONS or (stack and stack[-1] == version):
+            continue
+        if entry["action"] == "rollback":
+            while stack and stack[-1] != version:
+                stack.pop()
+            if not stack:
+                stack.append(version)
+        else:
+            stack.append(version)
+    return stack
+
+
+def rollback(store: PromptStore, prompt_id: str, *, alias: str, author: str, to: int | None = None) -> PromptAlias:
+    """Step the alias back: during a canary, end the canary (the alias keeps its stable version);
+    otherwise point it at the version it served before the current one (each rollback one further
+    back), or at `to`."""
     current = store.get_alias(prompt_id, alias)
     if current is None:
         raise PromptNotFound(f"prompt `{prompt_id}` has no alias `{alias}`")
-    if current.canary_version is not None:
+    if current.canary_version is not None and to is None:
         return _end_canary(store, current, author=author, action="rollback")
-    earlier = [h["version"] for h in current.history[:-1] if h["version"] != current.version]
-    if not earlier:
-        raise BadRequest(f"alias `{alias}` of `{prompt_id}` has never pointed anywhere else: nothing to roll back to")
+    if to is None:
+        earlier = [v for v in served_versions(current.history) if v != current.version]
+        if not earlier:
+            raise BadRequest(
+                f"alias `{alias}` of `{prompt_id}` served no earlier version: nothing to roll back to "
+                "(pick one with --to N)"
+            )
+        to = earlier[-1]
+    elif to == current.version and current.canary_version is None:
+        raise BadRequest(f"alias `{alias}` of `{prompt_id}` already serves v{to}")
+    found = _require_version(store, prompt_id, to)
+    records = accepted_evidence(store, found, deployed=False)
     return store.move_alias(
         prompt_id,
         alias,
-        version=earlier[-1],
+        version=to,
         current=current,
         author=author,
         action="rollback",
+        evidence=Proof(records[0]).history_entry() if records else None,
     )
 
 
@@ -98,6 +213,7 @@ def start_canary(
     weight: int,
     alias: str,
     author: str,
+    proof: Proof,
     auto_rollback: bool = True,
 ) -> PromptAlias:
     """Send `weight` % of the alias's unpinned requests to `version`; the rest stay where they are."""
@@ -119,4 +235,5 @@ def start_canary(
         canary_version=version,
         canary_weight=weight,
         auto_rollback=auto_rollback,
+        evidence=proof.history_entry(),
     )

@@ -1,0 +1,176 @@
+"""Promotion needs evidence: promote and canary accept a version only with a passing eval record of that
+exact version and content hash (a deployed registry: from a real model), or --force with a reason kept
+in the history. Rollback steps back along what the alias served (v3, v2, v1), or --to N."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from liftoff import prompts_cli
+from service.dal.prompt_store import LIVE_ALIAS
+from service.logic.prompt_registry import (
+    EvidenceMissing,
+    Proof,
+    promote,
+    prove,
+    rollback,
+    served_versions,
+    start_canary,
+)
+from service.models.evidence import EvalEvidence
+
+from .test_prompts import spec
+
+
+@pytest.fixture
+def three(store):
+    for template in ("A {{word}}", "B {{word}}", "C {{word}}"):
+        store.publish(spec(template), author="dev")
+    return store
+
+
+def record(
+    store, version: int, *, passed=True, target="local", simulated=True, created="2026-01-01T00:00:00.000", **kw
+):
+    found = store.get_version("echo", version)
+    evidence = EvalEvidence(
+        use_case=store.use_case,
+        prompt_id="echo",
+        version=version,
+        content_hash=kw.pop("content_hash", found.content_hash),
+        model_id="m",
+        guardrail_id=None,
+        guardrail_version=None,
+        guardrail_applied=False,
+        target=target,
+        simulated=simulated,
+        git_commit=None,
+        eval_set_hash="e",
+        passed=passed,
+        criteria={},
+        report=kw.pop("report", f"reports/echo-v{version}/report.json"),
+        created=created,
+    )
+    store.record_evidence(evidence)
+    return evidence
+
+
+def test_a_version_without_a_record_is_refused_with_the_command_to_run(three):
+    with pytest.raises(EvidenceMissing, match=r"has no eval record in the local registry") as caught:
+        prove(three, "echo", 2, stage=None)
+    assert "`liftoff eval run --use-case support-triage --version 2`" in caught.value.message
+    assert "--force --reason" in caught.value.message
+
+
+def test_local_mode_accepts_the_simulators_record_a_deployed_registry_does_not(three):
+    simulated = record(three, 2)
+    assert prove(three, "echo", 2, stage=None).evidence == simulated
+    with pytest.raises(EvidenceMissing, match="no eval record on a real model in the sandbox registry") as caught:
+        prove(three, "echo", 2, stage="sandbox")
+    assert "--version 2 --target api --stage sandbox" in caught.value.message
+    real = record(three, 2, target="api", simulated=False, created="2026-01-01T00:00:01.000")
+    assert prove(three, "echo", 2, stage="sandbox").evidence == real
+
+
+def test_a_record_of_other_content_or_a_newer_failure_does_not_count(three):
+    # a record for v2's number but another content (another registry's v2, say)
+    record(three, 2, content_hash="0" * 64)
+    with pytest.raises(EvidenceMissing):
+        prove(three, "echo", 2, stage=None)
+    # an older pass is overruled by a newer failure of the same content
+    record(three, 2, created="2026-01-01T00:00:01.000")
+    record(three, 2, passed=False, created="2026-01-01T00:00:02.000", report="reports/failed/report.json")
+    with pytest.raises(
+        EvidenceMissing, match=r"newest eval .* failed its exit criteria \(reports/failed/report.json\)"
+    ):
+        prove(three, "echo", 2, stage=None)
+
+
+def test_the_evidence_or_the_forced_reason_goes_into_the_history(three):
+    evidence = record(three, 2)
+    promote(three, "echo", version=2, alias=LIVE_ALIAS, author="ann", proof=prove(three, "echo", 2, stage=None))
+    forced = prove(three, "echo", 3, stage=None, force_reason="hotfix: the regex broke prod")
+    start_canary(three, "echo", version=3, weight=10, alias=LIVE_ALIAS, author="bob", proof=forced)
+    history = three.get_alias("echo", LIVE_ALIAS).history
+    assert history[1]["evidence"] == {
+        "report": evidence.report,
+        "passed": True,
+        "target": "local",
+        "simulated": True,
+        "created": evidence.created,
+        "content_hash": evidence.content_hash,
+    }
+    assert history[2]["evidence"] == {"forced": True, "reason": "hotfix: the regex broke prod"}
+
+
+def test_each_rollback_steps_one_version_further_back(three):
+    # Given live promoted to v2, then to v3
+    proof = Proof(None, "test")
+    promote(three, "echo", version=2, alias=LIVE_ALIAS, author="a", proof=proof)
+    promote(three, "echo", version=3, alias=LIVE_ALIAS, author="a", proof=proof)
+    # When rolled back twice / Then v2, then v1; a third has nowhere to go
+    assert rollback(three, "echo", alias=LIVE_ALIAS, author="b").version == 2
+    assert rollback(three, "echo", alias=LIVE_ALIAS, author="b").version == 1
+    with pytest.raises(Exception, match="nothing to roll back to"):
+        rollback(three, "echo", alias=LIVE_ALIAS, author="b")
+    # and --to picks a version
+    assert rollback(three, "echo", alias=LIVE_ALIAS, author="b", to=3).version == 3
+
+
+def test_served_versions_skip_canary_moves_and_pop_rollbacks():
+    moves = [
+        {"action": "publish", "version": 1},
+        {"action": "promote", "version": 2},
+        {"action": "canary", "version": 2},
+        {"action": "rollback", "version": 2},  # ended the canary
+        {"action": "promote", "version": 3},
+        {"action": "rollback", "version": 2},
+    ]
+    assert served_versions(moves) == [1, 2]
+
+
+@pytest.fixture
+def cli(three, monkeypatch):
+    """`liftoff prompts ...` against the moto registry (local mode's place)."""
+    monkeypatch.setattr(prompts_cli, "open_store", lambda use_case, stage: three)
+    monkeypatch.setenv("LIFTOFF_AUTHOR", "ann")
+
+    def run(*args: str):
+        return CliRunner().invoke(prompts_cli.prompts, list(args))
+
+    return run
+
+
+def test_promote_refuses_then_accepts_and_force_needs_a_reason(cli, three):
+    refused = cli("promote", "echo", "2")
+    assert refused.exit_code == 1 and "liftoff eval run --use-case support-triage --version 2" in refused.output
+    assert "Traceback" not in refused.output
+    assert "needs --reason" in cli("promote", "echo", "2", "--force").output
+    record(three, 2)
+    accepted = cli("promote", "echo", "2")
+    assert accepted.exit_code == 0, accepted.output
+    assert "live -> v2" in accepted.output and "eval PASS on local (the Bedrock simulator)" in accepted.output
+    forced = cli("promote", "echo", "--version", "3", "--force", "--reason", "customer escalation")
+    assert forced.exit_code == 0 and "forced by ann: customer escalation" in forced.output
+
+
+def test_history_shows_the_canary_and_the_evidence_of_each_move(cli, three):
+    record(three, 2)
+    assert cli("canary", "echo", "--version", "2", "--weight", "25").exit_code == 0
+    text = cli("history", "echo").output
+    assert "canary        -> v1  by ann  canary v2 at 25%  eval PASS on local (simulator) reports/echo-v2" in text
+
+
+def test_pending_lists_what_was_published_since_live_and_canary_pending_proves_each(cli, three):
+    # Given live on v1 and v3 the latest (a deploy published it)
+    rows = json.loads(cli("pending", "--json").output)
+    assert [(r["prompt_id"], r["version"], r["live"], r["evidence"]) for r in rows] == [("echo", 3, 1, None)]
+    # When the deploy gate starts its canary before the eval passed / Then it refuses, naming the command
+    refused = cli("canary", "--pending", "--weight", "10", "--stage", "sandbox")
+    assert refused.exit_code == 1 and "--version 3 --target api --stage sandbox" in refused.output
+    record(three, 3)
+    started = cli("canary", "--pending", "--weight", "10")
+    assert started.exit_code == 0, started.output
+    assert three.get_alias("echo", LIVE_ALIAS).canary_version == 3
+    assert "nothing pending" in cli("pending").output
