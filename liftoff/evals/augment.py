@@ -166,32 +166,60 @@ def _changed(rewrite: Kind, text: str, rng: random.Random, tries: int = 10) -> s
     return out
 
 
-def variant(case: EvalCase, kind: str, seed: int, variables: list[str] | None = None) -> EvalCase:
+def _fit(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters at the last line or word break before it."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    for stop in ("\n", " "):
+        if stop in cut[limit // 2 :]:
+            return cut[: cut.rindex(stop)].rstrip()
+    return cut
+
+
+# A case's rewritten variable must fit the prompt's `max_length`, or it tests the length limit and not the
+# prompt: the long paste is made as long as the limit allows; any other variant still over it is kept as
+# what it is, a case the API must refuse (400 VariableTooLong), tagged `aug:over-limit`.
+OVER_LIMIT_ERROR = "VariableTooLong"
+FITTED_KINDS = {"long_padding"}
+
+
+def variant(
+    case: EvalCase, kind: str, seed: int, variables: list[str] | None = None, limits: dict[str, int] | None = None
+) -> EvalCase:
     rewrite, class_tag = KINDS[kind]
     rng = random.Random(f"{seed}:{case.id}:{kind}")  # a str seed is hashed with SHA-512: stable across runs
     tags = [t for t in case.tags if t != "clean"]
     tags += [t for t in (class_tag, f"aug:{kind}") if t not in tags]
-    return case.model_copy(
-        update={
-            "id": f"{case.id}~{kind}",
-            "variables": {
-                name: _changed(rewrite, value, rng) if variables is None or name in variables else value
-                for name, value in case.variables.items()
-            },
-            "tags": tags,
-            "source": case.id,
-        }
-    )
+    limits = limits or {}
+    values = {}
+    for name, value in case.variables.items():
+        out = _changed(rewrite, value, rng) if variables is None or name in variables else value
+        if name in limits and kind in FITTED_KINDS and len(value) <= limits[name]:
+            out = _fit(out, limits[name])
+        values[name] = out
+    over = [name for name, value in values.items() if name in limits and len(value) > limits[name]]
+    update = {"id": f"{case.id}~{kind}", "variables": values, "tags": tags, "source": case.id}
+    if over and not case.expect_error:
+        update |= {"expect_error": OVER_LIMIT_ERROR, "checks": [], "tags": [*tags, "aug:over-limit"]}
+    return case.model_copy(update=update)
 
 
-def augment(clean: list[EvalCase], *, seed: int, per_case: int, variables: list[str] | None = None) -> list[EvalCase]:
+def augment(
+    clean: list[EvalCase],
+    *,
+    seed: int,
+    per_case: int,
+    variables: list[str] | None = None,
+    limits: dict[str, int] | None = None,
+) -> list[EvalCase]:
     """`per_case` variants of each clean case, the kinds taken in turn so that every kind is used
-    about equally and every case gets different ones."""
+    about equally and every case gets different ones. `limits`: each variable's `max_length` in the prompt."""
     if not 1 <= per_case <= len(KINDS):
         raise ValueError(f"per_case must be 1..{len(KINDS)}")
     kinds = list(KINDS)
     out = []
     for index, case in enumerate(clean):
         for k in range(per_case):
-            out.append(variant(case, kinds[(index * per_case + k) % len(kinds)], seed, variables))
+            out.append(variant(case, kinds[(index * per_case + k) % len(kinds)], seed, variables, limits))
     return out

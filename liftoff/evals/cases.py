@@ -24,6 +24,7 @@ from liftoff import REPO_ROOT
 from liftoff.config import display_path, format_validation_error, read_yaml
 from liftoff.errors import ConfigError
 from liftoff.evals.checks import Check
+from service.models.prompt import PromptSpec
 
 EVALS_DIR = REPO_ROOT / "evals"
 CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~:-]{0,127}$")
@@ -113,7 +114,8 @@ def load_suite(use_case: str, root: Path = REPO_ROOT) -> Suite:
     return suite.model_copy(update={"output_schemas": schemas})
 
 
-def read_cases(path: Path) -> list[EvalCase]:
+def read_numbered_cases(path: Path) -> list[tuple[str, EvalCase]]:
+    """The cases of one .jsonl file, each with where it stands (`evals/x/clean.jsonl:12`)."""
     cases = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip() or line.lstrip().startswith("//"):
@@ -124,11 +126,41 @@ def read_cases(path: Path) -> list[EvalCase]:
         except ValueError as exc:
             raise ConfigError(f"{where}: not valid JSON: {exc}") from exc
         try:
-            cases.append(_CASE.validate_python(data))
+            cases.append((where, _CASE.validate_python(data)))
         except ValidationError as exc:
             detail = format_validation_error(path, exc).split("\n", 1)[1]
             raise ConfigError(f"{where}: case {data.get('id', '?')!r} is malformed\n{detail}") from exc
     return cases
+
+
+def read_cases(path: Path) -> list[EvalCase]:
+    return [case for _, case in read_numbered_cases(path)]
+
+
+def check_case_variables(where: str, case: EvalCase, prompts: dict[str, PromptSpec], default_prompt: str) -> None:
+    """A case's variables must be the ones its prompt declares (a misspelt `qestion` was found only at run time,
+    as an error case). A case that expects an error (`expect_error`) may break the rule on purpose."""
+    prompt_id = case.prompt_id or default_prompt
+    spec = prompts.get(prompt_id)
+    if spec is None:
+        known = ", ".join(sorted(prompts)) or "none"
+        raise ConfigError(f"{where}: case {case.id!r} names prompt `{prompt_id}`, which does not exist (prompts: {known})")
+    if case.expect_error:
+        return
+    declared = {v.name: v for v in spec.variables}
+    unknown = sorted(set(case.variables) - set(declared))
+    missing = sorted(v.name for v in spec.variables if v.required and v.name not in case.variables)
+    takes = ", ".join(declared) or "no variables"
+    if unknown:
+        raise ConfigError(
+            f"{where}: case {case.id!r} has variable(s) {', '.join(unknown)} that prompt `{prompt_id}` does not declare "
+            f"(it takes: {takes}); fix the name, or set expect_error if the case tests that refusal"
+        )
+    if missing:
+        raise ConfigError(
+            f"{where}: case {case.id!r} lacks required variable(s) {', '.join(missing)} of prompt `{prompt_id}` "
+            f"(it takes: {takes}); add them, or set expect_error if the case tests that refusal"
+        )
 
 
 def load_cases(use_case: str, *, files: list[str] | None = None, root: Path = REPO_ROOT) -> list[EvalCase]:
@@ -137,12 +169,17 @@ def load_cases(use_case: str, *, files: list[str] | None = None, root: Path = RE
     if not directory.is_dir():
         raise ConfigError(f"no eval set for {use_case}: create {display_path(directory)}/ (suite.yaml, *.jsonl)")
     paths = sorted(directory.glob("*.jsonl")) if not files else [directory / f for f in files]
+    from liftoff.usecases import load_use_case
+
+    prompts = {spec.prompt_id: spec for spec in load_use_case(use_case, root).prompts}
+    default_prompt = load_suite(use_case, root).prompt_id
     cases: list[EvalCase] = []
     seen: dict[str, Path] = {}
     for path in paths:
         if not path.exists():
             raise ConfigError(f"{display_path(path)}: file not found")
-        for case in read_cases(path):
+        for where, case in read_numbered_cases(path):
+            check_case_variables(where, case, prompts, default_prompt)
             if case.id in seen:
                 raise ConfigError(f"{display_path(path)}: case id {case.id!r} is also in {display_path(seen[case.id])}")
             seen[case.id] = path

@@ -627,11 +627,15 @@ def augment_command(use_case: str, seed: int, per_case: int, check: bool) -> Non
         raise click.ClickException(str(exc)) from exc
     if not clean:
         raise click.ClickException(f"no case tagged `clean` in {directory}/*.jsonl to derive variants from")
+    from liftoff.usecases import load_use_case
+
     try:
-        rewritten = load_suite(use_case).augment_variables
+        suite = load_suite(use_case)
+        spec = next(p for p in load_use_case(use_case).prompts if p.prompt_id == suite.prompt_id)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    variants = augment(clean, seed=seed, per_case=per_case, variables=rewritten)
+    limits = {v.name: v.max_length for v in spec.variables}  # variants fit the prompt's own limits
+    variants = augment(clean, seed=seed, per_case=per_case, variables=suite.augment_variables, limits=limits)
     text = "".join(v.to_line() + "\n" for v in variants)
     target = directory / GENERATED_FILE
     if check:

@@ -100,3 +100,63 @@ def test_the_api_target_says_plainly_when_the_stage_has_no_api_key(monkeypatch):
     )
     with pytest.raises(click.ClickException, match="API-key auth only"):
         cli.api_endpoint("support-triage", "prod")
+
+
+@pytest.fixture
+def scaffolded(tmp_path):
+    """A new use case as `liftoff new-use-case` writes it (its question variable: max_length 1000)."""
+    import shutil
+
+    from liftoff import REPO_ROOT
+    from liftoff.scaffold import new_use_case
+
+    for folder in ("usecases", "prompts", "evals"):
+        shutil.copytree(REPO_ROOT / folder, tmp_path / folder)
+    new_use_case("faq-bot", root=tmp_path)
+    return tmp_path
+
+
+def test_a_misspelt_case_variable_is_refused_at_load_naming_file_line_and_the_declared_ones(scaffolded):
+    # Given a case whose variable is misspelt (`qestion`), on line 2
+    path = scaffolded / "evals" / "faq-bot" / "clean.jsonl"
+    lines = path.read_text().splitlines()
+    case = json.loads(lines[1])
+    case["variables"]["qestion"] = case["variables"].pop("question")
+    lines[1] = json.dumps(case)
+    path.write_text("\n".join(lines) + "\n")
+    # When the cases load, Then the error names the file and line, the variable and what the prompt takes
+    with pytest.raises(ConfigError) as err:
+        load_cases("faq-bot", root=scaffolded)
+    message = str(err.value)
+    assert "evals/faq-bot/clean.jsonl:2: case " in message.splitlines()[0]
+    assert "qestion" in message and "it takes: question" in message
+    # and a case that tests the refusal on purpose (expect_error) is allowed to
+    case["expect_error"] = "UnknownVariable"
+    lines[1] = json.dumps(case)
+    path.write_text("\n".join(lines) + "\n")
+    assert load_cases("faq-bot", root=scaffolded)
+
+
+def test_augmented_variants_fit_the_prompts_limits_or_expect_the_refusal(scaffolded):
+    from liftoff.evals.augment import OVER_LIMIT_ERROR
+    from liftoff.usecases import load_use_case
+
+    # Given the scaffold's cases and its prompt's limit (question: 1000 characters)
+    spec = load_use_case("faq-bot", scaffolded).prompts[0]
+    limits = {v.name: v.max_length for v in spec.variables}
+    clean = load_cases("faq-bot", root=scaffolded)
+    near_limit = clean[0].model_copy(
+        update={"id": "long-1", "variables": {**clean[0].variables, "question": "why " * 249}}
+    )  # 996 characters: an appended injection goes over
+    # When every kind is generated with the limits
+    variants = augment([*clean, near_limit], seed=7, per_case=len(KINDS), limits=limits)
+    # Then the long paste is as long as the limit allows (it was 3,594 characters), and a variant still over
+    # the limit is a case the API must refuse, not an error counted against the answers
+    padded = [v for v in variants if v.id.endswith("~long_padding")]
+    assert all(len(v.variables["question"]) <= limits["question"] for v in padded)
+    assert max(len(v.variables["question"]) for v in padded) > limits["question"] // 2
+    over = [v for v in variants if any(len(v.variables[k]) > n for k, n in limits.items() if k in v.variables)]
+    assert over and all(v.expect_error == OVER_LIMIT_ERROR and "aug:over-limit" in v.tags for v in over)
+    assert all(v.checks == [] for v in over)
+    fitting = [v for v in variants if v not in over]
+    assert all(not v.expect_error for v in fitting)
