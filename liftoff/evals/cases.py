@@ -144,7 +144,9 @@ def check_case_variables(where: str, case: EvalCase, prompts: dict[str, PromptSp
     spec = prompts.get(prompt_id)
     if spec is None:
         known = ", ".join(sorted(prompts)) or "none"
-        raise ConfigError(f"{where}: case {case.id!r} names prompt `{prompt_id}`, which does not exist (prompts: {known})")
+        raise ConfigError(
+            f"{where}: case {case.id!r} names prompt `{prompt_id}`, which does not exist (prompts: {known})"
+        )
     if case.expect_error:
         return
     declared = {v.name: v for v in spec.variables}
