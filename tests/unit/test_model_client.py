@@ -1,10 +1,11 @@
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import EndpointConnectionError
 
 from liftoff.local.bedrock_simulator import triage_answer
 from service.dal.model_client import ModelClient
-from service.models.errors import ModelError, ModelThrottled, ModelTimeout
+from service.models.errors import Misconfigured, ModelError, ModelRejectedInput, ModelThrottled, ModelTimeout
 
 MODEL = "us.amazon.nova-micro-v1:0"
 
@@ -102,7 +103,99 @@ def test_converse_goes_through_the_models_application_inference_profile():
 def test_an_unknown_profile_is_not_found_in_the_simulator(simulator_url):
     bedrock = boto3.client("bedrock-runtime", endpoint_url=simulator_url, region_name="us-east-1")
     unknown = "arn:aws:bedrock:us-east-1:000000000000:application-inference-profile/nope"
-    with pytest.raises(Exception, match="was not found"):
+    with pytest.raises(Misconfigured) as err:
         ModelClient(bedrock, profiles={MODEL: unknown}).converse(
             model_id=MODEL, user_text="hi", system=None, inference={}
         )
+    # Bedrock's text (quoting the profile) is for the log; the caller is told what to do
+    assert "was not found" in err.value.detail and unknown not in err.value.message
+
+
+ACCOUNT = "123456789012"
+ROLE_ARN = f"arn:aws:sts::{ACCOUNT}:assumed-role/liftoff-support-triage-prod-invoke/fn"
+PROFILE_ARN = f"arn:aws:bedrock:us-east-1:{ACCOUNT}:application-inference-profile/abc123"
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "message", "error_type"),
+    [
+        (
+            "AccessDeniedException",
+            403,
+            f"User: {ROLE_ARN} is not authorized to perform: bedrock:InvokeModel on resource: {PROFILE_ARN}",
+            Misconfigured,
+        ),
+        ("InternalServerException", 500, f"Internal failure while invoking {PROFILE_ARN}", ModelError),
+        (
+            "ValidationException",
+            400,
+            f"Invocation of model ID {PROFILE_ARN} in account {ACCOUNT} failed: input is too long",
+            ModelRejectedInput,
+        ),
+    ],
+)
+def test_bedrocks_error_text_goes_to_the_detail_never_the_message(code, status, message, error_type):
+    # Given Bedrock answering with an error whose text names the account, the role and the profile
+    from botocore.stub import Stubber
+
+    bedrock = boto3.client("bedrock-runtime", region_name="us-east-1")
+    stub = Stubber(bedrock)
+    stub.add_client_error("converse", service_error_code=code, service_message=message, http_status_code=status)
+    # When the model is called
+    with stub, pytest.raises(error_type) as err:
+        ModelClient(bedrock, profiles={MODEL: PROFILE_ARN}).converse(
+            model_id=MODEL, user_text="hi", system=None, inference={}
+        )
+    # Then what the caller sees names neither, and the log's detail keeps Bedrock's text
+    assert ACCOUNT not in err.value.message and "arn:" not in err.value.message
+    assert err.value.detail == f"{code}: {message}"
+    if error_type is ModelRejectedInput:  # what is wrong with the input is still said
+        assert "input is too long" in err.value.message
+
+
+def test_an_unreachable_endpoint_does_not_quote_its_url():
+    # Given an endpoint URL that holds the profile's ARN (botocore puts the model id in the path)
+    class Unreachable:
+        def converse(self, **request):
+            raise EndpointConnectionError(endpoint_url=f"https://bedrock-runtime/model/{request['modelId']}/converse")
+
+    with pytest.raises(ModelError) as err:
+        ModelClient(Unreachable(), profiles={MODEL: PROFILE_ARN}).converse(
+            model_id=MODEL, user_text="hi", system=None, inference={}
+        )
+    assert "unreachable" in err.value.message and ACCOUNT not in err.value.message
+    assert PROFILE_ARN in err.value.detail
+
+
+def test_a_timed_out_attempt_is_still_counted_when_the_next_attempts_cannot_connect():
+    # Given an endpoint that takes the first connection and never answers, then stops listening
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    held = []
+
+    def take_one_then_close():
+        conn, _ = listener.accept()
+        held.append(conn)
+        listener.close()  # later attempts are refused: EndpointConnectionError
+
+    threading.Thread(target=take_one_then_close, daemon=True).start()
+    bedrock = boto3.client(
+        "bedrock-runtime",
+        endpoint_url=f"http://127.0.0.1:{listener.getsockname()[1]}",
+        region_name="us-east-1",
+        config=Config(read_timeout=0.3, connect_timeout=0.3, retries={"mode": "standard", "total_max_attempts": 3}),
+    )
+    try:
+        # When the model is called (a read timeout, then two refused connections)
+        with pytest.raises(ModelError) as err:
+            ModelClient(bedrock).converse(model_id=MODEL, user_text="hi", system=None, inference={})
+    finally:
+        for conn in held:
+            conn.close()
+    # Then the abandoned attempt, which Bedrock may have run and billed, is still on the error
+    assert err.value.abandoned_attempts == 1
+    assert "unreachable" in err.value.message

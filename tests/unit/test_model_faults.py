@@ -69,17 +69,20 @@ def test_a_hung_model_gets_exactly_max_attempts_and_a_json_504_inside_the_budget
 
 
 def test_timed_out_attempts_are_charged_at_a_pessimistic_estimate(faulty_call, spend_table, triage, printed):
-    # Given a model that never answers (each abandoned attempt may still be billed by Bedrock)
+    # Given a model that never answers (each abandoned attempt may still be billed by Bedrock, guardrail included)
     message = "refund [[sim:timeout]]"
     status, _ = faulty_call({"prompt_id": "triage", "variables": {"message": message}})
     assert status == 504
-    # Then each attempt is charged: input from the rendered text, output at max_tokens
+    # Then each attempt is charged: input from the rendered text, output at max_tokens, and the guardrail's
+    # text units of both at every priced policy
+    settings = get_settings()
     prompt = triage.prompts[0]
     rendered = render_prompt(prompt, {"message": message})
     one = abandoned_attempt_cost_usd(
         triage.prices[prompt.model_id],
         prompt_chars=len(rendered.user_text) + len(rendered.system or ""),
         max_tokens=prompt.inference.max_tokens,
+        guardrail_per_unit=settings.guardrail_prices,
     )
     spend, requests = spent(spend_table)
     assert requests == 1
@@ -91,6 +94,11 @@ def test_timed_out_attempts_are_charged_at_a_pessimistic_estimate(faulty_call, s
         pytest.approx(float(spend))
     ]
     assert line["abandoned_attempts"] == 3 and line["error_code"] == "ModelTimeout"
+    # and an abandoned attempt is never charged less than the same message costs when answered (the guardrail
+    # is most of it: before, three abandoned attempts were charged less than one answered call)
+    status, body = faulty_call({"prompt_id": "triage", "variables": {"message": "refund"}})
+    assert status == 200 and settings.guardrail is not None
+    assert one >= body["cost_usd"]
 
 
 @pytest.mark.parametrize(

@@ -47,6 +47,25 @@ def test_a_schema_that_does_not_compile_fails_naming_the_file_and_field(tmp_path
     assert "not a valid JSON Schema 2020-12 at type" in str(err.value)
 
 
+def test_a_schema_whose_ref_cannot_be_resolved_fails_naming_the_file_field_and_ref(tmp_path):
+    # Given a schema check_schema accepts, with a dangling local $ref and a remote one the function cannot fetch
+    dangling = {**SCHEMA, "properties": {"category": {"$ref": "#/$defs/category"}}}
+    remote = {**SCHEMA, "properties": {"category": {"$ref": "https://example.com/category.json"}}}
+    for name, schema in (("dangling", dangling), ("remote", remote)):
+        # When the prompt is loaded (synth, liftoff prompts) / Then it is refused, naming where
+        with pytest.raises(ConfigError) as err:
+            load_prompt_file(prompt_file(tmp_path, {"format": "json", "schema": schema}, name=name))
+        assert f"{name}.yaml" in str(err.value) and "field `output`" in str(err.value)
+        assert "`$ref` that cannot be resolved: /properties/category:" in str(err.value)
+    # and references that do resolve, nested resources with their own $id included, are accepted
+    fine = {
+        **SCHEMA,
+        "$defs": {"category": {"enum": ["billing", "other"]}, "nested": {"$id": "urn:n", "$defs": {"x": {}}}},
+        "properties": {"category": {"$ref": "#/$defs/category"}, "n": {"$ref": "urn:n#/$defs/x"}},
+    }
+    assert load_prompt_file(prompt_file(tmp_path, {"format": "json", "schema": fine}, name="fine")).output.schema_
+
+
 def test_json_needs_a_schema_and_a_schema_needs_json(tmp_path):
     with pytest.raises(ConfigError, match="needs a `schema`"):
         load_prompt_file(prompt_file(tmp_path, {"format": "json"}))

@@ -4,18 +4,22 @@ onto the service's error hierarchy so the handler never sees a botocore exceptio
 from __future__ import annotations
 
 import json
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import (
-    ClientError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    ReadTimeoutError,
-)
+from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
 
-from service.models.errors import Misconfigured, ModelError, ModelRejectedInput, ModelThrottled, ModelTimeout
+from service.models.errors import (
+    Misconfigured,
+    ModelError,
+    ModelRejectedInput,
+    ModelThrottled,
+    ModelTimeout,
+    ServiceError,
+    with_detail,
+)
 
 _THROTTLED = {"ThrottlingException", "ModelNotReadyException", "ServiceQuotaExceededException"}
 _TIMEOUT = {"ModelTimeoutException"}
@@ -124,7 +128,7 @@ def _messages(user_text: str, repair: Repair | None) -> list[dict]:
 def _as_object(text: str) -> dict:
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     return value if isinstance(value, dict) else {"value": value}
 
@@ -225,16 +229,11 @@ class ModelClient:
         self._timed_out = 0  # one request at a time per execution environment
         try:
             response = self._client.converse(**request)
-        except ClientError as exc:
-            error = _map_client_error(exc, model_id)
-            error.abandoned_attempts = self._timed_out
+        except (ClientError, BotoCoreError, RecursionError) as exc:
+            error = _map_error(exc, model_id)
+            # every attempt that timed out before this error may have been run, and billed, by Bedrock
+            error.abandoned_attempts += self._timed_out
             raise error from exc
-        except (ReadTimeoutError, ConnectTimeoutError) as exc:
-            error = ModelTimeout(f"model {model_id} did not answer in time")
-            error.abandoned_attempts = self._timed_out
-            raise error from exc
-        except EndpointConnectionError as exc:
-            raise ModelError(f"the model endpoint is unreachable: {exc}") from exc
 
         blocks = response["output"]["message"]["content"]
         usage = response["usage"]
@@ -260,22 +259,44 @@ class ModelClient:
         )
 
 
-def _map_client_error(exc: ClientError, model_id: str) -> Exception:
+def _map_error(exc: Exception, model_id: str) -> ServiceError:
     """Bedrock's errors onto the service's: throttling and timeouts (retry later, or the fallback),
     the request's own fault (4xx: no fallback, the same input fails on any model), the deployment's
-    (access, a missing profile), and the model's (5xx: the fallback may answer)."""
+    (access, a missing profile), and the model's (5xx, an unreachable endpoint: the fallback may answer).
+    The caller sees the code and what to do; Bedrock's own text (it can quote the account id, the role's
+    ARN, the profile's ARN in an endpoint URL) is the error's `detail`, for the log."""
+    if isinstance(exc, (ReadTimeoutError, ConnectTimeoutError)):
+        return with_detail(ModelTimeout(f"model {model_id} did not answer in time"), str(exc))
+    if isinstance(exc, RecursionError):  # botocore could not parse an answer nested too deeply: billed all the same
+        error = ModelError(f"model {model_id} sent an answer nested too deeply to read")
+        error.abandoned_attempts = 1  # charged at the timed-out attempt's estimate: its usage is unreadable
+        return error
+    if not isinstance(exc, ClientError):  # endpoint unreachable, connection dropped
+        return with_detail(ModelError(f"model {model_id} endpoint is unreachable; retry later"), str(exc))
     code = exc.response.get("Error", {}).get("Code", "Unknown")
     detail = exc.response.get("Error", {}).get("Message", "")
     status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 500)
     if code in _THROTTLED:
-        return ModelThrottled(f"model {model_id} is throttling requests; retry with backoff")
-    if code in _TIMEOUT:
-        return ModelTimeout(f"model {model_id} timed out")
-    if code in _MISCONFIGURED:
-        return Misconfigured(
-            f"this deployment cannot call model {model_id} ({code}: {detail}); enable model access in Bedrock "
+        error: ServiceError = ModelThrottled(f"model {model_id} is throttling requests; retry with backoff")
+    elif code in _TIMEOUT:
+        error = ModelTimeout(f"model {model_id} timed out")
+    elif code in _MISCONFIGURED:
+        error = Misconfigured(
+            f"this deployment cannot call model {model_id} ({code}); enable model access in Bedrock "
             "for this account and Region (`liftoff preflight` says which), or redeploy"
         )
-    if code == "ValidationException" or 400 <= status < 500:
-        return ModelRejectedInput(f"model {model_id} refused the request: {detail or code}")
-    return ModelError(f"model {model_id} failed: {code}: {detail}".rstrip(": "))
+    elif code == "ValidationException" or 400 <= status < 500:
+        # what is wrong with the input is the caller's to know ("Input is too long"), without any ARN or account
+        error = ModelRejectedInput(f"model {model_id} refused the request: {_without_identifiers(detail) or code}")
+    else:
+        error = ModelError(f"model {model_id} failed ({code})")
+    return with_detail(error, f"{code}: {detail}")
+
+
+_ARN = re.compile(r"arn:aws[\w-]*:[^\s\"',;)]+")
+_ACCOUNT_ID = re.compile(r"(?<!\d)\d{12}(?!\d)")
+
+
+def _without_identifiers(text: str) -> str:
+    """`text` with ARNs and 12-digit account ids replaced by placeholders."""
+    return _ACCOUNT_ID.sub("<account>", _ARN.sub("<arn>", text))

@@ -231,6 +231,8 @@ def _invalid_request(message: str, request_id: str) -> dict:
 def _service_error(exc: ServiceError, request_id: str) -> dict:
     log = logger.warning if exc.status >= 500 else logger.info
     fields = {"status": exc.status, "error_code": exc.code, "reason": exc.message}
+    if exc.detail:  # what AWS said (account ids, ARNs): the log's, never the caller's
+        fields["detail"] = exc.detail
     if exc.cost_usd:  # billed anyway (a guardrail block, timed-out attempts): the cost metrics must see it
         _count_cost(exc.cost_usd, exc.spent_today_usd)
         fields.update(

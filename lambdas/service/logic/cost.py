@@ -1,9 +1,10 @@
-"""Cost of one model call from its token usage and the model's price (USD per 1,000 tokens)."""
+"""Cost of model calls from their token usage and the model's price (USD per 1,000 tokens), and the
+bill of one request (every call it was billed for)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 
@@ -54,11 +55,53 @@ def guardrail_cost_usd(units: Mapping[str, int], per_unit: Mapping[str, float]) 
 # Pessimistic token estimate for a prompt no usage came back for: English runs about 4 characters a
 # token; counting 3 overestimates, so the spend cap errs on the side of stopping early.
 CHARS_PER_TOKEN_ESTIMATE = 3
+# ...and for the guardrail's side of it, the other way round: an output token taken as 6 characters
+# (English averages about 4) overestimates the text units the guardrail evaluated on the answer.
+CHARS_PER_OUTPUT_TOKEN_ESTIMATE = 6
+GUARDRAIL_TEXT_UNIT_CHARS = 1000  # a guardrail text unit is up to 1,000 characters
 
 
-def abandoned_attempt_cost_usd(price: ModelPrice, *, prompt_chars: int, max_tokens: int) -> float:
+def abandoned_attempt_cost_usd(
+    price: ModelPrice, *, prompt_chars: int, max_tokens: int, guardrail_per_unit: Mapping[str, float] | None = None
+) -> float:
     """What one timed-out attempt may have cost: Bedrock can finish and bill a request whose client
     gave up, and reports no usage for it. Input estimated from the rendered text, output at the most
-    the prompt allows (`max_tokens`)."""
+    the prompt allows (`max_tokens`); with a guardrail attached (`guardrail_per_unit`: USD per text unit
+    by policy), the text units of the input and of that longest answer, at every priced policy."""
     input_tokens = -(-prompt_chars // CHARS_PER_TOKEN_ESTIMATE)
-    return call_cost_usd(price, input_tokens=input_tokens, output_tokens=max_tokens)
+    cost = call_cost_usd(price, input_tokens=input_tokens, output_tokens=max_tokens)
+    if guardrail_per_unit:
+        units = -(-prompt_chars // GUARDRAIL_TEXT_UNIT_CHARS) + -(
+            -(max_tokens * CHARS_PER_OUTPUT_TOKEN_ESTIMATE) // GUARDRAIL_TEXT_UNIT_CHARS
+        )
+        cost += units * sum(guardrail_per_unit.values())
+    return round(cost, 10)
+
+
+class BilledReply(Usage, Protocol):
+    guardrail_units: Mapping[str, int]
+
+
+@dataclass
+class Bill:
+    """Every model call one request was billed for, or may have been, kept as each call ends: whatever
+    ends the request (an answer, an error, an unexpected exception) is charged in full from here."""
+
+    guardrail_prices: Mapping[str, float]  # USD per text unit, by guardrail policy
+    replies: list = field(default_factory=list)  # every answered call (service.dal.model_client.ModelReply)
+    abandoned_attempts: int = 0  # timed-out attempts, charged at an estimate
+    _usd: float = 0.0
+
+    def answered(self, price: ModelPrice, reply: BilledReply) -> None:
+        """A call that answered: its tokens and guardrail units."""
+        self.replies.append(reply)
+        self._usd += reply_cost_usd(price, reply) + guardrail_cost_usd(reply.guardrail_units, self.guardrail_prices)
+
+    def abandoned(self, attempts: int, estimate_usd: float) -> None:
+        """Attempts that timed out (or answered unreadably), each at `estimate_usd`."""
+        self.abandoned_attempts += attempts
+        self._usd += attempts * estimate_usd
+
+    @property
+    def cost_usd(self) -> float:
+        return round(self._usd, 10)

@@ -20,7 +20,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from service.dal.model_client import ModelClient, ModelReply, Repair, StructuredOutput
 from service.dal.spend_counter import SpendCounter, SpendCounterUnavailable
-from service.logic.cost import ModelPrice, abandoned_attempt_cost_usd, guardrail_cost_usd, reply_cost_usd
+from service.logic.cost import Bill, ModelPrice, abandoned_attempt_cost_usd
 from service.logic.output_contract import Answer, ask
 from service.logic.prompt_resolver import PromptResolver
 from service.logic.render import render_prompt
@@ -29,7 +29,6 @@ from service.models.errors import (
     Misconfigured,
     ModelContentFiltered,
     ModelError,
-    ModelOutputInvalid,
     ModelThrottled,
     ModelTimeout,
     ServiceError,
@@ -90,64 +89,25 @@ def _invoke_version(
             f"prompt {prompt.prompt_id} v{prompt.version} uses model {model_id}, which this deployment may not "
             f"call; add it to `models.allowed` in the use-case config and redeploy"
         )
-    price = _price(deps, model_id)
+    _price(deps, model_id)
     rendered = render_prompt(prompt.spec, request.variables)
-    inference = prompt.spec.inference.to_converse()
-    prompt_chars = len(rendered.user_text) + len(rendered.system or "")
-    abandoned_usd = 0.0  # estimated cost of attempts that timed out (Bedrock may have billed them)
-
-    def call(model: str) -> Answer:
-        def one_call(structured: StructuredOutput | None, repair: Repair | None) -> ModelReply:
-            nonlocal abandoned_usd
-            try:
-                reply = deps.model.converse(
-                    model_id=model,
-                    user_text=rendered.user_text,
-                    system=rendered.system,
-                    inference=inference,
-                    structured=structured,
-                    repair=repair,
-                )
-            except ServiceError as exc:
-                abandoned_usd += exc.abandoned_attempts * _abandoned_attempt_usd(deps, model, prompt_chars, inference)
-                raise
-            abandoned_usd += reply.abandoned_attempts * _abandoned_attempt_usd(deps, model, prompt_chars, inference)
-            return reply
-
-        return ask(one_call, prompt.spec.output, deps.settings.structured_output.get(model, "none"))
-
-    fallback_from = None
+    bill = Bill(deps.settings.guardrail_prices)
     try:
-        try:
-            answer = call(model_id)
-        except (ModelThrottled, ModelError, ModelTimeout) as exc:  # never a client error: no model takes that input
-            fallback = deps.settings.fallback_model_id
-            if fallback is None or fallback == model_id:
-                raise
-            logger.warning(
-                "model failed, using the fallback",
-                extra={"model_id": model_id, "fallback_model_id": fallback, "error_code": exc.code},
-            )
-            metrics.add_metric(name="Fallbacks", unit=MetricUnit.Count, value=1)
-            fallback_from, model_id = model_id, fallback
-            price = _price(deps, model_id)
-            answer = call(model_id)
-    except ModelOutputInvalid as exc:  # every attempt was billed: the first answer and each repair
-        _bill_failure(deps, exc, _replies_usd(deps, price, exc.replies) + abandoned_usd)
-        raise
-    except ServiceError as exc:
-        if abandoned_usd:
-            _bill_failure(deps, exc, abandoned_usd)
-        raise
-    reply = answer.reply
-    cost_usd = round(_replies_usd(deps, price, answer.replies) + abandoned_usd, 10)
+        answer, model_id, fallback_from = _answer(prompt.spec, rendered, deps, bill)
+    except Exception as exc:
+        failure = _settled_failure(deps, bill, exc)
+        if failure is exc:
+            raise
+        raise failure from exc
+    cost_usd = bill.cost_usd
     spent_today = _record_spend(deps, cost_usd)  # a blocked or filtered call is billed too
+    reply = answer.reply
     if reply.guardrail == "blocked":
-        raise _billed(GuardrailIntervened(reply.text.strip()), cost_usd, spent_today)  # the configured message
+        raise _billed(GuardrailIntervened(reply.text.strip()), bill, spent_today)  # the configured message
     if reply.stop_reason == "content_filtered" and not reply.text.strip():
         raise _billed(
             ModelContentFiltered(f"model {model_id} withheld its answer (its content filter); rephrase the input"),
-            cost_usd,
+            bill,
             spent_today,
         )
     response = InvokeResponse(
@@ -156,10 +116,10 @@ def _invoke_version(
         truncated=reply.stop_reason == "max_tokens",
         output_json=answer.value,
         repairs=answer.repairs,
-        usage=Usage(
-            input_tokens=sum(r.input_tokens for r in answer.replies),
-            output_tokens=sum(r.output_tokens for r in answer.replies),
-            total_tokens=sum(r.input_tokens + r.output_tokens for r in answer.replies),
+        usage=Usage(  # every billed call, the fallback's and the first model's alike
+            input_tokens=sum(r.input_tokens for r in bill.replies),
+            output_tokens=sum(r.output_tokens for r in bill.replies),
+            total_tokens=sum(r.input_tokens + r.output_tokens for r in bill.replies),
         ),
         model_id=model_id,
         prompt_id=prompt.prompt_id,
@@ -175,36 +135,84 @@ def _invoke_version(
         response=response,
         prompt_text=rendered.user_text,
         spent_today_usd=spent_today,
-        abandoned_attempts=reply.abandoned_attempts,
+        abandoned_attempts=bill.abandoned_attempts,
         canary_version=canary,
     )
 
 
-def _replies_usd(deps: InvokeDeps, price: ModelPrice, replies: list[ModelReply]) -> float:
-    """Tokens and guardrail units of every billed call (the first answer and each repair)."""
-    return sum(
-        reply_cost_usd(price, r) + guardrail_cost_usd(r.guardrail_units, deps.settings.guardrail_prices)
-        for r in replies
-    )
+def _answer(spec, rendered, deps: InvokeDeps, bill: Bill) -> tuple[Answer, str, str | None]:
+    """The prompt's answer (model, then the fallback if the model fails), each call entered in `bill`
+    as it ends: (answer, the model that gave it, the model it fell back from)."""
+    inference = spec.inference.to_converse()
+    prompt_chars = len(rendered.user_text) + len(rendered.system or "")
+
+    def call(model: str) -> Answer:
+        price = _price(deps, model)
+        abandoned_usd = abandoned_attempt_cost_usd(
+            price,
+            prompt_chars=prompt_chars,
+            max_tokens=int(inference["maxTokens"]),
+            guardrail_per_unit=deps.settings.guardrail_prices if deps.settings.guardrail else None,
+        )
+
+        def one_call(structured: StructuredOutput | None, repair: Repair | None) -> ModelReply:
+            try:
+                reply = deps.model.converse(
+                    model_id=model,
+                    user_text=rendered.user_text,
+                    system=rendered.system,
+                    inference=inference,
+                    structured=structured,
+                    repair=repair,
+                )
+            except ServiceError as exc:
+                bill.abandoned(exc.abandoned_attempts, abandoned_usd)
+                raise
+            bill.answered(price, reply)
+            bill.abandoned(reply.abandoned_attempts, abandoned_usd)
+            return reply
+
+        mechanism = deps.settings.structured_output.get(model, "none")
+        return ask(one_call, spec.output, mechanism, max_tokens=int(inference["maxTokens"]))
+
+    model_id = spec.model_id
+    try:
+        return call(model_id), model_id, None
+    except (ModelThrottled, ModelError, ModelTimeout) as exc:  # never a client error: no model takes that input
+        fallback = deps.settings.fallback_model_id
+        if fallback is None or fallback == model_id:
+            raise
+        logger.warning(
+            "model failed, using the fallback",
+            extra={"model_id": model_id, "fallback_model_id": fallback, "error_code": exc.code},
+        )
+        metrics.add_metric(name="Fallbacks", unit=MetricUnit.Count, value=1)
+        return call(fallback), fallback, model_id
 
 
-def _abandoned_attempt_usd(deps: InvokeDeps, model_id: str, prompt_chars: int, inference: dict) -> float:
-    return abandoned_attempt_cost_usd(
-        _price(deps, model_id), prompt_chars=prompt_chars, max_tokens=int(inference["maxTokens"])
-    )
+def _settled_failure(deps: InvokeDeps, bill: Bill, exc: Exception) -> Exception:
+    """What a failed request raises, once what it was billed for is on the counter: a ServiceError
+    carrying its cost, or an unexpected exception turned into one (500) when money was spent, so its
+    cost still reaches the cost metrics."""
+    spent_today = None
+    if bill.cost_usd:
+        logger.warning(
+            "charging a failed request's model calls",
+            extra={"cost_usd": bill.cost_usd, "abandoned_attempts": bill.abandoned_attempts},
+        )
+        spent_today = _record_spend(deps, bill.cost_usd)
+    if isinstance(exc, ServiceError):
+        return _billed(exc, bill, spent_today)
+    if not bill.cost_usd:
+        return exc  # nothing billed: the handler's 500, as for any unexpected error
+    logger.exception("unexpected error after billed model calls")
+    return _billed(ServiceError("internal error; quote the request id"), bill, spent_today)
 
 
-def _billed(exc: ServiceError, cost_usd: float, spent_today: float | None) -> ServiceError:
+def _billed(exc: ServiceError, bill: Bill, spent_today: float | None) -> ServiceError:
     """A failed request that still cost money carries what it cost (the handler emits it as metrics)."""
-    exc.cost_usd, exc.spent_today_usd = cost_usd, spent_today
+    exc.cost_usd, exc.spent_today_usd, exc.abandoned_attempts = bill.cost_usd, spent_today, bill.abandoned_attempts
     return exc
-
-
-def _bill_failure(deps: InvokeDeps, exc: ServiceError, cost_usd: float) -> None:
-    """Charge a failed request's estimated cost (timed-out attempts) to the counter, so a brownout
-    that Bedrock still bills cannot run past the cap unseen."""
-    logger.warning("charging timed-out model attempts", extra={"estimated_cost_usd": cost_usd, "error_code": exc.code})
-    _billed(exc, cost_usd, _record_spend(deps, cost_usd))
 
 
 def _price(deps: InvokeDeps, model_id: str) -> ModelPrice:

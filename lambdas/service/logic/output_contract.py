@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from service.dal.model_client import ModelReply, Repair, StructuredOutput
-from service.models.errors import ModelOutputInvalid
+from service.models.errors import ModelOutputInvalid, ModelOutputTruncated
 from service.models.prompt import OutputSpec
 
 
@@ -49,44 +49,70 @@ def _validator(schema: dict) -> Any:
 
 def problem_with(text: str, schema: dict) -> tuple[str | None, Any]:
     """(None, value) for a valid answer; else (where, and which rule of the schema it breaks; None).
-    Never the answer itself: the problem goes to the client and the log."""
+    Never the answer itself: the problem goes to the client and the log. An answer nested too deeply
+    to parse or validate is a problem like any other (the model can be asked again)."""
     try:
         value = json.loads(text)
     except ValueError as exc:
         return f"not JSON ({exc.msg} at character {exc.pos})", None
+    except RecursionError:
+        return NESTED_TOO_DEEPLY, None
     validator = _validator(schema)
-    if validator.is_valid(value):  # the common case, without building error objects
-        return None, value
-    from jsonschema.exceptions import best_match
+    try:
+        if validator.is_valid(value):  # the common case, without building error objects
+            return None, value
+        from jsonschema.exceptions import best_match
 
-    error = best_match(validator.iter_errors(value))
+        error = best_match(validator.iter_errors(value))
+    except RecursionError:
+        return NESTED_TOO_DEEPLY, None
     path = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
     # built from the schema's side only: jsonschema's own message quotes the answer's values
     rule = json.dumps(error.validator_value, default=str, ensure_ascii=False)[:160]
     return f"{path}: must satisfy {error.validator}={rule}", None
 
 
-def ask(call: Callable[..., ModelReply], output: OutputSpec, mechanism: str) -> Answer:
-    """`call(structured=..., repair=...)` makes one model call. Text prompts: one call, as is."""
+NESTED_TOO_DEEPLY = "$: nested too deeply to be an answer"
+
+
+def _problem(reply: ModelReply, output: OutputSpec, max_tokens: int | None) -> tuple[str | None, Any]:
+    """problem_with, and the two problems no repair can mend: an answer cut off at `max_tokens`, and a
+    schema that fails while validating (a stored version's `$ref` that cannot be resolved, say)."""
+    try:
+        problem, value = problem_with(reply.text, output.schema_)
+    except Exception as exc:  # the schema's fault, not the answer's: asking again would fail the same way
+        error = ModelOutputInvalid("the prompt's output schema cannot validate the answer; fix the prompt's schema")
+        error.detail = f"{type(exc).__name__}: {exc}"
+        raise error from exc
+    if problem is not None and reply.stop_reason == "max_tokens":
+        limit = f" ({max_tokens})" if max_tokens else ""
+        raise ModelOutputTruncated(
+            f"the model's answer was cut off at the prompt's max_tokens{limit} before its JSON was complete "
+            f"({problem}); raise the prompt's `inference.max_tokens`, or send a shorter input"
+        )
+    return problem, value
+
+
+def ask(call: Callable[..., ModelReply], output: OutputSpec, mechanism: str, max_tokens: int | None = None) -> Answer:
+    """`call(structured=..., repair=...)` makes one model call (the caller keeps the bill of every call).
+    Text prompts: one call, as is. JSON: validated, repaired, or refused."""
     if output.format != "json":
         return Answer(reply=(reply := call(structured=None, repair=None)), replies=[reply])
     structured = StructuredOutput(mechanism=mechanism, schema=output.schema_)
     replies = [call(structured=structured, repair=None)]
     if _withheld(replies[-1]):
         return Answer(reply=replies[-1], replies=replies)
-    problem, value = problem_with(replies[-1].text, output.schema_)
+    problem, value = _problem(replies[-1], output, max_tokens)
     while problem is not None and len(replies) <= output.repair_attempts:
         replies.append(call(structured=structured, repair=Repair(previous=replies[-1], problem=problem)))
         if _withheld(replies[-1]):
             return Answer(reply=replies[-1], replies=replies)
-        problem, value = problem_with(replies[-1].text, output.schema_)
+        problem, value = _problem(replies[-1], output, max_tokens)
     if problem is not None:
-        error = ModelOutputInvalid(
+        raise ModelOutputInvalid(
             f"the model's answer does not match the prompt's output schema after {len(replies) - 1} repair "
             f"attempt(s): {problem}"
         )
-        error.replies = replies
-        raise error
     return Answer(reply=replies[-1], value=value, replies=replies)
 
 

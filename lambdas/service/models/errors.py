@@ -1,5 +1,7 @@
 """The one error hierarchy of the service. Each error knows its HTTP status and public code;
 handlers map them to `{"error": {"code", "message"}}` in one place (handlers/http_errors.py).
+The message is what the caller may see; `detail` (an AWS error's own text, which can quote account
+ids, role and profile ARNs, endpoint URLs) goes to the log only.
 
 `error_class` is the metric each error counts under (dashboard "errors by class", alarms): ClientError,
 Throttled, ModelError, SpendCapHit, GuardrailIntervened or ServerError."""
@@ -23,6 +25,13 @@ class ServiceError(Exception):
         self.abandoned_attempts: int = 0
         # the prompt version that failed, when it was a prompt canary's (its health drives the auto-rollback)
         self.canary_version: str | None = None
+        self.detail: str | None = None  # for the log, never the response body
+
+
+def with_detail(error: ServiceError, detail: str) -> ServiceError:
+    """`error`, carrying `detail` for the log."""
+    error.detail = detail
+    return error
 
 
 class BadRequest(ServiceError):
@@ -97,6 +106,13 @@ class ModelOutputInvalid(ServiceError):
     status = 502
     code = "ModelOutputInvalid"
     error_class = "ModelError"
+
+
+class ModelOutputTruncated(ModelOutputInvalid):
+    """The JSON answer was cut off at the prompt's `max_tokens` (stopReason max_tokens): a repair at the
+    same limit cannot fit either, so none is attempted. Counted as an invalid output."""
+
+    code = "ModelOutputTruncated"
 
 
 class ModelTimeout(ServiceError):

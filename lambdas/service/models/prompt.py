@@ -72,7 +72,48 @@ class OutputSpec(_Strict):
             except SchemaError as exc:
                 where = "/".join(str(p) for p in exc.absolute_path) or "(top level)"
                 raise ValueError(f"schema is not a valid JSON Schema 2020-12 at {where}: {exc.message}") from exc
+            dangling = unresolvable_refs(self.schema_)
+            if dangling:  # check_schema lets them through; every answer would then fail to validate
+                raise ValueError(f"schema has a `$ref` that cannot be resolved: {'; '.join(dangling)}")
         return self
+
+
+# Keywords whose values are data, not subschemas: a `$ref` key inside them is not a reference
+_VALUE_KEYWORDS = frozenset({"enum", "const", "default", "examples"})
+
+
+def unresolvable_refs(schema: dict) -> list[str]:
+    """Every `$ref` in `schema` that does not resolve within it ("<where>: <ref>"). Remote references
+    count as unresolvable: the function never fetches a schema over the network."""
+    from referencing import Registry, Resource
+    from referencing.exceptions import Unresolvable
+    from referencing.jsonschema import DRAFT202012
+
+    root = Resource.from_contents(schema, default_specification=DRAFT202012)
+    base = root.id() or ""
+    found: list[str] = []
+
+    def walk(node: Any, resolver: Any, where: str) -> None:
+        if isinstance(node, list):
+            for index, item in enumerate(node):
+                walk(item, resolver, f"{where}/{index}")
+            return
+        if not isinstance(node, dict):
+            return
+        if node is not schema and isinstance(node.get("$id"), str):  # a nested resource: its own base URI
+            resolver = resolver.in_subresource(Resource.from_contents(node, default_specification=DRAFT202012))
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            try:
+                resolver.lookup(ref)
+            except Unresolvable:
+                found.append(f"{where or '(top level)'}: {ref}")
+        for key, value in node.items():
+            if key not in _VALUE_KEYWORDS:
+                walk(value, resolver, f"{where}/{key}")
+
+    walk(schema, Registry().with_resource(base, root).crawl().resolver(base_uri=base), "")
+    return found
 
 
 class PromptSpec(_Strict):
