@@ -1,5 +1,7 @@
 import json
+import socket
 import sys
+import threading
 
 import boto3
 import pytest
@@ -144,3 +146,35 @@ def printed(capsys):
 
     yield _read
     handler.stream = previous
+
+
+class HangingServer:
+    """Accepts TCP connections and never answers (a hung DynamoDB connection)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.connections = []
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections.append(conn)
+
+    def close(self):
+        self.sock.close()
+        for conn in self.connections:
+            conn.close()
+
+
+@pytest.fixture
+def hanging_server():
+    server = HangingServer()
+    yield server
+    server.close()

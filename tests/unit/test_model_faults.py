@@ -2,8 +2,6 @@
 504 inside the time budget, client errors never sent to the fallback, timed-out attempts charged,
 failures that cost money counted in the cost metrics, DynamoDB hangs cut short."""
 
-import socket
-import threading
 import time
 from decimal import Decimal
 
@@ -68,8 +66,12 @@ def test_a_hung_model_gets_exactly_max_attempts_and_a_json_504_inside_the_budget
     assert elapsed < budget, (elapsed, budget)
 
 
-def test_timed_out_attempts_are_charged_at_a_pessimistic_estimate(faulty_call, spend_table, triage, printed):
+def test_timed_out_attempts_are_charged_at_a_pessimistic_estimate(faulty_call, sim, spend_table, triage, printed):
     # Given a model that never answers (each abandoned attempt may still be billed by Bedrock, guardrail included)
+    from liftoff.local.guardrail_rules import GuardrailRules
+
+    config, _ = sim
+    config.guardrail = GuardrailRules.from_config(triage.config.guardrail)  # as local mode: trace with text units
     message = "refund [[sim:timeout]]"
     status, _ = faulty_call({"prompt_id": "triage", "variables": {"message": message}})
     assert status == 504
@@ -97,7 +99,9 @@ def test_timed_out_attempts_are_charged_at_a_pessimistic_estimate(faulty_call, s
     # and an abandoned attempt is never charged less than the same message costs when answered (the guardrail
     # is most of it: before, three abandoned attempts were charged less than one answered call)
     status, body = faulty_call({"prompt_id": "triage", "variables": {"message": "refund"}})
-    assert status == 200 and settings.guardrail is not None
+    assert status == 200 and body["cost_usd"] > 10 * abandoned_attempt_cost_usd(
+        triage.prices[prompt.model_id], prompt_chars=len(rendered.user_text), max_tokens=0
+    )  # the answered call's guardrail units were priced
     assert one >= body["cost_usd"]
 
 
@@ -185,37 +189,12 @@ def test_text_blocks_are_separate_paragraphs():
     assert reply.text == "First part.\nSecond part."
 
 
-class HangingServer:
-    """Accepts TCP connections and never answers (a hung DynamoDB connection)."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.connections = []
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections.append(conn)
-
-    def close(self):
-        self.sock.close()
-        for conn in self.connections:
-            conn.close()
-
-
-def test_a_hung_dynamodb_reaches_the_serve_anyway_path_in_seconds(call, monkeypatch):
+def test_a_hung_dynamodb_reaches_the_serve_anyway_path_in_seconds(call, monkeypatch, hanging_server):
     # Given the function's own DynamoDB client (its timeouts), against an endpoint that never answers
     from service.dal.spend_counter import SpendCounterUnavailable
     from service.models.errors import RegistryUnavailable
 
-    server = HangingServer()
+    server = hanging_server
     try:
         monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", server.url)
         handler_module.get_deps.cache_clear()
@@ -232,5 +211,4 @@ def test_a_hung_dynamodb_reaches_the_serve_anyway_path_in_seconds(call, monkeypa
             deps.resolver.resolve("triage", alias="live", version=None, request_id="r")
         assert time.perf_counter() - started < budget
     finally:
-        server.close()
         handler_module.get_deps.cache_clear()

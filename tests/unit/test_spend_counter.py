@@ -108,3 +108,100 @@ def test_concurrent_environments_each_send_one_atomic_add_and_never_read(clock):
     # exactly their sum, whatever the interleaving
     assert len(sent) == writers * adds
     assert sum(sent) == Decimal(str(cost)) * writers * adds
+
+
+def _stubbed_counter(clock):
+    import boto3
+    from botocore.stub import Stubber
+
+    table = boto3.resource("dynamodb", region_name="us-east-1").Table("spend")
+    return SpendCounter(table, "support-triage", clock=clock), Stubber(table.meta.client)
+
+
+def _expect_add(stub, cost: str, requests: int, total: str = "1") -> None:
+    from decimal import Decimal
+
+    from botocore.stub import ANY
+
+    stub.add_response(
+        "update_item",
+        {"Attributes": {"spend_usd": {"N": total}}},
+        {
+            "TableName": "spend",
+            "Key": {"pk": "support-triage#2026-11-25"},
+            "UpdateExpression": ANY,
+            "ExpressionAttributeValues": {":cost": Decimal(cost), ":one": requests, ":exp": ANY},
+            "ReturnValues": "UPDATED_NEW",
+        },
+    )
+
+
+def test_an_add_that_certainly_failed_is_carried_into_the_next_one(clock):
+    # Given an ADD DynamoDB refused (throttled: a 400, so it was not applied)
+    counter, stub = _stubbed_counter(clock)
+    stub.add_client_error("update_item", "ProvisionedThroughputExceededException", "slow down", 400)
+    _expect_add(stub, "0.003", 2, total="1.003")
+    stub.add_response("get_item", {"Item": {"spend_usd": {"N": "2.5"}}})
+    with stub:
+        with pytest.raises(SpendCounterUnavailable, match="carried"):
+            counter.add(0.001)
+        # Then the cap check sees it, and the next ADD carries it, as the request it was
+        assert counter.carried_usd == pytest.approx(0.001)
+        assert counter.add(0.002) == pytest.approx(1.003)
+        assert counter.carried_usd == 0
+        assert counter.spent_today_usd() == pytest.approx(2.5)
+        stub.assert_no_pending_responses()
+
+
+def test_a_carried_amount_counts_in_the_environments_reading_until_it_is_added(clock):
+    counter, stub = _stubbed_counter(clock)
+    stub.add_response("get_item", {"Item": {"spend_usd": {"N": "2.5"}}})
+    stub.add_client_error("update_item", "ThrottlingException", "slow down", 400)
+    with stub:
+        assert counter.spent_today_usd() == pytest.approx(2.5)
+        with pytest.raises(SpendCounterUnavailable):
+            counter.add(0.5)
+        assert counter.reading(max_age_s=60) == pytest.approx(3.0)
+
+
+def test_an_add_that_may_have_applied_is_neither_resent_nor_carried(clock):
+    # Given an ADD answered with a 5xx (DynamoDB may have applied it)
+    counter, stub = _stubbed_counter(clock)
+    stub.add_client_error("update_item", "InternalServerError", "oops", 500)
+    _expect_add(stub, "0.002", 1)
+    with stub:
+        with pytest.raises(SpendCounterUnavailable, match="may have applied"):
+            counter.add(0.001)
+        # Then it is not counted a second time by the next ADD
+        assert counter.carried_usd == 0
+        counter.add(0.002)
+        stub.assert_no_pending_responses()
+
+
+def test_a_past_days_carry_is_not_added_to_today(clock):
+    counter, stub = _stubbed_counter(clock)
+    stub.add_client_error("update_item", "ThrottlingException", "slow down", 400)
+    with stub, pytest.raises(SpendCounterUnavailable):
+        counter.add(0.001)
+    clock.now += timedelta(seconds=31)  # a new UTC day
+    stub.add_response("update_item", {"Attributes": {"spend_usd": {"N": "0.002"}}})
+    with stub:
+        assert counter.add(0.002) == pytest.approx(0.002)
+    assert counter.dropped_usd == pytest.approx(0.001)
+
+
+def test_the_functions_add_is_sent_once_however_slow_dynamodb_is(call, monkeypatch, hanging_server):
+    # Given the invoke function's own clients, against a DynamoDB that takes the request and answers late
+    from service.handlers import invoke as handler_module
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", hanging_server.url)
+    handler_module.get_deps.cache_clear()
+    try:
+        counter = handler_module.get_deps().spend
+        # When a request's cost is added and the answer times out
+        with pytest.raises(SpendCounterUnavailable, match="may have applied"):
+            counter.add(0.001)
+    finally:
+        handler_module.get_deps.cache_clear()
+    # Then DynamoDB received it once: a retry would apply the non-idempotent ADD a second time
+    assert len(hanging_server.connections) == 1

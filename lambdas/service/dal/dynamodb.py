@@ -14,12 +14,13 @@ READ_TIMEOUT_S = 1.0
 TOTAL_ATTEMPTS = 2
 
 
-def dynamodb_resource() -> Any:
+def dynamodb_resource(total_attempts: int = TOTAL_ATTEMPTS) -> Any:
+    """`total_attempts=1` for a write that must not be sent twice (the spend counter's ADD)."""
     return boto3.resource(
         "dynamodb",
         config=Config(
             connect_timeout=CONNECT_TIMEOUT_S,
             read_timeout=READ_TIMEOUT_S,
-            retries={"mode": "standard", "total_max_attempts": TOTAL_ATTEMPTS},
+            retries={"mode": "standard", "total_max_attempts": total_attempts},
         ),
     )

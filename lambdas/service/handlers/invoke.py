@@ -70,7 +70,12 @@ def get_deps() -> InvokeDeps:
             PromptStore(dynamodb.Table(settings.prompts_table), settings.use_case), ttl_s=settings.prompt_cache_ttl_s
         ),
         model=ModelClient(bedrock, settings.guardrail, settings.model_profiles),
-        spend=SpendCounter(dynamodb.Table(settings.spend_table), settings.use_case),
+        # the ADD is not idempotent: its own client, which never resends it (service/dal/spend_counter.py)
+        spend=SpendCounter(
+            dynamodb.Table(settings.spend_table),
+            settings.use_case,
+            add_table=dynamodb_resource(total_attempts=1).Table(settings.spend_table),
+        ),
     )
 
 
