@@ -14,7 +14,7 @@ from service.dal.model_client import ModelClient, ModelReply
 from service.dal.prompt_store import PromptStore
 from service.handlers import invoke as handler_module
 from service.logic.cost import guardrail_cost_usd, reply_cost_usd
-from service.models.errors import ModelThrottled
+from service.models.errors import ModelOutputInvalid, ModelThrottled
 from service.models.prompt import OutputSpec
 from service.settings import get_settings
 
@@ -121,22 +121,37 @@ def test_an_answer_nested_too_deeply_to_validate_is_a_billed_invalid_output(scri
     assert record["InvalidOutputs"] == [1] and record["CostUSD"] == [pytest.approx(cost_of(first, again))]
 
 
-def test_a_stored_schema_that_cannot_validate_is_a_billed_invalid_output_without_repair(
-    scripted, table, triage, spend_table
-):
-    # Given a version stored with a dangling $ref (written before load refused them, or by hand)
+def test_a_stored_version_with_a_dangling_ref_never_reaches_the_model(scripted, table, triage, spend_table):
+    # Given a version stored with a dangling $ref (before load refused them, or written by hand)
     prompt = triage.prompts[0]
     dangling = {"type": "object", "properties": {"category": {"$ref": "#/$defs/missing"}}}
     broken = prompt.model_copy(update={"output": OutputSpec.model_construct(format="json", schema_=dangling)})
     version = PromptStore(table, triage.name).publish(broken, author="test").version
-    first = reply(VALID)
-    model = ScriptedModel(first)
+    model = ScriptedModel(reply(VALID))
     call = scripted(model)
     status, body = call({"prompt_id": "triage", "version": version, "variables": {"message": "refund"}})
-    # Then a 502 that names the schema, one call (a repair would fail the same way), and it is counted
-    assert (status, body["error"]["code"]) == (502, "ModelOutputInvalid")
-    assert "schema" in body["error"]["message"] and len(model.calls) == 1
-    assert counted(spend_table) == (pytest.approx(cost_of(first)), 1)
+    # Then a 500 that names the version and what to do, and no Bedrock call (before: a billed call, then a 500)
+    assert (status, body["error"]["code"]) == (500, "Misconfigured")
+    assert f"v{version}" in body["error"]["message"] and "publish a fixed version" in body["error"]["message"]
+    assert model.calls == [] and counted(spend_table) == (0.0, 0)
+
+
+def test_a_schema_that_fails_while_validating_is_an_invalid_output_without_repair():
+    # Given a schema the validator cannot apply (a dangling $ref that got past the rules)
+    from service.logic.output_contract import ask
+
+    dangling = {"type": "object", "properties": {"category": {"$ref": "#/$defs/missing"}}}
+    calls = []
+
+    def call(structured, repair):
+        calls.append(repair)
+        return reply(VALID)
+
+    with pytest.raises(ModelOutputInvalid) as err:
+        ask(call, OutputSpec.model_construct(format="json", schema_=dangling, repair_attempts=2), "tool")
+    # Then it is refused at once (asking again would fail the same way), the schema named, its error logged
+    assert calls == [None]
+    assert "schema" in err.value.message and "missing" in err.value.detail
 
 
 def test_an_unexpected_exception_after_a_billed_call_is_a_500_that_is_still_counted(scripted, spend_table, printed):

@@ -16,8 +16,9 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import ValidationError
 
-from service.models.errors import RegistryUnavailable, ServiceError
+from service.models.errors import Misconfigured, RegistryUnavailable, ServiceError, with_detail
 from service.models.evidence import EvalEvidence
 from service.models.prompt import PromptSpec
 
@@ -102,7 +103,7 @@ class PromptStore:
                 raise
             raise RegistryUnavailable(f"prompt registry error: {exc.response['Error'].get('Code')}") from exc
         except BotoCoreError as exc:
-            raise RegistryUnavailable(f"prompt registry unreachable: {exc}") from exc
+            raise with_detail(RegistryUnavailable("prompt registry unreachable"), str(exc)) from exc
 
     def _all_items(self, operation, **kwargs) -> Iterator[dict[str, Any]]:
         """Every item of a query or scan, page after page."""
@@ -117,10 +118,20 @@ class PromptStore:
         return Key("pk").eq(self._pk(prompt_id)) & Key("sk").begins_with(VERSION_PREFIX)
 
     def _to_version(self, item: dict[str, Any]) -> PromptVersion:
+        try:
+            spec = PromptSpec.model_validate_json(item["spec"])
+        except ValidationError as exc:  # stored before a rule existed (a dangling $ref), or written by hand
+            raise with_detail(
+                Misconfigured(
+                    f"prompt `{item['prompt_id']}` v{item['version']} in the registry breaks the prompt rules; "
+                    "publish a fixed version and move the alias to it"
+                ),
+                str(exc),
+            ) from exc
         return PromptVersion(
             prompt_id=item["prompt_id"],
             version=int(item["version"]),
-            spec=PromptSpec.model_validate_json(item["spec"]),
+            spec=spec,
             content_hash=item["content_hash"],
             created_at=item["created_at"],
             author=item.get("author", ""),

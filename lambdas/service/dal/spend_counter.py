@@ -120,7 +120,7 @@ class SpendCounter:
         if self._carried and carried is None:  # a past day's: its cap is over, and its item is not today's
             self.dropped_usd += self._carried.spend_usd
             self._carried = None
-        amount = cost_usd + (carried.spend_usd if carried else 0.0)
+        amount = cost_usd if carried is None else round(float(cost_usd) + carried.spend_usd, 10)
         requests = 1 + (carried.requests if carried else 0)
         expires = datetime.combine(today + timedelta(days=KEEP_DAYS), datetime.min.time(), tzinfo=UTC)
         try:
@@ -129,7 +129,7 @@ class SpendCounter:
                 UpdateExpression=f"ADD spend_usd :cost, requests :one SET {TTL_ATTRIBUTE} = if_not_exists({TTL_ATTRIBUTE}, :exp)",
                 ExpressionAttributeValues={
                     # str() keeps the float's shortest exact decimal form; Decimal(float) would not
-                    ":cost": Decimal(str(round(amount, 10))),
+                    ":cost": Decimal(str(amount)),
                     ":one": requests,
                     ":exp": int(expires.timestamp()),
                 },
