@@ -16,7 +16,46 @@ from liftoff.usecases import load_use_case
 DEFAULT_USE_CASE = "support-triage"
 
 
+# What a command that needs AWS says when the machine has no AWS configuration (it dumped an 80-line traceback
+# ending in NoRegionError): the botocore exception names, what is missing, and how to set it.
+AWS_SETUP_ERRORS = {
+    "NoRegionError": "no AWS Region is set: export AWS_DEFAULT_REGION=us-east-1 (your Region; boto3 does not read AWS_REGION), or set `region` in your "
+    "profile (aws configure)",
+    "NoCredentialsError": "no AWS credentials found: sign in (aws sso login --profile NAME, then export "
+    "AWS_PROFILE=NAME) or configure them (aws configure); local mode needs none: drop --stage / --target bedrock",
+    "ProfileNotFound": "the AWS profile named by AWS_PROFILE does not exist: `aws configure list-profiles` lists "
+    "the ones you have",
+    "TokenRetrievalError": "the AWS SSO session has expired: aws sso login --profile $AWS_PROFILE",
+    "SSOTokenLoadError": "the AWS SSO session has expired: aws sso login --profile $AWS_PROFILE",
+    "UnauthorizedSSOTokenError": "the AWS SSO session has expired: aws sso login --profile $AWS_PROFILE",
+}
+
+
+def aws_setup_message(exc: BaseException) -> str | None:
+    """What to tell a person for an AWS configuration error (None for any other exception)."""
+    for kind in type(exc).__mro__:
+        if kind.__name__ in AWS_SETUP_ERRORS and kind.__module__.startswith("botocore"):
+            return (
+                f"AWS is not set up on this machine: {AWS_SETUP_ERRORS[kind.__name__]}. (`liftoff doctor` checks it.)"
+            )
+    return None
+
+
+class LiftoffGroup(click.Group):
+    """The `liftoff` group: every subcommand that calls AWS without a configuration says what is missing."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            message = aws_setup_message(exc)
+            if message is None:
+                raise
+            raise click.ClickException(message) from exc
+
+
 @click.group(
+    cls=LiftoffGroup,
     context_settings={"help_option_names": ["-h", "--help"]},
     help="Liftoff: take a GenAI proof of concept to production on Amazon Bedrock.\n\n"
     "Run it inside a Liftoff project: it works on the nearest folder at or above the current one "

@@ -142,7 +142,14 @@ def aws_checks(session_factory: Callable | None = None) -> list[Check]:
         return [Check("AWS credentials", SKIP, "none found (local mode needs none)", "to deploy: `aws configure sso`")]
     region = session.region_name
     if not region:
-        return [Check("AWS Region", WARN, "not set", "set AWS_REGION (or a profile's region) before `cdk deploy`")]
+        return [
+            Check(
+                "AWS Region",
+                WARN,
+                "not set",
+                "export AWS_DEFAULT_REGION (boto3 does not read AWS_REGION) or set a profile's region before `cdk deploy`",
+            )
+        ]
     config = Config(connect_timeout=AWS_TIMEOUT_S, read_timeout=AWS_TIMEOUT_S, retries={"max_attempts": 1})
     checks: list[Check] = []
     try:
