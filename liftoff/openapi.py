@@ -11,7 +11,7 @@ import yaml
 
 from liftoff import REPO_ROOT
 from service.models.feedback import FEEDBACK_REQUEST_SCHEMA, FeedbackResponse
-from service.models.invoke import INVOKE_REQUEST_SCHEMA, InvokeResponse
+from service.models.invoke import InvokeResponse, invoke_request_schema
 
 OPENAPI_FILE = REPO_ROOT / "openapi.yaml"
 ERROR_STATUSES = {
@@ -43,6 +43,16 @@ def _openapi_schema(draft4: dict) -> dict:
     for prop in schema.get("properties", {}).values():
         if isinstance(prop.get("type"), list):  # draft-04 type lists are oneOf in OpenAPI 3.0
             prop["oneOf"] = [{"type": kind} for kind in prop.pop("type")]
+    return schema
+
+
+def _invoke_request() -> dict:
+    """InvokeRequest for every use case: a variable's cap is the use case's body limit, so it is said, not set."""
+    schema = _openapi_schema(invoke_request_schema(None))
+    schema["properties"]["variables"]["additionalProperties"]["description"] = (
+        "A value of one of the prompt's variables: at most the prompt variable's max_length characters "
+        "(VariableTooLong), in a body of at most api.max_body_bytes (PayloadTooLarge)"
+    )
     return schema
 
 
@@ -156,7 +166,7 @@ def build() -> dict:
         "components": {
             "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}},
             "schemas": {
-                "InvokeRequest": _openapi_schema(INVOKE_REQUEST_SCHEMA),
+                "InvokeRequest": _invoke_request(),
                 **_response_schema(),
                 "FeedbackRequest": _openapi_schema(FEEDBACK_REQUEST_SCHEMA),
                 **_response_schema(FeedbackResponse),

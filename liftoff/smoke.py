@@ -76,7 +76,11 @@ def bad_requests(use_case: UseCase, good: dict, api_key: str) -> list[BadRequest
     json_headers = {"Content-Type": "application/json", "x-api-key": api_key}
     prompt = use_case.prompts[0]
     missing = {"prompt_id": good["prompt_id"], "variables": {}}
-    too_big = {**good, "variables": {k: "x" * (use_case.config.api.max_body_bytes + 1) for k in good["variables"]}}
+    # over the body limit, and valid for the gateway's model, which caps a variable at that limit: the
+    # handler's own size check must answer it (one variable of exactly max_body_bytes characters)
+    limit = use_case.config.api.max_body_bytes
+    padded = next(iter(good["variables"]), "padding")
+    too_big = {**good, "variables": {**good["variables"], padded: "x" * limit}}
     cases = [
         BadRequest("bad: not JSON", 400, "BadRequestBody", "{not json", json_headers),
         BadRequest("bad: unknown prompt", 404, "PromptNotFound", json.dumps({**good, "prompt_id": "no-such-prompt"}), json_headers),

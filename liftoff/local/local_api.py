@@ -17,16 +17,19 @@ from liftoff.local.environments import EnvironmentFailed, Throttled
 from liftoff.local.http import LocalHTTPServer, LocalRequestHandler
 from liftoff.openapi import build as openapi_document
 from service.models.feedback import FEEDBACK_REQUEST_SCHEMA
-from service.models.invoke import INVOKE_REQUEST_SCHEMA
+from service.models.invoke import invoke_request_schema
 from stacks.constructs.api_front_door import BAD_BODY_MESSAGE, FEEDBACK_PATH, INVOKE_PATH
 
 INVOKE_ROUTE = "/" + "/".join(INVOKE_PATH)
 FEEDBACK_ROUTE = "/" + "/".join(FEEDBACK_PATH)
-# each route's body model, as API Gateway validates it
-_VALIDATORS = {
-    INVOKE_ROUTE: Draft4Validator(INVOKE_REQUEST_SCHEMA),
-    FEEDBACK_ROUTE: Draft4Validator(FEEDBACK_REQUEST_SCHEMA),
-}
+
+
+def request_validators(max_body_bytes: int) -> dict[str, Draft4Validator]:
+    """Each route's body model, as API Gateway validates it for a use case with this body limit."""
+    return {
+        INVOKE_ROUTE: Draft4Validator(invoke_request_schema(max_body_bytes)),
+        FEEDBACK_ROUTE: Draft4Validator(FEEDBACK_REQUEST_SCHEMA),
+    }
 
 
 Reply = tuple[int, dict, dict[str, str]]  # status, JSON body, headers
@@ -91,13 +94,21 @@ def invoke_event(body: dict, *, request_id: str, stage: str) -> dict:
 
 
 def handle(
-    *, method: str, path: str, headers: dict[str, str], raw: bytes, api_key: str, stage: str, invoke: Callable
+    *,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    raw: bytes,
+    api_key: str,
+    stage: str,
+    invoke: Callable,
+    validators: dict[str, Draft4Validator],
 ) -> Reply:
     """One request, the way API Gateway then Lambda would treat it. `invoke(event)` runs the handler."""
     request_id = str(uuid.uuid4())
-    if path not in _VALIDATORS:
+    if path not in validators:
         return gateway_error(404, "MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token", request_id)
-    validator = _VALIDATORS[path]
+    validator = validators[path]
     if method != "POST":
         return gateway_error(403, "MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token", request_id)
     if headers.get("x-api-key") != api_key:
@@ -137,13 +148,16 @@ def start_local_api(
     invoke: Callable[[dict], dict],
     api_key: str,
     stage: str,
+    max_body_bytes: int,
     port: int = 0,
     stats: Callable[[], dict] | None = None,
     read_timeout_s: float = READ_TIMEOUT_S,
 ) -> tuple[LocalHTTPServer, str]:
     """Serve the API on 127.0.0.1, each connection in a thread; `invoke(event)` runs the handler
     (a pool of environments: liftoff/local/environments.py). GET /_local/stats says what the pool did.
+    The body models are the use case's (`max_body_bytes`: its api.max_body_bytes), as its gateway's are.
     Malformed HTTP gets a JSON error, never a dropped connection or a thread waiting forever."""
+    validators = request_validators(max_body_bytes)
 
     class Handler(LocalRequestHandler):
         timeout = read_timeout_s  # socket timeout for every read: headers and body
@@ -183,6 +197,7 @@ def start_local_api(
                     api_key=api_key,
                     stage=stage,
                     invoke=invoke,
+                    validators=validators,
                 )
             self._reply(status, body, extra)
 

@@ -395,7 +395,11 @@ def serve(use_case_name: str, ready_file: Path) -> None:
     )
     api_key = secrets.token_urlsafe(24)
     api_server, api_url = start_local_api(
-        invoke=pool.invoke, api_key=api_key, stage=LOCAL_STAGE, stats=lambda: asdict(pool.stats())
+        invoke=pool.invoke,
+        api_key=api_key,
+        stage=LOCAL_STAGE,
+        max_body_bytes=use_case.config.api.max_body_bytes,
+        stats=lambda: asdict(pool.stats()),
     )
     state = LocalState(
         os.getpid(),

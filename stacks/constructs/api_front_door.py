@@ -20,7 +20,7 @@ from constructs import Construct
 
 from liftoff.config import StageConfig, UseCaseConfig
 from service.models.feedback import FEEDBACK_REQUEST_SCHEMA
-from service.models.invoke import INVOKE_REQUEST_SCHEMA
+from service.models.invoke import invoke_request_schema
 from stacks.lambda_factory import log_retention
 from stacks.nag import acknowledge
 
@@ -111,7 +111,7 @@ class ApiFrontDoor(Construct):
             "Validator", validate_request_body=True, validate_request_parameters=True
         )
         self.invoke_method = self._build_route(
-            INVOKE_PATH, "InvokeRequest", INVOKE_REQUEST_SCHEMA, handler, auth_options
+            INVOKE_PATH, "InvokeRequest", invoke_request_schema(use_case.api.max_body_bytes), handler, auth_options
         )
         self.feedback_method = self._build_route(
             FEEDBACK_PATH, "FeedbackRequest", FEEDBACK_REQUEST_SCHEMA, feedback_handler, auth_options

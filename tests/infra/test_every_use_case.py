@@ -30,6 +30,14 @@ def test_each_use_case_is_its_own_stack_wired_to_its_own_config(synthesized, nam
     plain, profiles = model_grant(template, bedrock["Resource"])
     assert plain == expected and len(profiles) == len(config.models.allowed)
     (budget,) = [r for r in resources.values() if r["Type"] == "AWS::Budgets::Budget"]
+    # the gateway caps a variable at the body's limit, not below it: smoke's too-large body (and any
+    # body over the limit made of variables that fit it) reaches the handler's 413
+    (model,) = [
+        r["Properties"]["Schema"]
+        for r in resources.values()
+        if r["Type"] == "AWS::ApiGateway::Model" and r["Properties"]["Schema"].get("title") == "InvokeRequest"
+    ]
+    assert model["properties"]["variables"]["additionalProperties"]["maxLength"] == config.api.max_body_bytes
     scope = budget["Properties"]["Budget"]["FilterExpression"]["And"]
     assert [(e["Tags"]["Key"], e["Tags"]["Values"]) for e in scope] == [("use-case", [name]), ("stage", [stage])]
     assert budget["Properties"]["Budget"]["BudgetLimit"]["Amount"] == config.budget.monthly_usd

@@ -24,7 +24,9 @@ def api():
         calls.append(event)
         return {"statusCode": 200, "body": json.dumps({"ok": True})}
 
-    server, _ = start_local_api(invoke=invoke, api_key=API_KEY, stage="test", read_timeout_s=READ_TIMEOUT_S)
+    server, _ = start_local_api(
+        invoke=invoke, api_key=API_KEY, stage="test", max_body_bytes=65_536, read_timeout_s=READ_TIMEOUT_S
+    )
     yield server.server_address, calls
     server.shutdown()
     server.server_close()

@@ -1,8 +1,14 @@
 """Request and response of POST /v1/invoke.
 
-The JSON schema below is what API Gateway validates at the front door (draft-04, the dialect it
-speaks); `InvokeRequest` is what the handler validates. tests/unit/test_invoke_models.py keeps the
+`invoke_request_schema` is what API Gateway validates at the front door (draft-04, the dialect it
+speaks); `InvokeRequest` is what the handler validates. tests/unit/test_invoke_handler.py keeps the
 two in agreement.
+
+Sizes: the body's limit (`api.max_body_bytes`, 413 PayloadTooLarge, checked before the body is
+parsed) is the one size limit at the edge, and each prompt variable's `max_length` (400
+VariableTooLong) the per-variable one. The gateway caps a variable at the body's limit: a longer one
+cannot be in a body the handler accepts (a character takes at least a byte), so the cap never
+refuses what the body limit lets through.
 """
 
 from __future__ import annotations
@@ -14,32 +20,35 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from service.models.prompt import PROMPT_ID_PATTERN
 
 MAX_VARIABLES = 50
-MAX_VARIABLE_CHARS = 100_000
 ALIAS_PATTERN = r"^[a-z][a-z0-9-]{0,31}$"
 
-INVOKE_REQUEST_SCHEMA: dict = {
-    "$schema": "http://json-schema.org/draft-04/schema#",
-    "title": "InvokeRequest",
-    "type": "object",
-    "required": ["prompt_id"],
-    "additionalProperties": False,
-    "properties": {
-        "prompt_id": {"type": "string", "pattern": PROMPT_ID_PATTERN},
-        "variables": {
-            "type": "object",
-            "maxProperties": MAX_VARIABLES,
-            "additionalProperties": {"type": "string", "maxLength": MAX_VARIABLE_CHARS},
+
+def invoke_request_schema(max_body_bytes: int | None) -> dict:
+    """The JSON schema of the body, for a use case whose bodies are at most `max_body_bytes`
+    (None: no per-variable cap, for the OpenAPI document every use case shares)."""
+    value: dict = {"type": "string"}
+    if max_body_bytes is not None:
+        value["maxLength"] = max_body_bytes
+    return {
+        "$schema": "http://json-schema.org/draft-04/schema#",
+        "title": "InvokeRequest",
+        "type": "object",
+        "required": ["prompt_id"],
+        "additionalProperties": False,
+        "properties": {
+            "prompt_id": {"type": "string", "pattern": PROMPT_ID_PATTERN},
+            "variables": {"type": "object", "maxProperties": MAX_VARIABLES, "additionalProperties": value},
+            "alias": {"type": "string", "pattern": ALIAS_PATTERN},
+            "version": {"type": "integer", "minimum": 1},
         },
-        "alias": {"type": "string", "pattern": ALIAS_PATTERN},
-        "version": {"type": "integer", "minimum": 1},
-    },
-    # either an alias or a version, not both (the handler says so too, in InvokeRequest)
-    "not": {"required": ["alias", "version"]},
-}
+        # either an alias or a version, not both (the handler says so too, in InvokeRequest)
+        "not": {"required": ["alias", "version"]},
+    }
 
 
 class InvokeRequest(BaseModel):
-    """Body of POST /v1/invoke: which prompt to run and the values of its variables."""
+    """Body of POST /v1/invoke: which prompt to run and the values of its variables (each bounded by
+    the body's size, checked before this model, and by the prompt variable's `max_length`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -52,9 +61,6 @@ class InvokeRequest(BaseModel):
     def _alias_or_version(self) -> InvokeRequest:
         if self.alias is not None and self.version is not None:
             raise ValueError("give either `alias` or `version`, not both")
-        for name, value in self.variables.items():
-            if len(value) > MAX_VARIABLE_CHARS:
-                raise ValueError(f"variable `{name}` is longer than {MAX_VARIABLE_CHARS} characters")
         return self
 
 
