@@ -29,7 +29,8 @@ ERROR_STATUSES = {
     "500": "Misconfigured deployment, e.g. no access to the model (Misconfigured), or unexpected error (the "
     "message says which; never a stack trace)",
     "502": "The model failed (ModelError), or its answer broke the prompt's output schema after the repairs "
-    "(ModelOutputInvalid: the message names the path and the rule, never the answer; billed)",
+    "(ModelOutputInvalid: the message names the path and the rule, never the answer; billed), or it was cut off "
+    "at the prompt's max_tokens (ModelOutputTruncated; billed, not repaired)",
     "503": "The prompt registry is unavailable and no cached copy exists",
     "504": "The model did not answer in time (ModelTimeout); the timed-out attempts are charged at an estimate",
 }
