@@ -182,6 +182,9 @@ class UseCaseStack(Stack):
             CfnOutput(self, "UserPoolId", value=self.api.user_pool.user_pool_id)
             CfnOutput(self, "UserPoolClientId", value=self.api.user_pool_client.user_pool_client_id)
         CfnOutput(self, "PromptsTableName", value=self.prompts.table.table_name)
+        if self.guardrail is not None:  # `liftoff eval run --target bedrock --stage S` attaches the same one
+            CfnOutput(self, "GuardrailId", value=self.guardrail.guardrail.attr_guardrail_id)
+            CfnOutput(self, "GuardrailVersion", value=self.guardrail.version.attr_version)
         CfnOutput(self, "InvokeFunctionName", value=self.invoke.function.function_name)
         CfnOutput(self, "SpendTableName", value=self.spend.table.table_name)
         CfnOutput(self, "CaptureTableName", value=self.capture.table.table_name)

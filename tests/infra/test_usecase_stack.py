@@ -252,6 +252,14 @@ def test_guardrail_is_the_configured_policy_and_the_function_uses_its_version(te
     )
 
 
+def test_the_stack_outputs_the_guardrail_the_eval_attaches_on_the_bedrock_target(template):
+    ((guardrail_id, _),) = template.find_resources("AWS::Bedrock::Guardrail").items()
+    ((version_id, _),) = template.find_resources("AWS::Bedrock::GuardrailVersion").items()
+    outputs = template.find_outputs("*")
+    assert outputs["GuardrailId"]["Value"] == {"Fn::GetAtt": [guardrail_id, "GuardrailId"]}
+    assert outputs["GuardrailVersion"]["Value"] == {"Fn::GetAtt": [version_id, "Version"]}
+
+
 def test_a_policy_change_publishes_a_new_guardrail_version():
     config = load_use_case(USE_CASE).config.guardrail
     changed = config.model_copy(update={"blocked_words": [*config.blocked_words, "EXTRA"]})
