@@ -99,12 +99,16 @@ def test_edit_publish_evaluate_promote_and_roll_back(checkout):
     assert "live -> v2" in promoted and str(out / "report.json") in promoted
     assert live(checkout) == 2
 
-    # Given v3 edited, published, evaluated and promoted the same way
+    # Given v3 edited and published, then through the deploy gate's steps: the pending version
+    # evaluated (pinned), its canary started only after that pass, then promoted
     edit(checkout, "Never guess a category you are unsure of: say other.")
     ok(checkout, "prompts", "publish", "triage")
-    ok(checkout, "eval", "run", "--version", "3", *PASSING_TAGS, "--out", str(checkout / "reports" / "v3"))
+    gate = ok(checkout, "eval", "run", "--pending", *PASSING_TAGS, "--gate", "--out", str(checkout / "reports" / "v3"))
+    assert gate.startswith(f"{USE_CASE}: PASS triage v3")
+    assert "canary v3 at 10%" in ok(checkout, "prompts", "canary", "--pending", "--weight", "10")
     ok(checkout, "prompts", "promote", "triage", "3")
     assert live(checkout) == 3
+    assert "nothing pending" in ok(checkout, "eval", "run", "--pending", "--gate")
 
     # When rolled back twice / Then live lands on v2, then on v1
     assert "live -> v2" in ok(checkout, "prompts", "rollback", "triage")

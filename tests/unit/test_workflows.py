@@ -56,9 +56,26 @@ def test_deploy_assumes_a_role_by_oidc_and_gates_on_the_deployed_api():
     commands = runs(deploy)
     assert "npx cdk deploy" in commands and "-c use_case=" in commands
     assert "liftoff eval run" in commands and "--target api" in commands and "--gate" in commands
-    # preflight, deploy, smoke, gate: in that order
-    order = ["liftoff preflight --stage", "npx cdk deploy", "liftoff smoke --stage", "liftoff eval run"]
+    # preflight, deploy, smoke, gate, canary: in that order
+    order = [
+        "liftoff preflight --stage",
+        "npx cdk deploy",
+        "liftoff smoke --stage",
+        "liftoff eval run",
+        "liftoff prompts canary --pending",
+    ]
     assert [commands.index(c) for c in order] == sorted(commands.index(c) for c in order)
+
+
+def test_the_deploy_gate_evaluates_the_change_and_only_a_pass_starts_its_canary():
+    # the gate pins the version the deploy published (not live, the incumbent), and the canary step
+    # comes after it in the same job: a failing gate stops the job before any alias moves
+    (gate,) = [s for s in steps(load("deploy.yml")) if "liftoff eval run" in s.get("run", "")]
+    assert "--pending" in gate["run"] and "--target api" in gate["run"] and "--gate" in gate["run"]
+    (canary,) = [s for s in steps(load("deploy.yml")) if "prompts canary" in s.get("run", "")]
+    assert "--pending" in canary["run"] and "if" not in canary  # runs only when every step before passed
+    script = (REPO / "tools" / "test-aws").read_text()
+    assert script.index("--pending --gate") < script.index("prompts canary --pending")
 
 
 def test_workflows_test_and_deploy_with_the_lambda_python_and_node_22():
