@@ -39,6 +39,15 @@ def run(use_case: str, as_json: bool) -> None:
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
     result = _run_function(state, payload)
+    from liftoff.last_results import write_result
+
+    stable = result.get("stable") or {}
+    write_result(  # the last run, for `liftoff readiness` (local mode: the simulator answered)
+        use_case,
+        "canary",
+        "local",
+        {"accuracy": stable.get("accuracy"), "cases": stable.get("cases"), "min_accuracy": criteria.min_accuracy},
+    )
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return

@@ -241,7 +241,7 @@ def preflight(stage: str, use_case: str | None) -> None:
 @click.option("--use-case", default=None, help="Only this use case (default: every use case).")
 @click.option("--log-wait", type=click.FloatRange(0), default=90, show_default=True, help="Seconds to wait for logs.")
 def smoke(stage: str | None, local_mode: bool, use_case: str | None, log_wait: float) -> None:
-    from liftoff.smoke import AwsTarget, LocalTarget, exit_code, render, run_smoke
+    from liftoff.smoke import AwsTarget, LocalTarget, exit_code, record, render, run_smoke
     from liftoff.usecases import load_all_use_cases
 
     if bool(stage) == local_mode:
@@ -270,6 +270,7 @@ def smoke(stage: str | None, local_mode: bool, use_case: str | None, log_wait: f
             if started:
                 runtime.down(uc.name)
         click.echo(render(checks, f"{uc.name} on {target.name}"))
+        record(uc.name, stage or "local", checks)
         failed |= exit_code(checks)
     sys.exit(failed)
 
@@ -295,6 +296,10 @@ def _register_subcommands() -> None:
 
     main.add_command(charter)
     main.add_command(scope)
+
+    from liftoff.readiness import readiness_command
+
+    main.add_command(readiness_command, name="readiness")
 
 
 _register_subcommands()

@@ -122,7 +122,11 @@ def load(use_case, target, stage, users, duration, shape, sim_latency_ms, as_jso
 
             url, key = api_endpoint(use_case, stage)
             host = url.rsplit("/v1/invoke", 1)[0]
-        _drive(use_case, target, host, key, users=users, duration=duration, shape=shape, as_json=as_json)
+        summary = _drive(use_case, target, host, key, users=users, duration=duration, shape=shape, as_json=as_json)
+    from liftoff.last_results import write_result
+
+    # the rate it ran at is the measured throughput (`rps`); readiness compares it with the charter's peak
+    write_result(use_case, "load", stage if target == "api" else "local", {**summary, "duration_s": duration})
 
 
 @contextlib.contextmanager
@@ -165,7 +169,7 @@ def environment_figures(before: dict, after: dict) -> dict:
     }
 
 
-def _drive(use_case, target, host, key, *, users, duration, shape, as_json) -> None:
+def _drive(use_case, target, host, key, *, users, duration, shape, as_json) -> dict:
     """Run Locust against `host` and summarise it."""
     before = local_stats(host) if target == "local" else None
     out = REPO_ROOT / "reports" / use_case / f"load-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
@@ -215,7 +219,7 @@ def _drive(use_case, target, host, key, *, users, duration, shape, as_json) -> N
     chart(prefix, out, f"{use_case} {shape}, {users} users, {target}")
     if as_json:
         click.echo(json.dumps(summary, indent=2))
-        return
+        return summary
     table = Table(title=f"load: {use_case}, {shape}, {users} users, {duration}s ({target})")
     columns = ["requests", "errors", "req/s", "p50 ms", "p95 ms", "p99 ms", "$ / request"]
     if before is not None:
@@ -251,3 +255,4 @@ def _drive(use_case, target, host, key, *, users, duration, shape, as_json) -> N
             "start for each new one, 429 when all are busy): capacity.reserved_concurrency or "
             "LIFTOFF_LOCAL_MAX_ENVIRONMENTS caps it"
         )
+    return summary

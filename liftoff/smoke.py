@@ -369,6 +369,24 @@ class AwsTarget:
         )
 
 
+def record(use_case: str, target: str, checks: Sequence[Check]) -> None:
+    """Keep this run as the last smoke result on `target` (`local` or the stage), for `liftoff readiness`."""
+    from liftoff.last_results import write_result
+
+    failed = [c.name for c in checks if c.status == FAIL]
+    write_result(
+        use_case,
+        "smoke",
+        target,
+        {
+            "passed": not failed,
+            "checks": len(checks),
+            "failed": failed,
+            "skipped": sum(c.status == SKIP for c in checks),
+        },
+    )
+
+
 def exit_code(checks: Sequence[Check]) -> int:
     return 1 if any(c.status == FAIL for c in checks) else 0
 

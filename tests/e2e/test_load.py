@@ -29,6 +29,11 @@ def test_a_short_steady_run_is_summarised(local):
     assert summary["cold_start_median_ms"] > 0
     assert summary["environments"] <= summary["max_environments"]
     assert summary["throttles"] == 0
+    # and the run is kept as the last local load result, with the rate it ran at, for `liftoff readiness`
+    from liftoff.last_results import read_results
+
+    last = read_results("doc-summary", "load")["local"]
+    assert (last["rps"], last["users"], last["duration_s"]) == (summary["rps"], 3, 5)
 
 
 def test_what_a_command_starts_it_stops(local):
