@@ -90,6 +90,16 @@ def test_resolver_caches_then_serves_stale_copy_when_registry_fails(store):
     now[0] = 61.0
     counting.down = True
     assert resolver.resolve("echo", alias="live").version == 1  # expired but served
+    # and kept for another TTL: the next requests do not wait out the registry's timeouts again
+    reads = counting.reads
+    for _ in range(20):
+        assert resolver.resolve("echo", alias="live").version == 1
+    assert counting.reads == reads
+    now[0] = 122.0  # a TTL later the registry is asked again (and, back, refreshes the pointer)
+    counting.down = False
+    resolver.resolve("echo", alias="live")
+    assert counting.reads == reads + 1
+    counting.down = True
     with pytest.raises(RegistryUnavailable):
         resolver.resolve("echo", alias="canary")  # nothing cached for this one
 

@@ -2,7 +2,8 @@
 
 Alias pointers are cached for `ttl_s` (how soon a promotion reaches a warm function); versions are
 immutable and cached for good. When the registry fails and an expired pointer is cached, it is
-served and a warning logged; without any copy the request gets a 503.
+served, kept for another TTL (the registry is asked again after it, not on every request) and a
+warning logged; without any copy the request gets a 503.
 """
 
 from __future__ import annotations
@@ -67,6 +68,9 @@ class PromptResolver:
         except RegistryUnavailable as exc:
             if cached is None:
                 raise
+            # served again, unasked, for another TTL: during an outage each environment waits out the
+            # registry's timeouts once per TTL, not on every request
+            cached.expires_at = now + self._ttl_s
             logger.warning(
                 "prompt registry unavailable; serving cached alias",
                 extra={
