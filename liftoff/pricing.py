@@ -20,6 +20,32 @@ from stacks.bedrock_access import split_model_id
 PRICING_FILE = REPO_ROOT / "pricing" / "bedrock.yaml"
 
 
+# How a call is routed, read from the model id: `in_region` (a foundation-model id), `geo` (a geographic
+# cross-Region profile: us., eu., apac., ...), `global` (global.); some models are priced by it
+ProfileKind = Literal["in_region", "geo", "global"]
+GLOBAL_PREFIX = "global"
+
+
+def profile_kind(model_id: str) -> tuple[ProfileKind, str]:
+    """(kind, foundation-model id) of a model id: `us.anthropic.x` -> ("geo", "anthropic.x")."""
+    prefix, _, rest = model_id.partition(".")
+    if prefix == GLOBAL_PREFIX and rest:
+        return "global", rest
+    geography, foundation_id = split_model_id(model_id)
+    return ("geo" if geography else "in_region"), foundation_id
+
+
+class KindPrice(BaseModel):
+    """The prices of one kind of routing, where they differ from the entry's."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    input_per_1k: float = Field(ge=0)
+    output_per_1k: float = Field(ge=0)
+    cache_read_per_1k: float = Field(default=0, ge=0)
+    cache_write_per_1k: float = Field(default=0, ge=0)
+
+
 class PriceEntry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -30,15 +56,21 @@ class PriceEntry(BaseModel):
     source: str = Field(min_length=5)
     checked: dt.date
     regions: dict[str, dict[str, float]] = Field(default_factory=dict)
+    # Prices by routing kind where they differ from the entry's (its in-Region price): `geo` defaults to the
+    # entry's, `global` must be listed to be used
+    kinds: dict[Literal["geo", "global"], KindPrice] = Field(default_factory=dict)
     # How the model can be held to a JSON schema (prompts with `output.format: json`): `native` Converse
     # outputConfig.textFormat, `tool` a forced single tool whose inputSchema is the schema, `none`.
     structured_output: Literal["native", "tool", "none"] = "none"
 
-    def price(self, region: str | None = None) -> ModelPrice:
+    def price(self, region: str | None = None, kind: ProfileKind = "in_region") -> ModelPrice:
         fields = {
             k: getattr(self, k) for k in ("input_per_1k", "output_per_1k", "cache_read_per_1k", "cache_write_per_1k")
         }
-        return ModelPrice(**{**fields, **self.regions.get(region or "", {})})
+        fields.update(self.regions.get(region or "", {}))
+        if kind in self.kinds:
+            fields.update(self.kinds[kind].model_dump())
+        return ModelPrice(**fields)
 
 
 class GuardrailPrices(BaseModel):
@@ -79,23 +111,30 @@ def load_pricing(path: Path = PRICING_FILE) -> PricingTable:
 
 
 def prices_for(model_ids: list[str], table: PricingTable, region: str | None = None) -> dict[str, ModelPrice]:
-    """Price of each model id (inference profiles priced as their model); unknown -> ConfigError."""
+    """Price of each model id, by its model and how it is routed (in-Region, geographic or global
+    cross-Region inference: profile_kind); unknown -> ConfigError. The one place model prices are read:
+    the function's LIFTOFF_MODEL_PRICES, the eval's direct target and `liftoff cost` all come from here."""
     prices = {}
     for model_id in model_ids:
-        _, foundation_id = split_model_id(model_id)
+        kind, foundation_id = profile_kind(model_id)
         entry = table.models.get(foundation_id)
         if entry is None:
             raise ConfigError(
                 f"pricing/bedrock.yaml: no price for model `{foundation_id}` (used as `{model_id}`); add an entry "
                 "with input_per_1k, output_per_1k, source and checked"
             )
-        prices[model_id] = entry.price(region)
+        if kind == "global" and "global" not in entry.kinds:
+            raise ConfigError(
+                f"pricing/bedrock.yaml: model `{foundation_id}` has no global cross-Region price (used as "
+                f"`{model_id}`); add `kinds: {{global: ...}}` to its entry from the Bedrock pricing page"
+            )
+        prices[model_id] = entry.price(region, kind)
     return prices
 
 
 def structured_output_mechanism(model_id: str, table: PricingTable | None = None) -> str:
     """`native`, `tool` or `none` for a model id (inference profiles as their model)."""
-    entry = (table or load_pricing()).models.get(split_model_id(model_id)[1])
+    entry = (table or load_pricing()).models.get(profile_kind(model_id)[1])
     return entry.structured_output if entry else "none"
 
 

@@ -40,3 +40,19 @@ def test_unknown_model_is_a_config_error_naming_the_file():
 def test_call_cost_arithmetic(tokens, expected):
     price = ModelPrice(input_per_1k=0.001, output_per_1k=0.005, cache_read_per_1k=0.0001, cache_write_per_1k=0.00125)
     assert call_cost_usd(price, **tokens) == pytest.approx(expected)
+
+
+def test_a_geographic_profile_is_priced_by_its_kind_and_global_at_its_own_price():
+    # Given Claude Haiku 4.5, whose geographic cross-Region inference costs about 10 % more than global
+    table = load_pricing()
+    model = "anthropic.claude-haiku-4-5-20251001-v1:0"
+    prices = prices_for([f"us.{model}", f"eu.{model}", f"global.{model}", model], table)
+    # Then the us./eu. profiles are priced as in-Region (with the surcharge), global at the list price
+    assert prices[f"us.{model}"] == prices[f"eu.{model}"] == prices[model]
+    assert prices[f"us.{model}"].input_per_1k == pytest.approx(1.1 * prices[f"global.{model}"].input_per_1k)
+    assert prices[f"us.{model}"].output_per_1k == pytest.approx(1.1 * prices[f"global.{model}"].output_per_1k)
+
+
+def test_a_global_profile_of_a_model_without_a_global_price_is_refused():
+    with pytest.raises(ConfigError, match=r"`amazon.nova-micro-v1:0` has no global cross-Region price"):
+        prices_for(["global.amazon.nova-micro-v1:0"], load_pricing())
