@@ -72,3 +72,61 @@ def test_the_same_key_from_two_callers_never_shares_an_answer(call, spend_table,
     # and the same caller retrying still gets the replay
     _, _, again = call(body, headers=headers, with_headers=True, request_context=first)
     assert again.get("Idempotent-Replayed") == "true"
+
+
+def _idempotent(calls: list, answer: dict):
+    import json
+
+    import boto3
+
+    from liftoff.local.runtime import create_idempotency_table
+    from service.handlers.idempotency import make_idempotent
+
+    create_idempotency_table(boto3.client("dynamodb"), "idempotency-large")
+
+    def run(request: dict) -> dict:  # what the invoke route returns for a JSON prompt (the tool's input as text)
+        calls.append(request["key"])
+        return {"output": json.dumps(answer, ensure_ascii=False), "output_json": answer, "cost_usd": 0.01}
+
+    return make_idempotent(run, table_name="idempotency-large", expires_after_seconds=3600)
+
+
+REQUEST = {"key": "apikey:k|summary-of-report-7", "body": {"prompt_id": "summarize"}, "request_id": "r-1"}
+
+
+def test_a_35000_character_japanese_answer_is_stored_once_as_utf8_and_replayed(aws):
+    # Given a JSON summary of 35,000 Japanese characters (105 KB as UTF-8; 420 KB stored twice, \u-escaped)
+    import boto3
+
+    from liftoff.local.environments import LambdaContext
+    from service.handlers.idempotency import REPLAYED
+
+    answer = {"summary": "要約" * 17_500, "key_points": ["売上は前年比で増加した"]}
+    calls: list = []
+    invoke = _idempotent(calls, answer)
+    # When it is answered, then retried with the same key
+    first = invoke(dict(REQUEST), LambdaContext())
+    again = invoke(dict(REQUEST), LambdaContext())
+    # Then the retry is the stored answer, output_json included, without a second run
+    assert calls == [REQUEST["key"]]
+    assert again.pop(REPLAYED) is True and again == first
+    # and the record holds the answer once, in UTF-8
+    (item,) = boto3.resource("dynamodb").Table("idempotency-large").scan()["Items"]
+    stored = item["data"]
+    assert "要約" in stored and "\\u8981" not in stored
+    assert len(stored.encode()) < 110_000
+
+
+def test_an_answer_too_large_to_store_is_delivered_and_a_retry_runs_again(aws):
+    # Given an answer past DynamoDB's 400 KB item limit even stored compactly (150,000 characters, 450 KB)
+    from liftoff.local.environments import LambdaContext
+
+    answer = {"summary": "要約" * 75_000, "key_points": []}
+    calls: list = []
+    invoke = _idempotent(calls, answer)
+    # When it is answered / Then the caller gets it (it was billed), not a 503
+    first = invoke(dict(REQUEST), LambdaContext())
+    assert first["output_json"] == answer
+    # and a retry runs again rather than a 409 on a record that never completes
+    again = invoke(dict(REQUEST), LambdaContext())
+    assert again["output_json"] == answer and calls == [REQUEST["key"]] * 2
