@@ -1,14 +1,72 @@
 """The golden canary's input: the golden cases of a use case with every check they are scored by
-(the prompt's output contract, the suite's defaults, the case's own), as the JSON the scheduled
-canary function receives (service/handlers/canary.py). Built at synth, so the schedule carries the
-eval set of the commit that was deployed; `liftoff canary run` sends the same thing locally."""
+(the prompt's output contract, the suite's defaults, the case's own, `expect_error`), and the time
+budget of a run, as the JSON the scheduled canary function receives (service/handlers/canary.py).
+Built at synth, so the schedule carries the eval set of the commit that was deployed; `liftoff canary
+run` sends the same thing locally.
+
+The budget: a run must end inside the function's timeout even when every model call times out. One
+case's worst case is every model call it may make (the first, and each repair of the output contract)
+taking the models' whole attempt budget (`models.model_budget_seconds`), plus its DynamoDB calls; the
+cases run `monitoring.canary.concurrency` at a time, on the stable version and, during a prompt canary,
+on the canary's version too. That worst case must fit CANARY_TIMEOUT_S less CANARY_HEADROOM_S, or the
+synth fails naming the field; the function also starts a case only while its worst case still fits
+(it is then an error, never a wrong answer)."""
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from pathlib import Path
 
 from liftoff import REPO_ROOT
+from liftoff.errors import ConfigError
 from liftoff.evals.cases import golden_cases, load_suite
+from liftoff.usecases import USECASES_DIR, UseCase, load_use_case
+from service.dal.dynamodb import CONNECT_TIMEOUT_S, READ_TIMEOUT_S, TOTAL_ATTEMPTS
+
+CANARY_TIMEOUT_S = 900  # Lambda's longest
+CANARY_HEADROOM_S = 15  # publishing the metrics and the log line after the last case
+DYNAMODB_CALLS_PER_CASE = 3  # the prompt's alias (when not cached), the spend check, the spend ADD
+ROLES = 2  # the stable version, and a prompt canary's version
+
+
+@dataclass(frozen=True)
+class CanaryBudget:
+    """The worst case of one golden run, and what the function needs to stay inside it."""
+
+    cases: int
+    concurrency: int
+    case_s: float  # one case's worst case
+
+    @property
+    def rounds(self) -> int:
+        return math.ceil(ROLES * self.cases / self.concurrency)
+
+    @property
+    def worst_run_s(self) -> float:
+        return self.rounds * self.case_s + CANARY_HEADROOM_S
+
+
+def canary_budget(use_case: UseCase, cases: int) -> CanaryBudget:
+    """The worst case of a run of `cases` golden cases; ConfigError (file and field) when it cannot fit."""
+    config = use_case.config
+    repairs = max((p.output.repair_attempts for p in use_case.prompts if p.output.format == "json"), default=0)
+    dynamodb_s = DYNAMODB_CALLS_PER_CASE * TOTAL_ATTEMPTS * (CONNECT_TIMEOUT_S + READ_TIMEOUT_S)
+    budget = CanaryBudget(
+        cases=cases,
+        concurrency=config.monitoring.canary.concurrency,
+        case_s=(1 + repairs) * config.models.model_budget_seconds + dynamodb_s,
+    )
+    if budget.worst_run_s > CANARY_TIMEOUT_S:
+        raise ConfigError(
+            f"{USECASES_DIR}/{config.name}.yaml: field `monitoring.canary.concurrency` ({budget.concurrency}): "
+            f"{cases} golden cases x {ROLES} (stable and a prompt canary's version) / {budget.concurrency} = "
+            f"{budget.rounds} rounds x {budget.case_s:g}s per case (1 + {repairs} repair calls x "
+            f"models.model_budget_seconds {config.models.model_budget_seconds:g}s + DynamoDB {dynamodb_s:g}s) "
+            f"+ {CANARY_HEADROOM_S}s = {budget.worst_run_s:g}s exceeds the canary function's {CANARY_TIMEOUT_S}s "
+            f"timeout; raise it, or choose fewer golden cases (evals/{config.name}/suite.yaml `golden`)"
+        )
+    return budget
 
 
 def canary_payload(use_case: str, root: Path = REPO_ROOT) -> dict:
@@ -29,6 +87,14 @@ def canary_payload(use_case: str, root: Path = REPO_ROOT) -> dict:
                     for c in (*suite.default_checks, *case.checks)
                 ],
                 "blocked_ok": bool(set(case.tags) & set(suite.blocked_passes_tags)),
+                **({"expect_error": case.expect_error} if case.expect_error else {}),  # CDK drops nulls
             }
         )
-    return {"golden_canary": {"contracts": contracts, "cases": cases}}
+    budget = canary_budget(load_use_case(use_case, root), len(cases))
+    return {
+        "golden_canary": {
+            "contracts": contracts,
+            "cases": cases,
+            "budget": {"case_s": budget.case_s, "concurrency": budget.concurrency, "timeout_s": CANARY_TIMEOUT_S},
+        }
+    }

@@ -56,10 +56,18 @@ def run(use_case: str, as_json: bool) -> None:
             continue
         run_ = result[role]
         versions = ", ".join(f"{p} v{v}" for p, v in result[f"{role}_versions"].items())
-        verdict = "PASS" if (run_["accuracy"] or 0) >= criteria.min_accuracy else "FAIL"
+        unanswered = f", {run_['errors']} unanswered (errors, not wrong answers)" if run_["errors"] else ""
+        if run_["accuracy"] is None:
+            click.echo(
+                f"{role} ({versions}): no case was answered, so no accuracy{unanswered}: "
+                + ", ".join(f"{case} {code}" for case, code in run_["unanswered"].items())
+            )
+            continue
+        verdict = "PASS" if run_["accuracy"] >= criteria.min_accuracy else "FAIL"
+        scored = run_["passed"] + run_["failed_count"]
         click.echo(
-            f"{role} ({versions}): {run_['passed']}/{run_['cases']} pass = {run_['accuracy']:.0%} "
-            f"(min_accuracy {criteria.min_accuracy:.0%}: {verdict}), p95 {run_['latency_p95_ms']} ms, "
+            f"{role} ({versions}): {run_['passed']}/{scored} pass = {run_['accuracy']:.0%} "
+            f"(min_accuracy {criteria.min_accuracy:.0%}: {verdict}){unanswered}, p95 {run_['latency_p95_ms']} ms, "
             f"${run_['cost_usd']:.6f}"
         )
 

@@ -322,7 +322,12 @@ class CaptureConfig(_Strict):
     """The `FeedbackBadRate` alarm judges a day only when it has at least this many ratings."""
 
 
-SCHEDULE = re.compile(r"^(off|rate\((\d+) (minute|minutes|hour|hours|day|days)\))$")
+SCHEDULE = re.compile(r"^(off|rate\(([1-9]\d*) (minute|minutes|hour|hours|day|days)\))$")
+UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86_400}
+# The golden canary's accuracy alarm looks at this many runs (stacks/constructs/monitoring.py), and
+# CloudWatch evaluates at most 7 days: periods x period <= 604,800 s (PutMetricAlarm, Period).
+CANARY_ALARM_PERIODS = 2
+ALARM_MAX_EVALUATION_S = 604_800
 
 
 def schedule_seconds(expression: str) -> int | None:
@@ -331,17 +336,35 @@ def schedule_seconds(expression: str) -> int | None:
     if found is None or found.group(1) == "off":
         return None
     unit = found.group(3).rstrip("s")
-    return int(found.group(2)) * {"minute": 60, "hour": 3600, "day": 86_400}[unit]
+    return int(found.group(2)) * UNIT_SECONDS[unit]
 
 
 def _valid_schedule(expression: str | None) -> str | None:
+    """What EventBridge Scheduler's rate() grammar accepts (a positive value; a singular unit for 1, a plural
+    one above: `rate(1 hour)`, `rate(5 hours)`), run at most hourly, and an accuracy alarm CloudWatch can
+    evaluate."""
     if expression is None:
         return None
-    if not SCHEDULE.match(expression):
+    found = SCHEDULE.match(expression)
+    if not found:
         raise ValueError(f"`{expression}` is not `off` or `rate(N minutes|hours|days)`")
-    seconds = schedule_seconds(expression)
-    if seconds is not None and seconds < 3600:
+    if found.group(1) == "off":
+        return expression
+    value, unit = int(found.group(2)), found.group(3)
+    if (value == 1) != (not unit.endswith("s")):
+        fixed = f"rate({value} {unit.rstrip('s') if value == 1 else unit + 's'})"
+        raise ValueError(
+            f"`{expression}`: EventBridge Scheduler wants a singular unit for 1 and a plural one above; write `{fixed}`"
+        )
+    seconds = value * UNIT_SECONDS[unit.rstrip("s")]
+    if seconds < 3600:
         raise ValueError("run the golden canary at most hourly: each run is a few dozen billed model calls")
+    if CANARY_ALARM_PERIODS * seconds > ALARM_MAX_EVALUATION_S:
+        raise ValueError(
+            f"`{expression}`: the CanaryAccuracy alarm looks at {CANARY_ALARM_PERIODS} runs, and CloudWatch evaluates "
+            f"at most {ALARM_MAX_EVALUATION_S:,} s (7 days): {CANARY_ALARM_PERIODS} x {seconds:,} s is more; run it at "
+            f"least every {ALARM_MAX_EVALUATION_S // CANARY_ALARM_PERIODS // 3600} hours"
+        )
     return expression
 
 
@@ -350,7 +373,11 @@ class GoldenCanaryConfig(_Strict):
     deployed stage, scored like `liftoff eval`, alarmed on `exit_criteria.min_accuracy`."""
 
     schedule: Annotated[str | None, AfterValidator(_valid_schedule)] = None
-    """`rate(1 hour)`, `rate(1 day)`... or `off` (null: the stage's default, hourly in prod, daily in sandbox)."""
+    """`rate(1 hour)`, `rate(1 day)`... or `off` (null: the stage's default, hourly in prod, daily in sandbox).
+    At least hourly and at most every 3.5 days (the accuracy alarm's two runs must fit CloudWatch's 7 days)."""
+    concurrency: int = Field(default=4, ge=1, le=10)
+    """Golden cases run at the same time. A run must end inside the function's 15 minutes even when every
+    model call times out; synth checks that arithmetic (liftoff/canary.py) and names this field."""
 
 
 class MonitoringConfig(_Strict):
@@ -552,7 +579,7 @@ class StageConfig(_Strict):
     """An AWS WAF web ACL (managed rules + rate limit) in front of the API stage."""
     capture_sample_rate: float = Field(ge=0, le=1)
     """The share of requests captured when a use case turns capture on without its own `sample_rate`."""
-    canary_schedule: str
+    canary_schedule: Annotated[str, AfterValidator(_valid_schedule)]
     """How often the golden canary runs when the use case does not say (`monitoring.canary.schedule`)."""
 
 

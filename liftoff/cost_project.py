@@ -35,12 +35,13 @@ from stacks.memory import invoke_memory_mb
 AWS_PRICES = REPO_ROOT / "pricing" / "aws.yaml"
 DAYS = 30
 # the standing EMF metrics (one dimension set: UseCase, Stage): 16 of the invoke function, FeedbackGood and
-# FeedbackBad, and the golden canary's 4; a prompt canary's 4 CanaryVersion* metrics exist only while it runs
-METRIC_NAMES = 22
+# FeedbackBad, and the golden canary's 5; a prompt canary's 4 CanaryVersion* metrics exist only while it runs
+METRIC_NAMES = 23
 # stacks/constructs/monitoring.py: LatencyP95, CostPerRequest, InvalidOutputRate, DailySpend, SpendCapHit,
 # Api5xxRate, ModelThrottling, FeedbackBadRate, LambdaThrottles, and the canary's CanaryAccuracy,
-# CanaryVersionAccuracy, CanaryVersionErrorRate, CanaryVersionLatencyP95
-ALARMS = 13
+# CanaryVersionAccuracy, CanaryVersionErrorRate, CanaryVersionLatencyP95, CanaryErrors, CanaryRollbackErrors,
+# CanaryScheduleFailures
+ALARMS = 16
 ACCOUNT_CONCURRENCY = 1000  # the default Lambda concurrency quota per Region
 WAF_RULES = 3
 DEFAULT_PEAK_FACTOR = 3.0  # peak / average rate when the charter does not say

@@ -57,6 +57,9 @@ class FunctionProps:
     destroy_on_delete: bool = True
     reserved_concurrency: int | None = None
     tracing: str = "active"  # active | sdk: X-Ray active tracing; off: none (observability.tracing)
+    # who invokes it asynchronously (EventBridge Scheduler, an EventBridge rule), or None: only synchronous
+    # callers. An asynchronously invoked function gets Lambda's own retries turned off (a retry re-bills)
+    async_invoker: str | None = None
 
 
 def allow(function: lambda_.Function, sid: str, actions: list[str], resources: list[str]) -> None:
@@ -129,12 +132,22 @@ def python_function(scope: Construct, construct_id: str, props: FunctionProps) -
     )
     acknowledge(function, "L1", pinned)
     acknowledge(function, "LambdaLatestVersion", pinned, pack=SERVERLESS)
-    acknowledge(
-        function,
-        "LambdaDLQ",
-        "Every function of this template is invoked synchronously (by API Gateway, or by the CDK Provider "
-        "framework during a deployment): the caller gets the error; a dead-letter queue only catches "
-        "failed asynchronous invocations.",
-        pack=SERVERLESS,
-    )
+    if props.async_invoker is None:
+        dlq_reason = (
+            "Invoked synchronously only (by API Gateway, or by the CDK Provider framework during a deployment): "
+            "the caller gets the error; a dead-letter queue only catches failed asynchronous invocations."
+        )
+    else:
+        # Lambda retries a failed asynchronous invocation twice by default: off (EventInvokeConfig)
+        function.configure_async_invoke(retry_attempts=0)
+        dlq_reason = (
+            f"Invoked asynchronously by {props.async_invoker}, with Lambda's retries off (MaximumRetryAttempts 0: a "
+            "retry would run and bill the work again). A failed invocation is alarmed on the function's Errors "
+            "metric and the next event does the work; a queue of failed events would hold nothing to replay."
+        )
+    acknowledge(function, "LambdaDLQ", dlq_reason, pack=SERVERLESS)
+    if props.async_invoker is not None:
+        acknowledge(
+            function.node.find_child("EventInvokeConfig"), "LambdaAsyncFailureDestination", dlq_reason, pack=SERVERLESS
+        )
     return function

@@ -150,6 +150,16 @@ class UseCaseStack(Stack):
             budget=config.budget,
             topic=self.alarm_topic.topic,
         )
+        self.golden_canary = GoldenCanary(
+            self,
+            "GoldenCanary",
+            use_case=use_case,
+            stage=stage,
+            canary_function=self.canary_function.function,
+            prompts_table=self.prompts.table,
+            topic=self.alarm_topic.topic,
+            topic_key=self.alarm_topic.key,
+        )
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -162,18 +172,9 @@ class UseCaseStack(Stack):
             canary_period=Duration.seconds(period)
             if (period := schedule_seconds(canary_schedule(config, stage)))
             else None,
+            golden_canary=self.golden_canary,
         )
-        self.golden_canary = GoldenCanary(
-            self,
-            "GoldenCanary",
-            use_case=use_case,
-            stage=stage,
-            canary_function=self.canary_function.function,
-            prompts_table=self.prompts.table,
-            topic=self.alarm_topic.topic,
-            topic_key=self.alarm_topic.key,
-            rollback_alarm_names=self.monitoring.canary_version_alarm_names,
-        )
+        self.golden_canary.end_canaries_on(self.monitoring.canary_version_alarm_names)
 
         CfnOutput(self, "InvokeUrl", value=self.api.api.url_for_path("/v1/invoke"))
         if self.api.api_key is not None:

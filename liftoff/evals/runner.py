@@ -28,7 +28,7 @@ from liftoff.config import ExitCriteria
 from liftoff.evals.cases import EvalCase, Suite
 from liftoff.evals.checks import CheckResult, Judge
 from liftoff.evals.targets import Answer, Target
-from service.evalcore.score import score_answer
+from service.evalcore.score import score_answer, tally
 from service.evalcore.stats import percentile
 
 
@@ -106,12 +106,6 @@ class Run:
 
 
 def score_case(case: EvalCase, suite: Suite, answer: Answer, judge: Judge | None) -> CaseResult:
-    if case.expect_error:
-        ok = not answer.ok and answer.error_code == case.expect_error
-        detail = f"expected error {case.expect_error}, got {answer.error_code or 'an answer'}"
-        return CaseResult(
-            case.id, case.tags, "pass" if ok else "fail", answer, [CheckResult("expect_error", ok, detail)]
-        )
     case_judge = (lambda rubric, output: judge(rubric, output, case.variables)) if judge else None
     score = score_answer(
         output=answer.output if answer.ok else None,
@@ -120,6 +114,7 @@ def score_case(case: EvalCase, suite: Suite, answer: Answer, judge: Judge | None
         contract=suite.contract_checks(case.prompt_id or suite.prompt_id),
         checks=(*suite.default_checks, *case.checks),
         blocked_ok=bool(set(case.tags) & set(suite.blocked_passes_tags)),
+        expect_error=case.expect_error,
         judge=case_judge,
     )
     return CaseResult(case.id, case.tags, score.status, answer, score.checks, invalid_output=score.invalid_output)
@@ -135,9 +130,8 @@ def summarize(
     exclude_cold: bool = False,
     warmup_cold_ms: list[float] | None = None,
 ) -> RunSummary:
-    passed = sum(r.status == "pass" for r in results)
-    failed = sum(r.status == "fail" for r in results)
-    errors = sum(r.status == "error" for r in results)
+    counts = tally(r.status for r in results)
+    passed, failed, errors = counts.passed, counts.failed, counts.errors
     answered = [r.answer for r in results if r.answer.ok]
     by_tag: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for r in results:
@@ -146,7 +140,7 @@ def summarize(
         for tag in r.tags:
             by_tag[tag][0] += r.status == "pass"
             by_tag[tag][1] += 1
-    accuracy = passed / (passed + failed) if passed + failed else None
+    accuracy = counts.accuracy
     scored = [r for r in results if r.status != "error"]
     invalid = sum(r.invalid_output for r in scored)
     invalid_rate = invalid / len(scored) if scored else 0.0

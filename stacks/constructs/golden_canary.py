@@ -6,12 +6,16 @@
   own invoke path and scores them with the eval's checks, and publishes CanaryAccuracy and
   CanaryVersionAccuracy (the alarms are in Monitoring).
 - A rollback function (service/handlers/canary_rollback.py), triggered through an EventBridge rule
-  when one of the prompt canary's alarms goes into ALARM, ends the canary and tells the alarm topic.
+  when one of the prompt canary's alarms goes into ALARM (`end_canaries_on`, once Monitoring has made
+  them), ends the canary and tells the alarm topic.
+- Both functions are invoked asynchronously, with Lambda's own retries off (a retried run bills its cases
+  again); the schedule sits in a schedule group of its own, so its AWS/Scheduler metrics are this stack's.
+  Monitoring alarms on the functions' errors and on the schedule's failed invocations.
 """
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as events_targets
@@ -45,11 +49,13 @@ class GoldenCanary(Construct):
         prompts_table: dynamodb.ITableV2,
         topic: sns.ITopic,
         topic_key: kms.IKey,
-        rollback_alarm_names: list[str],
     ):
         super().__init__(scope, construct_id)
+        self._label = f"Liftoff {use_case.name} ({stage.name})"
+        self.canary_function = canary_function
         expression = canary_schedule(use_case.config, stage)
         self.schedule = None
+        self.schedule_group = None
         if schedule_seconds(expression) is not None:
             stack = Stack.of(self)
             role = iam.Role(
@@ -67,9 +73,18 @@ class GoldenCanary(Construct):
                 "CDK's grantInvoke names the function and its versions (ARN:*); the schedule invokes only the "
                 "golden canary function, and only the scheduler service of this account can assume the role.",
             )
+            # Scheduler's metrics have one dimension, the group: a group of its own makes them this canary's.
+            # Names are per account and Region. It holds only this schedule, which goes with the stack.
+            self.schedule_group = scheduler.ScheduleGroup(
+                self,
+                "ScheduleGroup",
+                schedule_group_name=f"liftoff-{use_case.name}-{stage.name}",
+                removal_policy=RemovalPolicy.DESTROY,
+            )
             self.schedule = scheduler.Schedule(
                 self,
                 "Schedule",
+                schedule_group=self.schedule_group,
                 description=f"Liftoff {use_case.name} ({stage.name}): the golden canary",
                 schedule=scheduler.ScheduleExpression.expression(expression),
                 target=scheduler_targets.LambdaInvoke(
@@ -80,6 +95,8 @@ class GoldenCanary(Construct):
                     max_event_age=Duration.hours(1),
                 ),
             )
+            # CDK writes the group's name, not a reference: without this the schedule may be created first
+            self.schedule.node.add_dependency(self.schedule_group)
         self.rollback = python_function(
             self,
             "Rollback",
@@ -91,6 +108,7 @@ class GoldenCanary(Construct):
                 log_retention_days=stage.log_retention_days,
                 destroy_on_delete=stage.destroy_on_delete,
                 tracing=use_case.config.observability.tracing,
+                async_invoker="an EventBridge rule (a canary alarm's state change)",
                 environment={
                     **POWERTOOLS_ENVIRONMENT,
                     "LIFTOFF_USE_CASE": use_case.name,
@@ -111,10 +129,14 @@ class GoldenCanary(Construct):
         allow(self.rollback, "UseAlarmTopicKey", ["kms:GenerateDataKey", "kms:Decrypt"], [topic_key.key_arn])
         if prompts_table.encryption_key:
             allow(self.rollback, "UseTableKey", list(TABLE_KEY_ACTIONS), [prompts_table.encryption_key.key_arn])
+        self.rule = None
+
+    def end_canaries_on(self, rollback_alarm_names: list[str]) -> None:
+        """The rule that sends these alarms' state changes into ALARM to the rollback function."""
         self.rule = events.Rule(
             self,
             "OnCanaryAlarm",
-            description=f"Liftoff {use_case.name} ({stage.name}): a prompt canary's alarm fired",
+            description=f"{self._label}: a prompt canary's alarm fired",
             event_pattern=events.EventPattern(
                 source=["aws.cloudwatch"],
                 detail_type=["CloudWatch Alarm State Change"],

@@ -7,6 +7,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from liftoff.canary import CANARY_TIMEOUT_S
 from liftoff.config import StageConfig, UseCaseConfig
 from liftoff.function_env import FunctionResources, invoke_environment
 from liftoff.usecases import UseCase
@@ -16,8 +17,6 @@ from stacks.constructs.model_profiles import ModelProfiles
 from stacks.lambda_factory import FunctionProps, allow, python_function
 from stacks.memory import invoke_memory_mb
 from stacks.table_factory import TABLE_KEY_ACTIONS
-
-CANARY_TIMEOUT_S = 900  # Lambda's longest: a golden run is a few dozen model calls in a row
 
 
 class InvokeFunction(Construct):
@@ -66,6 +65,7 @@ class InvokeFunction(Construct):
                 # the canary runs its cases one after another, on two versions during a prompt canary
                 timeout_seconds=CANARY_TIMEOUT_S if golden_canary else config.models.lambda_timeout_seconds,
                 reserved_concurrency=None if golden_canary else config.capacity.reserved_concurrency,
+                async_invoker="EventBridge Scheduler (the golden canary's schedule)" if golden_canary else None,
                 tracing=config.observability.tracing,
                 memory_mb=invoke_memory_mb(config.capacity.memory_mb),
                 log_retention_days=stage.log_retention_days,

@@ -21,7 +21,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from liftoff.config import StageConfig, UseCaseConfig
+from liftoff.config import CANARY_ALARM_PERIODS, StageConfig, UseCaseConfig
+from stacks.constructs.golden_canary import GoldenCanary
 from stacks.names import regional_name
 
 NAMESPACE = "Liftoff"  # service/observability.py METRICS_NAMESPACE
@@ -40,6 +41,9 @@ class AlarmSpec:
     threshold: float
     comparison: cw.ComparisonOperator = cw.ComparisonOperator.GREATER_THAN_THRESHOLD
     evaluation: tuple[int, int] | None = None  # (periods, datapoints to alarm); None: the stage's
+    # a period without data: fine for a metric that only exists when something happens (an error, a
+    # request); breaching for one whose absence is the failure (a canary run that did not report)
+    missing: cw.TreatMissingData = cw.TreatMissingData.NOT_BREACHING
 
 
 # The prompt canary's own alarms: each one ends the canary (GoldenCanary's rollback function)
@@ -59,6 +63,7 @@ class Monitoring(Construct):
         topic: sns.ITopic,
         feedback_function: lambda_.IFunction | None = None,
         canary_period: Duration | None = None,
+        golden_canary: GoldenCanary | None = None,
     ):
         super().__init__(scope, construct_id)
         self._use_case = use_case
@@ -67,6 +72,7 @@ class Monitoring(Construct):
         self._function = function
         self._api_stage = api.deployment_stage
         self._canary_period = canary_period  # None: the golden canary is off
+        self._golden_canary = golden_canary
         self.alarms = {spec.name: self._alarm(spec, topic) for spec in (*self._alarm_specs(), *self._canary_specs())}
         self.canary_version_alarm_names = [
             self._alarm_name(name) for name in CANARY_VERSION_ALARMS if name in self.alarms
@@ -153,7 +159,9 @@ class Monitoring(Construct):
                     self.metric("CanaryAccuracy", "Minimum").with_(period=golden),
                     criteria.min_accuracy,
                     cw.ComparisonOperator.LESS_THAN_THRESHOLD,
-                    evaluation=(2, 2),
+                    evaluation=(CANARY_ALARM_PERIODS, CANARY_ALARM_PERIODS),
+                    # no accuracy is a dead canary (timed out, denied, nothing answered): never healthy
+                    missing=cw.TreatMissingData.BREACHING,
                 ),
                 AlarmSpec(
                     "CanaryVersionAccuracy",
@@ -163,8 +171,56 @@ class Monitoring(Construct):
                     criteria.min_accuracy,
                     cw.ComparisonOperator.LESS_THAN_THRESHOLD,
                     evaluation=(1, 1),
+                    # no data while no prompt canary runs (or nothing was answered): nothing to end
                 ),
             ]
+        if self._golden_canary is not None:
+            specs += self._canary_health_specs(self._golden_canary)
+        return specs
+
+    def _canary_health_specs(self, golden: GoldenCanary) -> list[AlarmSpec]:
+        """The golden canary's own machinery: a run that fails or times out, a schedule that cannot invoke
+        it, an auto-rollback that fails. Each would otherwise leave every other alarm green."""
+        period = self._canary_period or self._period
+        specs = [
+            AlarmSpec(
+                "CanaryErrors",
+                "the golden canary function failed or timed out (its run published nothing)",
+                golden.canary_function.metric_errors(statistic="Sum", period=period),
+                1,
+                cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                evaluation=(1, 1),
+            ),
+            AlarmSpec(
+                "CanaryRollbackErrors",
+                "the function that ends a prompt canary on its alarms failed: end the canary by hand",
+                golden.rollback.metric_errors(statistic="Sum", period=self._period),
+                1,
+                cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                evaluation=(1, 1),
+            ),
+        ]
+        if golden.schedule_group is not None:
+            specs.append(
+                AlarmSpec(
+                    "CanaryScheduleFailures",
+                    "EventBridge Scheduler could not invoke the golden canary (target errors, throttled or "
+                    "dropped invocations)",
+                    cw.MathExpression(
+                        expression="FILL(errors, 0) + FILL(throttled, 0) + FILL(dropped, 0)",
+                        using_metrics={
+                            "errors": golden.schedule_group.metric_target_errors(period=period),
+                            "throttled": golden.schedule_group.metric_target_throttled(period=period),
+                            "dropped": golden.schedule_group.metric_dropped(period=period),
+                        },
+                        label="failed schedule invocations",
+                        period=period,
+                    ),
+                    1,
+                    cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                    evaluation=(1, 1),
+                )
+            )
         return specs
 
     # -- alarms ----------------------------------------------------------------------------------
@@ -254,7 +310,7 @@ class Monitoring(Construct):
             comparison_operator=spec.comparison,
             evaluation_periods=periods,
             datapoints_to_alarm=datapoints,
-            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            treat_missing_data=spec.missing,
         )
         action = cw_actions.SnsAction(topic)
         alarm.add_alarm_action(action)

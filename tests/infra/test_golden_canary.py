@@ -3,6 +3,7 @@ the canary function's and the rollback function's exact permissions, the rule th
 alarms to the rollback."""
 
 import json
+from pathlib import Path
 
 from liftoff.canary import canary_payload
 from liftoff.config import schedule_seconds
@@ -81,3 +82,86 @@ def test_the_canary_alarms_trigger_the_rollback_through_eventbridge(template, st
     names = {a["Properties"]["AlarmName"] for a in template.find_resources("AWS::CloudWatch::Alarm").values()}
     assert set(pattern["detail"]["alarmName"]) <= names
     assert prefix + "CanaryAccuracy" in names
+
+
+def test_lambdas_own_async_retries_are_off_for_the_asynchronously_invoked_functions(synthesized, template):
+    # Given the schedule and the alarm rule invoke the canary and the rollback asynchronously
+    canary_name, _ = _function(template, "service.handlers.canary.lambda_handler")
+    rollback_name, _ = _function(template, "service.handlers.canary_rollback.lambda_handler")
+    configs = template.find_resources("AWS::Lambda::EventInvokeConfig")
+    # Then each has an EventInvokeConfig with no retry (a retried run bills its cases again), and only they do
+    by_function = {c["Properties"]["FunctionName"]["Ref"]: c["Properties"] for c in configs.values()}
+    assert set(by_function) == {canary_name, rollback_name}
+    assert all(p["MaximumRetryAttempts"] == 0 and p["Qualifier"] == "$LATEST" for p in by_function.values())
+    # and the cdk-nag acknowledgement says how each function is invoked
+    stage_name, outdir, _ = synthesized
+    report = json.loads((Path(outdir) / "validation-report.json").read_text())
+    reasons = {
+        construct["constructPath"].split("/")[1] + "/" + construct["constructPath"].split("/")[2]: finding["reason"]
+        for plugin in report["pluginReports"]
+        for finding in plugin["suppressedViolations"]
+        if finding["ruleName"] == "Serverless-LambdaDLQ"
+        for construct in finding["violatingConstructs"]
+        if construct["constructPath"].startswith(f"Liftoff-{USE_CASE}-{stage_name}/")
+    }
+    assert (
+        "asynchronously" in reasons["GoldenCanary/Rollback"] and "MaximumRetryAttempts 0" in reasons["Canary/Function"]
+    )
+    assert "synchronously only" in reasons["Invoke/Function"]
+
+
+def test_the_worst_case_run_fits_the_canary_functions_timeout(template, stage):
+    # Given the use case's model budget, repairs and golden cases
+    from liftoff.canary import CANARY_HEADROOM_S, canary_budget
+    from liftoff.usecases import load_use_case
+
+    payload = canary_payload(USE_CASE)
+    budget = canary_budget(load_use_case(USE_CASE), len(payload["golden_canary"]["cases"]))
+    _, function = _function(template, "service.handlers.canary.lambda_handler")
+    # Then every case on both versions, at the configured concurrency, fits in the function's timeout
+    assert budget.rounds * budget.case_s + CANARY_HEADROOM_S == budget.worst_run_s <= function["Properties"]["Timeout"]
+    assert payload["golden_canary"]["budget"] == {
+        "case_s": budget.case_s,
+        "concurrency": budget.concurrency,
+        "timeout_s": function["Properties"]["Timeout"],
+    }
+
+
+def _alarm(template, stage, name: str) -> dict:
+    (alarm,) = [
+        a["Properties"]
+        for a in template.find_resources("AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["AlarmName"] == f"liftoff-{USE_CASE}-{stage.name}-{name}"
+    ]
+    return alarm
+
+
+def test_a_dead_canary_raises_alarms(template, stage):
+    # Then no accuracy for two runs is breaching (a run that timed out, was denied, or answered nothing)
+    assert _alarm(template, stage, "CanaryAccuracy")["TreatMissingData"] == "breaching"
+    # while a prompt canary's accuracy is missing whenever no prompt canary runs: nothing to end then
+    assert _alarm(template, stage, "CanaryVersionAccuracy")["TreatMissingData"] == "notBreaching"
+    # the canary function's and the rollback function's errors (timeouts included) alarm on the first one
+    canary_name, _ = _function(template, "service.handlers.canary.lambda_handler")
+    rollback_name, _ = _function(template, "service.handlers.canary_rollback.lambda_handler")
+    for name, function in (("CanaryErrors", canary_name), ("CanaryRollbackErrors", rollback_name)):
+        alarm = _alarm(template, stage, name)
+        assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == ("AWS/Lambda", "Errors", "Sum")
+        assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function}}]
+        assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+    # the schedule's own group, whose Scheduler metrics count its failed invocations
+    (schedule,) = template.find_resources("AWS::Scheduler::Schedule").values()
+    ((group_name, group),) = template.find_resources("AWS::Scheduler::ScheduleGroup").items()
+    assert schedule["Properties"]["GroupName"] == group["Properties"]["Name"] == f"liftoff-{USE_CASE}-{stage.name}"
+    assert group_name in schedule.get("DependsOn", [])  # the group exists before the schedule is put in it
+    failures = _alarm(template, stage, "CanaryScheduleFailures")
+    watched = {
+        m["MetricStat"]["Metric"]["MetricName"]: m["MetricStat"]["Metric"]["Dimensions"]
+        for m in failures["Metrics"]
+        if "MetricStat" in m
+    }
+    assert set(watched) == {"TargetErrorCount", "TargetErrorThrottledCount", "InvocationDroppedCount"}
+    assert all(d == [{"Name": "ScheduleGroup", "Value": group["Properties"]["Name"]}] for d in watched.values())
+    assert all(
+        m["MetricStat"]["Metric"]["Namespace"] == "AWS/Scheduler" for m in failures["Metrics"] if "MetricStat" in m
+    )

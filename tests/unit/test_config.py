@@ -164,3 +164,57 @@ def test_cost_center_accepts_every_character_of_the_tag_value_rule(tmp_path):
     data = {**yaml.safe_load(yaml.safe_dump(TRIAGE)), "cost_center": value}
     # When loaded / Then it is kept as written
     assert load_use_case_config(write(tmp_path, data)).cost_center == value
+
+
+@pytest.mark.parametrize(
+    ("schedule", "words"),
+    [
+        ("rate(1 hours)", "write `rate(1 hour)`"),  # EventBridge Scheduler: a singular unit for 1
+        ("rate(2 day)", "write `rate(2 days)`"),  # and a plural one above
+        ("rate(0 hours)", "is not `off` or `rate("),  # a positive value
+        ("rate(4 days)", "604,800 s"),  # 2 evaluation periods x 4 days > CloudWatch's 7 days
+        ("rate(85 hours)", "604,800 s"),
+        ("rate(30 minutes)", "at most hourly"),
+    ],
+)
+def test_a_canary_schedule_that_would_not_deploy_is_refused(tmp_path, schedule, words):
+    # Given a golden canary schedule EventBridge Scheduler or CloudWatch would refuse at deploy
+    data = yaml.safe_load(yaml.safe_dump(TRIAGE))
+    data["monitoring"] = {"canary": {"schedule": schedule}}
+    # When the config is loaded / Then it fails at synth, naming the file and the field
+    with pytest.raises(ConfigError) as err:
+        load_use_case_config(write(tmp_path, data))
+    assert "support-triage.yaml" in str(err.value) and "field `monitoring.canary.schedule`" in str(err.value)
+    assert words in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "schedule", ["rate(1 hour)", "rate(2 hours)", "rate(1 day)", "rate(3 days)", "rate(84 hours)", "off"]
+)
+def test_canary_schedules_that_deploy_are_accepted(tmp_path, schedule):
+    data = yaml.safe_load(yaml.safe_dump(TRIAGE))
+    data["monitoring"] = {"canary": {"schedule": schedule}}
+    assert load_use_case_config(write(tmp_path, data)).monitoring.canary.schedule == schedule
+
+
+def test_a_golden_run_that_cannot_fit_the_canary_timeout_fails_synth_naming_the_field(triage):
+    # Given one golden case at a time: 20 cases x 2 versions x 60 s worst case each = 2,415 s > 900 s
+    from dataclasses import replace
+
+    from liftoff.canary import CANARY_TIMEOUT_S, canary_budget
+
+    config = triage.config.model_copy(
+        update={
+            "monitoring": triage.config.monitoring.model_copy(
+                update={"canary": triage.config.monitoring.canary.model_copy(update={"concurrency": 1})}
+            )
+        }
+    )
+    # When the budget is checked (canary_payload does, at synth) / Then it names the file and the field
+    with pytest.raises(ConfigError) as err:
+        canary_budget(replace(triage, config=config), 20)
+    message = str(err.value)
+    assert "usecases/support-triage.yaml: field `monitoring.canary.concurrency` (1)" in message
+    assert f"exceeds the canary function's {CANARY_TIMEOUT_S}s timeout" in message
+    # and the shipped concurrency fits: 40 runs / 4 = 10 rounds x 60 s + 15 s
+    assert canary_budget(triage, 20).worst_run_s == 615 <= CANARY_TIMEOUT_S

@@ -54,7 +54,7 @@ def test_monthly_arithmetic():
     assert costs["WAF"] == pytest.approx(5 + 3 * 1 + n / 1e6 * 0.60)
     assert "WAF" not in monthly_costs("support-triage", "sandbox", 10_000, usage, duration_ms=2500)
     # no traffic still costs the dashboard, alarms, metrics, the key (and WAF in prod)
-    assert idle_cost("support-triage", "prod") == pytest.approx(22 * 0.30 + 3 + 13 * 0.10 + 1 + 0.40 + 5 + 3)
+    assert idle_cost("support-triage", "prod") == pytest.approx(23 * 0.30 + 3 + 16 * 0.10 + 1 + 0.40 + 5 + 3)
     # the golden canary: its cases at the measured cost, hourly in prod (720 runs in 30 days), daily in sandbox
     golden = len(golden_cases("support-triage"))
     assert costs["Golden canary (model calls)"] == pytest.approx(720 * golden * 0.00002)

@@ -4,12 +4,14 @@
 - an answer passes when every check passes, else it fails (a wrong answer);
 - a guardrail block is an answer: it passes only where a block is what the case wants (`blocked_ok`);
 - an answer that broke the prompt's output schema after the repairs fails (and is an invalid output);
-- no answer at all (after retries) is an error, not a wrong answer.
+- a case with `expect_error` passes when the service refuses it with that error code, and fails otherwise;
+- no answer at all (after retries) is an error, not a wrong answer: it is kept apart, so
+  accuracy = pass / (pass + fail), and there is no accuracy when nothing was answered (`Tally`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from service.evalcore.checks import CheckResult, Judge
@@ -33,10 +35,16 @@ def score_answer(
     contract: Sequence = (),
     checks: Sequence = (),
     blocked_ok: bool = False,
+    expect_error: str | None = None,
     judge: Judge | None = None,
 ) -> Score:
     """`contract` (the prompt's output schema) and `checks` (the suite's defaults and the case's own)
-    are evaluated on an answer; the error code says what happened otherwise."""
+    are evaluated on an answer; the error code says what happened otherwise. A case that expects an
+    error (`expect_error`) is judged on the error code alone."""
+    if expect_error:
+        ok = output is None and error_code == expect_error
+        detail = f"expected error {expect_error}, got {error_code or 'an answer'}"
+        return Score("pass" if ok else "fail", [CheckResult("expect_error", ok, detail)])
     if output is None and error_code == GUARDRAIL_BLOCK:
         detail = "blocked by the guardrail" + ("" if blocked_ok else "; this case expects an answer")
         return Score("pass" if blocked_ok else "fail", [CheckResult("guardrail", blocked_ok, detail)])
@@ -49,3 +57,24 @@ def score_answer(
     results = contract_results + [c.evaluate(output, judge) for c in checks]
     status = "fail" if any(r.passed is False for r in results) else "pass"
     return Score(status, results, invalid_output=any(r.passed is False for r in contract_results))
+
+
+@dataclass(frozen=True)
+class Tally:
+    """How a run's cases scored; errors (no answer) are neither right nor wrong."""
+
+    passed: int
+    failed: int
+    errors: int
+
+    @property
+    def accuracy(self) -> float | None:
+        """pass / (pass + fail); None when no case was answered (there is nothing to judge)."""
+        scored = self.passed + self.failed
+        return self.passed / scored if scored else None
+
+
+def tally(statuses: Iterable[str]) -> Tally:
+    """Count `Score.status` values (pass | fail | error)."""
+    statuses = list(statuses)
+    return Tally(statuses.count("pass"), statuses.count("fail"), statuses.count("error"))

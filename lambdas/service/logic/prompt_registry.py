@@ -8,6 +8,7 @@ forced it with a reason. Either goes into the alias's history."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -191,13 +192,21 @@ def _end_canary(
 AUTO_ROLLBACK = "auto-rollback"
 
 
-def auto_rollback(store: PromptStore, prompt_id: str, *, reason: str, alias: str = LIVE_ALIAS) -> PromptAlias | None:
+def auto_rollback(
+    store: PromptStore,
+    prompt_id: str,
+    *,
+    reason: str,
+    alias: str = LIVE_ALIAS,
+    applies: Callable[[PromptAlias], bool] = lambda _alias: True,
+) -> PromptAlias | None:
     """End the alias's canary because `reason` (an alarm) says the canary version is unhealthy: the alias
     keeps its stable version and its history records `auto-rollback` with the reason. Nothing happens
-    without a canary, for a canary started with auto-rollback off, or when someone moved the alias
-    since it was read (the newer move wins: never overwritten). Returns the alias when it moved."""
+    without a canary, for a canary started with auto-rollback off, for one the alarm is not about
+    (`applies` is false for the alias as read), or when someone moved the alias since it was read (the
+    newer move wins: never overwritten). Returns the alias when it moved."""
     current = store.get_alias(prompt_id, alias)
-    if current is None or current.canary_version is None or not current.auto_rollback:
+    if current is None or current.canary_version is None or not current.auto_rollback or not applies(current):
         return None
     try:
         return _end_canary(store, current, author=AUTO_ROLLBACK, action=AUTO_ROLLBACK, note=reason)
