@@ -106,6 +106,9 @@ def test_alarm_thresholds_equal_the_config(template, stage):
     assert alarms["CanaryVersionErrorRate"]["Threshold"] == criteria.max_error_rate
     assert set(alarms) == {
         "CanaryAccuracy",
+        "CanaryErrors",
+        "CanaryRollbackErrors",
+        "CanaryScheduleFailures",
         "CanaryVersionAccuracy",
         "CanaryVersionErrorRate",
         "CanaryVersionLatencyP95",
@@ -126,15 +129,18 @@ def test_alarms_watch_low_cardinality_dimensions_and_notify_the_topic(template, 
     for name, alarm in alarms_by_suffix(template, stage).items():
         assert alarm["AlarmActions"] == [{"Ref": topic_id}], name
         assert alarm["OKActions"] == [{"Ref": topic_id}], name
-        assert alarm["TreatMissingData"] == "notBreaching"
+        # a golden canary without an accuracy is dead, not healthy; everything else exists only when it happens
+        assert alarm["TreatMissingData"] == ("breaching" if name == "CanaryAccuracy" else "notBreaching"), name
         watched_metric = alarm["watched"]
         expected = {"FeedbackBadRate": 86_400, "CanaryAccuracy": schedule_seconds(stage.canary_schedule)}
-        expected["CanaryVersionAccuracy"] = expected["CanaryAccuracy"]  # one point per golden run
+        for per_run in ("CanaryVersionAccuracy", "CanaryErrors", "CanaryScheduleFailures"):
+            expected[per_run] = expected["CanaryAccuracy"]  # one point per golden run
         assert watched_metric["Period"] == expected.get(name, stage.alarm_period_minutes * 60), name
         if watched_metric["Namespace"] == "Liftoff":
             dimensions = {d["Name"]: d["Value"] for d in watched_metric["Dimensions"]}
             assert dimensions == {"UseCase": USE_CASE, "Stage": stage.name}, name
-        if name not in ("DailySpend", "SpendCapHit", "FeedbackBadRate", "CanaryAccuracy", "CanaryVersionAccuracy"):
+        immediate = ("DailySpend", "SpendCapHit", "FeedbackBadRate", "CanaryAccuracy", "CanaryVersionAccuracy")
+        if name not in immediate and not name.startswith(("CanaryErrors", "CanaryRollback", "CanarySchedule")):
             assert alarm["EvaluationPeriods"] == stage.alarm_evaluation_periods
             assert alarm["DatapointsToAlarm"] == stage.alarm_datapoints
 
