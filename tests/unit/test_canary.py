@@ -228,11 +228,15 @@ def _v2_aborted_then_v3(store, triage, monkeypatch) -> tuple[int, int]:
     data["template"] += "\n(v3)"
     v3 = store.publish(PromptSpec.model_validate(data), author="test", message="v3").version
     _at(monkeypatch, "2026-12-01T10:00:00+00:00")
-    prompt_registry.start_canary(store, "triage", version=v2, weight=50, alias=LIVE_ALIAS, author="person")
+    prompt_registry.start_canary(
+        store, "triage", version=v2, weight=50, alias=LIVE_ALIAS, author="person", proof=FORCED
+    )
     _at(monkeypatch, "2026-12-01T10:20:00+00:00")
     prompt_registry.abort_canary(store, "triage", alias=LIVE_ALIAS, author="person")
     _at(monkeypatch, "2026-12-01T11:00:00+00:00")
-    prompt_registry.start_canary(store, "triage", version=v3, weight=50, alias=LIVE_ALIAS, author="person")
+    prompt_registry.start_canary(
+        store, "triage", version=v3, weight=50, alias=LIVE_ALIAS, author="person", proof=FORCED
+    )
     _at(monkeypatch, "2026-12-01T23:59:59+00:00")  # the rollback's own move, after the alarms below
     return v2, v3
 
