@@ -368,7 +368,11 @@ def _run(  # noqa: PLR0917 - the run command's options, after local mode is up
         use_case, runs, config.config.exit_criteria, simulated=simulated, evaluated=what, directory=out
     )
     passed = cheapest_passing(runs) is not None if len(runs) > 1 else runs[0].summary.verdict
-    recorded = record(store, report, deployed=choice.stage is not None, where=where)
+    if models and evaluating and set(models) != {evaluating.spec.model_id}:
+        # the version runs on its own model: a run on another one says nothing about what it will serve
+        recorded = f"not recorded: --model differs from v{evaluating.version}'s model ({evaluating.spec.model_id})"
+    else:
+        recorded = record(store, report, deployed=choice.stage is not None, where=where)
     if gate:
         label = evaluating.label if evaluating else prompt_id
         click.echo(f"{use_case}: {'PASS' if passed else 'FAIL'} {label} ({report / 'report.json'})")
@@ -491,49 +495,16 @@ def record(store: PromptStore | None, report: Path, *, deployed: bool, where: st
 
 
 def demo_eval(use_case: str, state: runtime.LocalState, *, concurrency: int = 8) -> bool:
-    """The demo's last step: the whole eval set through the running local API (what live serves); True
-    on PASS. Like `eval run`, it records its result in the local registry."""
-    from liftoff.evals.report import write_report
+    """The demo's last step: `eval run` of what live serves through the running local API (recorded in
+    the local registry, like any run); True on PASS."""
     from liftoff.usecases import load_use_case
 
-    criteria = load_use_case(use_case).config.exit_criteria
-    suite = load_suite(use_case)
-    store = PromptStore(runtime.local_table(state, state.table_name), use_case)
-    live = subject.published(store, suite.prompt_id, version=None, alias=None, where="the local registry")
+    config, suite = load_use_case(use_case), load_suite(use_case)
     cases = [c for c in load_cases(use_case) if (c.prompt_id or suite.prompt_id) == suite.prompt_id]
-    target = HttpTarget(state.invoke_url, state.api_key, name="local API", versions={live.prompt_id: live.version})
-    warmed = target.warm(live.prompt_id, min(concurrency, len(cases)))
-    run = execute(
-        cases,
-        suite,
-        target,
-        criteria,
-        concurrency=concurrency,
-        judge=None,
-        label="",
-        quiet=False,
-        exclude_cold=True,
-        warmup_cold_ms=warmed,
+    choice = Choice("local", None, None, False, None, False)
+    return _run(
+        use_case, config, suite, cases, choice, suite.prompt_id, (), concurrency, None, None, False, None, state
     )
-    config = load_use_case(use_case)
-    guardrail = (runtime.LOCAL_GUARDRAIL_ID, "1") if config.config.guardrail.enabled else None
-    what = evaluated(
-        use_case,
-        live,
-        prompt_id=live.prompt_id,
-        pinned=live.version,
-        model_id=live.spec.model_id,
-        guardrail=guardrail,
-        applied=guardrail is not None,
-        target="local",
-        simulated=True,
-        cases=cases,
-        stage=None,
-    )
-    report = write_report(use_case, [run], criteria, simulated=True, evaluated=what)
-    show([run], report, simulated=True, evaluated=what, note=live.canary_note)
-    console.print(record(store, report, deployed=False, where="the local registry"))
-    return run.summary.verdict
 
 
 def execute(cases, suite: Suite, target, criteria, *, concurrency, judge, label, quiet: bool, **latency: Any) -> Run:

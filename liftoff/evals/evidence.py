@@ -57,19 +57,10 @@ def eval_set_hash(cases: Iterable[EvalCase]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def git_commit() -> str | None:
-    """The commit of the working tree (with `-dirty` when it has uncommitted changes), None outside git."""
+def _git(*args: str) -> str | None:
     try:
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"],  # noqa: S607
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],  # noqa: S607
+        return subprocess.run(  # noqa: S603 - git with our own arguments
+            ["git", *args],  # noqa: S607
             cwd=REPO_ROOT,
             capture_output=True,
             text=True,
@@ -78,7 +69,14 @@ def git_commit() -> str | None:
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
-    return f"{head}-dirty" if dirty else head or None
+
+
+def git_commit() -> str | None:
+    """The commit of the working tree (with `-dirty` when it has uncommitted changes), None outside git."""
+    head = _git("rev-parse", "HEAD")
+    if not head:
+        return None
+    return f"{head}-dirty" if _git("status", "--porcelain", "--untracked-files=no") else head
 
 
 def _criteria(run: dict) -> dict[str, dict]:

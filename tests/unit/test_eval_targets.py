@@ -99,3 +99,18 @@ def test_a_pinned_http_target_refuses_an_answer_from_another_version(monkeypatch
     answer = http.answer("triage", {"message": "hi"})
     assert sent == [{"prompt_id": "triage", "variables": {"message": "hi"}, "version": 2}]
     assert (answer.ok, answer.error_code) == (False, "VersionMismatch")
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--version", "2", "--alias", "live"], "not both"),
+        (["--working-copy"], "serve published versions only"),
+        (["--target", "bedrock", "--working-copy", "--version", "2"], "give no --version or --alias"),
+        (["--pending", "--version", "2"], "picks the version itself"),
+        (["--target", "api", "--pending"], "give --stage"),
+    ],
+)
+def test_what_to_evaluate_is_checked_before_anything_starts(args, words):
+    result = CliRunner().invoke(eval_cli.eval_group, ["run", *args])
+    assert result.exit_code == 2 and words in result.output
