@@ -37,6 +37,7 @@ def tag_filter(use_case: str, stage: str) -> budgets.CfnBudget.ExpressionPropert
     """Cost tagged with this use case AND this stage: another stage's traffic in the same account
     is not this budget's."""
 
+    # the tag's own key, as in Cost Explorer's Expression (CostFilters wrote `user:<key>$<value>`)
     def tag_is(key: str, value: str) -> budgets.CfnBudget.ExpressionProperty:
         return budgets.CfnBudget.ExpressionProperty(
             tags=budgets.CfnBudget.TagValuesProperty(key=key, values=[value], match_options=["EQUALS"])

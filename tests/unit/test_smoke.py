@@ -118,3 +118,18 @@ def test_an_answer_without_a_feedback_token_fails_the_feedback_check():
     assert check.status == smoke.FAIL and "no feedback_token" in check.detail
     (unreachable,) = smoke.check_feedback(SilentTarget(), {"request_id": "r", "feedback_token": "t"})
     assert unreachable.status == smoke.FAIL and "/v1/feedback" in unreachable.detail
+
+
+def test_the_dashboard_check_asks_for_the_name_the_stack_outputs(aws_target):
+    # Given a stack whose dashboard name carries its Region (dashboards are global to the account)
+    target, stub = aws_target
+    target._outputs = {"DashboardName": "liftoff-support-triage-sandbox-eu-west-1"}
+    stub.add_response(
+        "get_dashboard",
+        {"DashboardName": "liftoff-support-triage-sandbox-eu-west-1", "DashboardBody": "{}"},
+        {"DashboardName": "liftoff-support-triage-sandbox-eu-west-1"},
+    )
+    # When smoke checks it / Then it asked for exactly that name, and passes
+    with stub:
+        check = target.dashboard()
+    assert check == Check("dashboard", smoke.PASS, "liftoff-support-triage-sandbox-eu-west-1")
