@@ -154,6 +154,7 @@ def new_use_case_command(name: str, source: str | None, model: str | None) -> No
     for path in created.files:
         click.echo(f"  {path.relative_to(REPO_ROOT)}")
     click.echo("next:")
+    click.echo(f"  edit the charter: in usecases/{name}.yaml, then liftoff charter agree --use-case {name} --by NAME")
     click.echo(f"  liftoff local up --use-case {name}        # answer locally")
     click.echo(f"  liftoff eval run --use-case {name}        # its eval set against its exit criteria")
     click.echo("  make test                                 # its stack is synthesized and tested with the rest")

@@ -690,10 +690,24 @@ def cost_chart_svg(figures: dict[str, tuple[float, float]]) -> str:
     ax.barh(labels, [s * 100 for s in shares], color=[FAIL_COLOR if s > 1 else PASS_COLOR for s in shares])
     ax.axvline(100, color="#57606a", linestyle="--", linewidth=1)
     ax.set_xlabel("% of the limit at the charter's expected volume")
+    ax.set_title("spend at the expected volume", fontsize=10)
     for y, share in enumerate(shares):
         ax.text(share * 100, y, f" {share:.0%}", va="center", fontsize=9)
     ax.set_xlim(0, max(120, max(shares) * 115))
     return _svg(fig)
+
+
+def when(stamp: str | None) -> str:
+    """`2026-12-01 21:43 UTC` for an ISO-8601 time, the date alone for a date; `-` for none."""
+    if not stamp:
+        return "-"
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp
+    if len(stamp) <= 10:
+        return stamp
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _summary(verdict: Verdict) -> str:
@@ -706,14 +720,14 @@ def markdown_report(verdict: Verdict) -> str:
     out = [
         f"# Readiness: {verdict.use_case}" + (f" ({verdict.stage})" if verdict.stage else " (local)"),
         "",
-        f"**{word}**: {_summary(verdict)}. Created {verdict.created}.",
+        f"**{word}**: {_summary(verdict)}. Created {when(verdict.created)}.",
         "",
     ]
     if verdict.outcome:
         out += [f"Outcome agreed: *{verdict.outcome}* (owner: {verdict.owner}).", ""]
     out += ["| item | status | evidence | date | source | next step |", "|---|---|---|---|---|---|"]
     for line in verdict.lines:
-        cells = [line.item, line.status, line.evidence, line.date or "-", line.source, line.fix or "-"]
+        cells = [line.item, line.status, line.evidence, when(line.date), line.source, line.fix or "-"]
         out.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
     out += [
         "",
@@ -728,9 +742,10 @@ def html_report(verdict: Verdict) -> str:
     esc = html.escape
     word = "GO" if verdict.go else "NO-GO"
     colour = "#1a7f37" if verdict.go else "#cf222e"
+    classes = {PASS: "sok", FAIL: "sno", NOT_MEASURED: "snm"}
     rows = "".join(
-        f"<tr><td>{esc(line.item)}</td><td class='s{'ok' if line.ok else 'no'}'>{esc(line.status)}</td>"
-        f"<td>{esc(line.evidence)}</td><td>{esc(line.date or '-')}</td><td><code>{esc(line.source)}</code></td>"
+        f"<tr><td>{esc(line.item)}</td><td class='{classes[line.status]}'>{esc(line.status)}</td>"
+        f"<td>{esc(line.evidence)}</td><td>{esc(when(line.date))}</td><td><code>{esc(line.source)}</code></td>"
         f"<td>{'<code>' + esc(line.fix) + '</code>' if line.fix else '-'}</td></tr>"
         for line in verdict.lines
     )
@@ -741,23 +756,37 @@ def html_report(verdict: Verdict) -> str:
         f"<title>Readiness: {esc(verdict.use_case)}</title>"
         "<style>body{font:14px/1.45 system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#1f2328}"
         "table{border-collapse:collapse}td,th{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top}"
-        ".sok{color:#1a7f37;font-weight:600}.sno{color:#cf222e;font-weight:600}code{background:#f6f8fa;padding:0 3px}"
+        ".sok{color:#1a7f37;font-weight:600}.sno{color:#cf222e;font-weight:600}.snm{color:#9a6700;font-weight:600}code{background:#f6f8fa;padding:0 3px}"
         f".verdict{{font-size:2em;font-weight:700;color:{colour}}}svg{{max-width:100%;height:auto}}</style></head><body>"
         f"<h1>Is {esc(verdict.use_case)} done?</h1>"
-        f"<p class='verdict'>{word}</p><p>{esc(_summary(verdict))}, judged on {esc(where)} at {esc(verdict.created)}.</p>"
+        f"<p class='verdict'>{word}</p><p>{esc(_summary(verdict))}, judged on {esc(where)} at {esc(when(verdict.created))}.</p>"
         + (
             f"<p>Agreed outcome: <em>{esc(verdict.outcome)}</em> (owner: {esc(verdict.owner or '')}).</p>"
             if verdict.outcome
             else ""
         )
-        + "<table><tr><th>item</th><th>status</th><th>evidence</th><th>date</th><th>source</th><th>next step</th></tr>"
+        + _to_go_html(verdict)
+        + charts
+        + "<h2>Every item</h2><table><tr><th>item</th><th>status</th><th>evidence</th><th>date</th><th>source</th><th>next step</th></tr>"
         + rows
         + "</table>"
-        + charts
         + "<p>GO needs every item met on the deployed stage and a real model. NOT MEASURED means the evidence is "
         "missing or came from local mode's simulator, which shows that the pipeline works, not that the answers are good.</p>"
         "</body></html>"
     )
+
+
+def _to_go_html(verdict: Verdict) -> str:
+    missing = [line for line in verdict.lines if not line.ok]
+    if not missing:
+        return "<p>Every item of the definition of done is met, with its evidence below.</p>"
+    items = "".join(
+        f"<li><strong>{html.escape(line.item)}</strong> ({html.escape(line.status.lower())})"
+        + (f": run <code>{html.escape(line.fix)}</code>" if line.fix else "")
+        + "</li>"
+        for line in missing
+    )
+    return f"<h2>What stands between this and GO</h2><ul>{items}</ul>"
 
 
 def write_reports(verdict: Verdict, root: Path = REPO_ROOT) -> Path:
@@ -781,7 +810,7 @@ def render(verdict: Verdict) -> None:
     colours = {PASS: "green", FAIL: "red", NOT_MEASURED: "yellow"}
     for line in verdict.lines:
         where = line.source + (f"\n-> {line.fix}" if line.fix else "")
-        table.add_row(line.item, f"[{colours[line.status]}]{line.status}[/]", line.evidence, line.date or "-", where)
+        table.add_row(line.item, f"[{colours[line.status]}]{line.status}[/]", line.evidence, when(line.date), where)
     console = Console()
     if verdict.outcome:
         console.print(f"outcome: {verdict.outcome} (owner: {verdict.owner})", highlight=False)
