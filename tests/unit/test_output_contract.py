@@ -11,7 +11,7 @@ import yaml
 from botocore.stub import ANY, Stubber
 
 from liftoff.errors import ConfigError
-from liftoff.usecases import load_prompt_file, load_prompts
+from liftoff.usecases import load_all_use_cases, load_prompt_file, load_prompts
 from service.dal.model_client import ModelClient, ModelReply, Repair, StructuredOutput
 from service.dal.prompt_store import PromptStore
 from service.logic.output_contract import problem_with
@@ -264,3 +264,24 @@ def test_repairs_are_not_attempted_on_a_blocked_answer():
 
     answer = ask(call, OutputSpec(format="json", schema=SCHEMA, repair_attempts=2), "tool")
     assert calls == [None] and answer.reply.guardrail == "blocked"
+
+
+def _free_text_fields(schema, where="$"):
+    """(where, schema) of every string field that takes any text (no enum, const, pattern or format)."""
+    if isinstance(schema, dict):
+        if schema.get("type") == "string" and not {"enum", "const", "pattern", "format"} & set(schema):
+            yield where, schema
+        for key, value in schema.get("properties", {}).items():
+            yield from _free_text_fields(value, f"{where}.{key}")
+        if "items" in schema:
+            yield from _free_text_fields(schema["items"], f"{where}[]")
+
+
+@pytest.mark.parametrize("use_case", load_all_use_cases(), ids=lambda u: u.name)
+def test_every_free_text_field_of_a_json_prompt_is_bounded(use_case):
+    # A field the model may fill without bound can run past max_tokens: the answer is cut off (no repair fits)
+    for prompt in use_case.prompts:
+        if prompt.output.format != "json":
+            continue
+        unbounded = [where for where, field in _free_text_fields(prompt.output.schema_) if "maxLength" not in field]
+        assert not unbounded, f"{use_case.name}/{prompt.prompt_id}: give these a maxLength: {unbounded}"
