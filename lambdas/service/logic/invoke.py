@@ -89,7 +89,7 @@ def _invoke_version(
             f"prompt {prompt.prompt_id} v{prompt.version} uses model {model_id}, which this deployment may not "
             f"call; add it to `models.allowed` in the use-case config and redeploy"
         )
-    _price(deps, model_id)
+    _price(deps, model_id)  # a model without a price is refused before any call
     rendered = render_prompt(prompt.spec, request.variables)
     bill = Bill(deps.settings.guardrail_prices)
     try:
