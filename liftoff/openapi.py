@@ -58,9 +58,10 @@ def _invoke_request() -> dict:
 
 
 FEEDBACK_STATUSES = {
-    "400": "The body fails the schema (BadRequestBody, ValidationError)",
+    "400": "The body fails the schema (ValidationError) or nests more than 16 levels deep (BadRequestBody)",
     "403": "No or wrong API key (INVALID_API_KEY)",
-    "404": "No answer has this feedback_token: unknown, altered or expired (RequestNotFound), or no such route",
+    "404": "No answer has this feedback_token: unknown, altered, expired or another caller's (RequestNotFound), "
+    "or no such route",
     "413": "Body over 32 KB (PayloadTooLarge)",
     "415": "Content-Type other than application/json (UnsupportedMediaType)",
     "429": "Throttled by the usage plan, like invoke",
@@ -157,7 +158,8 @@ def build() -> dict:
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/FeedbackRequest"}}},
                     },
                     "responses": _responses(
-                        "The rating is stored (a second rating of the same answer replaces the first)",
+                        "The rating is stored (a second rating of the same answer replaces the first, and is "
+                        "counted only when it changes the rating)",
                         "FeedbackResponse",
                         FEEDBACK_STATUSES,
                     ),

@@ -1,12 +1,17 @@
 """POST /v1/feedback: a caller rates an answer (good or bad), optionally with the answer it should have
 been. Thin edge: parse and validate, verify the feedback token, store the rating, count it.
 
-The rating lands in the capture table (dal/capture_store.py): on the captured request's item when the
-request was captured, else on an item of its own that holds the rating alone. A second rating for the
-same request replaces the first (last write wins, with its time). This function may only update that
-table's items (its role: dynamodb:UpdateItem), and read the feedback key.
+The rating lands in the capture table (dal/capture_store.py), on the item of the token's capture id
+(the server's id for that answer): the captured request's item when the request was captured, else an
+item of its own that holds the rating alone. A second rating of the same answer replaces the first, and
+is counted once: the same rating again counts nothing, a changed one counts as a change (-1 on the old
+rating's metric, +1 on the new), so one caller replaying a token cannot trip or mask FeedbackBadRate.
+The token is bound to the caller who got the answer (their API key id, IAM ARN or Cognito sub): another
+caller gets the 404 of an unknown token. This function may only update that table's items (its role:
+dynamodb:UpdateItem), and read the feedback key.
 """
 
+import hmac
 import json
 import time
 from datetime import UTC, datetime
@@ -20,8 +25,17 @@ from pydantic import ValidationError
 from service.dal.capture_store import CaptureStore, CaptureUnavailable
 from service.dal.dynamodb import dynamodb_resource
 from service.dal.feedback_key import FeedbackKeyUnavailable, feedback_key
-from service.handlers.http_errors import describe_validation_errors, error_response, header, proxy_result
-from service.logic.feedback_token import verify
+from service.handlers.http_errors import (
+    MAX_JSON_DEPTH,
+    NestedTooDeeply,
+    describe_validation_errors,
+    error_response,
+    header,
+    parse_json_body,
+    proxy_result,
+)
+from service.handlers.idempotency import caller_identity
+from service.logic.feedback_token import caller_digest, verify
 from service.logic.redact import Redactor
 from service.models.errors import ServiceError
 from service.models.feedback import MAX_CORRECTION_CHARS, FeedbackRequest, FeedbackResponse
@@ -69,9 +83,10 @@ def _parse(event: dict, request_id: str) -> FeedbackRequest | dict:
             415, "UnsupportedMediaType", "send JSON with the header Content-Type: application/json", request_id
         )
     try:
-        body = FeedbackRequest.model_validate(json.loads(raw))
-    except RecursionError:
-        return _rejected(400, "BadRequestBody", "the body is nested too deeply to be a rating", request_id)
+        body = FeedbackRequest.model_validate(parse_json_body(raw))
+    except (NestedTooDeeply, RecursionError):
+        message = f"the body is nested more than {MAX_JSON_DEPTH} levels deep: too deep to be a rating"
+        return _rejected(400, "BadRequestBody", message, request_id)
     except ValueError as exc:  # not JSON, or pydantic's ValidationError (a ValueError)
         message = (
             describe_validation_errors(exc.errors(include_url=False))
@@ -84,7 +99,19 @@ def _parse(event: dict, request_id: str) -> FeedbackRequest | dict:
     return body
 
 
-def _rate(body: FeedbackRequest, settings: FeedbackSettings, request_id: str) -> dict:
+def _count(name: str, value: int, settings: FeedbackSettings, version: str) -> None:
+    """One rating metric, for the use case and per prompt version (the canary's health)."""
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=METRICS_NAMESPACE) as per_version:
+        per_version.add_dimension(name="UseCase", value=settings.use_case)
+        per_version.add_dimension(name="Stage", value=settings.stage)
+        per_version.add_dimension(name="PromptVersion", value=version)
+
+
+METRIC_OF = {"good": "FeedbackGood", "bad": "FeedbackBad"}
+
+
+def _rate(body: FeedbackRequest, settings: FeedbackSettings, request_id: str, caller: str) -> dict:
     max_age_s = settings.capture_ttl_days * 86_400
     try:
         claims = verify(
@@ -95,7 +122,7 @@ def _rate(body: FeedbackRequest, settings: FeedbackSettings, request_id: str) ->
         return error_response(
             503, "FeedbackUnavailable", "feedback cannot be checked right now; retry later", request_id
         )
-    if claims is None:
+    if claims is None or not hmac.compare_digest(claims.caller, caller_digest(caller)):
         return _rejected(
             404,
             "RequestNotFound",
@@ -115,23 +142,23 @@ def _rate(body: FeedbackRequest, settings: FeedbackSettings, request_id: str) ->
         "comment": redact(body.comment) if body.comment else None,
     }
     try:
-        get_store().rate(claims.request_id, fields, expires_at=claims.issued_at + max_age_s)
+        previous = get_store().rate(claims.capture_id, fields, expires_at=claims.issued_at + max_age_s)
     except CaptureUnavailable as exc:
         logger.warning("feedback not stored", extra={"reason": str(exc)})
         return error_response(503, "FeedbackUnavailable", "the rating could not be stored; retry later", request_id)
-    name = "FeedbackGood" if body.rating == "good" else "FeedbackBad"
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
-    # per prompt version too, for the canary's health: one more metric per version rated
-    with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=METRICS_NAMESPACE) as per_version:
-        per_version.add_dimension(name="UseCase", value=settings.use_case)
-        per_version.add_dimension(name="Stage", value=settings.stage)
-        per_version.add_dimension(name="PromptVersion", value=f"{claims.prompt_id}#{claims.prompt_version}")
+    version = f"{claims.prompt_id}#{claims.prompt_version}"
+    if previous != body.rating:  # the same rating again changes nothing; a new one is counted once
+        _count(METRIC_OF[body.rating], 1, settings, version)
+        if previous in METRIC_OF:  # a changed rating: the old one no longer stands
+            _count(METRIC_OF[previous], -1, settings, version)
     logger.info(
         "feedback ok",
         extra={
             "status": 200,
             "rated_request_id": claims.request_id,
+            "capture_id": claims.capture_id,
             "rating": body.rating,
+            "previous_rating": previous,
             "prompt_id": claims.prompt_id,
             "prompt_version": claims.prompt_version,
             "with_correction": body.correction is not None,
@@ -159,7 +186,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         return error_response(404, "NotFound", "no such route; use POST /v1/feedback", request_id)
     try:
         body = _parse(event, request_id)
-        return body if isinstance(body, dict) else _rate(body, settings, request_id)
+        return body if isinstance(body, dict) else _rate(body, settings, request_id, caller_identity(event))
     except Exception:
         logger.exception("unexpected error")
         return error_response(500, "InternalError", "internal error; quote the request id", request_id)

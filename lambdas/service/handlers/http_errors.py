@@ -4,10 +4,46 @@ as the API Gateway proxy result the function returns."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from service.models.errors import ServiceError
 
 JSON = "application/json"
+# A body nests objects and arrays at most this deep. DynamoDB refuses an item nested more than 32 levels,
+# and boto3's serializer and the redaction recurse: a deeper body is bad input, refused at the edge (400)
+# rather than a RecursionError or a ValidationException later (500). No request or rating needs more.
+MAX_JSON_DEPTH = 16
+
+
+class NestedTooDeeply(ValueError):
+    """The body nests objects or arrays deeper than MAX_JSON_DEPTH."""
+
+
+def _depth(value: Any) -> int:
+    """How deep objects and arrays nest in a parsed JSON value (iterative: no recursion limit)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, level)
+        if deepest > MAX_JSON_DEPTH:
+            return deepest
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def parse_json_body(raw: str | bytes) -> Any:
+    """The request body as JSON; NestedTooDeeply past MAX_JSON_DEPTH levels (or past the parser's own
+    recursion limit), ValueError when it is not JSON. The one nesting check of the API's edges."""
+    try:
+        data = json.loads(raw)
+    except RecursionError as exc:
+        raise NestedTooDeeply(f"nested deeper than {MAX_JSON_DEPTH} levels") from exc
+    if _depth(data) > MAX_JSON_DEPTH:
+        raise NestedTooDeeply(f"nested deeper than {MAX_JSON_DEPTH} levels")
+    return data
 
 
 def proxy_result(status: int, body: str, headers: dict[str, str] | None = None) -> dict:

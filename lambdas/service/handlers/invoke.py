@@ -10,6 +10,7 @@ the same JSON errors the API documents. Logger and Metrics stay Powertools'.
 import json
 import re
 import time
+import uuid
 from functools import lru_cache
 
 import boto3
@@ -25,15 +26,17 @@ from service.dal.model_client import ModelClient
 from service.dal.prompt_store import PromptStore
 from service.dal.spend_counter import SpendCounter
 from service.handlers.http_errors import (
+    NestedTooDeeply,
     describe_validation_errors,
     error_response,
     from_service_error,
     header,
+    parse_json_body,
     proxy_result,
 )
 from service.handlers.idempotency import REPLAYED, caller_identity, idempotency_key
 from service.logic.capture import capture_record, sampled
-from service.logic.feedback_token import Claims, sign
+from service.logic.feedback_token import Claims, caller_digest, sign
 from service.logic.invoke import InvokeDeps, InvokeOutcome, invoke
 from service.logic.prompt_resolver import PromptResolver
 from service.logic.redact import Redactor
@@ -99,21 +102,26 @@ def get_capture_store() -> CaptureStore:
     return CaptureStore(dynamodb_resource().Table(get_settings().capture_table))
 
 
-def _invoke_and_record(body: InvokeRequest, request_id: str) -> dict:
+def _invoke_and_record(body: InvokeRequest, request_id: str, caller: str) -> dict:
     outcome = invoke(body, request_id=request_id, deps=get_deps())
     _record_success(outcome)
-    captured = _capture(body, outcome)
-    response = outcome.response.model_copy(update={"feedback_token": _feedback_token(outcome, captured)})
+    # the server's own id for this answer (its capture and its rating): the request id may be the client's
+    capture_id = uuid.uuid4().hex
+    captured = _capture(body, outcome, capture_id)
+    token = _feedback_token(outcome, captured, capture_id=capture_id, caller=caller)
+    response = outcome.response.model_copy(update={"feedback_token": token})
     return response.model_dump(mode="json")
 
 
-def _capture(body: InvokeRequest, outcome: InvokeOutcome) -> bool:
+def _capture(body: InvokeRequest, outcome: InvokeOutcome, capture_id: str) -> bool:
     """Store the request for `liftoff eval harvest` when capture is on and it is sampled (after PII
     redaction); a failure is logged and counted, never the caller's problem."""
     settings = get_settings()
     if not settings.capture_enabled or not sampled(settings.capture_sample_rate):
         return False
-    record = capture_record(body, outcome.response, redact=get_redactor(), ttl_days=settings.capture_ttl_days)
+    record = capture_record(
+        body, outcome.response, capture_id=capture_id, redact=get_redactor(), ttl_days=settings.capture_ttl_days
+    )
     try:
         get_capture_store().put(record)
     except Exception as exc:
@@ -123,7 +131,7 @@ def _capture(body: InvokeRequest, outcome: InvokeOutcome) -> bool:
     return True
 
 
-def _feedback_token(outcome: InvokeOutcome, captured: bool) -> str | None:
+def _feedback_token(outcome: InvokeOutcome, captured: bool, *, capture_id: str, caller: str) -> str | None:
     response = outcome.response
     try:
         key = feedback_key(get_settings().feedback_secret)
@@ -138,13 +146,15 @@ def _feedback_token(outcome: InvokeOutcome, captured: bool) -> str | None:
         model_id=response.model_id,
         issued_at=int(time.time()),
         captured=captured,
+        capture_id=capture_id,
+        caller=caller_digest(caller),
     )
     return sign(key, claims)
 
 
 def _invoke_idempotently(request: dict) -> dict:
-    """What Powertools stores and replays: `request` is JSON ({"key", "body", "request_id"})."""
-    return _invoke_and_record(InvokeRequest.model_validate(request["body"]), request["request_id"])
+    """What Powertools stores and replays: `request` is JSON ({"key", "body", "request_id", "caller"})."""
+    return _invoke_and_record(InvokeRequest.model_validate(request["body"]), request["request_id"], request["caller"])
 
 
 @lru_cache(maxsize=1)
@@ -165,11 +175,16 @@ def _invoke_route(body: InvokeRequest, event: dict, context: LambdaContext, requ
     key = idempotency_key(event.get("headers"))
     idempotent = get_idempotent_invoke() if key else None
     headers = {}
+    caller = caller_identity(event)
     if idempotent is None:
-        result = _invoke_and_record(body, request_id)
+        result = _invoke_and_record(body, request_id, caller)
     else:
-        caller = caller_identity(event)
-        request = {"key": f"{caller}|{key}", "body": body.model_dump(mode="json"), "request_id": request_id}
+        request = {
+            "key": f"{caller}|{key}",
+            "body": body.model_dump(mode="json"),
+            "request_id": request_id,
+            "caller": caller,
+        }
         result = idempotent(request, context)
         if result.pop(REPLAYED, False):  # the stored answer: no model call, no cost, no metrics
             headers["Idempotent-Replayed"] = "true"
@@ -289,8 +304,8 @@ def _parse(event: dict, request_id: str) -> InvokeRequest | dict:
     """The body as an InvokeRequest, or the 400 that says what is wrong with it."""
     raw = event.get("body") or ""
     try:
-        data = json.loads(raw)
-    except RecursionError:
+        data = parse_json_body(raw)
+    except NestedTooDeeply:
         return _nested_too_deeply(request_id)
     except ValueError:
         return _invalid_request("the body is not valid JSON", request_id)

@@ -16,13 +16,21 @@ def sampled(rate: float) -> bool:
 
 
 def capture_record(
-    request: InvokeRequest, response: InvokeResponse, *, redact: Callable[[str], str], ttl_days: int
+    request: InvokeRequest,
+    response: InvokeResponse,
+    *,
+    capture_id: str,
+    redact: Callable[[str], str],
+    ttl_days: int,
 ) -> dict:
-    """The capture item: prompt, version and model; the variables and the output with PII redacted (the
-    output is already masked where the guardrail anonymised it); cost and latency; an expiry."""
+    """The capture item, keyed by the server's `capture_id` (the request id may be the client's, and two
+    requests may share one): prompt, version and model; the variables and the output with PII redacted
+    (the output is already masked where the guardrail anonymised it); cost and latency; the request id
+    the caller saw; an expiry."""
     now = time.time()
     return {
-        "pk": response.request_id,
+        "pk": capture_id,
+        "request_id": response.request_id,
         "prompt_id": response.prompt_id,
         "prompt_version": response.prompt_version,
         "model_id": response.model_id,
