@@ -46,13 +46,9 @@ class KindPrice(BaseModel):
     cache_write_per_1k: float = Field(default=0, ge=0)
 
 
-class PriceEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class PriceEntry(KindPrice):
+    """One model's prices (its in-Region ones), where they come from, and how it holds a JSON schema."""
 
-    input_per_1k: float = Field(ge=0)
-    output_per_1k: float = Field(ge=0)
-    cache_read_per_1k: float = Field(default=0, ge=0)
-    cache_write_per_1k: float = Field(default=0, ge=0)
     source: str = Field(min_length=5)
     checked: dt.date
     regions: dict[str, dict[str, float]] = Field(default_factory=dict)
@@ -64,9 +60,7 @@ class PriceEntry(BaseModel):
     structured_output: Literal["native", "tool", "none"] = "none"
 
     def price(self, region: str | None = None, kind: ProfileKind = "in_region") -> ModelPrice:
-        fields = {
-            k: getattr(self, k) for k in ("input_per_1k", "output_per_1k", "cache_read_per_1k", "cache_write_per_1k")
-        }
+        fields = {k: getattr(self, k) for k in KindPrice.model_fields}
         fields.update(self.regions.get(region or "", {}))
         if kind in self.kinds:
             fields.update(self.kinds[kind].model_dump())
