@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Protocol
 
 import click
+from botocore.exceptions import BotoCoreError, ClientError
 
 from liftoff import REPO_ROOT
 from liftoff.charter import check_scope
@@ -43,6 +44,7 @@ from liftoff.evals.cases import STANDARD_TAGS, load_cases
 from liftoff.evals.evidence import EvalEvidence, evidence_from_report
 from liftoff.last_results import read_results, result_file
 from liftoff.usecases import UseCase, load_use_case
+from service.models.errors import ServiceError
 
 PASS, FAIL, NOT_MEASURED = "PASS", "FAIL", "NOT MEASURED"
 PRODUCTION_LIKE_TAGS = tuple(t for t in STANDARD_TAGS if t != "clean")
@@ -840,6 +842,11 @@ def readiness_command(use_case: str, stage: str | None, as_json: bool) -> None:
         verdict = readiness(use_case, stage)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+    except (BotoCoreError, ClientError, ServiceError) as exc:  # no credentials, no access to the registry or metrics
+        raise click.ClickException(
+            f"cannot read stage {stage} of {use_case}: {getattr(exc, 'message', exc)} (readiness needs cloudformation:DescribeStacks, "
+            "dynamodb:GetItem and Query on the prompts table, cloudwatch:GetMetricStatistics)"
+        ) from exc
     out = write_reports(verdict)
     if as_json:
         click.echo(json.dumps(verdict.to_dict(), indent=2))

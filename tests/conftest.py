@@ -6,4 +6,25 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
-import liftoff  # noqa: F401 - before anything imports aws_cdk: it quiets jsii's Node end-of-life banner
+import shutil
+from pathlib import Path
+
+import pytest
+
+import liftoff
+
+# What a team writes (the rest of a clone is the template's code, which tests import from the checkout)
+TEAM_CONTENT_FILES = ("cdk.json", "openapi.yaml")
+TEAM_CONTENT_FOLDERS = ("usecases", "prompts", "evals", "pricing", "charters")
+
+
+@pytest.fixture
+def scratch_project(tmp_path) -> Path:
+    """A scratch copy of the project's use cases, prompts, eval sets, prices, charters and API: edit it freely."""
+    root = tmp_path / "project"
+    root.mkdir()
+    for file in TEAM_CONTENT_FILES:
+        shutil.copy(liftoff.REPO_ROOT / file, root / file)
+    for folder in TEAM_CONTENT_FOLDERS:
+        shutil.copytree(liftoff.REPO_ROOT / folder, root / folder)
+    return root

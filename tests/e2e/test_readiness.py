@@ -3,7 +3,6 @@ GO once every item has real evidence from a deployed stage (faked here: a real-m
 stage's registry, a deployed load test, smoke test and canary metric), NO-GO again when one is missing."""
 
 import json
-import shutil
 from datetime import UTC, datetime
 
 import boto3
@@ -80,15 +79,8 @@ def test_in_local_mode_readiness_is_no_go_and_says_accuracy_was_not_measured_on_
 
 
 @pytest.fixture
-def project(tmp_path):
-    """A scratch copy of the project: its use cases, prompts, eval sets, charters and API."""
-    root = tmp_path / "project"
-    root.mkdir()
-    for file in ("cdk.json", "openapi.yaml"):
-        shutil.copy(REPO_ROOT / file, root / file)
-    for folder in ("usecases", "prompts", "evals", "pricing", "charters"):
-        shutil.copytree(REPO_ROOT / folder, root / folder)
-    return root
+def project(scratch_project):
+    return scratch_project
 
 
 def _real_eval(root, spec, *, simulated=False, passed=True):

@@ -21,14 +21,8 @@ NOW = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
 
 
 @pytest.fixture
-def root(tmp_path) -> Path:
-    copy = tmp_path / "project"
-    copy.mkdir()
-    for file in ("cdk.json", "openapi.yaml"):
-        shutil.copy(REPO_ROOT / file, copy / file)
-    for folder in ("usecases", "prompts", "evals", "pricing", "charters"):
-        shutil.copytree(REPO_ROOT / folder, copy / folder)
-    return copy
+def root(scratch_project):
+    return scratch_project
 
 
 def _edit(path: Path, pattern: str, replacement: str) -> None:

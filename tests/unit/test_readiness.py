@@ -3,12 +3,10 @@ tests/e2e/test_readiness.py runs the whole verdict)."""
 
 import json
 import re
-import shutil
 from datetime import date
 
 import pytest
 
-from liftoff import REPO_ROOT
 from liftoff.last_results import read_results, write_result
 from liftoff.readiness import (
     FAIL,
@@ -30,14 +28,8 @@ USE_CASE = "support-triage"
 
 
 @pytest.fixture
-def root(tmp_path):
-    copy = tmp_path / "project"
-    copy.mkdir()
-    for file in ("cdk.json", "openapi.yaml"):
-        shutil.copy(REPO_ROOT / file, copy / file)
-    for folder in ("usecases", "prompts", "evals", "pricing", "charters"):
-        shutil.copytree(REPO_ROOT / folder, copy / folder)
-    return copy
+def root(scratch_project):
+    return scratch_project
 
 
 def _load(root, **result):
@@ -148,3 +140,26 @@ def test_cost_over_the_budget_at_the_charters_volume_is_no_go(root):
     assert line.evidence.startswith("500 requests/day: $2.00/day of the $5 daily cap")
     assert "first limit reached: monthly budget (budget.monthly_usd)" in line.evidence
     assert chart["daily"] == (pytest.approx(2.0), 5) and chart["monthly"][1] == 50
+
+
+def test_a_stage_it_cannot_read_is_a_plain_error(monkeypatch):
+    # Given a stage whose registry table is not there (moto: no such table)
+    import boto3
+    from click.testing import CliRunner
+    from moto import mock_aws
+
+    from liftoff import readiness
+    from service.dal.prompt_store import PromptStore
+
+    with mock_aws():
+        store = PromptStore(boto3.resource("dynamodb").Table("missing"), USE_CASE)
+        monkeypatch.setattr(
+            readiness, "stage_sources", lambda uc, stage: readiness.RegistrySources(store, "stage", uc, stage)
+        )
+        monkeypatch.setattr(readiness, "nag_findings", lambda use_case, stage: None)  # not what this test is about
+        result = CliRunner().invoke(readiness.readiness_command, ["--use-case", USE_CASE, "--stage", "prod"])
+    # Then it says what it could not read and what it needs, without a traceback
+    assert result.exit_code == 1
+    assert "cannot read stage prod of support-triage: prompt registry error: ResourceNotFoundException" in result.output
+    assert "cloudwatch:GetMetricStatistics" in result.output
+    assert result.exc_info[0] is SystemExit
