@@ -631,6 +631,10 @@ def gate_command(use_case: str, report_path: Path | None) -> None:
     if path.is_dir():
         path = path / "report.json"
     document = json.loads(path.read_text())
+    if document.get("evaluated"):  # reports written before it existed have none
+        from liftoff.evals.report import evaluated_text
+
+        click.echo(evaluated_text(document["evaluated"])[0])
     for run in document["runs"]:
         failing = [c["name"] for c in run["criteria"] if not c["passed"]]
         click.echo(

@@ -133,6 +133,23 @@ def test_model_comparison_names_the_cheapest_model_that_meets_every_criterion(lo
     assert html.count("<svg") >= 2 + 3 * 2  # two comparison scatters, three charts per model
 
 
+def test_the_bedrock_target_evaluates_a_published_version_with_the_guardrail(local, tmp_path):
+    # Given v1 in the local registry / When the bedrock target (the simulator) evaluates it by number
+    result = CliRunner().invoke(
+        eval_group,
+        ["run", "--target", "bedrock", "--simulator", "--version", "1", "--tag", "guardrail", "--out", str(tmp_path)],
+    )
+    assert result.exit_code in (0, 1), result.output
+    # Then the registry's spec ran, with the use case's guardrail applied (its blocks scored as the API's)
+    evaluated = json.loads((tmp_path / "report.json").read_text())["evaluated"]
+    assert (evaluated["target"], evaluated["version"], evaluated["simulated"]) == ("bedrock", 1, True)
+    assert evaluated["guardrail_applied"] is True and evaluated["guardrail"]["id"] == "localguardrail"
+    assert evaluated["content_hash"] == load_use_case(USE_CASE).prompts[0].content_hash()
+    results = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert any(r["error_code"] == "GuardrailIntervened" and r["status"] == "pass" for r in results)
+    assert "recorded in the local registry: triage v1" in result.output
+
+
 def test_model_flag_is_refused_for_api_targets(local):
     result = CliRunner().invoke(eval_group, ["run", "--target", "local", "--model", "x"])
     assert result.exit_code != 0
