@@ -199,3 +199,46 @@ def test_a_timed_out_attempt_is_still_counted_when_the_next_attempts_cannot_conn
     # Then the abandoned attempt, which Bedrock may have run and billed, is still on the error
     assert err.value.abandoned_attempts == 1
     assert "unreachable" in err.value.message
+
+
+def test_an_answer_too_deep_for_botocore_to_parse_is_an_invalid_output_charged_as_one_attempt():
+    # Given Bedrock answering with a tool input nested 12,000 levels deep (botocore's JSON parser gives up)
+    import http.server
+    import threading
+
+    from service.models.errors import ModelOutputInvalid
+
+    deep = '{"a":' * 12_000 + "1" + "}" * 12_000
+    body = (
+        '{"output":{"message":{"role":"assistant","content":[{"toolUse":{"toolUseId":"t","name":"answer","input":'
+        + deep
+        + '}}]}},"stopReason":"tool_use","usage":{"inputTokens":1,"outputTokens":1,"totalTokens":2}}'
+    ).encode()
+
+    class Deep(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Deep)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        bedrock = boto3.client(
+            "bedrock-runtime",
+            endpoint_url=f"http://127.0.0.1:{server.server_address[1]}",
+            region_name="us-east-1",
+            config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
+        )
+        # When it is called / Then a billed invalid output (its usage unreadable: charged as one attempt), not a 500
+        with pytest.raises(ModelOutputInvalid) as err:
+            ModelClient(bedrock).converse(model_id=MODEL, user_text="hi", system=None, inference={})
+    finally:
+        server.shutdown()
+    assert err.value.abandoned_attempts == 1 and "nested too deeply" in err.value.message

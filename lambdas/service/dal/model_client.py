@@ -14,6 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError,
 from service.models.errors import (
     Misconfigured,
     ModelError,
+    ModelOutputInvalid,
     ModelRejectedInput,
     ModelThrottled,
     ModelTimeout,
@@ -268,7 +269,7 @@ def _map_error(exc: Exception, model_id: str) -> ServiceError:
     if isinstance(exc, (ReadTimeoutError, ConnectTimeoutError)):
         return with_detail(ModelTimeout(f"model {model_id} did not answer in time"), str(exc))
     if isinstance(exc, RecursionError):  # botocore could not parse an answer nested too deeply: billed all the same
-        error = ModelError(f"model {model_id} sent an answer nested too deeply to read")
+        error = ModelOutputInvalid(f"the answer of model {model_id} is nested too deeply to read")
         error.abandoned_attempts = 1  # charged at the timed-out attempt's estimate: its usage is unreadable
         return error
     if not isinstance(exc, ClientError):  # endpoint unreachable, connection dropped
