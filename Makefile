@@ -95,6 +95,7 @@ bench: setup ## Benchmarks (figures, not pass/fail); results in reports/
 	@$(PY) benchmarks/bench_observability_overhead.py
 	@$(PY) benchmarks/bench_scale.py
 	@$(PY) benchmarks/bench_output_contract.py
+	@$(PY) benchmarks/bench_redaction.py
 
 docs: setup ## Build the documentation site into site/ (--strict: a broken link or a stale reference fails)
 	@$(BIN)/mkdocs build --strict
