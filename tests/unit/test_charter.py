@@ -40,9 +40,15 @@ def test_every_shipped_use_case_is_within_its_agreed_scope():
     # Given the use cases of this checkout, When their scope is checked (make test runs this; CI runs the command)
     for use_case in load_all_use_cases():
         result = check_scope(use_case)
-        # Then each is agreed and unchanged since
-        assert result.ok, result.detail
-        assert read_agreement(use_case.name) is not None, f"agree it: liftoff charter agree --use-case {use_case.name}"
+        # Then each is within its agreed scope (a poc not agreed yet passes: its scope is still being written)
+        assert result.ok, f"{result.detail}; {result.fix}"
+
+
+def test_the_shipped_examples_are_agreed():
+    from liftoff.usecases import use_case_names
+
+    examples = [name for name in ("support-triage", "doc-summary") if name in use_case_names()]  # a clone may drop them
+    assert all(read_agreement(name) is not None for name in examples)
 
 
 def test_lowering_min_accuracy_fails_the_check_until_an_amendment_covers_it(root):
