@@ -12,13 +12,14 @@ from collections.abc import Callable
 from http import HTTPStatus
 
 from jsonschema import Draft4Validator
+from jsonschema.exceptions import best_match
 
 from liftoff.local.environments import EnvironmentFailed, Throttled
 from liftoff.local.http import LocalHTTPServer, LocalRequestHandler
 from liftoff.openapi import build as openapi_document
 from service.models.feedback import FEEDBACK_REQUEST_SCHEMA
 from service.models.invoke import invoke_request_schema
-from stacks.constructs.api_front_door import BAD_BODY_MESSAGE, FEEDBACK_PATH, INVOKE_PATH
+from stacks.constructs.api_front_door import FEEDBACK_PATH, INVOKE_PATH
 
 INVOKE_ROUTE = "/" + "/".join(INVOKE_PATH)
 FEEDBACK_ROUTE = "/" + "/".join(FEEDBACK_PATH)
@@ -42,6 +43,26 @@ READ_TIMEOUT_S = 60.0
 _CONTENT_LENGTH = re.compile(r"[0-9]{1,20}")
 # error codes of the HTTP-level refusals (http.server's own: request line, headers)
 _HTTP_ERROR_CODES = {413: "PayloadTooLarge", 414: "RequestUriTooLong", 431: "RequestHeaderFieldsTooLarge"}
+
+
+def body_problem(body: str, validator: Draft4Validator) -> str | None:
+    """What is wrong with a body against the route's model, in a line (None: nothing): that it is not JSON, or
+    the validator's most relevant error with the field it is about."""
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):  # RecursionError: nested thousands of levels deep
+        return "it is not JSON" if body.strip() else "it is empty"
+    error = best_match(validator.iter_errors(document))
+    if error is None:
+        return None
+    where = ".".join(str(part) for part in error.absolute_path)
+    return f"{where}: {error.message}" if where else error.message
+
+
+def bad_body_message(method: str, path: str, problem: str) -> str:
+    """The message API Gateway's BAD_REQUEST_BODY response carries (stacks/constructs/api_front_door.py), with the
+    local validator's words where the gateway puts $context.error.validationErrorString."""
+    return f"{method} {path}: the body does not match the route's request schema (openapi.yaml): [{problem}]"
 
 
 def gateway_error(status: int, code: str, message: str, request_id: str) -> Reply:
@@ -114,12 +135,9 @@ def handle(
     if headers.get("x-api-key") != api_key:
         return gateway_error(403, "INVALID_API_KEY", "Forbidden", request_id)
     body = raw.decode("utf-8", errors="replace")
-    try:
-        document = json.loads(body)
-    except (ValueError, RecursionError):  # RecursionError: nested thousands of levels deep
-        document = None
-    if document is None or any(True for _ in validator.iter_errors(document)):
-        return gateway_error(400, "BadRequestBody", BAD_BODY_MESSAGE, request_id)
+    problem = body_problem(body, validator)
+    if problem:
+        return gateway_error(400, "BadRequestBody", bad_body_message(method, path, problem), request_id)
     event = proxy_event(method=method, path=path, headers=headers, body=body, request_id=request_id, stage=stage)
     return run_in_environment(invoke, event, request_id)
 

@@ -27,10 +27,12 @@ from stacks.nag import acknowledge
 INVOKE_PATH = ("v1", "invoke")
 FEEDBACK_PATH = ("v1", "feedback")
 # One message for every route (a gateway response belongs to the whole API); the local API says the same
+# What API Gateway's request validator says of a body that fails the route's model: the route called and what is
+# wrong ($context.error.validationErrorString, the validator's own words: the field, or that it is not JSON).
+# One text for both routes said the same thing for everything and, on /v1/invoke, described /v1/feedback.
 BAD_BODY_MESSAGE = (
-    "the body does not match the route's request schema: POST /v1/invoke takes prompt_id (string) and optional "
-    "variables (object of strings), alias or version; POST /v1/feedback takes feedback_token, rating (good or "
-    "bad) and optional correction and comment (openapi.yaml)"
+    "$context.httpMethod $context.resourcePath: the body does not match the route's request schema "
+    "(openapi.yaml): $context.error.validationErrorString"
 )
 
 # Bodies for errors raised by API Gateway before the function runs: the same {"error": {...}} shape

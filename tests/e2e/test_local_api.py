@@ -62,3 +62,37 @@ def test_injected_model_faults_get_clear_errors(post, marker, status, code):
 def test_a_deeply_nested_body_is_a_400_not_a_dropped_connection(post):
     status, body = post(raw="[" * 20_000 + "]" * 20_000)
     assert (status, body["error"]["code"]) == (400, "BadRequestBody")
+
+
+@pytest.mark.parametrize(
+    ("raw", "says"),
+    [
+        ("{oops", "[it is not JSON]"),
+        ('{"variables": {"message": "hi"}}', "'prompt_id' is a required property"),
+        ('{"prompt_id": "triage", "variables": {"message": "hi"}, "debug": 1}', "'debug' was unexpected"),
+        ('{"prompt_id": "triage", "variables": {"message": 5}}', "variables.message: 5 is not of type 'string'"),
+    ],
+)
+def test_a_bad_body_is_told_the_route_it_called_and_what_is_wrong(post, raw, says):
+    # one text for every bad body said the same for "not JSON" and "extra field", and described /v1/feedback
+    status, body = post(raw=raw)
+    assert (status, body["error"]["code"]) == (400, "BadRequestBody")
+    message = body["error"]["message"]
+    assert message.startswith("POST /v1/invoke: the body does not match the route's request schema")
+    assert says in message
+    assert "feedback" not in message
+
+
+def test_a_bad_feedback_body_names_the_feedback_route(local):
+    import requests
+
+    response = requests.post(
+        f"{local.api_url}/v1/feedback",
+        data='{"rating": "meh"}',
+        headers={"x-api-key": local.api_key, "Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert response.status_code == 400
+    message = response.json()["error"]["message"]
+    assert message.startswith("POST /v1/feedback: the body does not match")
+    assert "invoke" not in message

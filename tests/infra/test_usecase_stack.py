@@ -200,6 +200,30 @@ def test_invoke_route_requires_key_and_validates_body(template):
     template.resource_count_is("AWS::ApiGateway::GatewayResponse", 3)
 
 
+def test_a_bad_body_response_names_the_route_and_the_validators_words_and_stays_json(template):
+    import json
+
+    (bad_body,) = [
+        r["Properties"]
+        for r in template.find_resources("AWS::ApiGateway::GatewayResponse").values()
+        if r["Properties"]["ResponseType"] == "BAD_REQUEST_BODY"
+    ]
+    body = bad_body["ResponseTemplates"]["application/json"]
+    for variable in ("$context.httpMethod", "$context.resourcePath", "$context.error.validationErrorString"):
+        assert variable in body
+    # API Gateway substitutes the variables (no VTL): with sample values the body is the function's error shape
+    sample = (
+        body.replace("$context.httpMethod", "POST")
+        .replace("$context.resourcePath", "/v1/invoke")
+        .replace("$context.error.validationErrorString", "[Invalid request body]")
+        .replace("$context.requestId", "r-1")
+    )
+    error = json.loads(sample)["error"]
+    assert error["code"] == "BadRequestBody"
+    assert error["message"].startswith("POST /v1/invoke: the body does not match")
+    assert "feedback" not in body  # one text described both routes
+
+
 def test_prompt_sync_carries_the_repo_prompts(template):
     resources = template.find_resources("Custom::LiftoffPromptSync")
     (props,) = [r["Properties"] for r in resources.values()]
