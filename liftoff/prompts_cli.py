@@ -277,10 +277,12 @@ def _proof_text(proof: prompt_registry.Proof) -> str:
 @prompts.command(
     "rollback",
     help="Step an alias back: end its canary (it keeps the stable version), or else point it at the version it "
-    "served before the current one; each rollback goes one further back (v3, v2, v1). --to N picks the version.",
+    "served before the current one; each rollback goes one further back (v3, v2, v1). --to N picks one it served.",
 )
 @click.argument("prompt_id")
-@click.option("--to", "to", type=click.IntRange(1), default=None, help="Roll back to this version.")
+@click.option(
+    "--to", "to", type=click.IntRange(1), default=None, help="Roll back to this version (one the alias served)."
+)
 @click.option("--alias", default=LIVE_ALIAS, show_default=True)
 @registry_command
 def rollback(store: PromptStore, *, use_case: str, prompt_id: str, to: int | None, alias: str):
@@ -288,13 +290,21 @@ def rollback(store: PromptStore, *, use_case: str, prompt_id: str, to: int | Non
     return {"data": asdict(moved), "text": f"{prompt_id}: rolled back, {_alias_text(moved)}"}
 
 
+def _moved_to(pointer) -> set[int]:
+    """Every version the alias served or ran a canary of, as its history remembers."""
+    return {int(e["version"]) for e in pointer.history} | {
+        int(e["canary"]["version"]) for e in pointer.history if e.get("canary")
+    }
+
+
 def pending_versions(store: PromptStore, alias: str = LIVE_ALIAS) -> list[dict]:
-    """Prompts whose latest version is neither what `alias` serves nor its canary: what a deploy (or a
-    publish) added since, waiting for its eval and canary."""
+    """Prompts whose latest version the alias has never served nor run a canary of: what a deploy (or a
+    publish) added since, waiting for its eval and canary. A version rolled back (or whose canary ended)
+    is not pending again: the next deploy must not start it again; a person promotes or canaries it."""
     rows = []
     for pid in store.list_prompt_ids():
         latest, pointer = store.latest_version(pid), store.get_alias(pid, alias)
-        if latest is None or pointer is None or latest.version in (pointer.version, pointer.canary_version):
+        if latest is None or pointer is None or latest.version in _moved_to(pointer) | {pointer.canary_version}:
             continue
         records = prompt_registry.accepted_evidence(store, latest, deployed=False)
         rows.append(
@@ -311,7 +321,8 @@ def pending_versions(store: PromptStore, alias: str = LIVE_ALIAS) -> list[dict]:
 
 @prompts.command(
     "pending",
-    help="Versions published since live (a deploy publishes a changed file, live stays): each waits for its eval.",
+    help="Versions published since live (a deploy publishes a changed file, live stays): each waits for its eval. "
+    "A version live served or ran a canary of (then rolled back) is not pending again.",
 )
 @click.option("--alias", default=LIVE_ALIAS, show_default=True)
 @registry_command

@@ -174,3 +174,29 @@ def test_pending_lists_what_was_published_since_live_and_canary_pending_proves_e
     assert started.exit_code == 0, started.output
     assert three.get_alias("echo", LIVE_ALIAS).canary_version == 3
     assert "nothing pending" in cli("pending").output
+
+
+def test_rollback_to_a_version_the_alias_never_served_is_refused(three):
+    # Given live on v1 and v3 published but never evaluated nor served
+    # When rolled back "to" v3 / Then it is refused: that is a promote, which needs v3's eval record
+    with pytest.raises(Exception, match=r"never served v3.*liftoff prompts promote echo 3") as caught:
+        rollback(three, "echo", alias=LIVE_ALIAS, author="b", to=3)
+    assert caught.type.__name__ == "BadRequest"
+    assert three.get_alias("echo", LIVE_ALIAS).version == 1
+
+
+def test_a_version_rolled_back_or_whose_canary_ended_is_not_pending_again(cli, three):
+    # Given v3's canary ended by its alarm (auto-rollback): live stays on v1
+    from service.logic.prompt_registry import auto_rollback
+
+    record(three, 3)
+    assert cli("canary", "echo", "--version", "3", "--weight", "10").exit_code == 0
+    assert auto_rollback(three, "echo", reason="CanaryErrors ALARM") is not None
+    # When the next deploy asks what is pending / Then v3 is not: the deploy gate must not start its canary again
+    assert json.loads(cli("pending", "--json").output) == []
+    assert "nothing pending" in cli("canary", "--pending", "--weight", "10").output
+    assert three.get_alias("echo", LIVE_ALIAS).canary_version is None
+    # and a version promoted then rolled back is not pending either
+    promote(three, "echo", version=3, alias=LIVE_ALIAS, author="a", proof=Proof(None, "test"))
+    rollback(three, "echo", alias=LIVE_ALIAS, author="b")
+    assert json.loads(cli("pending", "--json").output) == []

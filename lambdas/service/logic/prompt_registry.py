@@ -154,6 +154,12 @@ def rollback(store: PromptStore, prompt_id: str, *, alias: str, author: str, to:
     elif to == current.version and current.canary_version is None:
         raise BadRequest(f"alias `{alias}` of `{prompt_id}` already serves v{to}")
     found = _require_version(store, prompt_id, to)
+    if to not in {int(entry["version"]) for entry in current.history}:
+        # a version it never served is not a step back: that is a promote, which needs its eval record
+        raise BadRequest(
+            f"alias `{alias}` of `{prompt_id}` never served v{to}, so there is nothing to roll back to: "
+            f"run `liftoff prompts promote {prompt_id} {to}` (it needs v{to}'s passing eval record)"
+        )
     records = accepted_evidence(store, found, deployed=False)
     return store.move_alias(
         prompt_id,
