@@ -90,12 +90,8 @@ format: setup ## Apply ruff fixes and formatting
 synth: setup ## cdk synth for STAGE (default sandbox)
 	@npx cdk synth -q -c stage=$(STAGE)
 
-bench: setup ## Benchmarks (figures, not pass/fail); results in reports/
-	@$(PY) benchmarks/bench_prompt_cache.py
-	@$(PY) benchmarks/bench_observability_overhead.py
-	@$(PY) benchmarks/bench_scale.py
-	@$(PY) benchmarks/bench_output_contract.py
-	@$(PY) benchmarks/bench_redaction.py
+bench: setup ## Benchmarks (figures, not pass/fail): reports/bench.json, recorded in benchmarks/results.json and the docs (make test runs a quick mode)
+	@$(PY) -m benchmarks.run
 
 docs: setup ## Build the documentation site into site/ (--strict: a broken link or a stale reference fails)
 	@$(BIN)/mkdocs build --strict

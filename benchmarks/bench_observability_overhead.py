@@ -10,13 +10,12 @@ nothing else is measured), in three configurations, interleaved in rounds so dri
 Reports per-request medians and their ratios to `bare`. moto's in-process DynamoDB is not AWS:
 the `full` figure says what the counter costs in CPU here; deployed, it is two DynamoDB round
 trips (a consistent GetItem and an UpdateItem), single-digit milliseconds each within a Region.
-Writes reports/bench-observability-overhead.json.
+Writes the `observability_overhead` section of reports/bench.json.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import statistics
 import sys
@@ -33,6 +32,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 import boto3
 from moto import mock_aws
 
+from benchmarks.report import BenchRun, bench_run
 from liftoff.local.environments import LambdaContext
 from liftoff.local.local_api import invoke_event
 from liftoff.local.runtime import create_prompts_table, create_spend_table, handler_environment
@@ -48,7 +48,6 @@ from service.settings import get_settings
 
 ROUNDS = 15
 PER_ROUND = 200
-REPORT = Path(__file__).resolve().parent.parent / "reports" / "bench-observability-overhead.json"
 
 
 # a valid support-triage answer: the handler validates it against the prompt's output schema
@@ -109,7 +108,8 @@ def time_requests(event: dict, n: int) -> list[float]:
     return samples
 
 
-def main() -> None:
+def main(run: BenchRun) -> None:
+    rounds, per_round = run.size(ROUNDS, 1), run.size(PER_ROUND, 20)
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     use_case = load_use_case("support-triage")
     for key, value in handler_environment(
@@ -144,11 +144,11 @@ def main() -> None:
         real_stdout = sys.stdout
         try:
             sys.stdout = devnull  # EMF records are printed
-            for round_no in range(ROUNDS + 1):
+            for round_no in range(rounds + 1):
                 for name, (on, deps) in configs.items():
                     handler_module.get_deps = lambda deps=deps: deps
                     with observability(on):
-                        taken = time_requests(event, PER_ROUND)
+                        taken = time_requests(event, per_round)
                     if round_no:  # round 0 warms every path up
                         samples[name].extend(taken)
         finally:
@@ -157,23 +157,22 @@ def main() -> None:
 
     medians = {name: statistics.median(values) for name, values in samples.items()}
     result = {
-        "requests_per_config": ROUNDS * PER_ROUND,
+        "requests_per_config": rounds * per_round,
         "median_us": {k: round(v, 1) for k, v in medians.items()},
         "ratio_to_bare": {k: round(v / medians["bare"], 2) for k, v in medians.items()},
         "added_us": {k: round(v - medians["bare"], 1) for k, v in medians.items()},
         "spend_counter_total_usd": spent,
     }
-    REPORT.parent.mkdir(exist_ok=True)
-    REPORT.write_text(json.dumps(result, indent=2))
-    print(f"warm request through lambda_handler, {ROUNDS * PER_ROUND} requests per configuration (median)")
+    run.write("observability_overhead", result)
+    print(f"warm request through lambda_handler, {rounds * per_round} requests per configuration (median)")
     print(f"{'configuration':<12} {'median µs':>10} {'x bare':>8} {'added µs':>9}")
     for name in configs:
         print(
             f"{name:<12} {result['median_us'][name]:>10} {result['ratio_to_bare'][name]:>8} "
             f"{result['added_us'][name]:>9}"
         )
-    print(f"-> {REPORT.relative_to(REPORT.parent.parent)}")
+    print(f"-> {run.report}")
 
 
 if __name__ == "__main__":
-    main()
+    main(bench_run(__doc__))

@@ -5,7 +5,7 @@ The function validates with jsonschema (Draft 2020-12, the dialect the prompt fi
 validator per schema kept for the environment's life (service.logic.output_contract.problem_with:
 json.loads + validation). Compared with Powertools' validation library, fastjsonschema (compiles the
 schema to Python; draft 7 at most), on the same support-triage answer and schema.
-Writes reports/bench-output-contract.json and prints medians in microseconds.
+Writes the `output_contract` section of reports/bench.json and prints medians in microseconds.
 """
 
 from __future__ import annotations
@@ -14,18 +14,17 @@ import contextlib
 import json
 import statistics
 import time
-from pathlib import Path
 
 import fastjsonschema
 
+from benchmarks.report import BenchRun, bench_run
 from liftoff.usecases import load_use_case
 from service.logic.output_contract import problem_with
 
 SAMPLES = 20_000
-REPORT = Path(__file__).resolve().parent.parent / "reports" / "bench-output-contract.json"
 
 
-def median_us(fn, samples: int = SAMPLES) -> float:
+def median_us(fn, samples: int) -> float:
     times = []
     for _ in range(samples):
         started = time.perf_counter()
@@ -34,7 +33,8 @@ def median_us(fn, samples: int = SAMPLES) -> float:
     return round(statistics.median(times) * 1e6, 2)
 
 
-def main() -> None:
+def main(run: BenchRun) -> None:
+    samples = run.size(SAMPLES, 200)
     schema = load_use_case("support-triage").prompts[0].output.schema_
     valid = json.dumps(
         {"category": "billing", "priority": "high", "summary": "Customer was charged twice for one order."}
@@ -49,20 +49,19 @@ def main() -> None:
             compiled(json.loads(text))
 
     result = {
-        "samples": SAMPLES,
-        "jsonschema_valid_us": median_us(lambda: problem_with(valid, schema)),
-        "jsonschema_invalid_us": median_us(lambda: problem_with(invalid, schema)),
-        "fastjsonschema_valid_us": median_us(lambda: fast(valid)),
-        "fastjsonschema_invalid_us": median_us(lambda: fast(invalid)),
-        "json_loads_only_us": median_us(lambda: json.loads(valid)),
+        "samples": samples,
+        "jsonschema_valid_us": median_us(lambda: problem_with(valid, schema), samples),
+        "jsonschema_invalid_us": median_us(lambda: problem_with(invalid, schema), samples),
+        "fastjsonschema_valid_us": median_us(lambda: fast(valid), samples),
+        "fastjsonschema_invalid_us": median_us(lambda: fast(invalid), samples),
+        "json_loads_only_us": median_us(lambda: json.loads(valid), samples),
     }
-    REPORT.parent.mkdir(exist_ok=True)
-    REPORT.write_text(json.dumps(result, indent=2))
-    print("output contract: validating one support-triage answer (median of", SAMPLES, "runs, microseconds)")
+    run.write("output_contract", result)
+    print("output contract: validating one support-triage answer (median of", samples, "runs, microseconds)")
     for key, value in result.items():
         if key != "samples":
             print(f"  {key:<28} {value:>8}")
 
 
 if __name__ == "__main__":
-    main()
+    main(bench_run(__doc__))

@@ -3,16 +3,14 @@
 - DynamoDB reads per request at steady state: 20,000 requests spread over 10 simulated minutes
   with the production TTL (60 s), canary on, against moto.
 - Added latency of a cache hit: median of many `resolve` calls, in microseconds.
-Writes reports/bench-prompt-cache.json and prints a table.
+Writes the `prompt_cache` section of reports/bench.json and prints a table.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import time
-from pathlib import Path
 
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
@@ -21,6 +19,7 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
 import boto3
 from moto import mock_aws
 
+from benchmarks.report import BenchRun, bench_run
 from liftoff.local.runtime import create_prompts_table
 from liftoff.usecases import load_use_case
 from service.dal.prompt_store import PromptStore
@@ -45,7 +44,8 @@ class CountingStore:
         return self.inner.get_version(*args)
 
 
-def main() -> None:
+def main(run: BenchRun) -> None:
+    requests, hit_samples = run.size(REQUESTS, 500), run.size(HIT_SAMPLES, 500)
     use_case = load_use_case("support-triage")
     with mock_aws():
         create_prompts_table(boto3.client("dynamodb"), "bench")
@@ -57,18 +57,18 @@ def main() -> None:
 
         counting, now = CountingStore(store), [0.0]
         resolver = PromptResolver(counting, ttl_s=use_case.config.prompts.cache_ttl_seconds, clock=lambda: now[0])
-        for i in range(REQUESTS):
-            now[0] = i * SIMULATED_SECONDS / REQUESTS
+        for i in range(requests):
+            now[0] = i * SIMULATED_SECONDS / requests
             resolver.resolve(v1.prompt_id, alias="live", request_id=f"r{i}")
-        reads_per_request = counting.reads / REQUESTS
+        reads_per_request = counting.reads / requests
 
         samples = []
-        for i in range(HIT_SAMPLES):
+        for i in range(hit_samples):
             started = time.perf_counter_ns()
             resolver.resolve(v1.prompt_id, alias="live", request_id=f"h{i}")
             samples.append(time.perf_counter_ns() - started)
     result = {
-        "requests": REQUESTS,
+        "requests": requests,
         "simulated_seconds": SIMULATED_SECONDS,
         "ttl_s": use_case.config.prompts.cache_ttl_seconds,
         "dynamodb_reads": counting.reads,
@@ -76,13 +76,11 @@ def main() -> None:
         "cache_hit_median_us": round(statistics.median(samples) / 1000, 2),
         "cache_hit_p99_us": round(sorted(samples)[int(len(samples) * 0.99)] / 1000, 2),
     }
-    out = Path("reports")
-    out.mkdir(exist_ok=True)
-    (out / "bench-prompt-cache.json").write_text(json.dumps(result, indent=2))
+    run.write("prompt_cache", result)
     print("prompt cache benchmark (targets: reads/request <= 0.01, cache hit median < 50 us)")
     for key, value in result.items():
         print(f"  {key:<22} {value}")
 
 
 if __name__ == "__main__":
-    main()
+    main(bench_run(__doc__))

@@ -4,13 +4,17 @@
    against the zero-latency simulator over HTTP; the handler with its spend counter in this process
    (its own cost) and with DynamoDB on a moto server over HTTP (real round trips; the DynamoDB calls
    per request are counted with botocore's event hooks).
-2. Cold start: fresh-interpreter import of the handler module vs importing Powertools' utilities
-   naively (median of runs); and the deployment package size (stacks/function_package.py's zip).
-3. cdk synth (cdk-nag on) for 1 and for 5 use cases.
-4. Local API throughput at concurrency 1, 8 and 32 (zero model latency), and `liftoff load` at 1, 10
+2. Cold start as Lambda runs it: the deployment package unpacked read-only (benchmarks/lambda_layout.py),
+   a fresh interpreter per run, interleaved: the package without bytecode (as it shipped before it had
+   any), as shipped, and Powertools imported naively from the same package; for the first two, the
+   phases of "cold start to first answer" (import, settings, clients, the feedback key, the first
+   request against the simulator, DynamoDB on moto). And the package's size.
+3. Peak RSS of the handler, from the package as shipped, over a cold and many warm requests.
+4. cdk synth (cdk-nag on) for 1 and for 5 use cases.
+5. Local API throughput at concurrency 1, 8 and 32 (zero model latency), and `liftoff load` at 1, 10
    and 50 users with 200 ms of model latency: percentiles, cold starts and throttles of local mode's
    pool of execution environments.
-Writes reports/bench.json and prints a table.
+Writes its sections of reports/bench.json and prints a table.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ import boto3
 import requests
 from moto.server import ThreadedMotoServer
 
+from benchmarks.lambda_layout import file_count, remove, run_probe, unpack
+from benchmarks.report import BenchRun, bench_run
 from liftoff import REPO_ROOT
 from liftoff.local import runtime
 from liftoff.local.bedrock_simulator import SimulatorConfig, start_simulator
@@ -51,10 +57,9 @@ from service.dal.spend_counter import SpendCounter
 from service.handlers import invoke as handler_module
 from service.settings import get_settings
 
-REPORT = REPO_ROOT / "reports" / "bench.json"
 WARM_REQUESTS = 400
 WARM_UP = 40
-IMPORT_RUNS = 11
+COLD_RUNS = 11
 NAIVE_IMPORTS = (
     "import aws_lambda_powertools, aws_lambda_powertools.logging, aws_lambda_powertools.metrics, "
     "aws_lambda_powertools.tracing, aws_lambda_powertools.event_handler, aws_lambda_powertools.utilities.parser, "
@@ -83,6 +88,23 @@ class MemoryTable:
         return {"Attributes": {"spend_usd": self.total}}
 
 
+@contextlib.contextmanager
+def moto_server():
+    """A moto server on loopback, its state wiped when done: every server in one process shares moto's
+    backends, so the next section would find this one's tables and secret."""
+    # moto's server logs every request through werkzeug (verbose=False does not stop it): figures only here
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto.start()
+    host, port = moto.get_host_and_port()
+    url = f"http://{host}:{port}"
+    try:
+        yield url
+    finally:
+        requests.post(f"{url}/moto-api/reset", timeout=30)
+        moto.stop()
+
+
 def _simulator_process(profiles: dict, urls) -> None:
     _server, url = start_simulator(config=SimulatorConfig(profiles=profiles))
     urls.put(url)
@@ -104,75 +126,54 @@ def simulator_in_another_process(use_case):
         process.join()
 
 
-def warm_requests() -> dict:
+def warm_requests(run: BenchRun, env: dict[str, str]) -> dict:
     use_case = load_use_case("support-triage")
-    # moto's server logs every request through werkzeug (verbose=False does not stop it): figures only here
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    moto.start()
-    host, port = moto.get_host_and_port()
-    dynamodb_url = f"http://{host}:{port}"
-    simulator = simulator_in_another_process(use_case)
-    sim_url = simulator.__enter__()
-    try:
-        os.environ.update(
-            runtime.handler_environment(
-                use_case,
-                table="b-prompts",
-                spend_table="b-spend",
-                dynamodb_url=dynamodb_url,
-                bedrock_url=sim_url,
-                idempotency_table="",
-            )
+    warm_up, warm_requests = run.size(WARM_UP, 2), run.size(WARM_REQUESTS, 10)
+    sim_url = env["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"]
+    os.environ.update(env)
+    get_settings.cache_clear()
+    handler_module.get_deps.cache_clear()
+    event = invoke_event(
+        {"prompt_id": "triage", "variables": {"message": "I was charged twice"}}, request_id="bench", stage="bench"
+    )
+    bare_client = boto3.client("bedrock-runtime", endpoint_url=sim_url)
+
+    def full(evt: dict) -> dict:
+        return handler_module.lambda_handler(evt, LambdaContext())
+
+    with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):  # noqa: PTH123
+        handler_module.logger.registered_handler.stream = devnull
+        deps = handler_module.get_deps()
+        # the bare handler sends exactly the Converse request the handler sends (same profile ARN,
+        # system prompt, tool schema): the ratio is the template's overhead, not a smaller request
+        request = _converse_request(deps, full, event)
+
+        def bare(evt: dict) -> dict:  # the least a handler can do for the same model call
+            json.loads(evt["body"])
+            reply = bare_client.converse(**request)
+            return {"statusCode": 200, "body": json.dumps({"output": reply["output"]["message"]["content"]})}
+
+        in_process = deps.__class__(
+            deps.settings, deps.resolver, deps.model, SpendCounter(MemoryTable(), use_case.name)
         )
-        os.environ.pop("LIFTOFF_GUARDRAIL_ID", None)  # no guardrail locally in either handler
-        runtime.provision(use_case, table="b-prompts", spend_table="b-spend", dynamodb_url=dynamodb_url)
-        get_settings.cache_clear()
-        handler_module.get_deps.cache_clear()
-        event = invoke_event(
-            {"prompt_id": "triage", "variables": {"message": "I was charged twice"}}, request_id="bench", stage="bench"
-        )
-        bare_client = boto3.client("bedrock-runtime", endpoint_url=sim_url)
-
-        def full(evt: dict) -> dict:
-            return handler_module.lambda_handler(evt, LambdaContext())
-
-        with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):  # noqa: PTH123
-            handler_module.logger.registered_handler.stream = devnull
-            deps = handler_module.get_deps()
-            # the bare handler sends exactly the Converse request the handler sends (same profile ARN,
-            # system prompt, tool schema): the ratio is the template's overhead, not a smaller request
-            request = _converse_request(deps, full, event)
-
-            def bare(evt: dict) -> dict:  # the least a handler can do for the same model call
-                json.loads(evt["body"])
-                reply = bare_client.converse(**request)
-                return {"statusCode": 200, "body": json.dumps({"output": reply["output"]["message"]["content"]})}
-
-            in_process = deps.__class__(
-                deps.settings, deps.resolver, deps.model, SpendCounter(MemoryTable(), use_case.name)
-            )
-            configs = {
-                "bare boto3 Converse": bare,
-                "handler, spend counter in-process": lambda e: _with_deps(in_process, full, e),
-                "handler (full)": full,
-            }
-            calls = DynamoCalls(deps)
-            samples: dict[str, list[float]] = {k: [] for k in configs}
-            # interleaved, one request of each in turn: a drift of the machine's speed hits all alike
-            for request_no in range(WARM_REQUESTS + WARM_UP):
-                for name, fn in configs.items():
-                    started = time.perf_counter()
-                    result = fn(event)
-                    took = time.perf_counter() - started
-                    assert result["statusCode"] == 200, result
-                    if request_no >= WARM_UP:
-                        samples[name].append(took)
-                    if name == "handler (full)":
-                        calls.requests += 1
-    finally:
-        simulator.__exit__(None, None, None)
-        moto.stop()
+        configs = {
+            "bare boto3 Converse": bare,
+            "handler, spend counter in-process": lambda e: _with_deps(in_process, full, e),
+            "handler (full)": full,
+        }
+        calls = DynamoCalls(deps)
+        samples: dict[str, list[float]] = {k: [] for k in configs}
+        # interleaved, one request of each in turn: a drift of the machine's speed hits all alike
+        for request_no in range(warm_requests + warm_up):
+            for name, fn in configs.items():
+                started = time.perf_counter()
+                result = fn(event)
+                took = time.perf_counter() - started
+                assert result["statusCode"] == 200, result
+                if request_no >= warm_up:
+                    samples[name].append(took)
+                if name == "handler (full)":
+                    calls.requests += 1
     medians = {k: median_us(v) for k, v in samples.items()}
     base = medians["bare boto3 Converse"]
     return {
@@ -230,109 +231,158 @@ def _with_deps(deps, fn, event):
 
 
 MEMORY_REQUESTS = 300
-RSS_PROBE = """
-import json, resource, sys
-event = json.load(sys.stdin)
-from service.handlers.invoke import lambda_handler
+CONTEXT = """
 class Context:
     function_name = "bench"; function_version = "$LATEST"; memory_limit_in_mb = 512
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"; aws_request_id = "bench"
     def get_remaining_time_in_millis(self): return 29000
+"""
+RSS_PROBE = f"""
+import json, resource, sys
+event = json.loads(sys.argv[2])
+from service.handlers.invoke import lambda_handler
+{CONTEXT}
 for i in range(int(sys.argv[1])):
-    event["requestContext"]["requestId"] = f"rss-{i}"
+    event["requestContext"]["requestId"] = f"rss-{{i}}"
     assert lambda_handler(event, Context())["statusCode"] == 200
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+print("BENCH", json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+"""
+# Cold start to first answer, in phases: what Lambda's init does (import), then what the first request
+# does before it can answer (settings, clients, the feedback key), then that request.
+FIRST_ANSWER_PROBE = f"""
+import json, sys, time
+marks = [time.perf_counter()]
+from service.handlers import invoke as handler
+marks.append(time.perf_counter())
+from service.settings import get_settings
+settings = get_settings()
+marks.append(time.perf_counter())
+handler.get_deps()
+marks.append(time.perf_counter())
+from service.dal.feedback_key import feedback_key
+feedback_key(settings.feedback_secret)
+marks.append(time.perf_counter())
+{CONTEXT}
+result = handler.lambda_handler(json.loads(sys.argv[1]), Context())
+marks.append(time.perf_counter())
+assert result["statusCode"] == 200, result
+import pydantic_core
+assert handler.__file__.startswith(sys.argv[2]) and pydantic_core.__file__.startswith(sys.argv[2])
+phases = ("import", "settings", "clients", "feedback_key", "first_request")
+print("BENCH", json.dumps(dict(zip(phases, (b - a for a, b in zip(marks, marks[1:]))))))
+"""
+NAIVE_PROBE = f"""
+import json, sys, time
+started = time.perf_counter()
+{NAIVE_IMPORTS}
+took = time.perf_counter() - started
+import aws_lambda_powertools
+assert aws_lambda_powertools.__file__.startswith(sys.argv[1])
+print("BENCH", json.dumps({{"import": took}}))
 """
 
 
-def peak_memory() -> dict:
-    """The handler's peak RSS in a fresh interpreter over a cold and MEMORY_REQUESTS - 1 warm requests
-    (Linux reports ru_maxrss in KB); the size stacks/memory.py chooses from it; written to
-    benchmarks/memory.json, which the stack reads."""
+@contextlib.contextmanager
+def local_services(use_case, prefix: str):
+    """moto and the simulator for `use_case`, provisioned as a first deploy would; yields the handler's
+    environment, pointed at them (no guardrail: the simulator here plays none)."""
+    with moto_server() as dynamodb_url, simulator_in_another_process(use_case) as sim_url:
+        tables = {"table": f"{prefix}-prompts", "spend_table": f"{prefix}-spend"}
+        env = runtime.handler_environment(use_case, **tables, dynamodb_url=dynamodb_url, bedrock_url=sim_url)
+        env.pop("LIFTOFF_GUARDRAIL_ID", None)
+        runtime.provision(use_case, **tables, dynamodb_url=dynamodb_url)
+        yield env
+
+
+@contextlib.contextmanager
+def unpacked(*, bytecode: bool):
+    """The deployment package unpacked read-only, as in /var/task; yields (root, substituted extensions)
+    and checks on the way out that nothing was written into it."""
+    from stacks.function_package import BUILD_DIR, function_package
+
+    root = BUILD_DIR / f"task-{'bytecode' if bytecode else 'source'}-{os.getpid()}"
+    remove(root)
+    try:
+        substituted = unpack(function_package(), root, bytecode=bytecode)
+        files = file_count(root)
+        yield root, substituted
+        assert file_count(root) == files, f"the probe wrote into {root}: not what Lambda's read-only /var/task allows"
+    finally:
+        remove(root)
+
+
+def peak_memory(run: BenchRun, env: dict[str, str], shipped: Path) -> dict:
+    """The handler's peak RSS, loaded from the package as shipped, in a fresh interpreter over a cold and
+    MEMORY_REQUESTS - 1 warm requests (Linux reports ru_maxrss in KB); the size stacks/memory.py chooses
+    from it. The full run writes it to benchmarks/memory.json, which the stack reads."""
     from stacks.memory import MEASURED, memory_for
 
-    use_case = load_use_case("support-triage")
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    moto.start()
-    host, port = moto.get_host_and_port()
-    dynamodb_url = f"http://{host}:{port}"
-    sim, sim_url = start_simulator(config=SimulatorConfig(profiles=runtime.simulator_profiles(use_case)))
-    try:
-        env = runtime.handler_environment(
-            use_case, table="m-prompts", spend_table="m-spend", dynamodb_url=dynamodb_url, bedrock_url=sim_url
-        )
-        env.pop("LIFTOFF_GUARDRAIL_ID", None)
-        runtime.provision(use_case, table="m-prompts", spend_table="m-spend", dynamodb_url=dynamodb_url)
-        event = invoke_event(
-            {"prompt_id": "triage", "variables": {"message": "I was charged twice"}}, request_id="rss", stage="bench"
-        )
-        done = subprocess.run(  # noqa: S603
-            [sys.executable, "-c", RSS_PROBE, str(MEMORY_REQUESTS)],
-            input=json.dumps(event),
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=REPO_ROOT / "lambdas",
-            env={**os.environ, **env, "PYTHONPATH": str(REPO_ROOT / "lambdas")},
-        )
-    finally:
-        sim.shutdown()
-        moto.stop()
-    peak_mb = round(int(done.stderr.strip().splitlines()[-1]) / 1024, 1)
-    MEASURED.write_text(
-        json.dumps(
-            {
-                "peak_rss_mb": peak_mb,
-                "requests": MEMORY_REQUESTS,
-                "python": sys.version.split()[0],
-                "measured_by": "make bench (benchmarks/bench_scale.py::peak_memory)",
-            },
-            indent=2,
-        )
-        + "\n"
+    requests_ = run.size(MEMORY_REQUESTS, 5)
+    event = invoke_event(
+        {"prompt_id": "triage", "variables": {"message": "I was charged twice"}}, request_id="rss", stage="bench"
     )
-    return {"peak_rss_mb": peak_mb, "requests": MEMORY_REQUESTS, "memory_mb": memory_for(peak_mb)}
+    peak_kb = run_probe(shipped, RSS_PROBE, env, str(requests_), json.dumps(event))
+    peak_mb = round(peak_kb / 1024, 1)
+    measured = {
+        "peak_rss_mb": peak_mb,
+        "requests": requests_,
+        "python": sys.version.split()[0],
+        "measured_by": "make bench (benchmarks/bench_scale.py::peak_memory, the package as shipped)",
+    }
+    if not run.quick:  # a quick run's figure is not a measurement: the stack keeps the last real one
+        MEASURED.write_text(json.dumps(measured, indent=2) + "\n")
+    return {"peak_rss_mb": peak_mb, "requests": requests_, "memory_mb": memory_for(peak_mb)}
 
 
-def import_times(statements: dict[str, str]) -> dict[str, float]:
-    """Median time a fresh interpreter takes to run each statement, measured inside it (what Lambda's
-    init phase waits for: not the interpreter's start, nor its teardown, which Lambda never waits
-    for), IMPORT_RUNS times, interleaved (one of each in turn) so a drift of the machine's speed hits
-    all alike."""
-    runs: dict[str, list[float]] = {name: [] for name in statements}
-    for _ in range(IMPORT_RUNS):
-        for name, statement in statements.items():
-            probe = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
-            done = subprocess.run(  # noqa: S603
-                [sys.executable, "-c", probe],
-                check=True,
-                capture_output=True,
-                text=True,
-                cwd=REPO_ROOT / "lambdas",
-                env={**os.environ, "PYTHONPATH": str(REPO_ROOT / "lambdas")},
-            )
-            runs[name].append(float(done.stdout.strip().splitlines()[-1]))
-    return {name: round(statistics.median(times) * 1000, 1) for name, times in runs.items()}
+def _median_ms(samples: list[float]) -> float:
+    return round(statistics.median(samples) * 1000, 1)
 
 
-def cold_start() -> dict:
-    times = import_times({"ours": "import service.handlers.invoke", "naive": NAIVE_IMPORTS})
-    ours, naive = times["ours"], times["naive"]
+def cold_start(run: BenchRun, env: dict[str, str], roots: dict[str, Path], substituted: list[str]) -> dict:
+    """Cold start as Lambda runs it, COLD_RUNS fresh interpreters of each configuration, interleaved
+    (one of each in turn) so a drift of the machine's speed hits all alike."""
     from stacks.function_package import function_package
 
+    event = invoke_event(
+        {"prompt_id": "triage", "variables": {"message": "I was charged twice"}}, request_id="cold", stage="bench"
+    )
+    phases: dict[str, list[dict]] = {name: [] for name in roots}
+    naive: list[float] = []
+    for _ in range(run.size(COLD_RUNS, 1)):
+        for name, root in roots.items():
+            phases[name].append(run_probe(root, FIRST_ANSWER_PROBE, env, json.dumps(event), str(root)))
+        naive.append(run_probe(roots["as shipped"], NAIVE_PROBE, env, str(roots["as shipped"]))["import"])
+    figures = {
+        name: {
+            **{f"{phase}_ms": _median_ms([r[phase] for r in runs]) for phase in runs[0]},
+            "first_answer_ms": _median_ms([sum(r.values()) for r in runs]),
+        }
+        for name, runs in phases.items()
+    }
+    shipped, source = figures["as shipped"], figures["no bytecode"]
+    naive_ms = _median_ms(naive)
     package = function_package()  # what CDK uploads: service/ and the pinned libraries, zipped
     with zipfile.ZipFile(package) as archive:
-        unzipped = sum(info.file_size for info in archive.infolist())
+        infos = archive.infolist()
     return {
-        "import_ms_handler": ours,
-        "import_ms_naive_powertools": naive,
-        "handler_vs_naive": round(ours / naive, 2),
+        "runs": len(naive),
+        "import_ms_no_bytecode": source["import_ms"],
+        "import_ms_as_shipped": shipped["import_ms"],
+        "import_ms_naive_powertools": naive_ms,
+        "shipped_vs_no_bytecode": round(shipped["import_ms"] / source["import_ms"], 2),
+        "shipped_vs_naive_powertools": round(shipped["import_ms"] / naive_ms, 2),
+        "first_answer": figures,
+        "host_extensions": substituted,
         "package_kb": round(package.stat().st_size / 1024, 1),
-        "package_unzipped_kb": round(unzipped / 1024, 1),
+        "package_unzipped_kb": round(sum(i.file_size for i in infos) / 1024, 1),
+        "bytecode_unzipped_kb": round(sum(i.file_size for i in infos if i.filename.endswith(".pyc")) / 1024, 1),
     }
 
 
-def synth_times() -> dict:
+def synth_times(run: BenchRun) -> dict:
+    import shutil
+    import tempfile
+
     import aws_cdk as cdk
 
     from liftoff.config import get_stage
@@ -341,25 +391,43 @@ def synth_times() -> dict:
 
     base = load_use_case("support-triage")
     out = {}
-    for count in (1, 1, 5):  # the first run warms up jsii and is not kept
-        started = time.perf_counter()
-        app = cdk.App(outdir=str(REPO_ROOT / "cdk.out" / f"bench-{count}"))
-        for i in range(count):
-            config = base.config.model_copy(update={"name": f"bench-case-{i}"})
-            UseCaseStack(
-                app,
-                f"Bench-{i}",
-                use_case=base.__class__(config=config, prompts=base.prompts, prices=base.prices),
-                stage=get_stage("prod"),
-                env=cdk.Environment(account="111111111111", region="us-east-1"),
+    counts = (1, 1, 5) if not run.quick else (1,)  # the first run warms up jsii and is not kept
+    with tempfile.TemporaryDirectory() as scratch:
+        # a scratch project of copies of support-triage: config, prompts and eval set (the golden canary
+        # reads the suite.yaml of each), as `liftoff new-use-case` would leave them
+        root = Path(scratch)
+        config_text = (base.root / "usecases" / f"{base.name}.yaml").read_text()
+        use_cases = []
+        for i in range(max(counts)):
+            name = f"bench-case-{i}"
+            (root / "usecases").mkdir(exist_ok=True)
+            (root / "usecases" / f"{name}.yaml").write_text(
+                config_text.replace(f"name: {base.name}\n", f"name: {name}\n", 1)
             )
-        add_nag_checks(app)
-        app.synth()
-        out[f"synth_s_{count}_use_cases"] = round(time.perf_counter() - started, 2)
+            for folder in ("prompts", "evals"):
+                shutil.copytree(base.root / folder / base.name, root / folder / name)
+            use_cases.append(load_use_case(name, root))
+        for count in counts:
+            started = time.perf_counter()
+            app = cdk.App(outdir=str(root / "cdk.out" / f"bench-{count}"))
+            for i, use_case in enumerate(use_cases[:count]):
+                UseCaseStack(
+                    app,
+                    f"Bench-{i}",
+                    use_case=use_case,
+                    stage=get_stage("prod"),
+                    env=cdk.Environment(account="111111111111", region="us-east-1"),
+                )
+            add_nag_checks(app)
+            app.synth()
+            out[f"synth_s_{count}_use_cases"] = round(time.perf_counter() - started, 2)
     return out
 
 
-def local_throughput() -> dict:
+CONCURRENCY = (1, 8, 32)
+
+
+def local_throughput(run: BenchRun) -> dict:
     """Requests per second through the local API at concurrency 1, 8 and 32 with a zero-latency model,
     after one round that starts the pool's environments (their cold starts are local_load's figure)."""
     runtime.down("support-triage")
@@ -373,9 +441,9 @@ def local_throughput() -> dict:
     out = {}
     try:
         with ThreadPoolExecutor(max_workers=10) as pool:
-            list(pool.map(post, range(20)))  # warm the environments
-        for concurrency in (1, 8, 32):
-            total = 120
+            list(pool.map(post, range(run.size(20, 1))))  # warm the environments
+        for concurrency in CONCURRENCY:
+            total = run.size(120, 1)
             started = time.perf_counter()
             with ThreadPoolExecutor(max_workers=concurrency) as pool:
                 statuses = list(pool.map(post, range(total)))
@@ -393,11 +461,12 @@ LOAD_SECONDS = 15
 LOAD_LATENCY_MS = 200
 
 
-def local_load() -> dict:
+def local_load(run: BenchRun) -> dict:
     """`liftoff load` against local mode with LOAD_LATENCY_MS of simulated model latency, at 1, 10 and 50
     users: latency percentiles, cold starts and throttles of the pool of execution environments."""
+    seconds = run.size(LOAD_SECONDS, 5)  # liftoff load's shortest run
     out = {}
-    for users in LOAD_USERS:
+    for users in LOAD_USERS if not run.quick else LOAD_USERS[:1]:
         done = subprocess.run(  # noqa: S603 - our own CLI
             [
                 str(Path(sys.executable).parent / "liftoff"),
@@ -405,16 +474,18 @@ def local_load() -> dict:
                 "--users",
                 str(users),
                 "--duration",
-                str(LOAD_SECONDS),
+                str(seconds),
                 "--sim-latency-ms",
                 str(LOAD_LATENCY_MS),
                 "--json",
             ],
             capture_output=True,
             text=True,
-            check=True,
+            check=False,
             cwd=REPO_ROOT,
         )
+        if done.returncode != 0:
+            raise RuntimeError(f"liftoff load --users {users} failed: {done.stderr.strip()[-2000:]}")
         summary = json.loads(done.stdout)
         out[f"users_{users}"] = {
             key: summary[key]
@@ -423,21 +494,33 @@ def local_load() -> dict:
                 *("cold_starts", "cold_start_median_ms", "throttles", "environments", "max_environments"),
             )
         }
-    return {"simulated_latency_ms": LOAD_LATENCY_MS, "seconds": LOAD_SECONDS, **out}
+    return {"simulated_latency_ms": LOAD_LATENCY_MS, "seconds": seconds, **out}
 
 
-def main() -> None:
+def main(run: BenchRun) -> None:
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     result = {"machine": f"{os.cpu_count()} cores, Python {sys.version.split()[0]}"}
-    result["warm"] = warm_requests()
-    result["cold_start"] = cold_start()
-    result["memory"] = peak_memory()
-    result["synth"] = synth_times()
-    result["local_api"] = local_throughput()
-    result["local_load"] = local_load()
-    REPORT.parent.mkdir(exist_ok=True)
-    REPORT.write_text(json.dumps(result, indent=2))
-    print(f"scale benchmarks on {result['machine']}")
+    run.write("machine", result["machine"])
+
+    def section(name: str, measure, *args) -> None:
+        started = time.perf_counter()
+        result[name] = measure(run, *args)
+        run.write(name, result[name])
+        print(f"  ({name}: {time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
+
+    # one moto, one simulator and the package unpacked once for the three sections that need them
+    with (
+        local_services(load_use_case("support-triage"), "b") as env,
+        unpacked(bytecode=False) as (source, substituted),
+        unpacked(bytecode=True) as (shipped, _),
+    ):
+        section("warm", warm_requests, env)
+        section("cold_start", cold_start, env, {"no bytecode": source, "as shipped": shipped}, substituted)
+        section("memory", peak_memory, env, shipped)
+    section("synth", synth_times)
+    section("local_api", local_throughput)
+    section("local_load", local_load)
+    print(f"scale benchmarks on {result['machine']}{' (quick mode: not measurements)' if run.quick else ''}")
     for name, value in result["warm"]["median_us"].items():
         print(f"  warm request, {name:<34} {value:>9} us  x{result['warm']['ratio_to_bare'][name]}")
     print(f"  DynamoDB calls per request (steady state, full handler): {result['warm']['dynamodb_calls_per_request']}")
@@ -448,29 +531,37 @@ def main() -> None:
     )
     cold = result["cold_start"]
     print(
-        f"  cold import (measured inside a fresh interpreter): handler {cold['import_ms_handler']} ms, "
-        f"naive Powertools {cold['import_ms_naive_powertools']} ms -> handler/naive {cold['handler_vs_naive']}"
+        f"  cold import as Lambda loads the package (median of {cold['runs']}): no bytecode "
+        f"{cold['import_ms_no_bytecode']} ms, as shipped {cold['import_ms_as_shipped']} ms, naive Powertools "
+        f"{cold['import_ms_naive_powertools']} ms -> x{cold['shipped_vs_no_bytecode']} of no bytecode, "
+        f"x{cold['shipped_vs_naive_powertools']} of naive"
     )
+    for name, phases in cold["first_answer"].items():
+        detail = ", ".join(f"{k[:-3]} {v}" for k, v in phases.items() if k != "first_answer_ms")
+        print(f"  cold start to first answer, {name:<12} {phases['first_answer_ms']} ms ({detail})")
+    if cold["host_extensions"]:
+        print(f"  (native extensions replaced by this machine's build of the same pins: {cold['host_extensions']})")
     print(
         f"  deployment package (service + pinned libraries): {cold['package_kb']} KB zipped, "
-        f"{cold['package_unzipped_kb']} KB unzipped (Lambda's limit: 250 MB unzipped)"
+        f"{cold['package_unzipped_kb']} KB unzipped, of which bytecode {cold['bytecode_unzipped_kb']} KB "
+        f"(Lambda's limits: 50 MB zipped for a direct upload, 250 MB unzipped)"
     )
     for name, value in {**result["synth"], **result["local_api"]}.items():
         print(f"  {name:<32} {value}")
     load = result["local_load"]
-    for users in LOAD_USERS:
-        row = load[f"users_{users}"]
-        print(
-            f"  liftoff load, {users:>2} users, {load['simulated_latency_ms']} ms model: p50/p95/p99 "
-            f"{row['p50_ms']:.0f}/{row['p95_ms']:.0f}/{row['p99_ms']:.0f} ms, {row['rps']:.1f} req/s, "
-            f"{row['cold_starts']} cold starts (median {row['cold_start_median_ms']:.0f} ms), "
-            f"{row['throttles']} throttled ({row['environments']} of {row['max_environments']} environments)"
-        )
-    print(f"-> {REPORT.relative_to(REPO_ROOT)}")
+    for key, row in load.items():
+        if key.startswith("users_"):
+            print(
+                f"  liftoff load, {key[6:]:>2} users, {load['simulated_latency_ms']} ms model: p50/p95/p99 "
+                f"{row['p50_ms']:.0f}/{row['p95_ms']:.0f}/{row['p99_ms']:.0f} ms, {row['rps']:.1f} req/s, "
+                f"{row['cold_starts']} cold starts (median {row['cold_start_median_ms']:.0f} ms), "
+                f"{row['throttles']} throttled ({row['environments']} of {row['max_environments']} environments)"
+            )
+    print(f"-> {run.report}")
 
 
 if __name__ == "__main__":
     try:
-        main()
+        main(bench_run(__doc__))
     finally:
         runtime.down("support-triage")

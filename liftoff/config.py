@@ -305,6 +305,11 @@ class CapacityConfig(_Strict):
     memory_mb: int | None = Field(default=None, ge=128, le=10_240)
     """The invoke function's memory (null: the smallest 64 MB step with 50 % headroom over the peak RSS
     `make bench` measured, benchmarks/memory.json). More memory also means more CPU: a faster cold start."""
+    snapstart: bool = False
+    """Lambda SnapStart for the invoke function: Lambda initializes it when a version is published and
+    resumes new environments from that snapshot; API Gateway then calls the function's alias `current`,
+    which points at the published version. Caching and each restore are billed, and it excludes
+    provisioned concurrency, EFS and more than 512 MB of ephemeral storage (docs/resilience.md#snapstart)."""
 
 
 class CaptureConfig(_Strict):

@@ -49,6 +49,11 @@ def summarize(prefix: Path, costs: dict) -> dict:
     total = rows.get("Aggregated") or rows["invoke"]
     requests = int(total["Request Count"])
     failures = int(total["Failure Count"])
+    if not requests:  # Locust writes N/A percentiles: no figure to give
+        raise click.ClickException(
+            "no request completed during the run (the execution environments may still have been starting on a "
+            "busy machine); run it longer with --duration, or with fewer --users"
+        )
     return {
         "requests": requests,
         "failures": failures,

@@ -60,6 +60,7 @@ class FunctionProps:
     # who invokes it asynchronously (EventBridge Scheduler, an EventBridge rule), or None: only synchronous
     # callers. An asynchronously invoked function gets Lambda's own retries turned off (a retry re-bills)
     async_invoker: str | None = None
+    snapstart: bool = False  # SnapStart on published versions (capacity.snapstart): call published_alias()
 
 
 def allow(function: lambda_.Function, sid: str, actions: list[str], resources: list[str]) -> None:
@@ -70,6 +71,16 @@ def allow(function: lambda_.Function, sid: str, actions: list[str], resources: l
 def code_asset() -> lambda_.Code:
     """`service/` and its pinned dependencies: what Lambda finds in /var/task."""
     return lambda_.Code.from_asset(str(function_package()))
+
+
+SNAPSTART_ALIAS = "current"
+
+
+def published_alias(function: lambda_.Function) -> lambda_.Alias:
+    """The alias its callers invoke when SnapStart is on: SnapStart applies to published versions only
+    (never $LATEST), so the caller must name one; the alias follows the version CDK publishes whenever the
+    code or configuration changes."""
+    return lambda_.Alias(function, "CurrentAlias", alias_name=SNAPSTART_ALIAS, version=function.current_version)
 
 
 def python_function(scope: Construct, construct_id: str, props: FunctionProps) -> lambda_.Function:
@@ -109,6 +120,7 @@ def python_function(scope: Construct, construct_id: str, props: FunctionProps) -
         logging_format=lambda_.LoggingFormat.JSON,
         reserved_concurrent_executions=props.reserved_concurrency,
         environment={**POWERTOOLS_ENVIRONMENT, **props.environment},
+        snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if props.snapstart else None,
     )
     if props.tracing == "off":
         acknowledge(

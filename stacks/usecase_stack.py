@@ -120,7 +120,7 @@ class UseCaseStack(Stack):
             "Api",
             use_case=config,
             stage=stage,
-            handler=self.invoke.function,
+            handler=self.invoke.entry,  # the function, or with SnapStart its published version's alias
             feedback_handler=self.feedback.function,
         )
         # API Gateway's logging role is account-wide and outlives this stack (retained): it must not

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aws_cdk import Stack
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
@@ -14,7 +15,7 @@ from liftoff.usecases import UseCase
 from stacks.bedrock_access import invoke_resource_arns
 from stacks.constructs.model_guardrail import ModelGuardrail
 from stacks.constructs.model_profiles import ModelProfiles
-from stacks.lambda_factory import FunctionProps, allow, python_function
+from stacks.lambda_factory import FunctionProps, allow, published_alias, python_function
 from stacks.memory import invoke_memory_mb
 from stacks.table_factory import TABLE_KEY_ACTIONS
 
@@ -71,8 +72,12 @@ class InvokeFunction(Construct):
                 log_retention_days=stage.log_retention_days,
                 destroy_on_delete=stage.destroy_on_delete,
                 environment=invoke_environment(use_case, stage=stage.name, resources=self.resources),
+                snapstart=config.capacity.snapstart and not golden_canary,
             ),
         )
+        # what API Gateway invokes: with SnapStart, a published version (through its alias), never $LATEST
+        snapstart = config.capacity.snapstart and not golden_canary
+        self.entry: lambda_.IFunction = published_alias(self.function) if snapstart else self.function
         self._grant_models(config, model_profiles)
         self._allow("ReadPromptRegistry", ["dynamodb:GetItem", "dynamodb:Query"], [prompts_table.table_arn])
         self._allow("ReadAndAddSpend", ["dynamodb:GetItem", "dynamodb:UpdateItem"], [spend_table.table_arn])

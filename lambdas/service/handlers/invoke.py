@@ -44,6 +44,7 @@ from service.models.errors import ModelOutputInvalid, PayloadTooLarge, ServiceEr
 from service.models.invoke import InvokeRequest
 from service.observability import logger, metrics, traced
 from service.settings import Settings, get_settings
+from service.snapstart import refresh_after_restore
 
 ROUTE = ("POST", "/v1/invoke")
 CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -160,6 +161,10 @@ def _invoke_idempotently(request: dict) -> dict:
 @lru_cache(maxsize=1)
 def get_redactor() -> Redactor:
     return Redactor(get_settings().redact_patterns)
+
+
+# SnapStart (capacity.snapstart): clients, connections and their caches are rebuilt after a restore
+refresh_after_restore(get_deps.cache_clear, get_idempotent_invoke.cache_clear, get_capture_store.cache_clear)
 
 
 def request_id_of(event: dict, context: LambdaContext) -> str:
