@@ -23,7 +23,7 @@ from benchmarks.report import BenchRun, bench_run
 from liftoff.local.runtime import create_prompts_table
 from liftoff.usecases import load_use_case
 from service.dal.prompt_store import PromptStore
-from service.logic.prompt_registry import start_canary
+from service.logic.prompt_registry import Proof, start_canary
 from service.logic.prompt_resolver import PromptResolver
 
 REQUESTS = 20_000
@@ -53,7 +53,8 @@ def main(run: BenchRun) -> None:
         v1 = use_case.prompts[0]
         store.publish(v1, author="bench")
         store.publish(v1.model_copy(update={"system": (v1.system or "") + "v2"}), author="bench")
-        start_canary(store, v1.prompt_id, version=2, weight=10, alias="live", author="bench")
+        bench = Proof(None, "benchmark: a canary to measure the cache, not a release")
+        start_canary(store, v1.prompt_id, version=2, weight=10, alias="live", author="bench", proof=bench)
 
         counting, now = CountingStore(store), [0.0]
         resolver = PromptResolver(counting, ttl_s=use_case.config.prompts.cache_ttl_seconds, clock=lambda: now[0])

@@ -189,7 +189,10 @@ class DynamoCalls:
     def __init__(self, deps) -> None:
         self.calls: dict[str, int] = {}
         self.requests = 0
-        deps.spend._table.meta.client.meta.events.register("before-call.dynamodb", self._count)
+        # every DynamoDB client the handler holds: the registry's and counter's reads share one, the ADD has its own
+        clients = {id(t.meta.client): t.meta.client for t in (deps.spend._table, deps.spend._add_table)}
+        for client in clients.values():
+            client.meta.events.register("before-call.dynamodb", self._count)
 
     def _count(self, model, **_kwargs) -> None:
         if self.requests:  # after the first request: the steady state, not the cold environment's reads
