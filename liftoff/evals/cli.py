@@ -17,6 +17,7 @@ from typing import Any
 import boto3
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -27,7 +28,7 @@ from liftoff.evals.cases import EvalCase, Suite, load_cases, load_suite, read_ca
 from liftoff.evals.checks import Judge, parse_json
 from liftoff.evals.evidence import Evaluated, eval_set_hash, evidence_from_report, git_commit
 from liftoff.evals.report import GUARDRAIL_NOT_APPLIED
-from liftoff.evals.runner import Run, cheapest_passing, run_cases
+from liftoff.evals.runner import Run, cheapest_passing, failure_lines, run_cases, target_failure
 from liftoff.evals.targets import BedrockTarget, HttpTarget
 from liftoff.local import runtime
 from service.dal.prompt_store import PromptStore
@@ -233,10 +234,10 @@ def run_command(  # noqa: PLR0917 - one parameter per click option
             if choice.needs_local
             else None
         )
-        passed = _run(
+        code = _run(
             use_case, config, suite, cases, choice, prompt_id, models, concurrency, url, api_key, gate, out, state
         )
-    sys.exit(0 if passed else 1)
+    sys.exit(code)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -311,7 +312,8 @@ def _guardrail(choice: Choice, config, outputs: dict[str, str]) -> tuple[tuple[s
 
 def _run(  # noqa: PLR0917 - the run command's options, after local mode is up
     use_case, config, suite, cases, choice: Choice, prompt_id, models, concurrency, url, api_key, gate, out, state
-) -> bool:
+) -> int:
+    """The run; its exit code: EXIT_PASS, EXIT_FAIL, or EXIT_TARGET_UNUSABLE (every case errored the same way)."""
     from liftoff.deployed import stack_outputs
     from liftoff.evals.report import write_report
 
@@ -368,6 +370,13 @@ def _run(  # noqa: PLR0917 - the run command's options, after local mode is up
         use_case, runs, config.config.exit_criteria, simulated=simulated, evaluated=what, directory=out
     )
     passed = cheapest_passing(runs) is not None if len(runs) > 1 else runs[0].summary.verdict
+    unusable = next((found for run in runs if (found := target_failure(run.results))), None)
+    if unusable:
+        # nothing was answered: a misconfigured target, not a model that got every case wrong; no record is kept
+        for line in unusable_lines(unusable, choice):
+            click.echo(line, err=True)
+        click.echo(f"report: {report / 'report.json'}", err=True)
+        return EXIT_TARGET_UNUSABLE
     if models and evaluating and set(models) != {evaluating.spec.model_id}:
         # the version runs on its own model: a run on another one says nothing about what it will serve
         recorded = f"not recorded: --model differs from v{evaluating.version}'s model ({evaluating.spec.model_id})"
@@ -375,14 +384,53 @@ def _run(  # noqa: PLR0917 - the run command's options, after local mode is up
         recorded = record(store, report, deployed=choice.stage is not None, where=where)
     if gate:
         label = evaluating.label if evaluating else prompt_id
-        click.echo(f"{use_case}: {'PASS' if passed else 'FAIL'} {label} ({report / 'report.json'})")
+        failing = [] if passed else failing_criteria(runs)
+        because = f": {'; '.join(failing)}" if failing else ""
+        click.echo(f"{use_case}: {'PASS' if passed else 'FAIL'} {label}{because} ({report / 'report.json'})")
         if not applied and config.config.guardrail.enabled:
             click.echo(f"WARNING: {GUARDRAIL_NOT_APPLIED}", err=True)
-        return passed
+        return EXIT_PASS if passed else EXIT_FAIL
     show(runs, report, simulated=simulated, evaluated=what, note=evaluating.canary_note if evaluating else "")
     if recorded:
         console.print(recorded)
-    return passed
+    return EXIT_PASS if passed else EXIT_FAIL
+
+
+EXIT_PASS, EXIT_FAIL, EXIT_TARGET_UNUSABLE = 0, 1, 3
+# what to check when every case failed the same way, by the error's code
+TARGET_HINTS = {
+    "INVALID_API_KEY": "the API key: --api-key / $LIFTOFF_API_KEY, or the stage's key (--stage reads it)",
+    "MISSING_AUTHENTICATION_TOKEN": "the URL: --url must end in /v1/invoke (or use --stage)",
+    "ACCESS_DENIED": "the caller's access to the API (IAM auth or the usage plan)",
+    "ConnectionError": "that the target is up and reachable: --url / --stage, or `liftoff local status` for local mode",
+    "Misconfigured": "the deployed stack's access to Bedrock: `liftoff preflight --stage S` and the function's logs",
+    "AccessDeniedException": "model access in this Region (Bedrock console > Model access) and your credentials",
+    "SpendCapReached": "the daily spend cap: it refuses every request until 00:00 UTC (budget.daily_cap_usd)",
+}
+
+
+def unusable_lines(error: str, choice: Choice) -> list[str]:
+    code = error.split(":", 1)[0]
+    hint = TARGET_HINTS.get(code, "the target's configuration (--target, --url, --stage, --api-key)")
+    return [
+        f"every case failed the same way on the {choice.target} target: {error}",
+        f"the target is unusable, so nothing was measured about the model (no record kept); check {hint}",
+        f"exit code {EXIT_TARGET_UNUSABLE}: target unusable (1 would be a criterion failed)",
+    ]
+
+
+def failing_criteria(runs: list[Run]) -> list[str]:
+    """`accuracy 73.0%, needs >= 85.0%`, one per criterion failed (each model's, when models are compared)."""
+    from liftoff.evals.report import fmt
+
+    out = []
+    for run in runs:
+        prefix = f"{run.summary.model} " if len(runs) > 1 else ""
+        for c in run.summary.criteria:
+            if not c.passed:
+                measured = "not measured" if c.measured is None else fmt(c, c.measured)
+                out.append(f"{prefix}{c.name} {measured}, needs {c.comparison} {fmt(c, c.threshold)}")
+    return out
 
 
 def _subject(choice: Choice, config, store: PromptStore | None, where: str, prompt_id: str) -> subject.Subject | None:
@@ -502,8 +550,9 @@ def demo_eval(use_case: str, state: runtime.LocalState, *, concurrency: int = 8)
     config, suite = load_use_case(use_case), load_suite(use_case)
     cases = [c for c in load_cases(use_case) if (c.prompt_id or suite.prompt_id) == suite.prompt_id]
     choice = Choice("local", None, None, False, None, False)
-    return _run(
-        use_case, config, suite, cases, choice, suite.prompt_id, (), concurrency, None, None, False, None, state
+    return (
+        _run(use_case, config, suite, cases, choice, suite.prompt_id, (), concurrency, None, None, False, None, state)
+        == EXIT_PASS
     )
 
 
@@ -564,6 +613,12 @@ def show(runs: list[Run], report: Path, *, simulated: bool, evaluated: Evaluated
         title = f"{s.model or s.target}: {'PASS' if s.verdict else 'FAIL'}"
         console.print(verdict_table(run, title))
         console.print(latency_text(s), highlight=False)
+        lines = failure_lines(run.results)
+        if lines:
+            shown = f"the first {len(lines)}" if s.failed + s.errors > len(lines) else "the"
+            console.print(f"{shown} failing or erroring cases (all of them in the report):")
+            for line in lines:
+                console.print(f"  {escape(line)}", highlight=False)
     if len(runs) > 1:
         console.print(comparison_table(runs))
         best = cheapest_passing(runs)

@@ -228,3 +228,35 @@ def run_cases(
 def cheapest_passing(runs: list[Run]) -> Run | None:
     passing = [r for r in runs if r.summary.verdict and r.summary.cost_avg_usd is not None]
     return min(passing, key=lambda r: r.summary.cost_avg_usd) if passing else None
+
+
+def target_failure(results: list[CaseResult]) -> str | None:
+    """When every case errored the same way (a wrong API key's 403, a refused connection, a stage without
+    access), the target is unusable: that error, once (`INVALID_API_KEY: Forbidden`); else None. Such a run
+    measured nothing about the model, so it must not read as a quality failure."""
+    # by the answers, not the statuses: a case expecting a refusal "fails" on a 403 too, but got no answer
+    if len(results) < 2 or any(r.answer.ok for r in results):
+        return None
+    codes = {r.answer.error_code for r in results}
+    if len(codes) != 1:
+        return None
+    first = results[0].answer
+    return f"{first.error_code}: {first.error_message}" if first.error_message else first.error_code
+
+
+def failure_lines(results: list[CaseResult], limit: int = 5) -> list[str]:
+    """The first failing and erroring cases, one line each: id, tags and why (the checks that failed, or the
+    error), so the terminal says what went wrong without opening the report."""
+    lines = []
+    for r in results:
+        if r.status == "pass":
+            continue
+        if len(lines) == limit:
+            break
+        tags = f" [{', '.join(r.tags)}]" if r.tags else ""
+        if r.status == "error":
+            why = f"error {r.answer.error_code}: {r.answer.error_message}".rstrip(": ")
+        else:
+            why = "; ".join(f"{c.check}: {c.detail}" if c.detail else c.check for c in r.failed_checks) or "failed"
+        lines.append(f"{r.id}{tags}: {why}")
+    return lines
