@@ -19,7 +19,7 @@ import requests
 from liftoff.local.environments import COLD_START_HEADER
 from liftoff.pricing import structured_output_mechanism
 from service.dal.model_client import ModelClient
-from service.logic.cost import ModelPrice, guardrail_cost_usd, reply_cost_usd
+from service.logic.cost import Bill, ModelPrice, abandoned_attempt_cost_usd
 from service.logic.output_contract import ask
 from service.logic.render import render_prompt
 from service.models.errors import GuardrailIntervened, ModelThrottled, ServiceError
@@ -175,6 +175,7 @@ class BedrockTarget:
         backoff: Backoff | None = None,
     ):
         self._model = ModelClient(client, guardrail=guardrail)
+        self._guardrail_attached = guardrail is not None
         self._prompts = prompts
         self._model_id = model_id
         self._prices = prices
@@ -191,40 +192,62 @@ class BedrockTarget:
             rendered = render_prompt(spec, variables)
         except ServiceError as exc:
             return Answer(ok=False, error_code=exc.code, error_message=exc.message)
+        inference = spec.inference.to_converse()
+        price = self._prices[model_id]
+        # the API's bill: every call the case made, across its retries, timed-out attempts at the estimate
+        bill = Bill(self._guardrail_prices)
+        abandoned_usd = abandoned_attempt_cost_usd(
+            price,
+            prompt_chars=len(rendered.user_text) + len(rendered.system or ""),
+            max_tokens=int(inference["maxTokens"]),
+            guardrail_per_unit=self._guardrail_prices if self._guardrail_attached else None,
+        )
         for attempt in range(self._backoff.max_retries + 1):
             started = time.perf_counter()
             try:
                 # the same output contract as the API: the model's mechanism, validation, repairs
                 answered = ask(
-                    lambda structured, repair: self._model.converse(
-                        model_id=model_id,
-                        user_text=rendered.user_text,
-                        system=rendered.system,
-                        inference=spec.inference.to_converse(),
-                        structured=structured,
-                        repair=repair,
+                    lambda structured, repair: bill.call(
+                        price,
+                        abandoned_usd,
+                        lambda: self._model.converse(
+                            model_id=model_id,
+                            user_text=rendered.user_text,
+                            system=rendered.system,
+                            inference=inference,
+                            structured=structured,
+                            repair=repair,
+                        ),
                     ),
                     spec.output,
                     structured_output_mechanism(model_id),
+                    max_tokens=int(inference["maxTokens"]),
                 )
             except ModelThrottled as exc:
                 if attempt == self._backoff.max_retries:
-                    return Answer(ok=False, error_code=exc.code, error_message=exc.message, attempts=attempt + 1)
+                    return Answer(
+                        ok=False,
+                        cost_usd=bill.cost_usd,
+                        error_code=exc.code,
+                        error_message=exc.message,
+                        attempts=attempt + 1,
+                    )
                 self._backoff.wait(attempt)
                 continue
             except ServiceError as exc:
-                return Answer(ok=False, error_code=exc.code, error_message=exc.message, attempts=attempt + 1)
-            price = self._prices[model_id]
-            cost = sum(
-                reply_cost_usd(price, r) + guardrail_cost_usd(r.guardrail_units, self._guardrail_prices)
-                for r in answered.replies
-            )
+                return Answer(
+                    ok=False,
+                    cost_usd=bill.cost_usd,
+                    error_code=exc.code,
+                    error_message=exc.message,
+                    attempts=attempt + 1,
+                )
             latency = (time.perf_counter() - started) * 1000
             if answered.reply.guardrail == "blocked":  # what the API answers with 422 GuardrailIntervened
                 return Answer(
                     ok=False,
                     latency_ms=latency,
-                    cost_usd=cost,
+                    cost_usd=bill.cost_usd,
                     model_id=model_id,
                     error_code=GuardrailIntervened.code,
                     error_message=answered.reply.text.strip(),
@@ -234,9 +257,9 @@ class BedrockTarget:
                 ok=True,
                 output=answered.reply.text,
                 latency_ms=latency,
-                cost_usd=cost,
-                input_tokens=sum(r.input_tokens for r in answered.replies),
-                output_tokens=sum(r.output_tokens for r in answered.replies),
+                cost_usd=bill.cost_usd,
+                input_tokens=sum(r.input_tokens for r in bill.replies),
+                output_tokens=sum(r.output_tokens for r in bill.replies),
                 model_id=model_id,
                 prompt_version=None,
                 attempts=attempt + 1,

@@ -1,12 +1,14 @@
 """The bedrock target evaluates like the API: the use case's guardrail attached (its blocks are answers,
 its text units billed), and the local API target pinned to one version."""
 
+import json
+
 import boto3
 import pytest
 from click.testing import CliRunner
 
 from liftoff.evals import cli as eval_cli
-from liftoff.evals.targets import BedrockTarget, HttpTarget
+from liftoff.evals.targets import Backoff, BedrockTarget, HttpTarget
 from liftoff.local.bedrock_simulator import SimulatorConfig, start_simulator
 from liftoff.local.guardrail_rules import GuardrailRules
 from liftoff.local.runtime import LOCAL_GUARDRAIL_ID, local_endpoint, simulator_profiles
@@ -114,3 +116,57 @@ def test_a_pinned_http_target_refuses_an_answer_from_another_version(monkeypatch
 def test_what_to_evaluate_is_checked_before_anything_starts(args, words):
     result = CliRunner().invoke(eval_cli.eval_group, ["run", *args])
     assert result.exit_code == 2 and words in result.output
+
+
+def _converse_reply(text: str, input_tokens: int, output_tokens: int) -> dict:
+    return {
+        "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+        "stopReason": "end_turn",
+        "usage": {
+            "inputTokens": input_tokens,
+            "outputTokens": output_tokens,
+            "totalTokens": input_tokens + output_tokens,
+        },
+        "metrics": {"latencyMs": 5},
+    }
+
+
+def test_the_bedrock_target_costs_every_billed_reply_when_a_repair_fails_and_the_case_is_retried(tmp_path):
+    # Given a JSON prompt whose first answer is invalid (billed), whose repair is throttled, and whose retry
+    # after the backoff answers validly
+    from botocore.stub import Stubber
+
+    from liftoff.usecases import load_prompt_file
+    from service.logic.cost import ModelPrice, call_cost_usd
+
+    schema = {"type": "object", "required": ["category"], "properties": {"category": {"enum": ["billing"]}}}
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        '{"description": "d", "model_id": "us.amazon.nova-micro-v1:0", "template": "{{message}}", '
+        '"variables": [{"name": "message"}], "output": {"format": "json", "schema": ' + json.dumps(schema) + "}}"
+    )
+    spec = load_prompt_file(path)
+    client = boto3.client("bedrock-runtime", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    stub = Stubber(client)
+    stub.add_response("converse", _converse_reply("not json", 100, 50))
+    stub.add_client_error("converse", "ThrottlingException", "slow down", http_status_code=429)
+    stub.add_response("converse", _converse_reply('{"category": "billing"}', 100, 10))
+    price = ModelPrice(input_per_1k=0.001, output_per_1k=0.002)
+    bedrock = BedrockTarget(
+        client,
+        {spec.prompt_id: spec},
+        model_id=None,
+        prices={spec.model_id: price},
+        backoff=Backoff(sleep=lambda _s: None),
+    )
+    # When the case is answered
+    with stub:
+        answer = bedrock.answer(spec.prompt_id, {"message": "charged twice"})
+    # Then its cost is both billed replies, as the API's Bill counts them, not only the last attempt's
+    stub.assert_no_pending_responses()
+    assert answer.ok
+    billed = call_cost_usd(price, input_tokens=100, output_tokens=50) + call_cost_usd(
+        price, input_tokens=100, output_tokens=10
+    )
+    assert answer.cost_usd == pytest.approx(billed)
+    assert (answer.input_tokens, answer.output_tokens) == (200, 60)

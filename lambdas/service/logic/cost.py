@@ -3,9 +3,9 @@ bill of one request (every call it was billed for)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,10 @@ def abandoned_attempt_cost_usd(
 
 class BilledReply(Usage, Protocol):
     guardrail_units: Mapping[str, int]
+    abandoned_attempts: int
+
+
+Reply = TypeVar("Reply", bound=BilledReply)
 
 
 @dataclass
@@ -96,6 +100,18 @@ class Bill:
         """A call that answered: its tokens and guardrail units."""
         self.replies.append(reply)
         self._usd += reply_cost_usd(price, reply) + guardrail_cost_usd(reply.guardrail_units, self.guardrail_prices)
+
+    def call(self, price: ModelPrice, abandoned_usd: float, converse: Callable[[], Reply]) -> Reply:
+        """Make one model call (`converse`) and enter it as it ends: its answer, and the attempts it
+        abandoned (timed out) at `abandoned_usd` each, whether it answered or raised."""
+        try:
+            reply = converse()
+        except Exception as exc:  # a ServiceError says how many attempts it abandoned
+            self.abandoned(getattr(exc, "abandoned_attempts", 0), abandoned_usd)
+            raise
+        self.answered(price, reply)
+        self.abandoned(reply.abandoned_attempts, abandoned_usd)
+        return reply
 
     def abandoned(self, attempts: int, estimate_usd: float) -> None:
         """Attempts that timed out (or answered unreadably), each at `estimate_usd`."""

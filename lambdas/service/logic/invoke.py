@@ -156,21 +156,18 @@ def _answer(spec, rendered, deps: InvokeDeps, bill: Bill) -> tuple[Answer, str, 
         )
 
         def one_call(structured: StructuredOutput | None, repair: Repair | None) -> ModelReply:
-            try:
-                reply = deps.model.converse(
+            return bill.call(
+                price,
+                abandoned_usd,
+                lambda: deps.model.converse(
                     model_id=model,
                     user_text=rendered.user_text,
                     system=rendered.system,
                     inference=inference,
                     structured=structured,
                     repair=repair,
-                )
-            except ServiceError as exc:
-                bill.abandoned(exc.abandoned_attempts, abandoned_usd)
-                raise
-            bill.answered(price, reply)
-            bill.abandoned(reply.abandoned_attempts, abandoned_usd)
-            return reply
+                ),
+            )
 
         mechanism = deps.settings.structured_output.get(model, "none")
         return ask(one_call, spec.output, mechanism, max_tokens=int(inference["maxTokens"]))
