@@ -184,7 +184,12 @@ def eval_group() -> None:
 @click.option("--url", default=None, help="api target: the invoke URL (instead of --stage).")
 @click.option("--api-key", default=None, envvar="LIFTOFF_API_KEY", help="api target: the key (or $LIFTOFF_API_KEY).")
 @click.option("--simulator", is_flag=True, help="bedrock target: use the local Bedrock simulator (no AWS).")
-@click.option("--gate", is_flag=True, help="Print only the verdict (for CI); the exit code says PASS (0) or FAIL (1).")
+@click.option(
+    "--gate",
+    is_flag=True,
+    help="Print only the verdict and the criteria that failed (for CI). Exit code: 0 PASS, 1 FAIL, 3 target unusable "
+    "(every case got the same error and no answer: a wrong key or URL, nothing listening; no record is kept).",
+)
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Report folder (default reports/...).")
 @click.option(
     "--keep-local", is_flag=True, help="Leave local mode running if this command starts it (default: stop it)."
