@@ -29,6 +29,7 @@ from liftoff import REPO_ROOT
 from liftoff.local import runtime
 
 LOCUSTFILE = REPO_ROOT / "loadtests" / "locustfile.py"
+IN_FLIGHT_WAIT_S = 35  # API Gateway's 29 s integration timeout, and some: the longest a request can take
 
 
 def request_bodies(use_case: str) -> list[dict]:
@@ -207,12 +208,16 @@ def _drive(use_case, target, host, key, *, users, duration, shape, as_json) -> d
             "--only-summary",
             "--loglevel",
             "WARNING",
+            # requests still in flight when the run ends are waited for, not cut off: on a busy machine (or
+            # behind cold starts) a short run otherwise ends before any request has completed
+            "--stop-timeout",
+            str(IN_FLIGHT_WAIT_S),
         ],
         env=env,
         capture_output=True,
         text=True,
         check=False,
-        timeout=duration + 120,
+        timeout=duration + IN_FLIGHT_WAIT_S + 120,
     )
     if not Path(f"{prefix}_stats.csv").exists():
         raise click.ClickException(f"locust did not run (exit {done.returncode}): {done.stderr[-800:]}")

@@ -20,7 +20,9 @@ def test_a_short_steady_run_is_summarised(local):
     )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)  # progress goes to stderr; stdout is the JSON alone
-    assert summary["requests"] > 10
+    # every user's requests are counted, however slowly the environments start (in-flight ones are waited
+    # for): a throughput figure would make this test a timing test on a shared machine
+    assert summary["requests"] >= 3
     assert summary["error_rate"] == 0
     assert 0 < summary["p50_ms"] <= summary["p95_ms"] <= summary["p99_ms"]
     assert summary["cost_per_request_usd"] > 0
