@@ -27,7 +27,7 @@ from typing import Any
 from liftoff import REPO_ROOT
 from liftoff.doctor import THIRD_PARTY_ENABLEMENT, Check, availability_problems, cost_tag_check
 from liftoff.usecases import UseCase
-from stacks.bedrock_access import PROFILE_DESTINATION_REGIONS, split_model_id
+from stacks.bedrock_access import GLOBAL_PREFIX, PROFILE_DESTINATION_REGIONS, split_model_id
 
 PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
 # The bootstrap version the synthesized templates require (their CheckBootstrapVersion rule refuses
@@ -141,8 +141,11 @@ def model_routes(clients: Clients, model_id: str, overrides: dict[str, list[str]
     except BotoCoreError as exc:
         return ModelRoutes(foundation, [], f"cannot read the inference profile: {exc}", "check the network")
     # a route is a foundation-model ARN: arn:<partition>:bedrock:<Region>::foundation-model/<id>
-    routes = sorted({model["modelArn"].split(":")[3] for model in profile["models"]})
-    granted = set(overrides.get(prefix, PROFILE_DESTINATION_REGIONS[prefix]))
+    routes = sorted({region for model in profile["models"] if (region := model["modelArn"].split(":")[3])})
+    # a global profile's grant is the Region-less model ARN: every route is allowed
+    granted = (
+        set(routes) if prefix == GLOBAL_PREFIX else set(overrides.get(prefix, PROFILE_DESTINATION_REGIONS[prefix]))
+    )
     outside = [region for region in routes if region not in granted]
     if outside:
         return ModelRoutes(
@@ -299,11 +302,16 @@ def check_token_quota(clients: Clients, use_case: UseCase) -> list[Check]:
             details = {}
         label = " ".join(x for x in (details.get("providerName"), details.get("modelName")) if x) or foundation
         kind = (
-            "Cross-region model inference tokens per minute"
+            "Global cross-Region model inference tokens per minute"
+            if prefix == GLOBAL_PREFIX
+            else "Cross-region model inference tokens per minute"
             if prefix
             else "On-demand model inference tokens per minute"
         )
-        quota = next((q for q in quotas if q.get("QuotaName", "").startswith(kind) and label in q["QuotaName"]), None)
+        quota = next(
+            (q for q in quotas if q.get("QuotaName", "").lower().startswith(kind.lower()) and label in q["QuotaName"]),
+            None,
+        )
         name = f"Tokens/min {model_id}"
         if quota is None:
             checks.append(

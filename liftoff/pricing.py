@@ -15,7 +15,7 @@ from liftoff import REPO_ROOT
 from liftoff.config import format_validation_error, read_yaml
 from liftoff.errors import ConfigError
 from service.logic.cost import ModelPrice
-from stacks.bedrock_access import split_model_id
+from stacks.bedrock_access import GLOBAL_PREFIX, split_model_id
 
 PRICING_FILE = REPO_ROOT / "pricing" / "bedrock.yaml"
 
@@ -23,16 +23,14 @@ PRICING_FILE = REPO_ROOT / "pricing" / "bedrock.yaml"
 # How a call is routed, read from the model id: `in_region` (a foundation-model id), `geo` (a geographic
 # cross-Region profile: us., eu., apac., ...), `global` (global.); some models are priced by it
 ProfileKind = Literal["in_region", "geo", "global"]
-GLOBAL_PREFIX = "global"
 
 
 def profile_kind(model_id: str) -> tuple[ProfileKind, str]:
     """(kind, foundation-model id) of a model id: `us.anthropic.x` -> ("geo", "anthropic.x")."""
-    prefix, _, rest = model_id.partition(".")
-    if prefix == GLOBAL_PREFIX and rest:
-        return "global", rest
-    geography, foundation_id = split_model_id(model_id)
-    return ("geo" if geography else "in_region"), foundation_id
+    prefix, foundation_id = split_model_id(model_id)  # the one reading of a model id, IAM's too
+    if prefix == GLOBAL_PREFIX:
+        return "global", foundation_id
+    return ("geo" if prefix else "in_region"), foundation_id
 
 
 class KindPrice(BaseModel):

@@ -27,10 +27,16 @@ PROFILE_DESTINATION_REGIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+# A global cross-Region profile (`global.<model>`) routes to any commercial Region; Bedrock authorises the
+# routed call against the Region-less foundation-model ARN (user guide, global-cross-region-inference.html)
+GLOBAL_PREFIX = "global"
+
+
 def split_model_id(model_id: str) -> tuple[str | None, str]:
-    """`us.amazon.nova-micro-v1:0` -> ("us", "amazon.nova-micro-v1:0"); a bare model id -> (None, id)."""
+    """`us.amazon.nova-micro-v1:0` -> ("us", "amazon.nova-micro-v1:0"), `global.x` -> ("global", "x");
+    a bare model id -> (None, id)."""
     prefix, _, rest = model_id.partition(".")
-    if rest and prefix in PROFILE_DESTINATION_REGIONS:
+    if rest and (prefix in PROFILE_DESTINATION_REGIONS or prefix == GLOBAL_PREFIX):
         return prefix, rest
     return None, model_id
 
@@ -52,6 +58,10 @@ def invoke_resource_arns(
             arns.add(f"arn:{partition}:bedrock:{region}::foundation-model/{foundation_id}")
             continue
         arns.add(f"arn:{partition}:bedrock:{region}:{account}:inference-profile/{model_id}")
+        if prefix == GLOBAL_PREFIX:  # the model in this Region, and the Region-less one every route is checked on
+            arns.add(f"arn:{partition}:bedrock:{region}::foundation-model/{foundation_id}")
+            arns.add(f"arn:{partition}:bedrock:::foundation-model/{foundation_id}")
+            continue
         for dest in overrides.get(prefix, PROFILE_DESTINATION_REGIONS[prefix]):
             arns.add(f"arn:{partition}:bedrock:{dest}::foundation-model/{foundation_id}")
     return sorted(arns)

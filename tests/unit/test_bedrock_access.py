@@ -1,4 +1,4 @@
-from stacks.bedrock_access import invoke_resource_arns, split_model_id
+from stacks.bedrock_access import copy_source_arn, invoke_resource_arns, split_model_id
 
 
 def test_split_model_id():
@@ -30,3 +30,23 @@ def test_foundation_model_and_region_override():
         "arn:aws:bedrock:eu-west-1::foundation-model/amazon.titan-text-lite-v1",
         "arn:aws:bedrock:eu-west-1::foundation-model/m.x-v1:0",
     ]
+
+
+GLOBAL_HAIKU = "global.anthropic.claude-haiku-4-5-20251001-v1:0"
+
+
+def test_a_global_profile_grants_the_profile_the_regional_model_and_the_region_less_model():
+    # Given a global cross-Region profile id (priced by pricing/bedrock.yaml's `kinds.global`)
+    # When its grants are derived / Then the three the Bedrock user guide requires (global-cross-region-inference):
+    # the profile in this Region, the model in this Region, and the Region-less model any route is authorised on
+    assert split_model_id(GLOBAL_HAIKU) == ("global", "anthropic.claude-haiku-4-5-20251001-v1:0")
+    arns = invoke_resource_arns([GLOBAL_HAIKU], partition="aws", region="us-east-1", account="111")
+    assert arns == [
+        "arn:aws:bedrock:::foundation-model/anthropic.claude-haiku-4-5-20251001-v1:0",
+        f"arn:aws:bedrock:us-east-1:111:inference-profile/{GLOBAL_HAIKU}",
+        "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-haiku-4-5-20251001-v1:0",
+    ]
+    # and an application inference profile copies the system-defined global profile, not a foundation model
+    assert copy_source_arn(GLOBAL_HAIKU, partition="aws", region="us-east-1", account="111") == (
+        f"arn:aws:bedrock:us-east-1:111:inference-profile/{GLOBAL_HAIKU}"
+    )

@@ -342,3 +342,21 @@ def test_a_profile_that_cannot_be_read_says_which_permission_is_missing():
     checks = by_name(check_model_access(Clients(session), use_case))
     micro = checks["Model us.amazon.nova-micro-v1:0"]
     assert micro.status == FAIL and micro.fix == "allow bedrock:GetInferenceProfile"
+
+
+def test_a_global_profile_is_read_as_a_profile_and_every_route_is_granted():
+    # Given support-triage calling a global cross-Region profile (IAM grants it the Region-less model ARN, so
+    # any route is allowed) that routes to three Regions on two continents, the model enabled there
+    use_case = load_use_case("support-triage")
+    model_id = "global.anthropic.claude-haiku-4-5-20251001-v1:0"
+    models = use_case.config.models.model_copy(update={"allowed": [model_id], "default": model_id, "fallback": None})
+    use_case = dataclasses.replace(use_case, config=use_case.config.model_copy(update={"models": models}))
+    session = FakeSession()
+    stub_models(session, use_case, lambda m: AVAILABLE, routes=("ap-northeast-1", "eu-west-1", "us-east-1"))
+    # When the models are checked / Then the profile was read and access asked in its routes (no other call)
+    checks = by_name(check_model_access(Clients(session), use_case))
+    session.assert_all_called()
+    assert (checks[f"Model {model_id}"].status, checks[f"Model {model_id}"].detail) == (
+        PASS,
+        "accessible in ap-northeast-1, eu-west-1, us-east-1",
+    )
