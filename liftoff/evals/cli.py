@@ -723,14 +723,17 @@ def harvest_command(use_case: str, stage: str | None, since: str, rating: str) -
 
     from liftoff.cost_report import parse_since
     from liftoff.evals.harvest import HARVEST_FILE, harvest
+    from liftoff.usecases import load_use_case
     from service.dal.capture_store import CaptureStore
 
     window = timedelta(seconds=parse_since(since))  # a bad value is a usage error naming the format
+    capturing = load_use_case(use_case).config.capture.enabled
     if stage is None:
         from liftoff.deployed import require_local
 
         state = require_local(use_case, "pass --stage to read a deployed stack's captures")
         table = runtime.local_table(state, state.capture_table_name or runtime.capture_table_name(use_case))
+        capturing = state.capture
     else:
         from liftoff.deployed import stack_outputs
 
@@ -746,11 +749,23 @@ def harvest_command(use_case: str, stage: str | None, since: str, rating: str) -
     summary.add_column("requests", justify="right")
     for name, count in sorted(result.counts.items()):
         summary.add_row(name, str(count))
-    Console(width=120).print(summary)
+    console.print(summary)
     target = f"evals/{use_case}/{HARVEST_FILE}"
     if result.written:
         click.echo(
             f"wrote {len(result.written)} case(s) to {target}; review them, then `liftoff eval run` includes them"
+        )
+    elif not capturing:
+        how = (
+            f"restart local mode with it on: liftoff local down --use-case {use_case} && "
+            f"LIFTOFF_LOCAL_CAPTURE=true liftoff local up --use-case {use_case}"
+            if stage is None
+            else f"set capture.enabled: true in usecases/{use_case}.yaml and deploy"
+        )
+        click.echo(
+            f"nothing new for {target}: capture is off for {use_case} ({'this local mode' if stage is None else stage}), "
+            f"so ratings are kept without the request's text and no case can be built from them; to capture "
+            f"requests (PII-redacted, for capture.ttl_days), {how}"
         )
     else:
         click.echo(f"nothing new for {target}")

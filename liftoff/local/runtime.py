@@ -43,6 +43,7 @@ class LocalState:
     capture_table_name: str = ""
     sim_latency_ms: float = 0.0  # the simulated model latency it was started with (LIFTOFF_SIM_LATENCY_MS)
     persist: bool = False  # keeps its prompt registry in registry_file() across restarts (`local up --persist`)
+    capture: bool = False  # its function captures requests (capture.enabled, or LIFTOFF_LOCAL_CAPTURE=true)
 
     @property
     def invoke_url(self) -> str:
@@ -414,6 +415,7 @@ def serve(use_case_name: str, ready_file: Path) -> None:
         capture_table_name(use_case.name),
         sim_latency_ms=latency,
         persist=persist,
+        capture=os.environ.get("LIFTOFF_CAPTURE_ENABLED") == "true",
     )
     ready_file.write_text(json.dumps(asdict(state)))
 

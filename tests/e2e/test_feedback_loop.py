@@ -87,3 +87,33 @@ def test_a_bad_rating_with_a_correction_becomes_an_eval_case_that_fails(capturin
     (result,) = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
     assert result["id"] == case["id"]
     assert result["status"] == "fail"  # the simulator's summary is not the corrected one
+
+
+def test_harvest_with_capture_off_says_so_and_how_to_turn_it_on(local, monkeypatch):
+    # Given local mode without capture, and a rated answer
+    runtime.down(USE_CASE)
+    monkeypatch.delenv("LIFTOFF_LOCAL_CAPTURE", raising=False)
+    state = runtime.up(USE_CASE)
+    try:
+        assert not state.capture
+        headers = {"x-api-key": state.api_key, "Content-Type": "application/json"}
+        answer = requests.post(
+            state.invoke_url,
+            json={"prompt_id": "summarize", "variables": {"document": DOCUMENTS[0], "max_words": "40"}},
+            headers=headers,
+            timeout=30,
+        ).json()
+        rated = requests.post(
+            f"{state.api_url}/v1/feedback",
+            json={"feedback_token": answer["feedback_token"], "rating": "bad"},
+            headers=headers,
+            timeout=30,
+        )
+        assert rated.status_code == 200, rated.text
+        # When it is harvested / Then it says capture is off (it said only "nothing new") and how to turn it on
+        harvested = CliRunner().invoke(eval_group, ["harvest", "--use-case", USE_CASE, "--since", "1h"])
+        assert harvested.exit_code == 0, harvested.output
+        assert "capture is off for doc-summary (this local mode)" in harvested.output
+        assert "LIFTOFF_LOCAL_CAPTURE=true liftoff local up --use-case doc-summary" in harvested.output
+    finally:
+        runtime.down(USE_CASE)
