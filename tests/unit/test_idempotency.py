@@ -130,3 +130,35 @@ def test_an_answer_too_large_to_store_is_delivered_and_a_retry_runs_again(aws):
     # and a retry runs again rather than a 409 on a record that never completes
     again = invoke(dict(REQUEST), LambdaContext())
     assert again["output_json"] == answer and calls == [REQUEST["key"]] * 2
+
+
+def test_a_billed_failure_whose_record_cannot_be_removed_keeps_its_error_and_its_cost(aws):
+    # Given an idempotent run that fails after a billed model call (a repair throttled: 429, $0.002 spent),
+    # and DynamoDB refusing the removal of its in-progress record
+    import boto3
+    from botocore.exceptions import ClientError
+
+    from liftoff.local.environments import LambdaContext
+    from liftoff.local.runtime import create_idempotency_table
+    from service.handlers.idempotency import make_idempotent
+    from service.models.errors import ModelThrottled
+
+    client = boto3.client("dynamodb")
+    create_idempotency_table(client, "idempotency-flaky")
+
+    def delete_item(**_kwargs):
+        raise ClientError({"Error": {"Code": "InternalServerError", "Message": "brownout"}}, "DeleteItem")
+
+    client.delete_item = delete_item
+
+    def run(_request: dict) -> dict:
+        error = ModelThrottled("model m is throttling requests; retry with backoff")
+        error.cost_usd = 0.002
+        raise error
+
+    invoke = make_idempotent(run, table_name="idempotency-flaky", expires_after_seconds=3600, boto3_client=client)
+    # When it is called / Then the caller gets the run's own error, still carrying what it cost (the handler
+    # emits CostUSD from it), not a 503 IdempotencyUnavailable that drops both
+    with pytest.raises(ModelThrottled) as raised:
+        invoke(dict(REQUEST), LambdaContext())
+    assert raised.value.cost_usd == 0.002

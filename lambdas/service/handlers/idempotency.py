@@ -141,7 +141,11 @@ def make_idempotent(
     answered = threading.local()  # the answer `run` gave, for when it cannot be stored (local mode runs threads)
 
     def run_and_keep(request: dict) -> dict:
-        answered.response = run(request)
+        try:
+            answered.response = run(request)
+        except Exception as exc:  # Powertools replaces it if the record's removal then fails
+            answered.failure = exc
+            raise
         return answered.response
 
     # `run` takes the request as its keyword argument `request`
@@ -151,7 +155,7 @@ def make_idempotent(
 
     def call(request: dict, lambda_context: Any) -> dict:
         config.register_lambda_context(lambda_context)
-        answered.response = None
+        answered.response = answered.failure = None
         try:
             return wrapped(request=request)
         except IdempotencyAlreadyInProgressError as exc:
@@ -161,6 +165,12 @@ def make_idempotent(
         except IdempotencyValidationError as exc:
             raise IdempotencyKeyReused("this Idempotency-Key was used with a different body; use a new key") from exc
         except IdempotencyPersistenceLayerError as exc:
+            if answered.failure is not None:  # the run failed (maybe billed), then its record could not be removed
+                logger.warning(
+                    "idempotency record not removed after a failed request: a retry is refused (409) until it expires",
+                    extra={"reason": str(exc.__cause__ or exc)},
+                )
+                raise answered.failure from exc  # its own status and cost, not a 503 without them
             if answered.response is None:  # before the call: nothing billed, nothing to deliver
                 raise IdempotencyUnavailable("idempotency records are unavailable; retry later") from exc
             return _deliver_unstored(answered.response, store, request, exc)
