@@ -22,11 +22,11 @@ from pathlib import Path
 
 import click
 import yaml
-from rich.console import Console
 from rich.table import Table
 
 from liftoff import REPO_ROOT
 from liftoff.config import UseCaseConfig, canary_schedule, get_stage, schedule_seconds
+from liftoff.console import make_console
 from liftoff.errors import ConfigError
 from liftoff.function_env import SPEND_READING_MAX_AGE_S
 from liftoff.usecases import load_use_case
@@ -469,7 +469,7 @@ def project(use_case, per_day, stage, report, duration_ms, peak_factor, as_json,
             )
         )
         return
-    console = Console()
+    console = make_console()
     console.print(
         f"{use_case} ({stage}): {usage.input_tokens:.0f} in / {usage.output_tokens:.0f} out tokens and "
         f"${usage.model_cost_usd:.6f} of model and guardrail per request, measured on {usage.requests} answered "

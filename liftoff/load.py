@@ -22,10 +22,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from liftoff import REPO_ROOT
+from liftoff.console import make_console
 from liftoff.local import runtime
 
 LOCUSTFILE = REPO_ROOT / "loadtests" / "locustfile.py"
@@ -257,7 +257,7 @@ def _drive(use_case, target, host, key, *, users, duration, shape, as_json) -> d
             else []
         ),
     )
-    Console(width=140).print(table)
+    make_console().print(table)
     click.echo(f"chart: {out}/load.png (and load.html); raw: {prefix}_stats*.csv")
     if before is not None:
         click.echo(

@@ -76,8 +76,23 @@ def registry_command(fn):
     return wrapper
 
 
+class _PromptDumper(yaml.SafeDumper):
+    """Writes a multi-line string as a `|` block, as prompt files are written (safe_dump quoted and folded
+    them, so `prompts show` and `prompts diff` did not look like the file)."""
+
+
+def _block_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    block = "\n" in value and not any(line != line.rstrip() for line in value.splitlines())
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if block else None)
+
+
+_PromptDumper.add_representer(str, _block_str)
+
+
 def spec_yaml(version: PromptVersion) -> str:
-    return yaml.safe_dump(version.spec.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+    return yaml.dump(
+        version.spec.model_dump(mode="json"), Dumper=_PromptDumper, sort_keys=False, allow_unicode=True, width=120
+    )
 
 
 def _version_or_fail(store: PromptStore, prompt_id: str, number: int) -> PromptVersion:

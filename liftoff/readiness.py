@@ -39,6 +39,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from liftoff import REPO_ROOT
 from liftoff.charter import check_scope
 from liftoff.config import canary_schedule, get_stage, schedule_seconds
+from liftoff.console import make_console
 from liftoff.errors import ConfigError
 from liftoff.evals.cases import STANDARD_TAGS, load_cases
 from liftoff.evals.evidence import EvalEvidence, evidence_from_report
@@ -519,9 +520,10 @@ def smoke_line(use_case: UseCase, stage: str | None, root: Path) -> Line:
     if found is None:
         return Line("smoke test", NOT_MEASURED, "no smoke test found", None, source, command)
     target, result = found
-    figures = f"{result['checks'] - len(result['failed'])} of {result['checks']} checks did not fail" + (
-        f"; FAILED: {', '.join(result['failed'])}" if result["failed"] else ""
-    )
+    skipped = result.get("skipped", 0)
+    passed = result["checks"] - len(result["failed"]) - skipped
+    figures = f"{passed} of {result['checks']} checks passed" + (f", {skipped} skipped" if skipped else "")
+    figures += f"; FAILED: {', '.join(result['failed'])}" if result["failed"] else ""
     if target == "local":
         return Line("smoke test", NOT_MEASURED, f"local mode only: {figures}", result.get("created"), source, command)
     return Line(
@@ -802,7 +804,6 @@ def write_reports(verdict: Verdict, root: Path = REPO_ROOT) -> Path:
 
 
 def render(verdict: Verdict) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     word = "GO" if verdict.go else "NO-GO"
@@ -813,7 +814,7 @@ def render(verdict: Verdict) -> None:
     for line in verdict.lines:
         where = line.source + (f"\n-> {line.fix}" if line.fix else "")
         table.add_row(line.item, f"[{colours[line.status]}]{line.status}[/]", line.evidence, when(line.date), where)
-    console = Console()
+    console = make_console()
     if verdict.outcome:
         console.print(f"outcome: {verdict.outcome} (owner: {verdict.owner})", highlight=False)
     console.print(table, markup=True)

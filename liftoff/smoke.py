@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import requests
 
+from liftoff.console import plural
 from liftoff.doctor import Check
 from liftoff.usecases import UseCase
 
@@ -214,8 +215,10 @@ def check_telemetry(target: SmokeTarget, request_id: str, since_ms: int, timeout
 def check_spend(before: tuple[float, int], after: tuple[float, int], cost: float) -> Check:
     spent, requests_ = after[0] - before[0], after[1] - before[1]
     if requests_ >= 1 and spent >= cost * 0.999:
-        return Check("spend counter", PASS, f"+{requests_} request(s), +${spent:.8f} (this request: ${cost})")
-    return Check("spend counter", FAIL, f"+{requests_} request(s), +${spent:.8f}; expected at least +1 and +${cost}")
+        return Check("spend counter", PASS, f"+{plural(requests_, 'request')}, +${spent:.8f} (this request: ${cost})")
+    return Check(
+        "spend counter", FAIL, f"+{plural(requests_, 'request')}, +${spent:.8f}; expected at least +1 and +${cost}"
+    )
 
 
 def run_smoke(target: SmokeTarget, use_case: UseCase, *, log_wait_s: float = LOG_WAIT_S) -> list[Check]:
@@ -398,8 +401,8 @@ def render(checks: Sequence[Check], target: str) -> str:
         f"{c.status:<4}  {c.name:<{width}}  {c.detail}" + (f"  -> {c.fix}" if c.fix and c.status == FAIL else "")
         for c in checks
     ]
-    failed = sum(c.status == FAIL for c in checks)
-    lines.append(
-        f"smoke: {len(checks) - failed} of {len(checks)} checks did not fail" + (f"; {failed} FAILED" if failed else "")
-    )
+    counts = {status: sum(c.status == status for c in checks) for status in (PASS, SKIP, FAIL)}
+    parts = [f"{counts[PASS]} passed"] + [f"{counts[SKIP]} skipped"] * bool(counts[SKIP])
+    parts += [f"{counts[FAIL]} FAILED"] * bool(counts[FAIL])
+    lines.append(f"smoke: {', '.join(parts)} ({plural(len(checks), 'check')})")
     return "\n".join(lines)

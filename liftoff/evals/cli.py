@@ -16,11 +16,11 @@ from typing import Any
 
 import boto3
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from liftoff.console import make_console
 from liftoff.errors import ConfigError
 from liftoff.evals import subject
 from liftoff.evals.augment import KINDS, augment
@@ -33,7 +33,7 @@ from liftoff.evals.targets import BedrockTarget, HttpTarget
 from liftoff.local import runtime
 from service.dal.prompt_store import PromptStore
 
-console = Console(width=140)
+console = make_console()
 GENERATED_FILE = "generated.jsonl"
 JUDGE_SYSTEM = (
     "You grade an assistant's answer against a rubric. Reply with one JSON object and nothing else: "
