@@ -213,3 +213,22 @@ def test_error_bodies_carry_no_account_id_or_arn_and_the_log_keeps_the_detail(sc
     _, lines = printed()
     (line,) = [x for x in lines if x["message"] == "invoke failed"]
     assert line["detail"] == f"AccessDeniedException: {denied}"
+
+
+def test_a_schema_valid_answer_nested_too_deeply_to_deliver_is_a_billed_invalid_output(
+    scripted, table, triage, spend_table
+):
+    # Given a version whose schema lets any object through, and answers nested 300 levels deep: valid JSON,
+    # valid against the schema, but deeper than the response can be serialised (pydantic stops near 255)
+    prompt = triage.prompts[0]
+    lax = prompt.model_copy(update={"output": OutputSpec(format="json", schema={"type": "object"})})
+    version = PromptStore(table, triage.name).publish(lax, author="test").version
+    deep = '{"a":' * 300 + "1" + "}" * 300
+    first, again = reply(deep), reply(deep)
+    call = scripted(ScriptedModel(first, again))
+    # When the request runs
+    status, body = call({"prompt_id": "triage", "version": version, "variables": {"message": "refund"}})
+    # Then a 502 ModelOutputInvalid after its repair (not a 500 after a paid answer), both calls counted
+    assert (status, body["error"]["code"]) == (502, "ModelOutputInvalid")
+    assert "nested too deeply" in body["error"]["message"]
+    assert counted(spend_table) == (pytest.approx(cost_of(first, again)), 1)

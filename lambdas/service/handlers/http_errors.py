@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from service.logic.json_depth import nesting_depth
 from service.models.errors import ServiceError
 
 JSON = "application/json"
@@ -19,21 +20,6 @@ class NestedTooDeeply(ValueError):
     """The body nests objects or arrays deeper than MAX_JSON_DEPTH."""
 
 
-def _depth(value: Any) -> int:
-    """How deep objects and arrays nest in a parsed JSON value (iterative: no recursion limit)."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
-        if children is None:
-            continue
-        deepest = max(deepest, level)
-        if deepest > MAX_JSON_DEPTH:
-            return deepest
-        stack.extend((child, level + 1) for child in children)
-    return deepest
-
-
 def parse_json_body(raw: str | bytes) -> Any:
     """The request body as JSON; NestedTooDeeply past MAX_JSON_DEPTH levels (or past the parser's own
     recursion limit), ValueError when it is not JSON. The one nesting check of the API's edges."""
@@ -41,7 +27,7 @@ def parse_json_body(raw: str | bytes) -> Any:
         data = json.loads(raw)
     except RecursionError as exc:
         raise NestedTooDeeply(f"nested deeper than {MAX_JSON_DEPTH} levels") from exc
-    if _depth(data) > MAX_JSON_DEPTH:
+    if nesting_depth(data, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
         raise NestedTooDeeply(f"nested deeper than {MAX_JSON_DEPTH} levels")
     return data
 

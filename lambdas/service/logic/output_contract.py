@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from service.dal.model_client import ModelReply, Repair, StructuredOutput
+from service.logic.json_depth import nesting_depth
 from service.models.errors import ModelOutputInvalid, ModelOutputTruncated
 from service.models.prompt import OutputSpec
 
@@ -47,6 +48,11 @@ def _validator(schema: dict) -> Any:
     return cached[1]
 
 
+# An answer that nests deeper than this is refused like one too deep to parse: the response could not carry
+# it (pydantic-core stops serialising a JSON value at 254 levels, measured; the 200 became a 500 after the bill)
+MAX_ANSWER_DEPTH = 128
+
+
 def problem_with(text: str, schema: dict) -> tuple[str | None, Any]:
     """(None, value) for a valid answer; else (where, and which rule of the schema it breaks; None).
     Never the answer itself: the problem goes to the client and the log. An answer nested too deeply
@@ -56,6 +62,8 @@ def problem_with(text: str, schema: dict) -> tuple[str | None, Any]:
     except ValueError as exc:
         return f"not JSON ({exc.msg} at character {exc.pos})", None
     except RecursionError:
+        return NESTED_TOO_DEEPLY, None
+    if nesting_depth(value, MAX_ANSWER_DEPTH) > MAX_ANSWER_DEPTH:
         return NESTED_TOO_DEEPLY, None
     validator = _validator(schema)
     try:
