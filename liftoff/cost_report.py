@@ -172,39 +172,52 @@ def parse_since(text: str) -> int:
     return value * units[unit]
 
 
+WIDE = 110  # columns from which the cost table shows every figure
+
+
 def render(rows: list[CostRow], *, title: str, max_cost_usd: float | None, console: Console) -> None:
     if not rows:
         console.print(f"{title}: no successful requests found.")
         return
+    # below WIDE columns the table keeps what a reader needs to act on (figures are never cut: no_wrap), and
+    # the model of each row goes under it
+    wide = console.width >= WIDE
+    columns = ["prompt", "v", "model", "requests", "total $", "avg $/req", "p50 $", "p95 $", "tokens in/out", "p95 ms"]
+    if not wide:
+        columns = ["prompt v", "requests", "avg $/req", "p95 $", "tokens in/out", "p95 ms"]
     table = Table(title=title)
-    for column in (
-        "prompt",
-        "v",
-        "model",
-        "requests",
-        "total $",
-        "avg $/req",
-        "p50 $",
-        "p95 $",
-        "tokens in/out",
-        "p95 ms",
-    ):
-        table.add_column(column, justify="left" if column in ("prompt", "model") else "right")
+    for column in columns:
+        table.add_column(column, justify="left" if column.startswith(("prompt", "model")) else "right", no_wrap=True)
     for row in rows:
         over = max_cost_usd is not None and row.avg_usd > max_cost_usd
-        table.add_row(
-            row.prompt_id,
-            str(row.prompt_version),
-            row.model_id,
-            str(row.requests),
-            f"{row.total_usd:.6f}",
-            f"[{'red' if over else 'green'}]{row.avg_usd:.8f}[/]",
-            f"{row.p50_usd:.8f}",
-            f"{row.p95_usd:.8f}",
-            f"{row.avg_input_tokens:.0f}/{row.avg_output_tokens:.0f}",
-            f"{row.p95_latency_ms:.0f}",
-        )
+        average = f"[{'red' if over else 'green'}]{row.avg_usd:.8f}[/]"
+        tokens = f"{row.avg_input_tokens:.0f}/{row.avg_output_tokens:.0f}"
+        if wide:
+            table.add_row(
+                row.prompt_id,
+                str(row.prompt_version),
+                row.model_id,
+                str(row.requests),
+                f"{row.total_usd:.6f}",
+                average,
+                f"{row.p50_usd:.8f}",
+                f"{row.p95_usd:.8f}",
+                tokens,
+                f"{row.p95_latency_ms:.0f}",
+            )
+        else:
+            table.add_row(
+                f"{row.prompt_id} v{row.prompt_version}",
+                str(row.requests),
+                average,
+                f"{row.p95_usd:.8f}",
+                tokens,
+                f"{row.p95_latency_ms:.0f}",
+            )
     console.print(table)
+    if not wide:
+        for row in rows:
+            console.print(f"  {row.prompt_id} v{row.prompt_version}: {row.model_id}, ${row.total_usd:.6f} in all")
     requests = sum(r.requests for r in rows)
     total = sum(r.total_usd for r in rows)
     line = f"{plural(requests, 'request')}, ${total:.6f} in all, ${total / requests:.8f} per request"
