@@ -220,6 +220,7 @@ def move_text(move: dict) -> str:
     evidence = move.get("evidence") or {}
     if "passed" in evidence:
         source = "simulator" if evidence["simulated"] else "real model"
+        source += ", sample" if evidence.get("sample") else ""
         line += (
             f"  eval {'PASS' if evidence['passed'] else 'FAIL'} on {evidence['target']} ({source}) {evidence['report']}"
         )
@@ -285,7 +286,9 @@ def _proof_text(proof: prompt_registry.Proof) -> str:
     if proof.reason is not None:
         return f"forced by {current_author()}: {proof.reason} (kept in the alias history)"
     e = proof.evidence
-    source = "the Bedrock simulator" if e.simulated else "a real model"
+    source = ("the Bedrock simulator" if e.simulated else "a real model") + (
+        ", a sample of the eval set" if e.sample else ""
+    )
     return f"evidence: eval PASS on {e.target} ({source}) at {e.created}, {e.report}"
 
 

@@ -268,7 +268,7 @@ def criteria_lines(use_case: UseCase, sources: Sources, root: Path) -> list[Line
         if version is not None:
             records += sources.evidence(prompt.prompt_id, version)
         records = sorted({(e.created, e.report): e for e in records}.values(), key=lambda e: e.created, reverse=True)
-        real = [e for e in records if e.real_model]
+        real = [e for e in records if e.conclusive]
         item = f"exit criteria: {prompt.prompt_id}"
         command = (
             f"liftoff eval run --use-case {use_case.name} --target api --stage {sources.stage or 'S'} "
@@ -291,12 +291,14 @@ def criteria_lines(use_case: UseCase, sources: Sources, root: Path) -> list[Line
             continue
         if records:
             newest = records[0]
-            seen = f"newest run: {'PASS' if newest.passed else 'FAIL'} on {newest.target} (simulator)"
+            kind = "simulator" if newest.simulated else "a sample of the eval set" if newest.sample else newest.target
+            seen = f"newest run: {'PASS' if newest.passed else 'FAIL'} on {newest.target} ({kind})"
+            missing = NOT_REAL if not newest.real_model else "not measured on the whole eval set"
             lines.append(
                 Line(
                     item,
                     NOT_MEASURED,
-                    f"{subject}: {NOT_REAL}; {seen}: {_criteria_text(newest)}",
+                    f"{subject}: {missing}; {seen}: {_criteria_text(newest)}",
                     newest.created,
                     _relative(newest.report),
                     command,

@@ -221,18 +221,20 @@ def run_command(  # noqa: PLR0917 - one parameter per click option
         config = load_use_case(use_case)
         suite = load_suite(use_case)
         cases = select_cases(load_cases(use_case, files=list(files) or None), tags=tags, limit=limit)
+        whole = load_cases(use_case) if files or tags or limit else cases
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
     prompt_id = prompt_id or suite.prompt_id
     cases = [c for c in cases if (c.prompt_id or suite.prompt_id) == prompt_id]
     if not cases:
         raise click.ClickException(f"no case of prompt `{prompt_id}` matches --tag / --file / --prompt")
+    sample = len(cases) < sum((c.prompt_id or suite.prompt_id) == prompt_id for c in whole)
     if models and target != "bedrock":
         raise click.ClickException(
             "--model needs --target bedrock: through an API the model is the prompt version's; "
             "compare models with `--target bedrock --model A --model B` (add --simulator to stay local)"
         )
-    choice = Choice(target, version, alias, working_copy, stage, simulator, pending)
+    choice = Choice(target, version, alias, working_copy, stage, simulator, pending, url, sample)
     with contextlib.ExitStack() as stack:
         state = (
             stack.enter_context(runtime.running_for(use_case, keep=keep_local, say=lambda m: click.echo(m, err=True)))
@@ -256,8 +258,15 @@ class Choice:
     stage: str | None
     simulator: bool
     pending: bool = False
+    url: str | None = None
+    sample: bool = False  # --limit, --tag or --file left cases of the prompt out
 
     def __post_init__(self):
+        if self.url is not None and self.target != "api":
+            raise click.UsageError("--url is for --target api")
+        if self.url is not None and self.stage is not None:
+            # the answers would come from one API and be recorded as evidence in another stage's registry
+            raise click.UsageError("give --url or --stage, not both: --stage finds its own API's URL and key")
         if self.version is not None and self.alias is not None:
             raise click.UsageError("give --version or --alias, not both")
         if self.pending and (self.version is not None or self.alias is not None or self.working_copy):
@@ -370,6 +379,7 @@ def _run(  # noqa: PLR0917 - the run command's options, after local mode is up
         simulated=simulated,
         cases=cases,
         stage=choice.stage,
+        sample=choice.sample,
     )
     report = write_report(
         use_case, runs, config.config.exit_criteria, simulated=simulated, evaluated=what, directory=out
@@ -514,6 +524,7 @@ def evaluated(
     simulated: bool,
     cases: list[EvalCase],
     stage: str | None,
+    sample: bool = False,
 ) -> Evaluated:
     return Evaluated(
         use_case=use_case,
@@ -529,6 +540,7 @@ def evaluated(
         git_commit=git_commit(),
         eval_set_hash=eval_set_hash(cases),
         stage=stage,
+        sample=sample,
     )
 
 
@@ -543,7 +555,9 @@ def record(store: PromptStore | None, report: Path, *, deployed: bool, where: st
     store.record_evidence(evidence)
     return (
         f"recorded in {where}: {evidence.prompt_id} v{evidence.version} (sha256:{evidence.content_hash[:12]}) "
-        f"{'PASS' if evidence.passed else 'FAIL'}" + (" (Bedrock simulator)" if evidence.simulated else "")
+        f"{'PASS' if evidence.passed else 'FAIL'}"
+        + (" (Bedrock simulator)" if evidence.simulated else "")
+        + (" (a sample of the eval set: a deployed stage does not count it)" if evidence.sample else "")
     )
 
 

@@ -44,6 +44,7 @@ class Evaluated:
     git_commit: str | None
     eval_set_hash: str
     stage: str | None
+    sample: bool = False  # --limit, --tag or --file left cases of the prompt's eval set out
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -119,4 +120,5 @@ def evidence_from_report(report: dict, report_path: str) -> EvalEvidence | None:
         criteria=_criteria(report["runs"][0]),
         report=report_path,
         created=report["created_at"],
+        sample=bool(evaluated.get("sample", False)),
     )

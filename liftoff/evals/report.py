@@ -72,7 +72,14 @@ def evaluated_text(evaluated: dict) -> list[str]:
             f"{GUARDRAIL_NOT_APPLIED}: these answers skipped the use case's guardrail (no deployed guardrail "
             "to attach: pass --stage); its blocks and its cost are missing from this report"
         )
-    lines.append(f"git commit: {e['git_commit'] or 'unknown'}; eval set sha256:{e['eval_set_hash'][:12]}")
+    lines.append(
+        f"git commit: {e['git_commit'] or 'unknown'}; eval set sha256:{e['eval_set_hash'][:12]}"
+        + (
+            " (a sample of the eval set: --limit, --tag or --file; a deployed stage's gate needs the whole set)"
+            if e.get("sample")
+            else ""
+        )
+    )
     return lines
 
 

@@ -115,4 +115,4 @@ def test_edit_publish_evaluate_promote_and_roll_back(checkout):
     assert "live -> v1" in ok(checkout, "prompts", "rollback", "triage")
     assert live(checkout) == 1
     history = ok(checkout, "prompts", "history", "triage")
-    assert "eval PASS on local (simulator)" in history
+    assert "eval PASS on local (simulator, sample)" in history  # the tagged cases: labelled as a sample

@@ -165,3 +165,19 @@ def test_the_registry_keeps_evidence_per_version_newest_first(store, triage):
     # and records are not versions: the registry still lists v1 only
     assert [v.version for v in store.list_versions("triage")] == [1]
     assert store.list_prompt_ids() == ["triage"]
+
+
+def test_a_run_of_part_of_the_eval_set_says_so_in_the_report_and_its_record(tmp_path):
+    # Given a run narrowed by --limit, --tag or --file
+    out = write_report(
+        "support-triage", [run_of((20, False))], CRITERIA, simulated=False, evaluated=evaluated(sample=True),
+        directory=tmp_path,
+    )  # fmt: skip
+    report = json.loads((out / "report.json").read_text())
+    # Then the report and the record say it was a sample, which a stage's gate and readiness do not count
+    assert report["evaluated"]["sample"] is True
+    assert evidence_from_report(report, str(out / "report.json")).sample is True
+    assert "a sample of the eval set" in (out / "report.md").read_text()
+    # and a report written before the field existed reads as the whole set
+    del report["evaluated"]["sample"]
+    assert evidence_from_report(report, "old").sample is False

@@ -111,6 +111,9 @@ def test_a_pinned_http_target_refuses_an_answer_from_another_version(monkeypatch
         (["--target", "bedrock", "--working-copy", "--version", "2"], "give no --version or --alias"),
         (["--pending", "--version", "2"], "picks the version itself"),
         (["--target", "api", "--pending"], "give --stage"),
+        # another API's answers would be recorded as evidence in the stage's registry
+        (["--target", "api", "--stage", "sandbox", "--url", "http://127.0.0.1:9"], "--url or --stage"),
+        (["--url", "http://127.0.0.1:9"], "--url is for --target api"),
     ],
 )
 def test_what_to_evaluate_is_checked_before_anything_starts(args, words):

@@ -51,6 +51,7 @@ def record(
         criteria={},
         report=kw.pop("report", f"reports/echo-v{version}/report.json"),
         created=created,
+        **kw,
     )
     store.record_evidence(evidence)
     return evidence
@@ -66,7 +67,9 @@ def test_a_version_without_a_record_is_refused_with_the_command_to_run(three):
 def test_local_mode_accepts_the_simulators_record_a_deployed_registry_does_not(three):
     simulated = record(three, 2)
     assert prove(three, "echo", 2, stage=None).evidence == simulated
-    with pytest.raises(EvidenceMissing, match="no eval record on a real model in the sandbox registry") as caught:
+    with pytest.raises(
+        EvidenceMissing, match="no eval record of the whole eval set on a real model in the sandbox registry"
+    ) as caught:
         prove(three, "echo", 2, stage="sandbox")
     assert "--version 2 --target api --stage sandbox" in caught.value.message
     real = record(three, 2, target="api", simulated=False, created="2026-01-01T00:00:01.000")
@@ -200,3 +203,16 @@ def test_a_version_rolled_back_or_whose_canary_ended_is_not_pending_again(cli, t
     promote(three, "echo", version=3, alias=LIVE_ALIAS, author="a", proof=Proof(None, "test"))
     rollback(three, "echo", alias=LIVE_ALIAS, author="b")
     assert json.loads(cli("pending", "--json").output) == []
+
+
+def test_a_sample_of_the_eval_set_is_no_evidence_on_a_stage(three):
+    # Given v2 evaluated on a real model with --limit 1 (one easy case passed)
+    record(three, 2, target="api", simulated=False, sample=True)
+    # When the stage's gate asks for its proof / Then the sample does not count: the whole eval set must pass
+    with pytest.raises(EvidenceMissing, match="no eval record of the whole eval set on a real model in the sandbox"):
+        prove(three, "echo", 2, stage="sandbox")
+    # local mode accepts it, as it accepts the simulator's (the flow shown end to end)
+    assert prove(three, "echo", 2, stage=None).evidence.sample is True
+    # and a whole-set run after it counts
+    whole = record(three, 2, target="api", simulated=False, created="2026-01-01T00:00:01.000")
+    assert prove(three, "echo", 2, stage="sandbox").evidence == whole

@@ -98,6 +98,25 @@ def test_an_eval_of_another_prompt_text_is_not_evidence(root):
     assert line.status == NOT_MEASURED  # a passing real-model eval, but of other content
 
 
+def test_a_real_model_eval_of_a_sample_of_the_eval_set_is_not_go(root):
+    # Given a passing real-model eval of the file's content, but of --limit 1 case
+    use_case = load_use_case(USE_CASE, root)
+    folder = root / "reports" / USE_CASE / "20261130T110000Z"
+    folder.mkdir(parents=True)
+    evaluated = {
+        "use_case": USE_CASE, "prompt_id": "triage", "version": 1, "alias": "live",
+        "content_hash": use_case.prompts[0].content_hash(), "model_id": "m", "guardrail": None,
+        "guardrail_applied": True, "target": "api", "simulated": False, "git_commit": None, "eval_set_hash": "e",
+        "stage": "prod", "sample": True,
+    }  # fmt: skip
+    report = {"evaluated": evaluated, "runs": [{"criteria": []}], "passed": True, "created_at": "2026-11-30T11:00:00"}
+    (folder / "report.json").write_text(json.dumps(report))
+    # When readiness judges the exit criteria / Then they are not measured, and it says why
+    (line,) = criteria_lines(use_case, NoRegistry(), root)
+    assert line.status == NOT_MEASURED
+    assert "PASS on api (a sample of the eval set)" in line.evidence
+
+
 def test_a_scaffolded_charter_is_refused_and_a_passed_review_date_named(root):
     from liftoff.scaffold import new_use_case
 

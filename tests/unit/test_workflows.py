@@ -76,6 +76,9 @@ def test_the_deploy_gate_evaluates_the_change_and_only_a_pass_starts_its_canary(
     assert "--pending" in canary["run"] and "if" not in canary  # runs only when every step before passed
     script = (REPO / "tools" / "test-aws").read_text()
     assert script.index("--pending --gate") < script.index("prompts canary --pending")
+    # the gate runs the whole eval set: a stage does not count a sample (--limit, --tag, --file) as evidence
+    for run in [gate["run"], *(line for line in script.splitlines() if "--pending --gate" in line)]:
+        assert not {"--limit", "--tag", "--file"} & set(run.split()), run
 
 
 def test_workflows_test_and_deploy_with_the_lambda_python_and_node_22():

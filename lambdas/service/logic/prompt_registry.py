@@ -46,6 +46,8 @@ class Proof:
                 "created": e.created,
                 "content_hash": e.content_hash,
             }
+            if e.sample:
+                entry["sample"] = True
         if self.reason is not None:
             entry |= {"forced": True, "reason": self.reason}
         return entry
@@ -68,11 +70,12 @@ def eval_command(use_case: str, version: int, stage: str | None) -> str:
 
 def accepted_evidence(store: PromptStore, found: PromptVersion, *, deployed: bool) -> list[EvalEvidence]:
     """The version's eval records that count here, newest first: same content hash; on a deployed
-    registry, measured on a real model only (local mode accepts the simulator's, labelled as such)."""
+    registry, the whole eval set measured on a real model only (local mode accepts the simulator's and a
+    sample's, labelled as such)."""
     return [
         e
         for e in store.list_evidence(found.prompt_id, found.version)
-        if e.content_hash == found.content_hash and (e.real_model or not deployed)
+        if e.content_hash == found.content_hash and (e.conclusive or not deployed)
     ]
 
 
@@ -93,7 +96,7 @@ def prove(
     if newest is not None:
         problem = f"the newest eval of {what} failed its exit criteria ({newest.report})"
     else:
-        kind = "on a real model " if stage is not None else ""
+        kind = "of the whole eval set on a real model " if stage is not None else ""
         problem = f"{what} has no eval record {kind}in {'the ' + stage if stage else 'the local'} registry"
     raise EvidenceMissing(
         f"{problem}: run `{command}` and promote it once it passes "

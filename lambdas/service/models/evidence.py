@@ -27,6 +27,8 @@ class EvalEvidence:
     criteria: dict[str, dict]  # name -> {"value": float|None, "limit": float, "met": bool|None}
     report: str  # where report.json was written (path or URI)
     created: str  # ISO-8601 UTC
+    # part of the eval set only (--limit, --tag, --file): never enough on a deployed stage
+    sample: bool = False
 
     @property
     def real_model(self) -> bool:
@@ -34,9 +36,15 @@ class EvalEvidence:
         return self.target in REAL_MODEL_TARGETS and not self.simulated
 
     @property
+    def conclusive(self) -> bool:
+        """What a deployed stage's gate and readiness count: the whole eval set on a real model."""
+        return self.real_model and not self.sample
+
+    @property
     def label(self) -> str:
         """How a person reads it: `PASS on api (real model), report ...`."""
         source = "real model" if self.real_model else "Bedrock simulator" if self.simulated else self.target
+        source += ", a sample of the eval set" if self.sample else ""
         return (
             f"{'PASS' if self.passed else 'FAIL'} on {self.target} ({source}) at {self.created}, report {self.report}"
         )
@@ -46,4 +54,5 @@ class EvalEvidence:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EvalEvidence:
-        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+        # a record written before a field with a default existed reads with the default
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__ if name in data})
