@@ -31,7 +31,8 @@ ERROR_STATUSES = {
     "502": "The model failed (ModelError), or its answer broke the prompt's output schema after the repairs "
     "(ModelOutputInvalid: the message names the path and the rule, never the answer; billed), or it was cut off "
     "at the prompt's max_tokens (ModelOutputTruncated; billed, not repaired)",
-    "503": "The prompt registry is unavailable and no cached copy exists",
+    "503": "The prompt registry is unavailable and no cached copy exists (PromptRegistryUnavailable), or the "
+    "Idempotency-Key's record cannot be written before the call (IdempotencyUnavailable; nothing ran or was billed)",
     "504": "The model did not answer in time (ModelTimeout); the timed-out attempts are charged at an estimate",
 }
 
