@@ -111,3 +111,24 @@ def test_resolver_reports_unknown_prompt_and_version(store):
         resolver.resolve("nope", alias="live")
     with pytest.raises(PromptNotFound, match="no version 7"):
         resolver.resolve("echo", alias="live", version=7)
+
+
+def test_during_an_outage_a_canary_version_never_loaded_falls_back_to_the_cached_live_one(store):
+    # Given live v1 with a 99 % canary on v2, seen by an environment that has only ever served v1
+    from service.logic.prompt_registry import Proof, start_canary
+    from service.logic.prompt_resolver import canary_bucket
+
+    store.publish(spec(), author="a")
+    store.publish(spec(template="Shout {{word}}"), author="a")
+    counting, now = CountingStore(store), [0.0]
+    resolver = PromptResolver(counting, ttl_s=60, clock=lambda: now[0])
+    live_request = next(r for r in (f"r{i}" for i in range(1000)) if canary_bucket("echo", r) >= 99)
+    canary_request = next(r for r in (f"r{i}" for i in range(1000)) if canary_bucket("echo", r) < 99)
+    assert resolver.resolve("echo", alias="live", request_id=live_request).version == 1
+    start_canary(store, "echo", version=2, weight=99, alias="live", author="a", proof=Proof(None, "test"))
+    now[0] = 61.0
+    assert resolver.resolve("echo", alias="live", request_id=live_request).version == 1  # the pointer, refreshed
+    # When the registry goes down and a request lands in the canary's share
+    counting.down = True
+    # Then it is served the cached live version (a stale copy exists) rather than a 503
+    assert resolver.resolve("echo", alias="live", request_id=canary_request).version == 1

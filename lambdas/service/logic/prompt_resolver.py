@@ -3,7 +3,8 @@
 Alias pointers are cached for `ttl_s` (how soon a promotion reaches a warm function); versions are
 immutable and cached for good. When the registry fails and an expired pointer is cached, it is
 served, kept for another TTL (the registry is asked again after it, not on every request) and a
-warning logged; without any copy the request gets a 503.
+warning logged; a canary's version this environment never loaded is replaced by the alias's own cached
+one; without any copy the request gets a 503.
 """
 
 from __future__ import annotations
@@ -45,8 +46,27 @@ class PromptResolver:
             pointer = self._pointer(prompt_id, alias)
             version = pointer.version
             if pointer.canary_version is not None and canary_bucket(prompt_id, request_id) < pointer.canary_weight:
-                version = pointer.canary_version
+                return self._canary_version(prompt_id, pointer)
         return self._version(prompt_id, version)
+
+    def _canary_version(self, prompt_id: str, pointer: PromptAlias) -> PromptVersion:
+        """The canary's version; during an outage, before this environment ever loaded it, the alias's own
+        version when that one is cached (a stale copy exists: no 503 for the canary's share)."""
+        try:
+            return self._version(prompt_id, pointer.canary_version)
+        except RegistryUnavailable as exc:
+            if (prompt_id, pointer.version) not in self._versions:
+                raise
+            logger.warning(
+                "prompt registry unavailable; serving the alias's version instead of its canary",
+                extra={
+                    "prompt_id": prompt_id,
+                    "prompt_version": pointer.version,
+                    "canary_version": pointer.canary_version,
+                    "error": exc.message,
+                },
+            )
+            return self._versions[(prompt_id, pointer.version)]
 
     @property
     def store(self) -> PromptStore:
