@@ -18,6 +18,7 @@ from pathlib import Path
 import boto3
 import click
 import yaml
+from pydantic import ValidationError
 
 from liftoff.deployed import require_local, stack_outputs
 from liftoff.errors import ConfigError
@@ -26,6 +27,7 @@ from liftoff.usecases import load_use_case
 from service.dal.prompt_store import LIVE_ALIAS, PromptStore, PromptVersion
 from service.logic import prompt_registry
 from service.models.errors import BadRequest, ServiceError
+from service.models.evidence import EvalEvidence
 from service.models.prompt import PromptSpec
 
 
@@ -457,42 +459,132 @@ def _canary_pending(
     }
 
 
-def export_alias(store: PromptStore, use_case: str, alias: str = LIVE_ALIAS) -> dict:
-    """What `alias` serves for every prompt, with each version's content hash."""
+def export_alias(store: PromptStore, use_case: str, alias: str = LIVE_ALIAS, *, deployed: bool) -> dict:
+    """What `alias` serves for every prompt, with each version's content hash and the newest eval record
+    of it that counts here (what an import into another stage requires)."""
     exported = []
     for pid in store.list_prompt_ids():
         pointer = store.get_alias(pid, alias)
         if pointer is None:
             continue
         version = _version_or_fail(store, pid, pointer.version)
+        records = prompt_registry.accepted_evidence(store, version, deployed=deployed)
         exported.append(
             {
                 "prompt_id": pid,
                 "version": version.version,
                 "content_hash": version.content_hash,
                 "spec": version.spec.model_dump(mode="json"),
+                "evidence": records[0].to_dict() if records else None,
             }
         )
     return {"use_case": use_case, "alias": alias, "prompts": exported}
 
 
-def import_export(store: PromptStore, use_case: str, document: dict, *, author: str, source: str) -> list[dict]:
-    """Publish each exported version here (identical content is a no-op) and point the alias at it.
-    Version numbers differ between stages; the content hash is what travels and is checked."""
+_EXPORT_ITEM = {"prompt_id": str, "version": int, "content_hash": str, "spec": dict}
+
+
+def read_export(file: Path) -> dict:
+    """An export file, or a plain error saying what is wrong with it (never a traceback)."""
+    redo = "write it again with `liftoff prompts export --stage S --out FILE`"
+    try:
+        document = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise click.ClickException(f"{file.name} is not a readable JSON export ({exc}): {redo}") from exc
+    if not (
+        isinstance(document, dict)
+        and isinstance(document.get("use_case"), str)
+        and isinstance(document.get("alias"), str)
+        and isinstance(document.get("prompts"), list)
+    ):
+        raise click.ClickException(f"{file.name} is not a prompts export (use_case, alias, prompts): {redo}")
+    for n, item in enumerate(document["prompts"], 1):
+        wrong = [
+            k for k, kind in _EXPORT_ITEM.items() if not isinstance(item, dict) or not isinstance(item.get(k), kind)
+        ]
+        if wrong:
+            raise click.ClickException(f"{file.name}: prompt {n} lacks {', '.join(wrong)}: {redo}")
+    return document
+
+
+def _exported_proof(
+    item: dict, source: str, *, use_case: str, deployed: bool, force_reason: str | None
+) -> prompt_registry.Proof:
+    """The eval record the export carries for an item's content, if it counts here (on a stage: a passing
+    run of the whole eval set on a real model), else the forced reason, else a refusal naming the command."""
+    record = item.get("evidence")
+    try:
+        evidence = EvalEvidence.from_dict(record) if isinstance(record, dict) else None
+    except (KeyError, TypeError):
+        evidence = None  # not a record this version of liftoff reads: no evidence
+    if (
+        evidence is not None
+        and evidence.passed
+        and evidence.content_hash == item["content_hash"]
+        and (evidence.conclusive or not deployed)
+    ):
+        return prompt_registry.Proof(evidence)
+    if force_reason is not None:
+        return prompt_registry.Proof(evidence, force_reason)
+    kind = " of the whole eval set on a real model" if deployed else ""
+    command = prompt_registry.eval_command(use_case, item["version"], "S")
+    raise click.ClickException(
+        f"{source}: {item['prompt_id']} v{item['version']} (sha256:{item['content_hash'][:12]}) has no passing eval "
+        f"record{kind} where it was exported: run `{command}` on the stage it came from and export again "
+        "(or import with --force --reason TEXT, which the alias history keeps)"
+    )
+
+
+def import_export(
+    store: PromptStore,
+    use_case: str,
+    document: dict,
+    *,
+    author: str,
+    source: str,
+    deployed: bool,
+    force_reason: str | None = None,
+) -> list[dict]:
+    """Publish each exported version here (identical content is a no-op) and point the alias at it, when
+    the export carries a passing eval record of its content that counts here (or with a forced reason).
+    Version numbers differ between stages; the content hash is what travels and is checked. Every item is
+    checked before anything is published."""
     if document.get("use_case") != use_case:
         raise click.ClickException(f"{source} holds prompts of `{document.get('use_case')}`, not `{use_case}`")
-    results = []
+    checked = []
     for item in document["prompts"]:
-        spec = PromptSpec.model_validate(item["spec"])
+        try:
+            spec = PromptSpec.model_validate(item["spec"])
+        except ValidationError as exc:
+            raise click.ClickException(
+                f"{source}: {item['prompt_id']} is not a valid prompt ({exc.error_count()} error(s): "
+                f"{exc.errors()[0]['msg']}); write it again with `liftoff prompts export --stage S --out FILE`"
+            ) from exc
         if spec.content_hash() != item["content_hash"]:
             raise click.ClickException(f"{source}: {item['prompt_id']} was changed after export (content hash differs)")
+        alias = store.get_alias(spec.prompt_id, document["alias"])
+        serving = (
+            alias is not None and store.get_version(spec.prompt_id, alias.version).content_hash == item["content_hash"]
+        )
+        proof = (
+            None
+            if serving
+            else _exported_proof(item, source, use_case=use_case, deployed=deployed, force_reason=force_reason)
+        )
+        checked.append((item, spec, proof))
+    results = []
+    for item, spec, proof in checked:
         published = store.publish(spec, author=author, message=f"imported from {source} (v{item['version']} there)")
         alias = store.get_alias(spec.prompt_id, document["alias"])
-        if alias is None or alias.version != published.version:
-            # the content was evaluated and promoted where it was exported (its hash is checked above)
-            proof = prompt_registry.Proof(None, f"imported from {source}, where v{item['version']} serves")
+        if proof is not None and (alias is None or alias.version != published.version):
             prompt_registry.promote(
-                store, spec.prompt_id, version=published.version, alias=document["alias"], author=author, proof=proof
+                store,
+                spec.prompt_id,
+                version=published.version,
+                alias=document["alias"],
+                author=author,
+                proof=proof,
+                note=f"imported from {source}, where v{item['version']} serves",
             )
         results.append({"prompt_id": spec.prompt_id, "version": published.version, "created": published.created})
     return results
@@ -504,19 +596,33 @@ def import_export(store: PromptStore, use_case: str, document: dict, *, author: 
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--alias", default=LIVE_ALIAS, show_default=True)
 @registry_command
-def export(store: PromptStore, *, use_case: str, out: Path, alias: str):
-    document = export_alias(store, use_case, alias)
+def export(store: PromptStore, *, use_case: str, out: Path, alias: str, stage: str | None):
+    document = export_alias(store, use_case, alias, deployed=stage is not None)
     out.write_text(json.dumps(document, indent=2, ensure_ascii=False), encoding="utf-8")
     lines = [f"{p['prompt_id']} v{p['version']}" for p in document["prompts"]]
     return {"data": document, "text": f"exported {alias} of {len(lines)} prompt(s) to {out}: {', '.join(lines)}"}
 
 
-@prompts.command("import", help="Publish the prompts of an export file here and point its alias at them.")
+@prompts.command(
+    "import",
+    help="Publish the prompts of an export file here and point its alias at them: each needs the passing eval "
+    "record the export carries (into a stage: the whole eval set on a real model), or --force --reason.",
+)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@force_options
 @registry_command
-def import_(store: PromptStore, *, use_case: str, file: Path):
-    document = json.loads(file.read_text(encoding="utf-8"))
-    results = import_export(store, use_case, document, author=current_author(), source=file.name)
+def import_(store: PromptStore, *, use_case: str, file: Path, force: bool, reason: str | None, stage: str | None):
+    forced = _force_reason(force, reason)
+    document = read_export(file)
+    results = import_export(
+        store,
+        use_case,
+        document,
+        author=current_author(),
+        source=file.name,
+        deployed=stage is not None,
+        force_reason=forced,
+    )
     text = "\n".join(
         f"{r['prompt_id']}: {document['alias']} -> v{r['version']}"
         + (" (new version)" if r["created"] else " (same content)")

@@ -216,3 +216,78 @@ def test_a_sample_of_the_eval_set_is_no_evidence_on_a_stage(three):
     # and a whole-set run after it counts
     whole = record(three, 2, target="api", simulated=False, created="2026-01-01T00:00:01.000")
     assert prove(three, "echo", 2, stage="sandbox").evidence == whole
+
+
+def test_import_into_a_stage_needs_the_exported_versions_passing_record(aws, triage):
+    """Sandbox -> prod by export/import: the content must have passed where it was exported."""
+    import boto3
+    import click
+
+    from liftoff.local.runtime import create_prompts_table
+    from liftoff.prompts_cli import export_alias, import_export
+    from service.dal.prompt_store import PromptStore
+
+    def stage_store(name):
+        create_prompts_table(boto3.client("dynamodb"), name)
+        return PromptStore(boto3.resource("dynamodb").Table(name), triage.name)
+
+    sandbox, prod = stage_store("sandbox-prompts"), stage_store("prod-prompts")
+    v1 = triage.prompts[0]
+    for store in (sandbox, prod):
+        store.publish(v1, author="dev")
+    sandbox.publish(v1.model_copy(update={"system": (v1.system or "") + "\nBe terse."}), author="dev")
+    # Given sandbox's live forced onto v2, never evaluated
+    promote(sandbox, v1.prompt_id, version=2, alias="live", author="dev", proof=Proof(None, "hotfix"))
+    document = export_alias(sandbox, triage.name, deployed=True)
+    # When it is imported into prod / Then prod's live does not move, and the refusal says what to run
+    with pytest.raises(click.ClickException, match=r"no passing eval record .* where it was exported") as caught:
+        import_export(prod, triage.name, document, author="ci", source="sandbox.json", deployed=True)
+    assert "liftoff eval run --use-case support-triage --version 2 --target api --stage S" in caught.value.message
+    assert prod.get_alias(v1.prompt_id, "live").version == 1
+    assert prod.latest_version(v1.prompt_id).version == 1  # nothing published either
+    # Given a passing real-model record of the whole set in sandbox, exported with the version
+    found = sandbox.get_version(v1.prompt_id, 2)
+    evidence = EvalEvidence(
+        use_case=triage.name, prompt_id=v1.prompt_id, version=2, content_hash=found.content_hash, model_id="m",
+        guardrail_id=None, guardrail_version=None, guardrail_applied=True, target="api", simulated=False,
+        git_commit=None, eval_set_hash="e", passed=True, criteria={}, report="s3://r/report.json",
+        created="2026-01-01T00:00:00.000",
+    )  # fmt: skip
+    sandbox.record_evidence(evidence)
+    document = export_alias(sandbox, triage.name, deployed=True)
+    # a local export (simulator records) is refused by a stage, unless forced with a reason
+    item = document["prompts"][0]
+    local_doc = {**document, "prompts": [{**item, "evidence": {**item["evidence"], "simulated": True}}]}
+    with pytest.raises(click.ClickException, match="no passing eval record"):
+        import_export(prod, triage.name, local_doc, author="ci", source="local.json", deployed=True)
+    forced = import_export(
+        prod, triage.name, local_doc, author="ci", source="local.json", deployed=True, force_reason="demo day"
+    )
+    assert forced[0]["version"] == 2 and prod.get_alias(v1.prompt_id, "live").history[-1]["evidence"]["forced"]
+    prod.move_alias(
+        v1.prompt_id, "live", current=prod.get_alias(v1.prompt_id, "live"), version=1, author="t", action="rollback"
+    )
+    # Then the import moves prod's live, and its history keeps the sandbox record
+    import_export(prod, triage.name, document, author="ci", source="sandbox.json", deployed=True)
+    live = prod.get_alias(v1.prompt_id, "live")
+    assert live.version == 2 and live.history[-1]["evidence"]["report"] == "s3://r/report.json"
+    assert "imported from sandbox.json" in live.history[-1]["note"]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "not json",
+        '{"use_case": "support-triage"}',
+        '{"use_case": "support-triage", "alias": "live", "prompts": [{"prompt_id": "echo"}]}',
+        '{"use_case": "support-triage", "alias": "live", "prompts": [{"prompt_id": "echo", "version": 1, '
+        '"content_hash": "x", "spec": {"prompt_id": "echo"}}]}',
+    ],
+)
+def test_importing_a_file_that_is_not_an_export_is_a_plain_error(cli, three, tmp_path, content):
+    path = tmp_path / "live.json"
+    path.write_text(content)
+    result = cli("import", str(path))
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "live.json" in result.output and "liftoff prompts export" in result.output
+    assert three.get_alias("echo", LIVE_ALIAS).version == 1

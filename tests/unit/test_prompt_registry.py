@@ -96,20 +96,27 @@ def test_export_from_one_stage_and_import_into_another(aws, triage):
     sandbox.publish(v2, author="dev")
     promote(sandbox, v1.prompt_id, version=2, alias="live", author="dev", proof=PROOF)
 
-    document = export_alias(sandbox, triage.name)
+    document = export_alias(sandbox, triage.name, deployed=True)
     assert [(p["prompt_id"], p["version"]) for p in document["prompts"]] == [(v1.prompt_id, 2)]
-    results = import_export(prod, triage.name, document, author="ci", source="sandbox.json")
+    results = import_export(
+        prod, triage.name, document, author="ci", source="sandbox.json", deployed=True, force_reason="t"
+    )
     assert results == [{"prompt_id": v1.prompt_id, "version": 2, "created": True}]
     live = prod.get_alias(v1.prompt_id, "live")
     assert prod.get_version(v1.prompt_id, live.version).spec.content_hash() == v2.content_hash()
     # importing again is a no-op
-    assert import_export(prod, triage.name, document, author="ci", source="sandbox.json")[0]["created"] is False
+    assert (
+        import_export(prod, triage.name, document, author="ci", source="sandbox.json", deployed=True, force_reason="t")[
+            0
+        ]["created"]
+        is False
+    )
     # a tampered file and another use case's file are refused
     document["prompts"][0]["spec"]["system"] = "changed"
     with pytest.raises(click.ClickException, match="changed after export"):
-        import_export(prod, triage.name, document, author="ci", source="x.json")
+        import_export(prod, triage.name, document, author="ci", source="x.json", deployed=True)
     with pytest.raises(click.ClickException, match="not `support-triage`"):
-        import_export(prod, triage.name, {**document, "use_case": "other"}, author="ci", source="x.json")
+        import_export(prod, triage.name, {**document, "use_case": "other"}, author="ci", source="x.json", deployed=True)
 
 
 def test_rollback_during_a_canary_ends_it_and_keeps_the_stable_version(three_versions):

@@ -104,7 +104,16 @@ def prove(
     )
 
 
-def promote(store: PromptStore, prompt_id: str, *, version: int, alias: str, author: str, proof: Proof) -> PromptAlias:
+def promote(
+    store: PromptStore,
+    prompt_id: str,
+    *,
+    version: int,
+    alias: str,
+    author: str,
+    proof: Proof,
+    note: str | None = None,
+) -> PromptAlias:
     """Point `alias` at `version`; ends any canary on it."""
     _require_version(store, prompt_id, version)
     current = store.get_alias(prompt_id, alias)
@@ -116,6 +125,7 @@ def promote(store: PromptStore, prompt_id: str, *, version: int, alias: str, aut
         author=author,
         action="promote",
         evidence=proof.history_entry(),
+        note=note,
     )
 
 
