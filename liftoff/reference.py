@@ -1,9 +1,12 @@
-"""Reference pages generated from the code: the configuration (pydantic models of liftoff/config.py) and
-the CLI (the click commands). The docs site builds them on every `make docs` (tools/docs_hooks.py), so
-they cannot drift from what the code accepts."""
+"""Reference pages generated from the code: the configuration (pydantic models of liftoff/config.py), prompt
+files (service/models/prompt.py), eval suites, cases and checks (liftoff/evals/cases.py,
+service/evalcore/checks.py) and the CLI (the click commands). The docs site builds them on every `make docs`
+(tools/docs_hooks.py), so they cannot drift from what the code accepts."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import types
 import typing
 from collections.abc import Iterator
@@ -14,6 +17,9 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from liftoff.config import STAGES, StageConfig, UseCaseConfig
+from liftoff.evals.cases import EvalCase, Suite
+from service.evalcore.checks import Check
+from service.models.prompt import PromptSpec
 
 
 @dataclass(frozen=True)
@@ -25,14 +31,30 @@ class FieldDoc:
     description: str
 
 
-_SCALARS = {"str": "string", "float": "number", "int": "integer", "bool": "boolean", "EmailStr": "email"}
+_SCALARS = {
+    "str": "string",
+    "float": "number",
+    "int": "integer",
+    "bool": "boolean",
+    "EmailStr": "email",
+    "dict": "mapping",
+    "Any": "any",
+}
+
+
+def _tagged_union(annotation: object) -> str | None:
+    """The tag of a discriminated union of models (`Check`: `type`), else None."""
+    if typing.get_origin(annotation) is not typing.Annotated:
+        return None
+    return next((m.discriminator for m in typing.get_args(annotation)[1:] if getattr(m, "discriminator", None)), None)
 
 
 def _type_name(annotation: object) -> str:  # noqa: PLR0911 - one return per kind of annotation
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if origin is typing.Annotated:
-        return _type_name(args[0])
+        tag = _tagged_union(annotation)
+        return f"check (a mapping by `{tag}`, below)" if tag else _type_name(args[0])
     if origin is typing.Literal:
         return " \\| ".join(f"`{value}`" for value in args)
     if origin in (typing.Union, types.UnionType):
@@ -60,6 +82,8 @@ def _default(field: FieldInfo) -> str:
         return "null"
     if isinstance(value, bool):
         return str(value).lower()
+    if (isinstance(value, (list, dict, str)) and not value) or isinstance(value, list):
+        return f"`{json.dumps(value)}`"  # `""`, `[]`, `{}`, `["adversarial", "pii"]`: as YAML or JSON reads them
     return f"`{value}`"
 
 
@@ -87,7 +111,7 @@ def _nested_model(annotation: object) -> tuple[type[BaseModel], str] | None:
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if origin is typing.Annotated:
-        return _nested_model(args[0])
+        return None if _tagged_union(annotation) else _nested_model(args[0])
     if origin is list:
         found = _nested_model(args[0])
         return (found[0], "[]") if found else None
@@ -102,9 +126,17 @@ def _nested_model(annotation: object) -> tuple[type[BaseModel], str] | None:
     return None
 
 
+def written_fields(model: type[BaseModel]) -> Iterator[tuple[str, FieldInfo]]:
+    """The fields of `model` as a file writes them: by alias (`schema`, not `schema_`), and without the ones
+    excluded from the model's dump, which the loader fills (Suite.output_schemas)."""
+    for name, field in model.model_fields.items():
+        if not field.exclude:
+            yield field.alias or name, field
+
+
 def model_fields(model: type[BaseModel], prefix: str = "") -> Iterator[tuple[type[BaseModel], FieldDoc]]:
     """Every field of `model` and of the models inside it, depth first, with its YAML path."""
-    for name, field in model.model_fields.items():
+    for name, field in written_fields(model):
         path = f"{prefix}{name}"
         yield (
             model,
@@ -135,19 +167,41 @@ def _row(doc: FieldDoc) -> str:
 _HEADER = ["| field | type | default | constraints | description |", "|---|---|---|---|---|"]
 
 
+def _text(docstring: str | None) -> str:
+    return " ".join((docstring or "").split())
+
+
+def _file_reference(
+    root: type[BaseModel],
+    *,
+    title: str | None,
+    level: str,
+    defaults: dict[str, str] | None = None,
+    extra: dict[str, list[FieldDoc]] | None = None,
+) -> list[str]:
+    """A table of `root`'s own fields (headed `title` when given), then one per nested model at its path.
+    `defaults` overrides a field's default as a loader fills it; `extra` adds rows a loader accepts beyond
+    the model, to the section of that path."""
+    defaults, extra = defaults or {}, extra or {}
+
+    def rows(model: type[BaseModel], prefix: str, *, own: bool = False) -> list[str]:
+        docs = [doc for owner, doc in model_fields(model, prefix) if not own or owner is model]
+        docs += extra.get(prefix.removesuffix("."), [])
+        return [_row(dataclasses.replace(doc, default=defaults.get(doc.path, doc.default))) for doc in docs]
+
+    fields = dict(written_fields(root))
+    sections = [(name, nested) for name, field in fields.items() if (nested := _nested_model(field.annotation))]
+    out = ([f"{level} {title}", ""] if title else []) + [*_HEADER, *rows(root, "", own=True)]
+    for name, (model, suffix) in sections:
+        path = f"{name}{suffix}"
+        intro = _text(model.__doc__) or _text(fields[name].description)
+        out += ["", f"{level} `{path}`", "", intro, "", *_HEADER, *rows(model, f"{path}.")]
+    return out
+
+
 def config_reference() -> str:
     """Markdown: one table per section of `usecases/<name>.yaml`, then the stage settings."""
-    top_level = [doc for model, doc in model_fields(UseCaseConfig) if model is UseCaseConfig]
-    out = ["### Top level", "", *_HEADER]
-    sections = []
-    for doc in top_level:
-        out.append(_row(doc))
-        nested = _nested_model(UseCaseConfig.model_fields[doc.path].annotation)
-        if nested:
-            sections.append((doc, nested[0]))
-    for doc, model in sections:
-        out += ["", f"### `{doc.path}`", "", " ".join((model.__doc__ or doc.description).split()), "", *_HEADER]
-        out += [_row(field) for _, field in model_fields(model, f"{doc.path}.")]
+    out = _file_reference(UseCaseConfig, title="Top level", level="###")
     out += [
         "",
         "### Stage settings",
@@ -162,6 +216,59 @@ def config_reference() -> str:
         values = " | ".join(f"`{getattr(stage, name)}`" for stage in STAGES.values())
         out.append(f"| `{name}` | {values} | {_cell(' '.join((field.description or '').split()))} |")
     return "\n".join(out) + "\n"
+
+
+# What load_prompt_file (liftoff/usecases.py) does around PromptSpec; tests/unit/test_docs.py checks each claim
+PROMPT_FILE_DEFAULTS = {"prompt_id": "the file's name"}
+PROMPT_FILE_EXTRA = {
+    "output": [
+        FieldDoc(
+            path="output.schema_file",
+            type="string",
+            default="null",
+            constraints="",
+            description="Instead of `schema`: a JSON file holding it, relative to the prompt file's folder "
+            "(`schemas/triage.json`). Read at load; its content is the `schema`.",
+        )
+    ]
+}
+
+
+def prompt_file_reference() -> str:
+    """Markdown: the fields of `prompts/<use_case>/<prompt_id>.yaml`, one table per mapping."""
+    out = _file_reference(PromptSpec, title=None, level="###", defaults=PROMPT_FILE_DEFAULTS, extra=PROMPT_FILE_EXTRA)
+    return "\n".join(out) + "\n"
+
+
+def suite_reference() -> str:
+    """Markdown: the fields of `evals/<use_case>/suite.yaml`, one table per mapping."""
+    return "\n".join(_file_reference(Suite, title=None, level="####")) + "\n"
+
+
+def case_reference() -> str:
+    """Markdown: the fields of one case (a line of `evals/<use_case>/*.jsonl`)."""
+    return "\n".join(_file_reference(EvalCase, title=None, level="####")) + "\n"
+
+
+def check_models() -> list[type[BaseModel]]:
+    """The models of the `Check` union, in its order."""
+    union = typing.get_args(Check)[0]
+    return list(typing.get_args(union))
+
+
+def check_types(model: type[BaseModel]) -> tuple[str, ...]:
+    """The `type` values a check model takes (`Contains`: `contains`, `not_contains`)."""
+    return typing.get_args(model.model_fields["type"].annotation)
+
+
+def checks_reference() -> str:
+    """Markdown: for each check type, when it passes and a table of its fields."""
+    out: list[str] = []
+    for model in check_models():
+        names = ", ".join(f"`{t}`" for t in check_types(model))
+        out += ["", f"#### {names}", "", _text(model.__doc__), "", *_HEADER]
+        out += [_row(doc) for _, doc in model_fields(model)]
+    return "\n".join(out[1:]) + "\n"
 
 
 def config_summary() -> str:

@@ -31,60 +31,85 @@ CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~:-]{0,127}$")
 STANDARD_TAGS = ("clean", "noisy", "edge", "adversarial", "pii")
 
 
-class JudgeConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Strict(BaseModel):
+    # CLI-side models (not in the Lambda bundle): attribute docstrings are the field descriptions that the
+    # reference (liftoff/reference.py) shows, as in liftoff/config.py
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class JudgeConfig(_Strict):
+    """The LLM-as-judge that scores `llm_judge` checks."""
 
     enabled: bool = False
+    """`true`: `llm_judge` checks call the judge (one more model call per judged case); `false`: they are
+    skipped, and reported so."""
     model_id: str = "us.amazon.nova-lite-v1:0"
+    """The judge's Bedrock model or inference profile id (locally, the simulator's grader answers)."""
 
 
-class GoldenConfig(BaseModel):
-    """The golden canary's cases: listed ids, or every case with a tag (default: the first
-    DEFAULT_GOLDEN_SIZE clean and edge cases)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class GoldenConfig(_Strict):
+    """The cases the scheduled golden canary runs against the deployed stage: listed ids, or every case with
+    a tag; neither: the first 20 (DEFAULT_GOLDEN_SIZE) cases tagged `clean` or `edge` without
+    `expect_error`."""
 
     cases: list[str] | None = None
+    """The ids of the golden cases, in order; an id that no case has is refused."""
     tag: str | None = None
+    """Every case with this tag (used when `cases` is not given); a tag no case has is refused."""
 
 
 DEFAULT_GOLDEN_SIZE = 20
 
 
-class Suite(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Suite(_Strict):
+    """`evals/<use_case>/suite.yaml`."""
 
     prompt_id: str
+    """The prompt a case runs against when it names none."""
     default_checks: list[Check] = Field(default_factory=list)
+    """Checks applied to every answered case, before its own (after the prompt's output schema, for a
+    `format: json` prompt)."""
     judge: JudgeConfig = Field(default_factory=JudgeConfig)
-    # the cases the scheduled golden canary runs against the deployed stage (service/handlers/canary.py)
+    """The judge of `llm_judge` checks."""
     golden: GoldenConfig = Field(default_factory=GoldenConfig)
-    # A guardrail block (422 GuardrailIntervened) is an answer, not an outage: it passes a case with one
-    # of these tags (the system refused what it should) and fails any other (a false positive).
+    """The golden canary's cases (service/handlers/canary.py)."""
     blocked_passes_tags: list[str] = Field(default_factory=lambda: ["adversarial", "pii"])
-    # The variables `liftoff eval augment` rewrites (user text); None: every variable. Parameters such
-    # as a word limit stay as written.
+    """A guardrail block (422 GuardrailIntervened) is an answer, not an outage: it passes a case with one of
+    these tags (the system refused what it should) and fails any other (a false positive)."""
     augment_variables: list[str] | None = None
-    # prompt id -> its output schema (prompts with `output.format: json`), filled from the prompt files by
-    # load_suite: checked first on every case of that prompt, so the eval and the API share one contract
+    """The variables `liftoff eval augment` rewrites (user text); null: every variable. Parameters such as a
+    word limit stay as written."""
+    # Not written in suite.yaml (not in the reference): load_suite fills it from the prompt files
     output_schemas: dict[str, dict] = Field(default_factory=dict, exclude=True)
+    """Prompt id -> its output schema (prompts with `output.format: json`), filled from the prompt files by
+    load_suite: checked first on every case of that prompt, so the eval and the API share one contract."""
 
     def contract_checks(self, prompt_id: str) -> list[Check]:
         schema = self.output_schemas.get(prompt_id)
         return [_CHECK.validate_python({"type": "json_schema", "schema": schema})] if schema else []
 
 
-class EvalCase(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class EvalCase(_Strict):
+    """One line of `evals/<use_case>/*.jsonl`: a JSON object."""
 
     id: str = Field(pattern=CASE_ID.pattern)
+    """Unique across the use case's files."""
     prompt_id: str | None = None
+    """The prompt to run; null: suite.yaml `prompt_id`. It must exist."""
     variables: dict[str, str] = Field(default_factory=dict)
+    """The request's variables: the ones the prompt declares, every required one included (unless
+    `expect_error` is set)."""
     checks: list[Check] = Field(default_factory=list)
+    """What the answer must satisfy, after suite.yaml `default_checks`; none may fail."""
     tags: list[str] = Field(default_factory=list)
+    """Labels (standard: `clean`, `noisy`, `edge`, `adversarial`, `pii`; any other is allowed): results are
+    reported per tag, and `liftoff eval run --tag` selects cases by them."""
     source: str | None = None
-    # the target must refuse the case with this error code (e.g. MissingVariable for an empty message)
+    """For a generated variant: the id of the clean case it comes from."""
     expect_error: str | None = None
+    """The case passes when the target refuses it with this error code (e.g. `MissingVariable` for an
+    empty message), and only then; its checks are not run, and its variables may break the prompt's
+    declarations on purpose."""
 
     def to_line(self) -> str:
         return json.dumps(

@@ -1,5 +1,6 @@
 """The documentation site builds with --strict (broken links fail), and its generated references list
-every configuration field and every CLI command: they are made from the code, so they cannot drift."""
+every configuration field, prompt-file field, eval suite and case field, check type and CLI command: they
+are made from the code, so they cannot drift."""
 
 import os
 import subprocess
@@ -7,11 +8,31 @@ import sys
 from pathlib import Path
 
 import click
+import pytest
+from pydantic import TypeAdapter
 
 from liftoff import REPO_ROOT
 from liftoff.cli import main
 from liftoff.config import STAGES, StageConfig, UseCaseConfig
-from liftoff.reference import cli_reference, config_reference, config_summary, model_fields
+from liftoff.errors import ConfigError
+from liftoff.evals.cases import DEFAULT_GOLDEN_SIZE, EvalCase, Suite
+from liftoff.reference import (
+    case_reference,
+    check_models,
+    check_types,
+    checks_reference,
+    cli_reference,
+    config_reference,
+    config_summary,
+    model_fields,
+    prompt_file_reference,
+    suite_reference,
+)
+from liftoff.usecases import load_prompt_file
+from service.evalcore.checks import Check
+from service.logic.render import render_prompt
+from service.models.errors import MissingVariable
+from service.models.prompt import PromptSpec
 
 MKDOCS = Path(sys.executable).parent / "mkdocs"
 
@@ -78,7 +99,13 @@ def test_the_site_builds_strict_with_the_generated_pages(tmp_path):
     assert "liftoff prompts canary" in cli
     # a choice inside a code span keeps its pipe and shows no escape (it showed `[sandbox\|prod]` 7 times)
     assert "<code>--stage [sandbox|prod]</code>" in cli
-    for page in ("cli", "configuration"):
+    prompt_files = (tmp_path / "site" / "prompt-files" / "index.html").read_text()
+    assert "variables[].required" in prompt_files and "output.schema_file" in prompt_files
+    evaluation = (tmp_path / "site" / "evaluation" / "index.html").read_text()
+    assert "golden.tag" in evaluation and "<code>expect_error</code>" in evaluation and "min_score" in evaluation
+    for page, html in (("prompt-files", prompt_files), ("evaluation", evaluation)):
+        assert "<!-- liftoff:" not in html, page  # every marker was replaced
+    for page in ("cli", "configuration", "prompt-files", "evaluation"):
         assert "\\|" not in (tmp_path / "site" / page / "index.html").read_text(), page
     home = (tmp_path / "site" / "index.html").read_text()
     assert "a POC usually lacks" in home and "--8&lt;--" not in home  # the README's table, included
@@ -96,3 +123,99 @@ def test_the_configuration_summary_has_a_row_for_every_section():
     assert {"observability", "capture", "monitoring"} <= set(sections)
     for name in sections:
         assert f"| [`{name}`](#{name}) |" in summary, name
+
+
+def _undocumented_and_missing(model, reference: str) -> tuple[list[str], list[str]]:
+    fields = [doc for _, doc in model_fields(model)]
+    undocumented = [doc.path for doc in fields if not doc.description]
+    missing = [doc.path for doc in fields if f"| `{doc.path}` |" not in reference]
+    return undocumented, missing
+
+
+def test_every_prompt_file_field_has_a_description_and_a_row_in_the_reference():
+    # Given the prompt models (Lambda code: descriptions from Field(), never attribute docstrings, which
+    # parse the module's source at every cold start)
+    reference = prompt_file_reference()
+    assert not PromptSpec.model_config.get("use_attribute_docstrings")
+    # Then every field, nested ones included, has a description and a row, by the name a file writes
+    undocumented, missing = _undocumented_and_missing(PromptSpec, reference)
+    assert not undocumented, f"give these fields Field(description=...) in service/models/prompt.py: {undocumented}"
+    assert not missing
+    assert len([doc for _, doc in model_fields(PromptSpec)]) >= 18
+    assert "| `output.schema` |" in reference and "`output.schema_` |" not in reference  # the alias a file uses
+    assert "| `variables[].max_length` | integer | `4000` | >= 1, <= 100000 |" in reference
+    assert '| `description` | string | `""` |' in reference
+    for section in ("### `variables[]`", "### `inference`", "### `output`"):
+        assert section in reference
+
+
+def test_the_prompt_file_reference_says_what_the_loader_and_the_renderer_do(tmp_path):
+    # The facts a user had to read the code for, each checked against the code
+    reference = prompt_file_reference()
+    folder = tmp_path / "prompts" / "x"
+    (folder / "schemas").mkdir(parents=True)
+    (folder / "schemas" / "out.json").write_text('{"type": "object"}')
+    base = "model_id: us.amazon.nova-micro-v1:0\ntemplate: 'Hello {{name}}'\n"
+
+    # `default:` is refused (the mapping forbids any key not in its table)
+    assert "(such as `default:`) is refused" in reference
+    (folder / "greet.yaml").write_text(base + "variables: [{name: name, required: false, default: friend}]\n")
+    with pytest.raises(ConfigError, match=r"variables\.0\.default"):
+        load_prompt_file(folder / "greet.yaml")
+
+    # an optional variable that is not sent renders empty; a required one sent blank is MissingVariable
+    assert "an optional variable that a request does not send renders as an empty string" in reference
+    assert "a request must send a value that is not blank, else 400 `MissingVariable`" in reference
+    (folder / "greet.yaml").write_text(
+        base + "output: {format: json, schema_file: schemas/out.json}\nvariables: [{name: name, required: false}]\n"
+    )
+    spec = load_prompt_file(folder / "greet.yaml")
+    assert render_prompt(spec, {}).user_text == "Hello "
+    required = spec.model_copy(update={"variables": (spec.variables[0].model_copy(update={"required": True}),)})
+    with pytest.raises(MissingVariable):
+        render_prompt(required, {"name": "  "})
+
+    # `schema_file` is read relative to the prompt file's folder; `prompt_id` is the file's name
+    assert "| `output.schema_file` | string | null |" in reference
+    assert "relative to the prompt file's folder" in reference
+    assert spec.output.schema_ == {"type": "object"} and spec.prompt_id == "greet"
+    assert "| `prompt_id` | string | the file's name |" in reference
+    (folder / "greet.yaml").write_text("prompt_id: other\n" + base + "variables: [{name: name}]\n")
+    with pytest.raises(ConfigError, match="field `prompt_id`"):
+        load_prompt_file(folder / "greet.yaml")
+
+
+def test_every_suite_and_case_field_has_a_description_and_a_row_in_the_reference():
+    suite, case = suite_reference(), case_reference()
+    for model, reference in ((Suite, suite), (EvalCase, case)):
+        undocumented, missing = _undocumented_and_missing(model, reference)
+        assert not undocumented, f"give these fields a docstring in liftoff/evals/cases.py: {undocumented}"
+        assert not missing, model.__name__
+    assert "| `golden.tag` |" in suite and "| `judge.enabled` | boolean | false |" in suite
+    assert '| `blocked_passes_tags` | list of string | `["adversarial", "pii"]` |' in suite
+    assert f"the first {DEFAULT_GOLDEN_SIZE} " in suite
+    # filled by the loader from the prompt files, not written in suite.yaml
+    assert "output_schemas" not in suite
+    # a list of checks points at the check tables instead of listing one check model's fields as its own
+    assert "| `default_checks` | list of check (a mapping by `type`, below) |" in suite
+    assert "default_checks[]." not in suite and "checks[]." not in case
+
+
+def test_every_check_type_has_its_table_with_every_field():
+    # Given every `type` the Check union accepts (pydantic's own mapping, not the reference's reading of it)
+    mapping = TypeAdapter(Check).json_schema()["discriminator"]["mapping"]
+    assert len(mapping) >= 13
+    reference = checks_reference()
+    sections = {heading.split("\n", 1)[0]: heading for heading in reference.split("#### ")[1:]}
+    for model in check_models():
+        # Then each has a section headed by its types, saying when it passes, with a row for every field
+        assert not model.model_config.get("use_attribute_docstrings"), model.__name__  # Lambda code
+        heading = ", ".join(f"`{t}`" for t in check_types(model))
+        assert heading in sections, heading
+        assert model.__doc__, f"{model.__name__} needs a docstring saying when it passes"
+        for _, doc in model_fields(model):
+            assert doc.description, f"{model.__name__}.{doc.path} needs Field(description=...)"
+            assert f"| `{doc.path}` |" in sections[heading], f"{heading}: {doc.path}"
+    covered = {t for model in check_models() for t in check_types(model)}
+    assert covered == set(mapping)
+    assert "| `schema` | mapping | required |" in sections["`json_schema`"]  # the alias a case writes

@@ -4,22 +4,9 @@ One implementation for `liftoff eval` (liftoff/evals/, which imports it from her
 canary function that runs in Lambda (service/handlers/canary.py): it lives in the function package.
 
 Each check is a pydantic model tagged by `type`, so a JSONL line is validated field by field, and
-has `evaluate(output, judge) -> CheckResult`. A case passes when all its checks pass.
-
-| type | passes when |
-|---|---|
-| `exact` | output == `value` (after stripping surrounding whitespace) |
-| `equals` | equal after Unicode NFKC, casefold and whitespace collapsing |
-| `contains` / `not_contains` | `value` is / is not in the output (normalised the same way unless `exact: true`) |
-| `regex` | `pattern` matches somewhere (`re.search`; anchor with ^ and $ for a full match) |
-| `json_valid` | the output is one JSON value (a ```json fence around it is tolerated) |
-| `json_schema` | ... and it validates against `schema` (JSON Schema 2020-12) |
-| `json_field` | ... and the value at `path` (`a.b[0].c`) equals `equals` or is one of `one_of` |
-| `numeric` | the number at `path` (or the whole output) is within `tolerance` of `value` |
-| `max_length` | the output has at most `chars` characters |
-| `max_words` | the text at `path` (or the whole output) has at most `words` words |
-| `refusal` | the output declines (`expected: true`, the default) or does not (`expected: false`) |
-| `llm_judge` | a judge model scores the output against `rubric` at least `min_score` (off unless configured) |
+has `evaluate(output, judge) -> CheckResult`. A case passes when all its checks pass. Each class's
+docstring says when it passes; docs/evaluation.md lists every type with its fields, made from these
+models by liftoff/reference.py.
 """
 
 from __future__ import annotations
@@ -86,6 +73,9 @@ def value_at(document: Any, path: str) -> Any:
 
 
 class _Check(BaseModel):
+    # Field descriptions are given with Field(description=...), not as attribute docstrings
+    # (use_attribute_docstrings): that option reads and parses this module's source when the classes are
+    # built, on every cold start of the golden canary function. The reference (liftoff/reference.py) uses them.
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     def evaluate(self, output: str, judge: Judge | None = None) -> CheckResult:  # pragma: no cover
@@ -96,25 +86,33 @@ class _Check(BaseModel):
 
 
 class Exact(_Check):
-    type: Literal["exact"]
-    value: str
+    """The output is `value`, after stripping surrounding whitespace from both."""
+
+    type: Literal["exact"] = Field(description="Which check this is.")
+    value: str = Field(description="The expected output.")
 
     def evaluate(self, output, judge=None):
         return self._result(output.strip() == self.value.strip(), f"expected exactly {self.value!r}")
 
 
 class Equals(_Check):
-    type: Literal["equals"]
-    value: str
+    """The output equals `value` after Unicode NFKC, casefolding, removing zero-width characters and
+    collapsing whitespace in both."""
+
+    type: Literal["equals"] = Field(description="Which check this is.")
+    value: str = Field(description="The expected output.")
 
     def evaluate(self, output, judge=None):
         return self._result(normalise(output) == normalise(self.value), f"expected {self.value!r} (normalised)")
 
 
 class Contains(_Check):
-    type: Literal["contains", "not_contains"]
-    value: str
-    exact: bool = False
+    """`value` is (`contains`) or is not (`not_contains`) in the output, both normalised as for `equals`
+    unless `exact: true`."""
+
+    type: Literal["contains", "not_contains"] = Field(description="Which check this is.")
+    value: str = Field(description="The text to look for.")
+    exact: bool = Field(default=False, description="`true`: compare as written, without normalising.")
 
     def evaluate(self, output, judge=None):
         found = self.value in output if self.exact else normalise(self.value) in normalise(output)
@@ -123,9 +121,11 @@ class Contains(_Check):
 
 
 class Regex(_Check):
-    type: Literal["regex"]
-    pattern: RegexPattern
-    ignore_case: bool = False
+    """`pattern` matches somewhere in the output (`re.search`; anchor it with `^` and `$` for a full match)."""
+
+    type: Literal["regex"] = Field(description="Which check this is.")
+    pattern: RegexPattern = Field(description="A Python regular expression; one that does not compile is refused.")
+    ignore_case: bool = Field(default=False, description="`true`: match regardless of case.")
 
     def evaluate(self, output, judge=None):
         flags = re.I if self.ignore_case else 0
@@ -133,7 +133,9 @@ class Regex(_Check):
 
 
 class JsonValid(_Check):
-    type: Literal["json_valid"]
+    """The output is one JSON value (a ```` ```json ```` fence around it is tolerated)."""
+
+    type: Literal["json_valid"] = Field(description="Which check this is.")
 
     def evaluate(self, output, judge=None):
         try:
@@ -144,8 +146,12 @@ class JsonValid(_Check):
 
 
 class JsonSchema(_Check):
-    type: Literal["json_schema"]
-    json_schema: dict = Field(alias="schema")
+    """The output is one JSON value (fence tolerated) that validates against `schema`."""
+
+    type: Literal["json_schema"] = Field(description="Which check this is.")
+    json_schema: dict = Field(
+        alias="schema", description="A JSON Schema 2020-12; one that is not a valid schema is refused."
+    )
 
     @model_validator(mode="after")
     def _valid_schema(self) -> JsonSchema:
@@ -168,11 +174,16 @@ class JsonSchema(_Check):
 
 
 class JsonField(_Check):
-    type: Literal["json_field"]
-    path: str
-    equals: Any = None
-    one_of: list[Any] | None = None
-    normalise: bool = True  # strings compared after normalise()
+    """The output is one JSON value (fence tolerated) whose value at `path` equals `equals` or one of
+    `one_of`. Give exactly one of the two."""
+
+    type: Literal["json_field"] = Field(description="Which check this is.")
+    path: str = Field(description="Where the value is: `a.b[0].c`; absent: the check fails.")
+    equals: Any = Field(default=None, description="The expected value (any JSON value but null).")
+    one_of: list[Any] | None = Field(default=None, description="The values it may be.")
+    normalise: bool = Field(
+        default=True, description="`true`: strings are compared normalised, as for `equals`; `false`: exactly."
+    )
 
     @model_validator(mode="after")
     def _one_expectation(self) -> JsonField:
@@ -198,10 +209,12 @@ class JsonField(_Check):
 
 
 class Numeric(_Check):
-    type: Literal["numeric"]
-    value: float
-    tolerance: float = Field(default=0.0, ge=0)
-    path: str | None = None
+    """The number at `path` of the JSON output (or the whole output) is within `tolerance` of `value`."""
+
+    type: Literal["numeric"] = Field(description="Which check this is.")
+    value: float = Field(description="The expected number.")
+    tolerance: float = Field(default=0.0, ge=0, description="The largest difference that passes.")
+    path: str | None = Field(default=None, description="Where the number is (`a.b[0]`); null: the whole output.")
 
     def evaluate(self, output, judge=None):
         try:
@@ -214,17 +227,24 @@ class Numeric(_Check):
 
 
 class MaxLength(_Check):
-    type: Literal["max_length"]
-    chars: int = Field(gt=0)
+    """The output has at most `chars` characters."""
+
+    type: Literal["max_length"] = Field(description="Which check this is.")
+    chars: int = Field(gt=0, description="The most characters the output may have.")
 
     def evaluate(self, output, judge=None):
         return self._result(len(output) <= self.chars, f"{len(output)} characters, limit {self.chars}")
 
 
 class MaxWords(_Check):
-    type: Literal["max_words"]
-    words: int = Field(gt=0)
-    path: str | None = None
+    """The text at `path` of the JSON output (or the whole output) has at most `words` words (split on
+    whitespace)."""
+
+    type: Literal["max_words"] = Field(description="Which check this is.")
+    words: int = Field(gt=0, description="The most words it may have.")
+    path: str | None = Field(
+        default=None, description="Where the text is (`a.b[0]`); not a string: the check fails. null: the whole output."
+    )
 
     def evaluate(self, output, judge=None):
         if self.path:
@@ -241,8 +261,10 @@ class MaxWords(_Check):
 
 
 class Refusal(_Check):
-    type: Literal["refusal"]
-    expected: bool = True
+    """The output declines ("I can't help with that", "as an AI", ...), or does not with `expected: false`."""
+
+    type: Literal["refusal"] = Field(description="Which check this is.")
+    expected: bool = Field(default=True, description="`true`: it must decline; `false`: it must not.")
 
     def evaluate(self, output, judge=None):
         refused = REFUSAL.search(output) is not None
@@ -250,9 +272,12 @@ class Refusal(_Check):
 
 
 class LlmJudge(_Check):
-    type: Literal["llm_judge"]
-    rubric: str = Field(min_length=10)
-    min_score: float = Field(default=4, ge=1, le=5)
+    """A judge model (suite.yaml `judge`) scores the output against `rubric` from 1 to 5, seeing the case's
+    input, and the score is at least `min_score`. Skipped, and reported so, while the judge is off."""
+
+    type: Literal["llm_judge"] = Field(description="Which check this is.")
+    rubric: str = Field(min_length=10, description="What the judge scores, with what earns a 5 and a 1.")
+    min_score: float = Field(default=4, ge=1, le=5, description="The lowest score that passes.")
 
     def evaluate(self, output, judge=None):
         if judge is None:

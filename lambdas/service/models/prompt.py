@@ -16,25 +16,46 @@ Name = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
 
 
 class _Strict(BaseModel):
+    # Field descriptions are given with Field(description=...), not as attribute docstrings
+    # (use_attribute_docstrings): that option reads and parses this module's source when the classes are
+    # built, on every Lambda cold start. The reference pages (liftoff/reference.py) are made from them.
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class PromptVariable(_Strict):
-    """One `{{name}}` placeholder: whether a request must supply it and how long it may be."""
+    """One `{{name}}` placeholder: whether a request must supply it and how long it may be. There is no
+    `default`: a key not listed here (such as `default:`) is refused; an optional variable that a request
+    does not send renders as an empty string."""
 
-    name: Name
-    required: bool = True
-    max_length: int = Field(default=4000, ge=1, le=100_000)
-    description: str = ""
+    name: Name = Field(
+        description="The placeholder, `{{name}}` in `template` or `system`. Each declared variable must be used, "
+        "and each used one declared."
+    )
+    required: bool = Field(
+        default=True,
+        description="`true`: a request must send a value that is not blank, else 400 `MissingVariable`. "
+        "`false`: it may send it blank or leave it out; left out, it renders as an empty string.",
+    )
+    max_length: int = Field(
+        default=4000,
+        ge=1,
+        le=100_000,
+        description="The most characters a request's value may have; longer: 400 `VariableTooLong`.",
+    )
+    description: str = Field(default="", description="What the value is, for people; not sent to the model.")
 
 
 class InferenceParams(_Strict):
     """Converse `inferenceConfig`, in snake_case."""
 
-    max_tokens: int = Field(default=512, ge=1, le=64_000)
-    temperature: float = Field(default=0.0, ge=0.0, le=1.0)
-    top_p: float | None = Field(default=None, gt=0.0, le=1.0)
-    stop_sequences: list[str] = Field(default_factory=list, max_length=4)
+    max_tokens: int = Field(
+        default=512, ge=1, le=64_000, description="Converse `maxTokens`: the most tokens the answer may have."
+    )
+    temperature: float = Field(default=0.0, ge=0.0, le=1.0, description="Converse `temperature`.")
+    top_p: float | None = Field(default=None, gt=0.0, le=1.0, description="Converse `topP`; null: not sent.")
+    stop_sequences: list[str] = Field(
+        default_factory=list, max_length=4, description="Converse `stopSequences`; empty: not sent."
+    )
 
     def to_converse(self) -> dict:
         config: dict = {"maxTokens": self.max_tokens, "temperature": self.temperature}
@@ -51,9 +72,22 @@ class OutputSpec(_Strict):
     validates it, asks again up to `repair_attempts` times with what was wrong, or refuses (502
     ModelOutputInvalid). A schema is part of the prompt's content: changing it is a new version."""
 
-    format: Literal["text", "json"] = "text"
-    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
-    repair_attempts: int = Field(default=1, ge=0, le=2)
+    format: Literal["text", "json"] = Field(
+        default="text", description="`text`: the answer as written. `json`: one JSON value, valid against `schema`."
+    )
+    schema_: dict[str, Any] | None = Field(
+        default=None,
+        alias="schema",
+        description="The answer's JSON Schema (2020-12), inline. Required with `format: json`, refused with "
+        "`text`; it must be a valid schema whose every `$ref` resolves inside it.",
+    )
+    repair_attempts: int = Field(
+        default=1,
+        ge=0,
+        le=2,
+        description="How many times an invalid answer is sent back to the model with what was wrong; still "
+        "invalid: 502 `ModelOutputInvalid`.",
+    )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, serialize_by_alias=True)
 
@@ -119,14 +153,30 @@ def unresolvable_refs(schema: dict) -> list[str]:
 class PromptSpec(_Strict):
     """The content of one prompt version. Identical content always has the same `content_hash`."""
 
-    prompt_id: str = Field(pattern=PROMPT_ID_PATTERN)
-    description: str = ""
-    model_id: str = Field(min_length=3, max_length=200)
-    system: str | None = None
-    template: str = Field(min_length=1, max_length=100_000)
-    variables: list[PromptVariable] = Field(default_factory=list)
-    inference: InferenceParams = Field(default_factory=InferenceParams)
-    output: OutputSpec = Field(default_factory=OutputSpec)
+    prompt_id: str = Field(
+        pattern=PROMPT_ID_PATTERN,
+        description="The prompt's id. In a prompt file it may be left out: it is the file's name, and a "
+        "different value is refused.",
+    )
+    description: str = Field(default="", description="What the prompt does, for people; not sent to the model.")
+    model_id: str = Field(
+        min_length=3,
+        max_length=200,
+        description="The Bedrock model or inference profile id; it must be in `models.allowed` of the use case.",
+    )
+    system: str | None = Field(
+        default=None, description="The system prompt; may use `{{variables}}`. null: no system prompt."
+    )
+    template: str = Field(
+        min_length=1, max_length=100_000, description="The user message, with `{{name}}` placeholders."
+    )
+    variables: list[PromptVariable] = Field(
+        default_factory=list, description="Every placeholder of `template` and `system`, each once."
+    )
+    inference: InferenceParams = Field(
+        default_factory=InferenceParams, description="The inference parameters sent with every call."
+    )
+    output: OutputSpec = Field(default_factory=OutputSpec, description="The shape of the answer.")
 
     @model_validator(mode="after")
     def _placeholders_match_declarations(self) -> PromptSpec:
