@@ -13,6 +13,7 @@ import contextlib
 import csv
 import html
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -44,25 +45,41 @@ def request_bodies(use_case: str) -> list[dict]:
     ]
 
 
-def summarize(prefix: Path, costs: dict) -> dict:
-    with Path(f"{prefix}_stats.csv").open() as stats:
-        rows = {row["Name"]: row for row in csv.DictReader(stats)}
-    total = rows.get("Aggregated") or rows["invoke"]
-    requests = int(total["Request Count"])
-    failures = int(total["Failure Count"])
-    if not requests:  # Locust writes N/A percentiles: no figure to give
+def _percentile(histogram: dict[str, int], q: float) -> float:
+    """Nearest-rank percentile of Locust's response-time histogram ({rounded ms: count})."""
+    times = sorted((float(ms), n) for ms, n in histogram.items())
+    rank = max(1, math.ceil(q / 100 * sum(n for _, n in times)))
+    seen = 0
+    for ms, n in times:
+        seen += n
+        if seen >= rank:
+            return ms
+    return times[-1][0]
+
+
+def summarize(stats_file: Path, costs: dict, duration_s: float) -> dict:
+    """The run's figures from Locust's final stats (--json-file). Its CSV stats are written every few seconds
+    and lagged behind the run's end: a short run's last requests, or all of them, were missing."""
+    entries = json.loads(stats_file.read_text()) if stats_file.exists() else []
+    requests = sum(e["num_requests"] for e in entries)
+    failures = sum(e["num_failures"] for e in entries)
+    if not requests:
         raise click.ClickException(
             "no request completed during the run (the execution environments may still have been starting on a "
             "busy machine); run it longer with --duration, or with fewer --users"
         )
+    histogram: dict[str, int] = {}
+    for entry in entries:
+        for ms, count in entry["response_times"].items():
+            histogram[ms] = histogram.get(ms, 0) + count
     return {
         "requests": requests,
         "failures": failures,
-        "error_rate": failures / requests if requests else 0.0,
-        "rps": float(total["Requests/s"]),
-        "p50_ms": float(total["50%"]),
-        "p95_ms": float(total["95%"]),
-        "p99_ms": float(total["99%"]),
+        "error_rate": failures / requests,
+        "rps": requests / duration_s,
+        "p50_ms": _percentile(histogram, 50),
+        "p95_ms": _percentile(histogram, 95),
+        "p99_ms": _percentile(histogram, 99),
         "cost_per_request_usd": costs["usd"] / costs["answered"] if costs.get("answered") else None,
     }
 
@@ -212,6 +229,8 @@ def _drive(use_case, target, host, key, *, users, duration, shape, as_json) -> d
             # behind cold starts) a short run otherwise ends before any request has completed
             "--stop-timeout",
             str(IN_FLIGHT_WAIT_S),
+            "--json-file",
+            str(prefix),  # Locust adds .json: the final stats, which summarize() reads
         ],
         env=env,
         capture_output=True,
@@ -222,7 +241,13 @@ def _drive(use_case, target, host, key, *, users, duration, shape, as_json) -> d
     if not Path(f"{prefix}_stats.csv").exists():
         raise click.ClickException(f"locust did not run (exit {done.returncode}): {done.stderr[-800:]}")
     costs = json.loads((out / "costs.json").read_text()) if (out / "costs.json").exists() else {}
-    summary = {"use_case": use_case, "target": target, "shape": shape, "users": users, **summarize(prefix, costs)}
+    summary = {
+        "use_case": use_case,
+        "target": target,
+        "shape": shape,
+        "users": users,
+        **summarize(Path(f"{prefix}.json"), costs, duration),
+    }
     if before is not None:
         summary.update(environment_figures(before, local_stats(host)))
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
