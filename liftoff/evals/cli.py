@@ -329,7 +329,7 @@ def _run(  # noqa: PLR0917 - the run command's options, after local mode is up
 ) -> int:
     """The run; its exit code: EXIT_PASS, EXIT_FAIL, or EXIT_TARGET_UNUSABLE (every case errored the same way)."""
     from liftoff.deployed import stack_outputs
-    from liftoff.evals.report import write_report
+    from liftoff.evals.report import previous_report, write_report
 
     simulated = choice.simulated
     sim_url = state.bedrock_url if simulated else None
@@ -382,7 +382,14 @@ def _run(  # noqa: PLR0917 - the run command's options, after local mode is up
         sample=choice.sample,
     )
     report = write_report(
-        use_case, runs, config.config.exit_criteria, simulated=simulated, evaluated=what, directory=out
+        use_case,
+        runs,
+        config.config.exit_criteria,
+        simulated=simulated,
+        evaluated=what,
+        directory=out,
+        cases=cases,
+        previous=previous_report(use_case, prompt_id),
     )
     passed = cheapest_passing(runs) is not None if len(runs) > 1 else runs[0].summary.verdict
     unusable = next((found for run in runs if (found := target_failure(run.results))), None)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import io
 import json
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,9 +20,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from liftoff import REPO_ROOT  # noqa: E402
 from liftoff.config import ExitCriteria  # noqa: E402
-from liftoff.evals.cases import STANDARD_TAGS  # noqa: E402
+from liftoff.evals.cases import STANDARD_TAGS, EvalCase  # noqa: E402
 from liftoff.evals.evidence import Evaluated  # noqa: E402
-from liftoff.evals.runner import LATENCY_WARM, Criterion, Run, RunSummary, cheapest_passing  # noqa: E402
+from liftoff.evals.runner import (  # noqa: E402
+    LATENCY_WARM,
+    CaseResult,
+    Criterion,
+    Run,
+    RunSummary,
+    cheapest_passing,
+)
 
 REPORTS_DIR = REPO_ROOT / "reports"
 SIMULATOR_NOTE = (
@@ -30,6 +38,7 @@ SIMULATOR_NOTE = (
 )
 GUARDRAIL_NOT_APPLIED = "GUARDRAIL NOT APPLIED"
 PASS_COLOR, FAIL_COLOR, ACCENT = "#1a7f37", "#cf222e", "#0969da"
+LABEL_COLUMN = 1.04  # accuracy chart: x (1.0 = 100 %) where the per-tag figures start
 
 
 def report_dir(use_case: str, now: datetime | None = None) -> Path:
@@ -133,31 +142,55 @@ def accuracy_by_tag_chart(summary: RunSummary, min_accuracy: float) -> str:
     tags = sorted(summary.accuracy_by_tag, key=tag_order)
     counts = [summary.accuracy_by_tag[t] for t in tags]
     values = [p / n if n else 0 for p, n in counts]
-    fig, ax = plt.subplots(figsize=(7, 0.3 * len(tags) + 1.2))
+    fig, ax = plt.subplots(figsize=(7, 0.3 * len(tags) + 1.4))
     colors = [PASS_COLOR if v >= min_accuracy else FAIL_COLOR for v in values]
     ax.barh(tags, values, color=colors)
-    for y, (v, (p, n)) in enumerate(zip(values, counts, strict=True)):
-        ax.text(min(v + 0.01, 0.86), y, f"{v:.0%} ({p}/{n})", va="center", fontsize=8)
-    ax.set_title("accuracy per tag", fontsize=10)
     ax.axvline(min_accuracy, color="black", linestyle="--", linewidth=1, label=f"min accuracy {min_accuracy:.0%}")
-    ax.set_xlim(0, 1.05)
+    # the figures sit in a column right of 100 %: never on a bar's end, the threshold line or the frame
+    ax.set_xlim(0, LABEL_COLUMN + 0.3)
+    for y, (v, (p, n)) in enumerate(zip(values, counts, strict=True)):
+        ax.text(LABEL_COLUMN, y, f"{v:.0%} ({p}/{n})", va="center", fontsize=8)
+    ax.axvspan(1, LABEL_COLUMN + 0.3, color="white", zorder=0)
+    ax.set_xticks([0, 0.25, 0.5, 0.75, 1], ["0%", "25%", "50%", "75%", "100%"])
+    ax.spines[["top", "right"]].set_visible(False)
     ax.invert_yaxis()
     ax.set_xlabel("accuracy (pass / scored)")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title("accuracy per tag", fontsize=10, loc="left")
+    ax.legend(loc="lower right", bbox_to_anchor=(1, 1), fontsize=8, frameon=False)
     return _svg(fig)
+
+
+FEW_VALUES = 5  # this many distinct values or fewer: one bar per value, not a histogram
 
 
 def distribution_chart(values: list[float], *, label: str, unit: str, limit: float, marks: dict[str, float]) -> str:
+    """An HTML fragment: a histogram, one bar per value when there are only a few, or a sentence for one value."""
+    distinct = sorted(set(values))
+    if len(distinct) == 1:
+        return (
+            f"<p class='single'><b>{html.escape(label)}</b>: every one of the {len(values)} answered cases: "
+            f"{distinct[0]:.6g} {unit} (exit criterion {limit:g} {unit}).</p>"
+        )
     fig, ax = plt.subplots(figsize=(7, 2.8))
-    ax.hist(values, bins=min(40, max(5, len(values) // 4)), color=ACCENT, alpha=0.75)
-    for (name, value), style in zip(marks.items(), (":", "-."), strict=False):
-        ax.axvline(value, color="black", linestyle=style, linewidth=1, label=f"{name} {value:.3g} {unit}")
-    ax.axvline(limit, color=FAIL_COLOR, linestyle="--", linewidth=1.5, label=f"exit criterion {limit:g} {unit}")
-    ax.set_title(label, fontsize=10)
-    ax.set_xlabel(label)
+    if len(distinct) <= FEW_VALUES:
+        counts = [values.count(v) for v in distinct]
+        names = [f"{v:.6g}" for v in distinct]
+        ax.bar(names, counts, color=ACCENT, alpha=0.75)
+        for x, n in enumerate(counts):
+            ax.text(x, n, f"{n}", ha="center", va="bottom", fontsize=8)
+        ax.set_ylim(0, max(counts) * 1.2)
+        ax.set_title(f"{label}: {len(distinct)} distinct values (exit criterion {limit:g} {unit})", fontsize=10)
+        ax.set_xlabel(f"{label}, one bar per value")
+    else:
+        ax.hist(values, bins=min(40, max(5, len(values) // 4)), color=ACCENT, alpha=0.75)
+        for (name, value), style in zip(marks.items(), (":", "-."), strict=False):
+            ax.axvline(value, color="black", linestyle=style, linewidth=1, label=f"{name} {value:.3g} {unit}")
+        ax.axvline(limit, color=FAIL_COLOR, linestyle="--", linewidth=1.5, label=f"exit criterion {limit:g} {unit}")
+        ax.set_title(label, fontsize=10)
+        ax.set_xlabel(label)
+        ax.legend(fontsize=8)
     ax.set_ylabel("cases")
-    ax.legend(fontsize=8)
-    return _svg(fig)
+    return f"<figure>{_svg(fig)}</figure>"
 
 
 def comparison_chart(runs: list[Run], criteria: ExitCriteria, *, x: str) -> str:
@@ -204,7 +237,9 @@ def _verdict_rows(summary: RunSummary) -> list[tuple[str, str, str, str]]:
     ]
 
 
-def markdown(use_case: str, runs: list[Run], *, simulated: bool, created: str, evaluated: dict) -> str:
+def markdown(
+    use_case: str, runs: list[Run], *, simulated: bool, created: str, evaluated: dict, previous: dict | None = None
+) -> str:
     lines = [f"# Eval report: {use_case}", "", f"Created {created}.", ""]
     lines += [
         f"> **{line}**" if line.startswith(GUARDRAIL_NOT_APPLIED) else f"- {line}" for line in evaluated_text(evaluated)
@@ -212,6 +247,10 @@ def markdown(use_case: str, runs: list[Run], *, simulated: bool, created: str, e
     lines.append("")
     if simulated:
         lines += [f"> {SIMULATOR_NOTE}", ""]
+    if previous:
+        lines += ["## Since the previous run", "", *[f"- {line}" for line in comparison_lines(previous)], ""]
+        for compared in previous["runs"]:
+            lines += [f"{compared['model']}:", "", *[f"- {line}" for line in run_comparison_lines(compared)], ""]
     for run in runs:
         s = run.summary
         lines += [
@@ -237,12 +276,11 @@ def markdown(use_case: str, runs: list[Run], *, simulated: bool, created: str, e
                 *[f"| {t} | {i / n:.1%} | {i} / {n} |" for t, (i, n) in s.invalid_output_by_tag.items()],
                 "",
             ]
-        wrong = [r for r in run.results if r.status != "pass"][:30]
+        wrong = [r for r in run.results if r.status != "pass"]
         if wrong:
-            lines += ["Not passing (first 30):", ""]
+            lines += [f"Not passing ({len(wrong)}; inputs and outputs in report.html and results.jsonl):", ""]
             for r in wrong:
-                why = r.answer.error_code if r.status == "error" else "; ".join(c.detail for c in r.failed_checks)
-                lines.append(f"- `{r.id}` {r.status}: {why}")
+                lines.append(f"- `{r.id}` {r.status} [{', '.join(r.tags)}]: {'; '.join(why_not_passing(r))}")
             lines.append("")
     if len(runs) > 1:
         best = cheapest_passing(runs)
@@ -262,8 +300,187 @@ def markdown(use_case: str, runs: list[Run], *, simulated: bool, created: str, e
     return "\n".join(lines)
 
 
+def why_not_passing(result: CaseResult) -> list[str]:
+    """Why a case did not pass: each failed check's detail, or the error's code and message."""
+    if result.status == "error":
+        a = result.answer
+        return [f"{a.error_code}: {a.error_message}" if a.error_message else a.error_code]
+    return [f"{c.check}: {c.detail}" for c in result.failed_checks] or ["no check passed"]
+
+
+SHORT = 160  # characters of an input or output shown before the rest folds into a <details>
+
+
+def _text_cell(text: str) -> str:
+    esc = html.escape
+    if len(text) <= SHORT:
+        return f"<code>{esc(text)}</code>"
+    return f"<details><summary><code>{esc(text[:SHORT])}</code>… ({len(text)} chars)</summary><pre>{esc(text)}</pre></details>"
+
+
+def _primary_tag(result: CaseResult) -> str:
+    return min(result.tags, key=tag_order) if result.tags else "(no tag)"
+
+
+def not_passing_html(run: Run, variables: dict[str, dict[str, str]]) -> str:
+    """Every failing and erroring case, by status then by tag, with its inputs, output and why."""
+    esc = html.escape
+    wrong = [r for r in run.results if r.status != "pass"]
+    if not wrong:
+        return "<p>Every case passed.</p>"
+    parts = [f"<h3>Cases not passing ({len(wrong)} of {len(run.results)})</h3>"]
+    for status, title in (("fail", "Failed (a wrong answer)"), ("error", "Errors (no answer)")):
+        rows = [r for r in wrong if r.status == status]
+        if not rows:
+            continue
+        parts.append(f"<h4 class='FAIL'>{title}: {len(rows)}</h4>")
+        by_tag: dict[str, list[CaseResult]] = {}
+        for r in rows:
+            by_tag.setdefault(_primary_tag(r), []).append(r)
+        for tag in sorted(by_tag, key=tag_order):
+            parts.append(
+                f"<h5>{esc(tag)} ({len(by_tag[tag])})</h5><table class='cases'>"
+                "<tr><th>case</th><th>tags</th><th>inputs</th><th>output</th><th>why</th></tr>"
+            )
+            for r in by_tag[tag]:
+                inputs = "".join(
+                    f"<div><b>{esc(k)}</b>: {_text_cell(v)}</div>" for k, v in variables.get(r.id, {}).items()
+                )
+                why = "".join(f"<li>{esc(line)}</li>" for line in why_not_passing(r))
+                parts.append(
+                    f"<tr id='case-{esc(r.id)}'><td><code>{esc(r.id)}</code></td><td>{esc(', '.join(r.tags))}</td>"
+                    f"<td>{inputs or '(none)'}</td><td>{_text_cell(r.answer.output) if r.answer.output else '(none)'}</td>"
+                    f"<td><ul>{why}</ul></td></tr>"
+                )
+            parts.append("</table>")
+    return "".join(parts)
+
+
+# -- the previous run of the same use case -------------------------------------------------------
+
+# the fields of `evaluated` a comparison names when they changed
+COMPARED = (
+    "prompt_id",
+    "version",
+    "content_hash",
+    "model_id",
+    "target",
+    "stage",
+    "simulated",
+    "eval_set_hash",
+    "git_commit",
+)
+
+
+def previous_report(use_case: str, prompt_id: str, root: Path = REPORTS_DIR) -> Path | None:
+    """The newest earlier report.json of the use case, one of the same prompt id if there is one."""
+    found = []
+    for path in (root / use_case).glob("*/report.json") if (root / use_case).is_dir() else []:
+        try:
+            document = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue  # a half-written or hand-edited report: nothing to compare with
+        same = (document.get("evaluated") or {}).get("prompt_id") == prompt_id
+        found.append((same, str(document.get("created_at", "")), path))
+    return max(found)[2] if found else None
+
+
+def _statuses(folder: Path) -> dict[str, dict[str, str]]:
+    """model -> case id -> status, from a report's results.jsonl."""
+    out: dict[str, dict[str, str]] = {}
+    path = folder / "results.jsonl"
+    for line in path.read_text().splitlines() if path.exists() else []:
+        row = json.loads(line)
+        out.setdefault(row.get("model", ""), {})[row["id"]] = row["status"]
+    return out
+
+
+def compare_with(previous: Path, document: dict, runs: list[Run]) -> dict:
+    """What changed since the previous report: evaluated fields, each criterion, and the cases that flipped."""
+    before = json.loads(previous.read_text())
+    was, now = before.get("evaluated") or {}, document["evaluated"]
+    statuses = _statuses(previous.parent)
+    old_runs = {r["model"]: r for r in before.get("runs", [])}
+    compared = []
+    for run in runs:
+        s = run.summary
+        model = s.model if s.model in old_runs or len(old_runs) != 1 else next(iter(old_runs))
+        old = old_runs.get(model, {})
+        old_criteria = {c["name"]: c for c in old.get("criteria", [])}
+        criteria = [
+            {
+                "name": c.name,
+                "before": old_criteria.get(c.name, {}).get("measured"),
+                "now": c.measured,
+                "before_text": old_criteria.get(c.name, {}).get("measured_text", "n/a"),
+                "now_text": fmt(c, c.measured),
+            }
+            for c in s.criteria
+        ]
+        old_status = statuses.get(model, {})
+        new_status = {r.id: r.status for r in run.results}
+        flips: dict[str, list[str]] = {}
+        for cid, status in new_status.items():
+            if cid in old_status and old_status[cid] != status:
+                flips.setdefault(f"{old_status[cid]} -> {status}", []).append(cid)
+        compared.append(
+            {
+                "model": s.model,
+                "previous_model": model if old else None,
+                "verdict_before": old.get("verdict"),
+                "verdict_now": "PASS" if s.verdict else "FAIL",
+                "criteria": criteria,
+                "flips": {k: sorted(v) for k, v in sorted(flips.items())},
+                "new_cases": sorted(set(new_status) - set(old_status)),
+                "removed_cases": sorted(set(old_status) - set(new_status)),
+            }
+        )
+    return {
+        "path": str(previous),
+        "created": before.get("created"),
+        "verdict_before": before.get("verdict"),
+        "same_prompt": was.get("prompt_id") == now["prompt_id"],
+        "evaluated_changes": {k: [was.get(k), now.get(k)] for k in COMPARED if was.get(k) != now.get(k)},
+        "runs": compared,
+    }
+
+
+def comparison_lines(previous: dict) -> list[str]:
+    """The comparison with the previous run, as plain lines (report.md and report.html)."""
+    lines = [f"previous run: {previous['created']} ({previous['path']}), verdict {previous['verdict_before']}"]
+    changes = previous["evaluated_changes"]
+    lines.append(
+        "what was evaluated changed: " + "; ".join(f"{k} {a} -> {b}" for k, (a, b) in changes.items())
+        if changes
+        else "what was evaluated: unchanged (prompt, version, hash, model, target, eval set)"
+    )
+    return lines
+
+
+def run_comparison_lines(run: dict) -> list[str]:
+    """One run's criteria before -> now and the cases that flipped, as plain lines."""
+    lines = [f"{c['name']}: {c['before_text']} -> {c['now_text']}" for c in run["criteria"]]
+    for flip, ids in run["flips"].items():
+        lines.append(f"{flip} ({len(ids)}): {', '.join(ids)}")
+    if run["new_cases"]:
+        lines.append(f"new cases ({len(run['new_cases'])}): {', '.join(run['new_cases'])}")
+    if run["removed_cases"]:
+        lines.append(f"removed cases ({len(run['removed_cases'])}): {', '.join(run['removed_cases'])}")
+    if not run["flips"] and not run["new_cases"] and not run["removed_cases"]:
+        lines.append("no case changed status")
+    return lines
+
+
 def html_report(
-    use_case: str, runs: list[Run], criteria: ExitCriteria, *, simulated: bool, created: str, evaluated: dict
+    use_case: str,
+    runs: list[Run],
+    criteria: ExitCriteria,
+    *,
+    simulated: bool,
+    created: str,
+    evaluated: dict,
+    previous: dict | None = None,
+    variables: dict[str, dict[str, str]] | None = None,
 ) -> str:
     esc = html.escape
     parts = [
@@ -273,7 +490,12 @@ def html_report(
         "table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #d0d7de;padding:4px 8px;text-align:left}"
         ".PASS{color:#1a7f37;font-weight:600}.FAIL{color:#cf222e;font-weight:600}.note{background:#fff8c5;"
         "padding:.6em 1em;border-left:4px solid #d4a72c}.charts{display:flex;flex-wrap:wrap;gap:1em}"
-        "svg{max-width:100%;height:auto}code{background:#f6f8fa;padding:0 3px}</style></head><body>",
+        "svg{max-width:100%;height:auto}code{background:#f6f8fa;padding:0 3px;white-space:pre-wrap;word-break:break-word}"
+        "table.cases{width:100%;table-layout:fixed}table.cases td{vertical-align:top}table.cases td:nth-child(1){width:14%}"
+        "table.cases td:nth-child(2){width:10%}table.cases td:nth-child(5){width:26%}table.cases ul{margin:0;padding-left:1.1em}"
+        "pre{white-space:pre-wrap;word-break:break-word;background:#f6f8fa;padding:4px;margin:2px 0}"
+        "h5{margin:.8em 0 .2em;font-size:1em}.single{border:1px solid #d0d7de;padding:.6em 1em;max-width:40em}"
+        "</style></head><body>",
         f"<h1>Eval report: {esc(use_case)}</h1><p>Created {esc(created)}.</p>",
         "<ul>"
         + "".join(
@@ -286,6 +508,35 @@ def html_report(
     ]
     if simulated:
         parts.append(f"<p class='note'>{esc(SIMULATOR_NOTE)}</p>")
+    if previous:
+        parts.append("<h2>Since the previous run</h2><ul>")
+        parts += [f"<li>{esc(line)}</li>" for line in comparison_lines(previous)]
+        parts.append("</ul>")
+        for compared in previous["runs"]:
+            parts.append(
+                f"<h3>{esc(compared['model'])}: {esc(str(compared['verdict_before']))} -> {compared['verdict_now']}</h3>"
+                "<table><tr><th>criterion</th><th>before</th><th>now</th></tr>"
+                + "".join(
+                    f"<tr><td>{esc(c['name'])}</td><td>{esc(c['before_text'])}</td><td>{esc(c['now_text'])}</td></tr>"
+                    for c in compared["criteria"]
+                )
+                + "</table>"
+            )
+            flipped = [*compared["flips"].items()]
+            flipped += [("new", compared["new_cases"])] if compared["new_cases"] else []
+            flipped += [("removed", compared["removed_cases"])] if compared["removed_cases"] else []
+            parts.append(
+                "<ul>"
+                + "".join(
+                    f"<li><b>{esc(flip)} ({len(ids)})</b>: "
+                    + ", ".join(f"<code>{esc(i)}</code>" for i in ids)
+                    + "</li>"
+                    for flip, ids in flipped
+                )
+                + "</ul>"
+                if flipped
+                else "<p>No case changed status.</p>"
+            )
     for run in runs:
         s = run.summary
         verdict = "PASS" if s.verdict else "FAIL"
@@ -302,7 +553,7 @@ def html_report(
             + f"<p>{esc(latency_text(s))}</p>"
         )
         answered = [r.answer for r in run.results if r.answer.ok]
-        charts = [accuracy_by_tag_chart(s, criteria.min_accuracy)] if s.accuracy_by_tag else []
+        charts = [f"<figure>{accuracy_by_tag_chart(s, criteria.min_accuracy)}</figure>"] if s.accuracy_by_tag else []
         if answered:
             charts.append(
                 distribution_chart(
@@ -322,24 +573,8 @@ def html_report(
                     marks={"average": s.cost_avg_usd or 0, "p95": s.cost_p95_usd or 0},
                 )
             )
-        parts.append("<div class='charts'>" + "".join(f"<figure>{c}</figure>" for c in charts) + "</div>")
-        wrong = [r for r in run.results if r.status != "pass"][:50]
-        if wrong:
-            parts.append(
-                "<details><summary>Cases not passing (first 50)</summary><table>"
-                "<tr><th>case</th><th>status</th><th>why</th><th>output</th></tr>"
-            )
-            for r in wrong:
-                why = (
-                    f"{r.answer.error_code}: {r.answer.error_message}"
-                    if r.status == "error"
-                    else "; ".join(c.detail for c in r.failed_checks)
-                )
-                parts.append(
-                    f"<tr><td><code>{esc(r.id)}</code></td><td>{r.status}</td><td>{esc(why)}</td>"
-                    f"<td><code>{esc(r.answer.output[:160])}</code></td></tr>"
-                )
-            parts.append("</table></details>")
+        parts.append("<div class='charts'>" + "".join(charts) + "</div>")
+        parts.append(not_passing_html(run, variables or {}))
     if len(runs) > 1:
         best = cheapest_passing(runs)
         parts.append("<h2>Model comparison</h2><div class='charts'>")
@@ -360,7 +595,10 @@ def write_report(
     simulated: bool,
     evaluated: Evaluated,
     directory: Path | None = None,
+    cases: Sequence[EvalCase] = (),
+    previous: Path | None = None,
 ) -> Path:
+    """Write the four files; `previous` (see previous_report) is the earlier report.json to compare with."""
     now = datetime.now(UTC)
     out = directory or report_dir(use_case, now)
     out.mkdir(parents=True, exist_ok=True)
@@ -379,17 +617,33 @@ def write_report(
         "verdict": "PASS" if passed else "FAIL",
         "cheapest_passing_model": best.summary.model if best else None,
     }
+    if previous and previous.parent.resolve() == out.resolve():
+        previous = None  # a rerun into the same folder: its old report is about to be replaced
+    document["previous"] = compare_with(previous, document, runs) if previous else None
+    variables = {c.id: c.variables for c in cases}
     (out / "report.json").write_text(json.dumps(document, indent=2))
     with (out / "results.jsonl").open("w") as results:
         for run in runs:
             for r in run.results:
-                row = {"model": run.summary.model, "id": r.id, "status": r.status, "tags": r.tags, **asdict(r.answer)}
+                row = {"model": run.summary.model, "id": r.id, "status": r.status, "tags": r.tags}
+                row |= {"variables": variables.get(r.id), **asdict(r.answer)}
                 row["checks"] = [asdict(c) for c in r.checks]
                 results.write(json.dumps(row, ensure_ascii=False) + "\n")
-    what = evaluated.to_dict()
-    (out / "report.md").write_text(markdown(use_case, runs, simulated=simulated, created=created, evaluated=what))
+    what, before = evaluated.to_dict(), document["previous"]
+    (out / "report.md").write_text(
+        markdown(use_case, runs, simulated=simulated, created=created, evaluated=what, previous=before)
+    )
     (out / "report.html").write_text(
-        html_report(use_case, runs, criteria, simulated=simulated, created=created, evaluated=what)
+        html_report(
+            use_case,
+            runs,
+            criteria,
+            simulated=simulated,
+            created=created,
+            evaluated=what,
+            previous=before,
+            variables=variables,
+        )
     )
     return out
 
