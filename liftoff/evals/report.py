@@ -149,7 +149,7 @@ def accuracy_by_tag_chart(summary: RunSummary, min_accuracy: float) -> str:
     # the figures sit in a column right of 100 %: never on a bar's end, the threshold line or the frame
     ax.set_xlim(0, LABEL_COLUMN + 0.3)
     for y, (v, (p, n)) in enumerate(zip(values, counts, strict=True)):
-        ax.text(LABEL_COLUMN, y, f"{v:.0%} ({p}/{n})", va="center", fontsize=8)
+        ax.text(LABEL_COLUMN, y, f"{v:.1%} ({p}/{n})".replace(".0%", "%"), va="center", fontsize=8)
     ax.axvspan(1, LABEL_COLUMN + 0.3, color="white", zorder=0)
     ax.set_xticks([0, 0.25, 0.5, 0.75, 1], ["0%", "25%", "50%", "75%", "100%"])
     ax.spines[["top", "right"]].set_visible(False)
@@ -390,8 +390,11 @@ def _statuses(folder: Path) -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
     path = folder / "results.jsonl"
     for line in path.read_text().splitlines() if path.exists() else []:
-        row = json.loads(line)
-        out.setdefault(row.get("model", ""), {})[row["id"]] = row["status"]
+        try:
+            row = json.loads(line)
+            out.setdefault(row.get("model", ""), {})[row["id"]] = row["status"]
+        except (ValueError, KeyError, AttributeError):
+            continue  # a line cut short: that case is compared as new
     return out
 
 
@@ -445,12 +448,21 @@ def compare_with(previous: Path, document: dict, runs: list[Run]) -> dict:
     }
 
 
+def _evaluated_value(key: str, value) -> str:
+    if value is None:
+        return "working copy" if key == "version" else "none"
+    if key in {"content_hash", "eval_set_hash", "git_commit"}:
+        return str(value)[:12]  # the first 12 characters tell them apart
+    return str(value)
+
+
 def comparison_lines(previous: dict) -> list[str]:
     """The comparison with the previous run, as plain lines (report.md and report.html)."""
     lines = [f"previous run: {previous['created']} ({previous['path']}), verdict {previous['verdict_before']}"]
     changes = previous["evaluated_changes"]
     lines.append(
-        "what was evaluated changed: " + "; ".join(f"{k} {a} -> {b}" for k, (a, b) in changes.items())
+        "what was evaluated changed: "
+        + "; ".join(f"{k} {_evaluated_value(k, a)} -> {_evaluated_value(k, b)}" for k, (a, b) in changes.items())
         if changes
         else "what was evaluated: unchanged (prompt, version, hash, model, target, eval set)"
     )
@@ -466,8 +478,8 @@ def run_comparison_lines(run: dict) -> list[str]:
         lines.append(f"new cases ({len(run['new_cases'])}): {', '.join(run['new_cases'])}")
     if run["removed_cases"]:
         lines.append(f"removed cases ({len(run['removed_cases'])}): {', '.join(run['removed_cases'])}")
-    if not run["flips"] and not run["new_cases"] and not run["removed_cases"]:
-        lines.append("no case changed status")
+    if not run["flips"]:
+        lines.append("no case that ran both times changed status")
     return lines
 
 
@@ -491,8 +503,10 @@ def html_report(
         ".PASS{color:#1a7f37;font-weight:600}.FAIL{color:#cf222e;font-weight:600}.note{background:#fff8c5;"
         "padding:.6em 1em;border-left:4px solid #d4a72c}.charts{display:flex;flex-wrap:wrap;gap:1em}"
         "svg{max-width:100%;height:auto}code{background:#f6f8fa;padding:0 3px;white-space:pre-wrap;word-break:break-word}"
-        "table.cases{width:100%;table-layout:fixed}table.cases td{vertical-align:top}table.cases td:nth-child(1){width:14%}"
-        "table.cases td:nth-child(2){width:10%}table.cases td:nth-child(5){width:26%}table.cases ul{margin:0;padding-left:1.1em}"
+        "table.cases{width:100%;table-layout:fixed}table.cases td{vertical-align:top;overflow-wrap:anywhere}"
+        "table.cases tr>:nth-child(1){width:14%}table.cases tr>:nth-child(2){width:10%}"
+        "table.cases tr>:nth-child(3){width:30%}table.cases tr>:nth-child(4){width:24%}"
+        "table.cases ul{margin:0;padding-left:1.1em}"
         "pre{white-space:pre-wrap;word-break:break-word;background:#f6f8fa;padding:4px;margin:2px 0}"
         "h5{margin:.8em 0 .2em;font-size:1em}.single{border:1px solid #d0d7de;padding:.6em 1em;max-width:40em}"
         "</style></head><body>",
@@ -522,7 +536,7 @@ def html_report(
                 )
                 + "</table>"
             )
-            flipped = [*compared["flips"].items()]
+            flipped = [*compared["flips"].items()] or [("no case that ran both times changed status", [])]
             flipped += [("new", compared["new_cases"])] if compared["new_cases"] else []
             flipped += [("removed", compared["removed_cases"])] if compared["removed_cases"] else []
             parts.append(
@@ -534,8 +548,6 @@ def html_report(
                     for flip, ids in flipped
                 )
                 + "</ul>"
-                if flipped
-                else "<p>No case changed status.</p>"
             )
     for run in runs:
         s = run.summary
