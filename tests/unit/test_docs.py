@@ -3,6 +3,7 @@ every configuration field, prompt-file field, eval suite and case field, check t
 are made from the code, so they cannot drift."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -101,6 +102,8 @@ def test_the_site_builds_strict_with_the_generated_pages(tmp_path):
     assert "<code>--stage [sandbox|prod]</code>" in cli
     prompt_files = (tmp_path / "site" / "prompt-files" / "index.html").read_text()
     assert "variables[].required" in prompt_files and "output.schema_file" in prompt_files
+    # the shipped prompt file, included as it is (the highlighter puts each token in a span)
+    assert "schema_file: schemas/triage.json" in re.sub(r"<[^>]+>", "", prompt_files)
     evaluation = (tmp_path / "site" / "evaluation" / "index.html").read_text()
     assert "golden.tag" in evaluation and "<code>expect_error</code>" in evaluation and "min_score" in evaluation
     for page, html in (("prompt-files", prompt_files), ("evaluation", evaluation)):
