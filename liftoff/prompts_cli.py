@@ -279,9 +279,22 @@ def promote(
     if (version_arg is None) == (number is None):
         raise click.UsageError("give the version once: liftoff prompts promote ID N (or --version N)")
     number = number or version_arg
-    proof = prompt_registry.prove(store, prompt_id, number, stage=stage, force_reason=_force_reason(force, reason))
+    proof = prompt_registry.prove(
+        store, prompt_id, number, stage=stage, force_reason=_force_reason(force, reason), unmet=_unmet(use_case)
+    )
     moved = prompt_registry.promote(store, prompt_id, version=number, alias=alias, author=current_author(), proof=proof)
     return {"data": asdict(moved), "text": f"{prompt_id}: {_alias_text(moved)}\n{_proof_text(proof)}"}
+
+
+def _unmet(use_case: str):
+    """What of an eval record falls short of the use case's exit criteria as they are today."""
+    from liftoff.evals.evidence import unmet_today
+
+    try:
+        criteria = load_use_case(use_case).config.exit_criteria
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    return lambda record: unmet_today(record, criteria)
 
 
 def _proof_text(proof: prompt_registry.Proof) -> str:
@@ -415,7 +428,7 @@ def canary(
         return {"data": asdict(moved), "text": f"{prompt_id}: canary aborted, {_alias_text(moved)}"}
     if number is None or weight is None:
         raise BadRequest("give --version and --weight to start a canary, or --abort to end one")
-    proof = prompt_registry.prove(store, prompt_id, number, stage=stage, force_reason=forced)
+    proof = prompt_registry.prove(store, prompt_id, number, stage=stage, force_reason=forced, unmet=_unmet(use_case))
     moved = prompt_registry.start_canary(
         store,
         prompt_id,
@@ -437,7 +450,10 @@ def _canary_pending(
         raise BadRequest("give --weight with --pending")
     waiting = pending_versions(store, alias)
     proofs = [
-        prompt_registry.prove(store, r["prompt_id"], r["version"], stage=stage, force_reason=forced) for r in waiting
+        prompt_registry.prove(
+            store, r["prompt_id"], r["version"], stage=stage, force_reason=forced, unmet=_unmet(store.use_case)
+        )
+        for r in waiting
     ]
     moved = [
         prompt_registry.start_canary(

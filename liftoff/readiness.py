@@ -42,7 +42,8 @@ from liftoff.config import canary_schedule, get_stage, schedule_seconds
 from liftoff.console import make_console
 from liftoff.errors import ConfigError
 from liftoff.evals.cases import STANDARD_TAGS, load_cases
-from liftoff.evals.evidence import EvalEvidence, evidence_from_report
+from liftoff.evals.evidence import EvalEvidence, evidence_from_report, judged_today
+from liftoff.evals.runner import Criterion
 from liftoff.last_results import read_results, result_file
 from liftoff.usecases import UseCase, load_use_case
 from service.models.errors import ServiceError
@@ -235,14 +236,14 @@ def _amount(name: str, value: float) -> str:
     return f"{value:.1%}"
 
 
-def _criteria_text(record: EvalEvidence) -> str:
+def _criteria_text(judged: list[Criterion]) -> str:
     parts = []
-    for name, c in record.criteria.items():
-        if c.get("value") is None:
-            parts.append(f"{name} n/a")
+    for c in judged:
+        if c.measured is None:
+            parts.append(f"{c.name} n/a")
             continue
-        mark = "" if c.get("met") else " NOT MET"
-        parts.append(f"{name} {_amount(name, c['value'])}{mark} (limit {_amount(name, c['limit'])})")
+        mark = "" if c.passed else " NOT MET"
+        parts.append(f"{c.name} {_amount(c.name, c.measured)}{mark} (limit {_amount(c.name, c.threshold)})")
     return "; ".join(parts)
 
 
@@ -276,16 +277,18 @@ def criteria_lines(use_case: UseCase, sources: Sources, root: Path) -> list[Line
         )
         if real:
             newest = real[0]
+            judged = judged_today(newest, use_case.config.exit_criteria)
+            met = newest.passed and all(c.passed for c in judged)
             lines.append(
                 Line(
                     item,
-                    PASS if newest.passed else FAIL,
-                    f"{subject}: {'all met' if newest.passed else 'not all met'} on a real model ({newest.model_id} "
+                    PASS if met else FAIL,
+                    f"{subject}: {'all met' if met else 'not all met'} on a real model ({newest.model_id} "
                     f"via {newest.target}, guardrail {'applied' if newest.guardrail_applied else 'NOT applied'}): "
-                    f"{_criteria_text(newest)}",
+                    f"{_criteria_text(judged)}",
                     newest.created,
                     _relative(newest.report),
-                    "" if newest.passed else f"improve the prompt, publish it, then {command}",
+                    "" if met else f"improve the prompt, publish it, then {command}",
                 )
             )
             continue
@@ -298,7 +301,7 @@ def criteria_lines(use_case: UseCase, sources: Sources, root: Path) -> list[Line
                 Line(
                     item,
                     NOT_MEASURED,
-                    f"{subject}: {missing}; {seen}: {_criteria_text(newest)}",
+                    f"{subject}: {missing}; {seen}: {_criteria_text(judged_today(newest, use_case.config.exit_criteria))}",
                     newest.created,
                     _relative(newest.report),
                     command,

@@ -14,7 +14,9 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 from liftoff import REPO_ROOT
+from liftoff.config import ExitCriteria
 from liftoff.evals.cases import EvalCase
+from liftoff.evals.runner import CRITERIA, Criterion, judge_criteria
 from service.models.evidence import REAL_MODEL_TARGETS, EvalEvidence
 
 __all__ = [
@@ -24,6 +26,8 @@ __all__ = [
     "eval_set_hash",
     "evidence_from_report",
     "git_commit",
+    "judged_today",
+    "unmet_today",
 ]
 
 
@@ -122,3 +126,21 @@ def evidence_from_report(report: dict, report_path: str) -> EvalEvidence | None:
         created=report["created_at"],
         sample=bool(evaluated.get("sample", False)),
     )
+
+
+def judged_today(record: EvalEvidence, criteria: ExitCriteria) -> list[Criterion]:
+    """The record's measured values against today's exit criteria: a pass under a criterion tightened
+    since the run is not met (a loosened one is under scope control, `liftoff scope check`)."""
+    return judge_criteria({name: c.get("value") for name, c in record.criteria.items()}, criteria)
+
+
+def unmet_today(record: EvalEvidence, criteria: ExitCriteria) -> list[str]:
+    """What of the record falls short of today's exit criteria: `accuracy 80.0% (min_accuracy 85.0%)`."""
+    from liftoff.evals.report import fmt
+
+    fields = {name: field for name, field, _comparison, _unit in CRITERIA}
+    return [
+        f"{c.name} {fmt(c, c.measured)} ({fields[c.name]} {fmt(c, c.threshold)})"
+        for c in judged_today(record, criteria)
+        if not c.passed
+    ]

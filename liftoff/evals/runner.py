@@ -61,6 +61,24 @@ class Criterion:
         return self.measured >= self.threshold if self.comparison == ">=" else self.measured <= self.threshold
 
 
+# each exit criterion: its name in reports, its field of ExitCriteria, how it compares, its unit
+CRITERIA = (
+    ("accuracy", "min_accuracy", ">=", "ratio"),
+    ("p95 latency", "p95_latency_ms", "<=", "ms"),
+    ("cost per request", "max_cost_per_request_usd", "<=", "USD"),
+    ("error rate", "max_error_rate", "<=", "ratio"),
+    ("invalid output rate", "max_invalid_output_rate", "<=", "ratio"),
+)
+
+
+def judge_criteria(measured: dict[str, float | None], criteria: ExitCriteria) -> list[Criterion]:
+    """The measured values (by criterion name) against `criteria`; a value not measured fails."""
+    return [
+        Criterion(name, measured.get(name), getattr(criteria, field), comparison, unit)
+        for name, field, comparison, unit in CRITERIA
+    ]
+
+
 LATENCY_ALL = "every request"
 LATENCY_WARM = "warm requests (local cold starts set aside)"
 
@@ -179,13 +197,16 @@ def summarize(
         cost_p95_usd=percentile(costs, 95),
         cost_total_usd=sum(costs),
         duration_s=duration_s,
-        criteria=[
-            Criterion("accuracy", accuracy, criteria.min_accuracy, ">=", "ratio"),
-            Criterion("p95 latency", p95, criteria.p95_latency_ms, "<=", "ms"),
-            Criterion("cost per request", cost_avg, criteria.max_cost_per_request_usd, "<=", "USD"),
-            Criterion("error rate", error_rate, criteria.max_error_rate, "<=", "ratio"),
-            Criterion("invalid output rate", invalid_rate, criteria.max_invalid_output_rate, "<=", "ratio"),
-        ],
+        criteria=judge_criteria(
+            {
+                "accuracy": accuracy,
+                "p95 latency": p95,
+                "cost per request": cost_avg,
+                "error rate": error_rate,
+                "invalid output rate": invalid_rate,
+            },
+            criteria,
+        ),
     )
 
 

@@ -22,6 +22,18 @@ from service.models.evidence import EvalEvidence
 
 from .test_prompts import spec
 
+# values that meet support-triage's exit criteria (usecases/support-triage.yaml)
+MET = {
+    name: {"value": value, "limit": value, "met": True}
+    for name, value in [
+        ("accuracy", 0.95),
+        ("p95 latency", 100.0),
+        ("cost per request", 0.0001),
+        ("error rate", 0.0),
+        ("invalid output rate", 0.0),
+    ]
+}
+
 
 @pytest.fixture
 def three(store):
@@ -48,7 +60,7 @@ def record(
         git_commit=None,
         eval_set_hash="e",
         passed=passed,
-        criteria={},
+        criteria=kw.pop("criteria", MET),
         report=kw.pop("report", f"reports/echo-v{version}/report.json"),
         created=created,
         **kw,
@@ -290,4 +302,18 @@ def test_importing_a_file_that_is_not_an_export_is_a_plain_error(cli, three, tmp
     result = cli("import", str(path))
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), repr(result.exception)
     assert "live.json" in result.output and "liftoff prompts export" in result.output
+    assert three.get_alias("echo", LIVE_ALIAS).version == 1
+
+
+def test_a_pass_under_exit_criteria_tightened_since_does_not_promote(cli, three):
+    # Given v2 passed at accuracy 0.80 when min_accuracy was 0.75; the use case asks 0.85 now
+    record(three, 2, criteria={**MET, "accuracy": {"value": 0.80, "limit": 0.75, "met": True}})
+    # When it is promoted / Then it is refused, naming the criterion and the eval to run again
+    refused = cli("promote", "echo", "2")
+    assert refused.exit_code == 1 and isinstance(refused.exception, SystemExit)
+    assert "does not meet today's exit criteria: accuracy 80.0% (min_accuracy 85.0%)" in " ".join(
+        refused.output.split()
+    )
+    assert "liftoff eval run --use-case support-triage --version 2" in refused.output
+    assert cli("canary", "echo", "--version", "2", "--weight", "10").exit_code == 1
     assert three.get_alias("echo", LIVE_ALIAS).version == 1

@@ -182,3 +182,33 @@ def test_a_stage_it_cannot_read_is_a_plain_error(monkeypatch):
     assert "cannot read stage prod of support-triage: prompt registry error: ResourceNotFoundException" in result.output
     assert "cloudwatch:GetMetricStatistics" in result.output
     assert result.exc_info[0] is SystemExit
+
+
+def test_a_pass_under_criteria_tightened_since_is_judged_by_todays(root):
+    # Given a real-model eval that passed accuracy 0.80 against the min_accuracy of its day, 0.75
+    use_case = load_use_case(USE_CASE, root)
+    criteria = use_case.config.exit_criteria
+    folder = root / "reports" / USE_CASE / "20261130T120000Z"
+    folder.mkdir(parents=True)
+    measured = [
+        ("accuracy", 0.80, 0.75, ">="),
+        ("p95 latency", 900.0, criteria.p95_latency_ms, "<="),
+        ("cost per request", 0.0001, criteria.max_cost_per_request_usd, "<="),
+        ("error rate", 0.0, criteria.max_error_rate, "<="),
+        ("invalid output rate", 0.0, criteria.max_invalid_output_rate, "<="),
+    ]
+    evaluated = {
+        "use_case": USE_CASE, "prompt_id": "triage", "version": 1, "alias": "live",
+        "content_hash": use_case.prompts[0].content_hash(), "model_id": "m", "guardrail": None,
+        "guardrail_applied": True, "target": "api", "simulated": False, "git_commit": None, "eval_set_hash": "e",
+        "stage": "prod",
+    }  # fmt: skip
+    runs = [{"criteria": [{"name": n, "measured": v, "threshold": t, "passed": True} for n, v, t, _ in measured]}]
+    report = {"evaluated": evaluated, "runs": runs, "passed": True, "created_at": "2026-11-30T12:00:00"}
+    (folder / "report.json").write_text(json.dumps(report))
+    # When readiness judges it while usecases/support-triage.yaml asks min_accuracy 0.85
+    assert criteria.min_accuracy > 0.80
+    (line,) = criteria_lines(use_case, NoRegistry(), root)
+    # Then it is not met: the evidence is judged against today's exit criteria, and the line says so
+    assert line.status == FAIL
+    assert f"accuracy 80.0% NOT MET (limit {criteria.min_accuracy:.1%})" in line.evidence

@@ -80,20 +80,33 @@ def accepted_evidence(store: PromptStore, found: PromptVersion, *, deployed: boo
 
 
 def prove(
-    store: PromptStore, prompt_id: str, version: int, *, stage: str | None, force_reason: str | None = None
+    store: PromptStore,
+    prompt_id: str,
+    version: int,
+    *,
+    stage: str | None,
+    force_reason: str | None = None,
+    unmet: Callable[[EvalEvidence], list[str]] = lambda _record: [],
 ) -> Proof:
     """The proof that `version` may serve, or EvidenceMissing naming the command to run. `stage` None is
-    local mode; `force_reason` overrides a missing or failing record (and is kept in the history)."""
+    local mode; `force_reason` overrides a missing or failing record (and is kept in the history);
+    `unmet` says what of a passing record falls short of today's exit criteria (tightened since)."""
     found = _require_version(store, prompt_id, version)
     records = accepted_evidence(store, found, deployed=stage is not None)
     newest = records[0] if records else None
     if force_reason is not None:
         return Proof(newest, force_reason)
-    if newest is not None and newest.passed:
+    missed = unmet(newest) if newest is not None and newest.passed else []
+    if newest is not None and newest.passed and not missed:
         return Proof(newest)
     command = eval_command(store.use_case, version, stage)
     what = f"`{prompt_id}` v{version} (sha256:{found.content_hash[:12]})"
-    if newest is not None:
+    if missed:
+        problem = (
+            f"the newest eval of {what} passed on its day but does not meet today's exit criteria: "
+            f"{', '.join(missed)} ({newest.report})"
+        )
+    elif newest is not None:
         problem = f"the newest eval of {what} failed its exit criteria ({newest.report})"
     else:
         kind = "of the whole eval set on a real model " if stage is not None else ""
