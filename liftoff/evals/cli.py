@@ -340,7 +340,7 @@ def _run(  # noqa: PLR0917 - the run command's options, after local mode is up
         waiting = [r for r in pending_versions(store) if r["prompt_id"] == prompt_id] if store else []
         if not waiting:
             click.echo(f"{use_case}: nothing pending in {where}: live serves the latest version of {prompt_id}")
-            return True
+            return EXIT_PASS
         choice = dataclasses.replace(choice, version=waiting[0]["version"], pending=False)
     evaluating = _subject(choice, config, store, where, prompt_id)
     outputs = stack_outputs(use_case, choice.stage, required="PromptsTableName") if choice.stage else {}

@@ -173,3 +173,16 @@ def test_the_bedrock_target_costs_every_billed_reply_when_a_repair_fails_and_the
     )
     assert answer.cost_usd == pytest.approx(billed)
     assert (answer.input_tokens, answer.output_tokens) == (200, 60)
+
+
+def test_the_deploy_gate_with_nothing_pending_exits_0(store, monkeypatch):
+    # Given a stage's registry where live serves the latest version (a deploy that changed no prompt)
+    from liftoff import prompts_cli
+
+    monkeypatch.setattr(prompts_cli, "open_store", lambda use_case, stage: store)
+    # When deploy.yml's gate runs / Then it passes, so the job goes on (it exited 1 and stopped every such deploy)
+    result = CliRunner().invoke(
+        eval_cli.eval_group, ["run", "--target", "api", "--stage", "sandbox", "--pending", "--gate"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "nothing pending in the sandbox registry" in result.output
