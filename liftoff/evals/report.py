@@ -168,8 +168,9 @@ def distribution_chart(values: list[float], *, label: str, unit: str, limit: flo
     distinct = sorted(set(values))
     if len(distinct) == 1:
         return (
-            f"<p class='single'><b>{html.escape(label)}</b>: every one of the {len(values)} answered cases: "
-            f"{distinct[0]:.6g} {unit} (exit criterion {limit:g} {unit}).</p>"
+            f"<p class='single'><b>{html.escape(label)}</b>: "
+            f"{'the one answered case' if len(values) == 1 else f'all {len(values)} answered cases'}: "
+            f"{distinct[0]:.6g} {unit} each (exit criterion {limit:g} {unit}).</p>"
         )
     fig, ax = plt.subplots(figsize=(7, 2.8))
     if len(distinct) <= FEW_VALUES:
@@ -372,8 +373,9 @@ COMPARED = (
 )
 
 
-def previous_report(use_case: str, prompt_id: str, root: Path = REPORTS_DIR) -> Path | None:
-    """The newest earlier report.json of the use case, one of the same prompt id if there is one."""
+def previous_report(use_case: str, prompt_id: str, root: Path | None = None) -> Path | None:
+    """The newest earlier report.json of the use case (under reports/), one of the same prompt id if there is one."""
+    root = root or REPORTS_DIR
     found = []
     for path in (root / use_case).glob("*/report.json") if (root / use_case).is_dir() else []:
         try:

@@ -93,12 +93,37 @@ def test_cli_exit_code_follows_the_criteria_and_gate_prints_only_the_verdict(loc
     )
     assert failing.exit_code == 1
     assert failing.output.strip().splitlines() == [
-        f"{USE_CASE}: FAIL triage v1 (alias live), sha256:{digest[:12]} ({tmp_path / 'b' / 'report.json'})"
+        f"{USE_CASE}: FAIL triage v1 (alias live), sha256:{digest[:12]}: accuracy 0.0%, needs >= 85.0% "
+        f"({tmp_path / 'b' / 'report.json'})"
     ]
 
     gate = runner.invoke(eval_group, ["gate", "--use-case", USE_CASE, "--report", str(tmp_path / "b")])
     assert gate.exit_code == 1
     assert "FAIL (accuracy)" in gate.output
+
+
+def test_a_run_is_compared_with_the_previous_report_of_the_use_case(local, tmp_path, monkeypatch):
+    from liftoff.evals import report
+
+    # Given an earlier run of two tags, written where `liftoff eval run` writes reports
+    monkeypatch.setattr(report, "REPORTS_DIR", tmp_path / "reports")
+    runner = CliRunner()
+    first = runner.invoke(eval_group, ["run", "--use-case", USE_CASE, "--tag", "punctuation", "--tag", "markup"])
+    assert first.exit_code in (0, 1), first.output
+    (earlier,) = (tmp_path / "reports" / USE_CASE).glob("*/report.json")
+    # When the next run evaluates one more tag
+    args = ["run", "--use-case", USE_CASE, "--tag", "punctuation", "--tag", "markup", "--tag", "language"]
+    second = runner.invoke(eval_group, [*args, "--out", str(tmp_path / "b")])
+    assert second.exit_code in (0, 1), second.output
+    # Then its report names the earlier one, each criterion's figures, and the language cases as new
+    previous = json.loads((tmp_path / "b" / "report.json").read_text())["previous"]
+    assert previous["path"] == str(earlier)
+    (run,) = previous["runs"]
+    language = {json.loads(line)["id"] for line in (tmp_path / "b" / "results.jsonl").read_text().splitlines()}
+    language -= {json.loads(line)["id"] for line in (earlier.parent / "results.jsonl").read_text().splitlines()}
+    assert language and run["new_cases"] == sorted(language)
+    assert {c["name"] for c in run["criteria"]} >= {"accuracy", "p95 latency", "cost per request"}
+    assert "Since the previous run" in (tmp_path / "b" / "report.html").read_text()
 
 
 def test_model_comparison_names_the_cheapest_model_that_meets_every_criterion(local, tmp_path):
