@@ -34,6 +34,21 @@ def find_project_root(start: Path | None = None) -> Path | None:
     return None
 
 
+# `LIFTOFF_PROJECT=/path/to/project` names the project outright (scripts, CI, and the tests, which run on a
+# fixture project of their own: tests/fixtures/project); it must hold cdk.json and usecases/ (liftoff/cli.py says so).
+PROJECT_ENV = "LIFTOFF_PROJECT"
+
+
+def named_project() -> Path | None:
+    """The folder `LIFTOFF_PROJECT` names, if it is set."""
+    value = os.environ.get(PROJECT_ENV, "").strip()
+    return Path(value).expanduser().resolve() if value else None
+
+
+def is_project(folder: Path) -> bool:
+    return all((folder / marker).exists() for marker in PROJECT_MARKERS)
+
+
 # Library code (the stacks, the tests, local mode's processes) runs inside a project; outside one the
 # package's own checkout stands in, and the `liftoff` command refuses to run (liftoff/cli.py).
-REPO_ROOT = find_project_root() or INSTALLED_FROM
+REPO_ROOT = named_project() or find_project_root() or INSTALLED_FROM

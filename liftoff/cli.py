@@ -8,7 +8,7 @@ import sys
 import click
 from rich.markup import escape
 
-from liftoff import REPO_ROOT, find_project_root
+from liftoff import PROJECT_ENV, REPO_ROOT, find_project_root, is_project, named_project
 from liftoff.errors import ConfigError
 from liftoff.local import runtime
 from liftoff.usecases import load_use_case
@@ -63,7 +63,13 @@ class LiftoffGroup(click.Group):
 )
 @click.version_option(package_name="liftoff", prog_name="liftoff", message="%(prog)s %(version)s")
 def main() -> None:
-    if find_project_root() is None:
+    named = named_project()
+    if named is not None and not is_project(named):
+        raise click.UsageError(
+            f"{PROJECT_ENV}={named} is not a Liftoff project: it needs cdk.json and usecases/. "
+            f"Point it at your clone of the template, or unset {PROJECT_ENV} to use the folder you stand in"
+        )
+    if named is None and find_project_root() is None:
         raise click.UsageError(
             "not inside a Liftoff project: no folder from here up holds cdk.json and usecases/. "
             "cd into your clone of the template (or create one: git clone <template> my-project)"

@@ -114,6 +114,14 @@ class ExitCriteria(_Strict):
     """An eval run where more cases than this did not get an answer (after retries) cannot be judged."""
     max_invalid_output_rate: float = Field(default=0.01, ge=0, le=1)
     """Share of answers that break the prompt's output schema (after repairs): an eval criterion and an alarm."""
+    max_ungrounded_rate: float | None = Field(default=None, ge=0, le=1)
+    """Retrieval use cases (`knowledge:`) only: share of answered requests the guardrail's contextual grounding
+    check finds ungrounded, the production hallucination rate: an eval criterion and the `UngroundedRate` alarm."""
+    min_retrieval_recall: float | None = Field(default=None, ge=0, le=1)
+    """Retrieval use cases only: recall@k of the eval cases that name `expected_sources` (0-1): an eval criterion."""
+    max_hallucination_rate: float | None = Field(default=None, ge=0, le=1)
+    """Retrieval use cases only: answers to unanswerable questions, ungrounded answers and answers judged
+    unfaithful to their passages, per answered case (0-1): an eval criterion, measured by the golden canary too."""
 
 
 class BudgetConfig(_Strict):
@@ -493,6 +501,122 @@ def _tag_value(value: str) -> str:
     return value
 
 
+# Titan Text Embeddings V2 takes 256, 512 or 1024 (its `dimensions` parameter); an S3 Vectors index 1-4096.
+EMBEDDING_DIMENSIONS = {
+    "amazon.titan-embed-text-v2:0": (256, 512, 1024),
+    "cohere.embed-english-v3": (1024,),
+    "cohere.embed-multilingual-v3": (1024,),
+}
+CHUNK_MAX_TOKENS = 8192  # Bedrock's limit on a chunk (FixedSizeChunkingConfiguration.maxTokens)
+
+
+class KnowledgeDocuments(_Strict):
+    """Where the knowledge base's documents come from."""
+
+    path: str | None = None
+    """A folder of the repository, uploaded at deploy to the stack's documents bucket (null: the default
+    `knowledge/<use case>`, when it exists). Plain text, Markdown, HTML, PDF, Word, CSV: what Bedrock parses."""
+    bucket: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    """An existing S3 bucket the documents are in, instead of or beside the repository's: the stack only reads it."""
+    prefix: str = ""
+    """The prefix of the documents in `bucket` (empty: the whole bucket)."""
+
+    @model_validator(mode="after")
+    def _prefix_needs_a_bucket(self) -> KnowledgeDocuments:
+        if self.prefix and not self.bucket:
+            raise ValueError("`prefix` is set but `bucket` is not: name the bucket the prefix is in")
+        return self
+
+
+class EmbeddingConfig(_Strict):
+    """The model that embeds documents and questions."""
+
+    model_id: str = "amazon.titan-embed-text-v2:0"
+    """A Bedrock embedding model (foundation model id; knowledge bases take no inference profile here)."""
+    dimension: int = 1024
+    """The vectors' length: the S3 Vectors index is created with it (changing it replaces the index)."""
+
+    @model_validator(mode="after")
+    def _dimension_fits_the_model(self) -> EmbeddingConfig:
+        allowed = EMBEDDING_DIMENSIONS.get(self.model_id)
+        if allowed is None:
+            raise ValueError(
+                f"model_id `{self.model_id}` is not a supported embedding model ({', '.join(EMBEDDING_DIMENSIONS)})"
+            )
+        if self.dimension not in allowed:
+            raise ValueError(
+                f"dimension {self.dimension} is not one `{self.model_id}` produces ({', '.join(map(str, allowed))})"
+            )
+        return self
+
+
+class ChunkingConfig(_Strict):
+    """How documents are split into passages (set at creation: changing it replaces the data source and
+    re-ingests)."""
+
+    strategy: Literal["fixed_size", "semantic", "hierarchical"] = "fixed_size"
+    """`fixed_size` (the default: predictable and cheapest), `semantic` (splits where the meaning changes; embeds
+    every sentence at ingestion, so ingestion costs more) or `hierarchical` (small child chunks are searched, their
+    larger parent is returned)."""
+    max_tokens: int = Field(default=300, ge=20, le=CHUNK_MAX_TOKENS)
+    """fixed_size and semantic: the largest chunk, in tokens."""
+    overlap_percentage: int = Field(default=20, ge=1, le=99)
+    """fixed_size: the share of a chunk repeated in the next."""
+    buffer_size: int = Field(default=0, ge=0, le=1)
+    """semantic: 0 compares sentences alone, 1 with the sentence before and after."""
+    breakpoint_percentile_threshold: int = Field(default=95, ge=50, le=99)
+    """semantic: adjacent sentences less similar than this percentile of pairs start a new chunk."""
+    parent_max_tokens: int = Field(default=1500, ge=1, le=CHUNK_MAX_TOKENS)
+    """hierarchical: the parent chunk returned to the model."""
+    child_max_tokens: int = Field(default=300, ge=1, le=CHUNK_MAX_TOKENS)
+    """hierarchical: the child chunk searched."""
+    overlap_tokens: int = Field(default=60, ge=1)
+    """hierarchical: tokens repeated between chunks of the same level."""
+
+    @model_validator(mode="after")
+    def _child_smaller_than_parent(self) -> ChunkingConfig:
+        if self.strategy == "hierarchical" and self.child_max_tokens >= self.parent_max_tokens:
+            raise ValueError(
+                f"child_max_tokens {self.child_max_tokens} must be smaller than parent_max_tokens {self.parent_max_tokens}"
+            )
+        return self
+
+
+class GroundingConfig(_Strict):
+    """The guardrail's contextual grounding check of every answer against its passages."""
+
+    enabled: bool = True
+    """Check each answer (priced per text unit of source + question + answer); needs `guardrail.enabled`."""
+    grounding_threshold: float = Field(default=0.75, ge=0, le=0.99)
+    """An answer scoring below it is ungrounded (not supported by the passages)."""
+    relevance_threshold: float = Field(default=0.5, ge=0, le=0.99)
+    """An answer scoring below it does not answer the question."""
+    action: Literal["BLOCK", "NONE"] = "BLOCK"
+    """`BLOCK` replaces an ungrounded answer with the guardrail's blocked-output message; `NONE` measures only."""
+
+
+class KnowledgeConfig(_Strict):
+    """A knowledge base the use case's prompts retrieve from (Bedrock Knowledge Bases on S3 Vectors)."""
+
+    documents: KnowledgeDocuments = Field(default_factory=KnowledgeDocuments)
+    """The documents: a repository folder, an existing bucket, or both."""
+    embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
+    """The embedding model and the vectors' dimension."""
+    chunking: ChunkingConfig = Field(default_factory=ChunkingConfig)
+    """How documents are split into passages."""
+    top_k: int = Field(default=5, ge=1, le=100)
+    """Passages retrieved per question (a prompt's `retrieval.top_k` overrides it)."""
+    min_score: float = Field(default=0.4, ge=0, le=1)
+    """A passage scoring below it is dropped; with none left the prompt's `retrieval.no_context` decides
+    (a prompt's `retrieval.min_score` overrides it)."""
+    grounding: GroundingConfig = Field(default_factory=GroundingConfig)
+    """The contextual grounding check."""
+
+    def documents_path(self, use_case: str) -> str:
+        """The repository folder uploaded at deploy (relative to the project)."""
+        return self.documents.path or f"knowledge/{use_case}"
+
+
 def canary_schedule(config: UseCaseConfig, stage: StageConfig) -> str:
     """The golden canary's schedule: the use case's, else the stage's default."""
     return config.monitoring.canary.schedule or stage.canary_schedule
@@ -535,6 +659,25 @@ class UseCaseConfig(_Strict):
     charter: Charter | None = None
     """The charter: outcome, owner, expected volume, phase, review date, scope (null: none yet; readiness is
     NO-GO without one)."""
+    knowledge: KnowledgeConfig | None = None
+    """The knowledge base of a retrieval use case (null: prompts answer from their input alone)."""
+
+    @model_validator(mode="after")
+    def _retrieval_settings_need_knowledge(self) -> UseCaseConfig:
+        criteria = ("max_ungrounded_rate", "min_retrieval_recall", "max_hallucination_rate")
+        if self.knowledge is None:
+            for field in criteria:
+                if getattr(self.exit_criteria, field) is not None:
+                    raise ValueError(
+                        f"exit_criteria.{field} is set but the use case has no `knowledge:` section "
+                        "(it measures retrieval): remove it, or add `knowledge:`"
+                    )
+        elif self.knowledge.grounding.enabled and not self.guardrail.enabled:
+            raise ValueError(
+                "knowledge.grounding.enabled needs guardrail.enabled: the grounding check is a guardrail filter "
+                "(set guardrail.enabled: true, or knowledge.grounding.enabled: false)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _concurrency_covers_the_throttle_rate(self) -> UseCaseConfig:

@@ -77,6 +77,8 @@ def load_prompts(config: UseCaseConfig, root: Path = REPO_ROOT) -> tuple[PromptS
             )
         if spec.output.format == "json":
             _check_structured_output(path, spec, config)
+        if spec.retrieval is not None:
+            _check_retrieval(path, spec, config)
         prompts.append(spec)
     return tuple(prompts)
 
@@ -91,6 +93,25 @@ def _check_structured_output(path: Path, spec: PromptSpec, config: UseCaseConfig
                 f"{display_path(path)}: field `output.format` is `json`, but model `{model_id}` supports no structured "
                 "output mechanism (pricing/bedrock.yaml `structured_output`); use `format: text` or another model"
             )
+
+
+def _check_retrieval(path: Path, spec: PromptSpec, config: UseCaseConfig) -> None:
+    """A prompt that retrieves needs the use case's knowledge base, and an answer that names its passages:
+    JSON with `answer` (text) and `citations` (passage ids), so the service can hold each citation to a
+    passage it retrieved."""
+    if config.knowledge is None:
+        raise ConfigError(
+            f"{display_path(path)}: field `retrieval` is set, but {USECASES_DIR}/{config.name}.yaml has no "
+            "`knowledge:` section to retrieve from: add one, or remove `retrieval`"
+        )
+    properties = (spec.output.schema_ or {}).get("properties", {}) if spec.output.format == "json" else {}
+    answer, citations = properties.get("answer", {}), properties.get("citations", {})
+    if answer.get("type") != "string" or citations.get("type") != "array":
+        raise ConfigError(
+            f"{display_path(path)}: field `output`: a prompt with `retrieval` answers JSON whose schema has "
+            '`answer` (type string) and `citations` (type array of passage ids such as "P1"); '
+            "set `output: {format: json, schema_file: ...}` with both"
+        )
 
 
 def use_case_names(root: Path = REPO_ROOT) -> list[str]:

@@ -17,8 +17,9 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from liftoff import REPO_ROOT
 from liftoff.config import display_path, format_validation_error, read_yaml
@@ -110,6 +111,18 @@ class EvalCase(_Strict):
     """The case passes when the target refuses it with this error code (e.g. `MissingVariable` for an
     empty message), and only then; its checks are not run, and its variables may break the prompt's
     declarations on purpose."""
+    expected_sources: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
+    """Retrieval use cases: the documents (paths relative to the use case's `knowledge` folder) that hold the
+    answer; the report measures retrieval recall@k and MRR over the cases that name them."""
+    answerable: bool = True
+    """Retrieval use cases: false when the documents do not cover the question; the case then passes only on a
+    refusal, and an answer counts as a hallucination."""
+
+    @model_validator(mode="after")
+    def _unanswerable_names_no_source(self) -> EvalCase:
+        if not self.answerable and self.expected_sources:
+            raise ValueError("an `answerable: false` case has no `expected_sources`: the documents do not cover it")
+        return self
 
     def to_line(self) -> str:
         return json.dumps(

@@ -1,6 +1,7 @@
 """The CLI works on the project you stand in (like `cdk` and `git`), not on the checkout the package
 was installed from: one virtualenv can serve several checkouts."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -54,3 +55,24 @@ def test_outside_a_project_the_cli_says_where_to_go(tmp_path):
     assert "Traceback" not in done.stderr
     helped = subprocess.run([str(LIFTOFF), "--help"], cwd=tmp_path, capture_output=True, text=True, check=False)
     assert helped.returncode == 0  # help works anywhere
+
+
+def test_liftoff_project_names_the_project_from_anywhere(tmp_path):
+    # Given LIFTOFF_PROJECT naming a project / When a command runs from elsewhere / Then it works on that project
+    copy = _scratch_copy(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {**os.environ, "LIFTOFF_PROJECT": str(copy)}
+    done = subprocess.run(
+        [str(LIFTOFF), "new-use-case", "faq-bot"], cwd=elsewhere, env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert (copy / "usecases" / "faq-bot.yaml").is_file()
+    # and a LIFTOFF_PROJECT that is no project is named, with what to do
+    env["LIFTOFF_PROJECT"] = str(elsewhere)
+    refused = subprocess.run(
+        [str(LIFTOFF), "prompts", "list"], cwd=copy, env=env, capture_output=True, text=True, check=False
+    )
+    assert refused.returncode == 2
+    assert f"LIFTOFF_PROJECT={elsewhere.resolve()} is not a Liftoff project" in refused.stderr
+    assert "Traceback" not in refused.stderr

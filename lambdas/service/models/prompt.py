@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 PROMPT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+# Filled by the service with the retrieved passages (prompts with `retrieval:`), never by the caller.
+CONTEXT_PLACEHOLDER = "context"
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
 
@@ -150,6 +152,37 @@ def unresolvable_refs(schema: dict) -> list[str]:
     return found
 
 
+class RetrievalSpec(_Strict):
+    """Answers grounded in the use case's knowledge base: what to search for, and what to do with no match."""
+
+    query: str = Field(
+        min_length=1,
+        max_length=1000,
+        description="The text sent to the knowledge base, a template over the prompt's variables "
+        "(for example `{{question}}`).",
+    )
+    top_k: int | None = Field(
+        default=None, ge=1, le=100, description="Passages retrieved (null: the use case's `knowledge.top_k`)."
+    )
+    min_score: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="A passage scoring below it is dropped (null: the use case's `knowledge.min_score`).",
+    )
+    no_context: Literal["refuse", "call"] = Field(
+        default="refuse",
+        description="With no passage at `min_score` or above: `refuse` answers `refusal` without calling the model "
+        "(cheaper, and nothing can be hallucinated); `call` asks the model anyway, with an empty context.",
+    )
+    refusal: str = Field(
+        default="I could not find the answer in the documents I have.",
+        min_length=1,
+        max_length=1000,
+        description="The fixed answer when `no_context` is `refuse` and nothing was found.",
+    )
+
+
 class PromptSpec(_Strict):
     """The content of one prompt version. Identical content always has the same `content_hash`."""
 
@@ -177,6 +210,11 @@ class PromptSpec(_Strict):
         default_factory=InferenceParams, description="The inference parameters sent with every call."
     )
     output: OutputSpec = Field(default_factory=OutputSpec, description="The shape of the answer.")
+    retrieval: RetrievalSpec | None = Field(
+        default=None,
+        description="Ground the answer in the use case's knowledge base: the service retrieves passages and "
+        "fills `{{context}}` with them (null: the prompt answers from its variables alone).",
+    )
 
     @model_validator(mode="after")
     def _placeholders_match_declarations(self) -> PromptSpec:
@@ -187,6 +225,20 @@ class PromptSpec(_Strict):
         used = set(PLACEHOLDER.findall(self.template))
         if self.system:
             used |= set(PLACEHOLDER.findall(self.system))
+        if self.retrieval is not None:
+            if CONTEXT_PLACEHOLDER in declared:
+                raise ValueError(
+                    f"`{CONTEXT_PLACEHOLDER}` is filled with the retrieved passages: do not declare it under `variables`"
+                )
+            if CONTEXT_PLACEHOLDER not in used:
+                raise ValueError(
+                    f"a prompt with `retrieval:` must place the passages: add {{{{{CONTEXT_PLACEHOLDER}}}}} to "
+                    "`template` or `system`"
+                )
+            used.discard(CONTEXT_PLACEHOLDER)
+            unknown = sorted(set(PLACEHOLDER.findall(self.retrieval.query)) - set(declared))
+            if unknown:
+                raise ValueError(f"retrieval.query uses undeclared variables: {', '.join(unknown)}")
         undeclared = sorted(used - set(declared))
         if undeclared:
             raise ValueError(
@@ -203,5 +255,7 @@ class PromptSpec(_Strict):
         content = self.model_dump(mode="json")
         if self.output == OutputSpec():
             content.pop("output")
+        if self.retrieval is None:  # likewise for prompts written before retrieval existed
+            content.pop("retrieval")
         canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
