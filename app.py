@@ -12,12 +12,13 @@ import liftoff  # noqa: F401 - first: it quiets jsii's Node end-of-life banner b
 # isort: split
 import aws_cdk as cdk
 
-from liftoff.config import get_stage
-from liftoff.errors import ConfigError
-from liftoff.usecases import load_all_use_cases, load_use_case
-from stacks.function_package import PackageBuildError
+from liftoff.foundation.config import get_stage
+from liftoff.foundation.errors import ConfigError
+from liftoff.foundation.names import stack_name
+from liftoff.foundation.packaging import PackageBuildError
+from liftoff.foundation.usecases import load_all_use_cases, load_use_case
 from stacks.nag import add_nag_checks
-from stacks.usecase_stack import UseCaseStack, stack_name
+from stacks.usecase_stack import UseCaseStack
 
 
 def main() -> None:

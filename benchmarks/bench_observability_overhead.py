@@ -33,10 +33,10 @@ import boto3
 from moto import mock_aws
 
 from benchmarks.report import BenchRun, bench_run
+from liftoff.foundation.usecases import load_use_case
 from liftoff.local.environments import LambdaContext
 from liftoff.local.local_api import invoke_event
 from liftoff.local.runtime import create_prompts_table, create_spend_table, handler_environment
-from liftoff.usecases import load_use_case
 from service.dal.model_client import ModelClient
 from service.dal.prompt_store import PromptStore
 from service.dal.spend_counter import SpendCounter

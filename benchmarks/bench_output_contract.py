@@ -18,7 +18,7 @@ import time
 import fastjsonschema
 
 from benchmarks.report import BenchRun, bench_run
-from liftoff.usecases import load_use_case
+from liftoff.foundation.usecases import load_use_case
 from service.logic.output_contract import problem_with
 
 SAMPLES = 20_000

@@ -20,8 +20,8 @@ import boto3
 from moto import mock_aws
 
 from benchmarks.report import BenchRun, bench_run
+from liftoff.foundation.usecases import load_use_case
 from liftoff.local.runtime import create_prompts_table
-from liftoff.usecases import load_use_case
 from service.dal.prompt_store import PromptStore
 from service.logic.prompt_registry import Proof, start_canary
 from service.logic.prompt_resolver import PromptResolver

@@ -48,11 +48,11 @@ from moto.server import ThreadedMotoServer
 from benchmarks.lambda_layout import file_count, remove, run_probe, unpack
 from benchmarks.report import BenchRun, bench_run
 from liftoff import REPO_ROOT
+from liftoff.foundation.usecases import load_use_case
 from liftoff.local import runtime
 from liftoff.local.bedrock_simulator import SimulatorConfig, start_simulator
 from liftoff.local.environments import LambdaContext
 from liftoff.local.local_api import invoke_event
-from liftoff.usecases import load_use_case
 from service.dal.spend_counter import SpendCounter
 from service.handlers import invoke as handler_module
 from service.settings import get_settings
@@ -316,9 +316,9 @@ def unpacked(*, bytecode: bool):
 
 def peak_memory(run: BenchRun, env: dict[str, str], shipped: Path) -> dict:
     """The handler's peak RSS, loaded from the package as shipped, in a fresh interpreter over a cold and
-    MEMORY_REQUESTS - 1 warm requests (Linux reports ru_maxrss in KB); the size stacks/memory.py chooses
+    MEMORY_REQUESTS - 1 warm requests (Linux reports ru_maxrss in KB); the size liftoff/foundation/memory.py chooses
     from it. The full run writes it to benchmarks/memory.json, which the stack reads."""
-    from stacks.memory import MEASURED, memory_for
+    from liftoff.foundation.memory import MEASURED, memory_for
 
     requests_ = run.size(MEMORY_REQUESTS, 5)
     event = invoke_event(
@@ -388,7 +388,7 @@ def synth_times(run: BenchRun) -> dict:
 
     import aws_cdk as cdk
 
-    from liftoff.config import get_stage
+    from liftoff.foundation.config import get_stage
     from stacks.nag import add_nag_checks
     from stacks.usecase_stack import UseCaseStack
 

@@ -59,7 +59,7 @@ ROWS: dict[str, list[Row]] = {
         ("warm request vs a bare boto3 handler making the same Converse call (spend counter in-process)", ("warm", "ratio_to_bare", "handler, spend counter in-process"), _x, "<= x1.15"),
         ("... with the spend counter on moto over HTTP", ("warm", "ratio_to_bare", "handler (full)"), _x, ""),
         ("peak RSS of the handler (package as shipped)", ("memory", "peak_rss_mb"), lambda v: f"{v} MB", ""),
-        ("the invoke function's memory, chosen from it (stacks/memory.py)", ("memory", "memory_mb"), lambda v: f"{v} MB", ">= 50 % headroom"),
+        ("the invoke function's memory, chosen from it (liftoff/foundation/memory.py)", ("memory", "memory_mb"), lambda v: f"{v} MB", ">= 50 % headroom"),
         ("warm `lambda_handler`, metrics + log line on vs off (fake model)", ("observability_overhead", "added_us", "observed"), lambda v: f"+{_us(v)}", ""),
         ("prompt registry reads per request, steady state", ("prompt_cache", "reads_per_request"), _plain, "<= 0.01"),
         ("prompt resolution on a cache hit, median", ("prompt_cache", "cache_hit_median_us"), _us, "< 50 us"),

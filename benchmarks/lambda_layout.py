@@ -22,7 +22,7 @@ import zipfile
 from importlib import metadata
 from pathlib import Path
 
-from stacks.function_package import normalize, pinned_requirements
+from liftoff.foundation.packaging import normalize, pinned_requirements
 
 _EXTENSION = re.compile(r"^(?P<stem>[^.]+)\.cpython-\d+-(?P<platform>[^.]+)\.so$")
 

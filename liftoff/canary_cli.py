@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import click
 
 from liftoff.deployed import require_local
-from liftoff.errors import ConfigError
+from liftoff.foundation.errors import ConfigError
 from liftoff.local import runtime
 
 
@@ -29,8 +29,8 @@ def canary() -> None:
 @click.option("--use-case", default="support-triage", show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def run(use_case: str, as_json: bool) -> None:
-    from liftoff.canary import canary_payload
-    from liftoff.usecases import load_use_case
+    from liftoff.foundation.canary import canary_payload
+    from liftoff.foundation.usecases import load_use_case
 
     state = require_local(use_case, "run it against a deployed stage by its schedule")
     try:

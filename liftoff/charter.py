@@ -20,9 +20,9 @@ import click
 import yaml
 
 from liftoff import REPO_ROOT
-from liftoff.config import ExitCriteria, display_path, read_yaml
-from liftoff.errors import ConfigError
-from liftoff.usecases import UseCase, load_all_use_cases, load_use_case
+from liftoff.foundation.config import ExitCriteria, display_path, read_yaml
+from liftoff.foundation.errors import ConfigError
+from liftoff.foundation.usecases import UseCase, load_all_use_cases, load_use_case
 
 CHARTERS_DIR = "charters"
 OPENAPI_FILE = "openapi.yaml"

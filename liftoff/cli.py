@@ -9,9 +9,9 @@ import click
 from rich.markup import escape
 
 from liftoff import PROJECT_ENV, REPO_ROOT, find_project_root, is_project, named_project
-from liftoff.errors import ConfigError
+from liftoff.foundation.errors import ConfigError
+from liftoff.foundation.usecases import load_use_case
 from liftoff.local import runtime
-from liftoff.usecases import load_use_case
 
 DEFAULT_USE_CASE = "support-triage"
 
@@ -223,8 +223,8 @@ def doctor() -> None:
 @click.option("--stage", type=click.Choice(["sandbox", "prod"]), required=True)
 @click.option("--use-case", default=None, help="Only this use case (default: every use case).")
 def preflight(stage: str, use_case: str | None) -> None:
+    from liftoff.foundation.usecases import load_all_use_cases
     from liftoff.preflight import exit_code, render, run_preflight
-    from liftoff.usecases import load_all_use_cases
 
     try:
         use_cases = [load_use_case(use_case)] if use_case else load_all_use_cases()
@@ -248,8 +248,8 @@ def preflight(stage: str, use_case: str | None) -> None:
 @click.option("--use-case", default=None, help="Only this use case (default: every use case).")
 @click.option("--log-wait", type=click.FloatRange(0), default=90, show_default=True, help="Seconds to wait for logs.")
 def smoke(stage: str | None, local_mode: bool, use_case: str | None, log_wait: float) -> None:
+    from liftoff.foundation.usecases import load_all_use_cases
     from liftoff.smoke import AwsTarget, LocalTarget, exit_code, record, render, run_smoke
-    from liftoff.usecases import load_all_use_cases
 
     if bool(stage) == local_mode:
         raise click.UsageError("give either --stage sandbox|prod (a deployed stack) or --local")

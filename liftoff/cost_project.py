@@ -25,12 +25,12 @@ import yaml
 from rich.table import Table
 
 from liftoff import REPO_ROOT
-from liftoff.config import UseCaseConfig, canary_schedule, get_stage, schedule_seconds
 from liftoff.console import make_console
-from liftoff.errors import ConfigError
-from liftoff.function_env import SPEND_READING_MAX_AGE_S
-from liftoff.usecases import load_use_case
-from stacks.memory import invoke_memory_mb
+from liftoff.foundation.config import UseCaseConfig, canary_schedule, get_stage, schedule_seconds
+from liftoff.foundation.errors import ConfigError
+from liftoff.foundation.function_env import SPEND_READING_MAX_AGE_S
+from liftoff.foundation.memory import invoke_memory_mb
+from liftoff.foundation.usecases import load_use_case
 
 AWS_PRICES = REPO_ROOT / "pricing" / "aws.yaml"
 DAYS = 30
@@ -157,7 +157,7 @@ def canary_runs_per_month(config: UseCaseConfig, stage: str) -> float:
 @functools.cache
 def golden_size(use_case: str) -> int:
     """How many golden cases a run has (read once per command: every scale prices the same set)."""
-    from liftoff.evals.cases import golden_cases
+    from liftoff.foundation.eval_cases import golden_cases
 
     return len(golden_cases(use_case))
 

@@ -238,7 +238,7 @@ def cost() -> None:
 @click.option("--log-file", type=click.Path(path_type=Path), default=None, help="Local: read this log file.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def report(use_case: str, stage: str | None, since: str, log_file: Path | None, as_json: bool) -> None:
-    from liftoff.usecases import load_use_case
+    from liftoff.foundation.usecases import load_use_case
 
     console = make_console()
     config = load_use_case(use_case).config

@@ -15,8 +15,8 @@ from liftoff import REPO_ROOT
 from liftoff.console import make_console, plural, shorten
 from liftoff.cost_report import local_report, render, spend_line
 from liftoff.evals.cli import demo_eval
+from liftoff.foundation.usecases import load_use_case
 from liftoff.local import runtime
-from liftoff.usecases import load_use_case
 from service.dal.spend_counter import SpendCounter
 
 console = make_console()
@@ -106,7 +106,7 @@ def show_cost_report(state: runtime.LocalState) -> None:
 
 def show_golden_canary(use_case: str, state: runtime.LocalState) -> None:
     """One run of the golden canary, as the deployed schedule runs it (liftoff canary run)."""
-    from liftoff.canary import canary_payload
+    from liftoff.foundation.canary import canary_payload
 
     console.print("    golden canary (deployed: on a schedule; here: one run of `liftoff canary run`):")
     result = runtime.run_function(state, canary_payload(use_case))["stable"]

@@ -21,7 +21,7 @@ def require_local(use_case: str, alternative: str):
 
 def stack_outputs(use_case: str, stage: str, *, required: str) -> dict[str, str]:
     """The outputs of stack Liftoff-<use_case>-<stage>; `required` must be among them."""
-    from stacks.usecase_stack import stack_name
+    from liftoff.foundation.names import stack_name
 
     name = stack_name(use_case, stage)
     try:

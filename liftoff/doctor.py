@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from importlib import metadata
 
 from liftoff import NODE_MIN_MAJOR, NODE_RECOMMENDED_MAJOR, REPO_ROOT
-from liftoff.errors import ConfigError
+from liftoff.foundation.errors import ConfigError
 
 OK, WARN, FAIL, SKIP = "OK", "WARN", "FAIL", "SKIP"
 AWS_TIMEOUT_S = 5
@@ -48,7 +48,7 @@ def _run(command: list[str]) -> str | None:
 
 def check_python() -> Check:
     """The Python .venv (and so every test) runs on, against the Lambda runtime's."""
-    from stacks.function_package import PYTHON_VERSION
+    from liftoff.foundation.packaging import PYTHON_VERSION
 
     version = ".".join(map(str, sys.version_info[:3]))
     if sys.version_info < (3, 11):  # noqa: UP036 - the doctor reports, it does not assume
@@ -91,7 +91,7 @@ def check_cdk_cli() -> Check:
 
 
 def check_python_packages() -> Check:
-    from stacks.function_package import pinned_requirements
+    from liftoff.foundation.packaging import pinned_requirements
 
     wanted = {}
     for line in (REPO_ROOT / "requirements.txt").read_text().splitlines():
@@ -114,7 +114,7 @@ def check_python_packages() -> Check:
 
 def check_use_cases() -> Check:
     """Every use case loads as synth loads it; on failure, the same messages synth prints (file and field)."""
-    from liftoff.usecases import load_all_use_cases
+    from liftoff.foundation.usecases import load_all_use_cases
 
     try:
         names = [u.name for u in load_all_use_cases()]
@@ -165,8 +165,8 @@ def aws_checks(session_factory: Callable | None = None) -> list[Check]:
 def model_access_checks(bedrock) -> list[Check]:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from liftoff.usecases import load_all_use_cases
-    from stacks.bedrock_access import split_model_id
+    from liftoff.foundation.bedrock_ids import split_model_id
+    from liftoff.foundation.usecases import load_all_use_cases
 
     models = sorted({m for u in load_all_use_cases() for m in u.config.models.allowed})
     checks = []
@@ -213,7 +213,7 @@ def cost_tag_check(ce) -> Check:
     """The budget filters on these tags: until each is an active cost-allocation tag, it sees no cost."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from liftoff.config import STAGE_TAG, USE_CASE_TAG
+    from liftoff.foundation.config import STAGE_TAG, USE_CASE_TAG
 
     keys = [USE_CASE_TAG, STAGE_TAG]
     names = " and ".join(f"`{k}`" for k in keys)

@@ -35,7 +35,7 @@ IN_FLIGHT_WAIT_S = 35  # API Gateway's 29 s integration timeout, and some: the l
 
 def request_bodies(use_case: str) -> list[dict]:
     """Realistic traffic: the answered kinds of the eval set (clean and noisy), no expected refusals."""
-    from liftoff.evals.cases import load_cases, load_suite
+    from liftoff.foundation.eval_cases import load_cases, load_suite
 
     suite = load_suite(use_case)
     return [

@@ -26,8 +26,8 @@ from typing import Any
 
 from liftoff import REPO_ROOT
 from liftoff.doctor import THIRD_PARTY_ENABLEMENT, Check, availability_problems, cost_tag_check
-from liftoff.usecases import UseCase
-from stacks.bedrock_access import GLOBAL_PREFIX, PROFILE_DESTINATION_REGIONS, split_model_id
+from liftoff.foundation.bedrock_ids import GLOBAL_PREFIX, PROFILE_DESTINATION_REGIONS, split_model_id
+from liftoff.foundation.usecases import UseCase
 
 PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
 # The bootstrap version the synthesized templates require (their CheckBootstrapVersion rule refuses
@@ -237,7 +237,7 @@ def _deployed_reservation(clients: Clients, use_case: str, stage: str) -> int:
     """The reservation the deployed invoke function already holds (it is counted in `unreserved`)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from stacks.usecase_stack import stack_name
+    from liftoff.foundation.names import stack_name
 
     try:
         stacks = clients.client("cloudformation").describe_stacks(StackName=stack_name(use_case, stage))["Stacks"]

@@ -21,9 +21,9 @@ import yaml
 from pydantic import ValidationError
 
 from liftoff.deployed import require_local, stack_outputs
-from liftoff.errors import ConfigError
+from liftoff.foundation.errors import ConfigError
+from liftoff.foundation.usecases import load_use_case
 from liftoff.local import runtime
-from liftoff.usecases import load_use_case
 from service.dal.prompt_store import LIVE_ALIAS, PromptStore, PromptVersion
 from service.logic import prompt_registry
 from service.models.errors import BadRequest, ServiceError

@@ -38,14 +38,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from liftoff import REPO_ROOT
 from liftoff.charter import check_scope
-from liftoff.config import canary_schedule, get_stage, schedule_seconds
 from liftoff.console import make_console
-from liftoff.errors import ConfigError
-from liftoff.evals.cases import STANDARD_TAGS, load_cases
 from liftoff.evals.evidence import EvalEvidence, evidence_from_report, judged_today
 from liftoff.evals.runner import Criterion
+from liftoff.foundation.config import canary_schedule, get_stage, schedule_seconds
+from liftoff.foundation.errors import ConfigError
+from liftoff.foundation.eval_cases import STANDARD_TAGS, load_cases
+from liftoff.foundation.usecases import UseCase, load_use_case
 from liftoff.last_results import read_results, result_file
-from liftoff.usecases import UseCase, load_use_case
 from service.models.errors import ServiceError
 
 PASS, FAIL, NOT_MEASURED = "PASS", "FAIL", "NOT MEASURED"
@@ -607,8 +607,9 @@ def _nag_findings(name: str, stage: str, _config: str, _prompts: tuple[str, ...]
 
     import aws_cdk as cdk
 
+    from liftoff.foundation.names import stack_name
     from stacks.nag import add_nag_checks
-    from stacks.usecase_stack import UseCaseStack, stack_name
+    from stacks.usecase_stack import UseCaseStack
 
     with tempfile.TemporaryDirectory() as out:
         app = cdk.App(outdir=out)

@@ -1,5 +1,5 @@
-"""Reference pages generated from the code: the configuration (pydantic models of liftoff/config.py), prompt
-files (service/models/prompt.py), eval suites, cases and checks (liftoff/evals/cases.py,
+"""Reference pages generated from the code: the configuration (pydantic models of liftoff/foundation/config.py), prompt
+files (service/models/prompt.py), eval suites, cases and checks (liftoff/foundation/eval_cases.py,
 service/evalcore/checks.py) and the CLI (the click commands). The docs site builds them on every `make docs`
 (tools/docs_hooks.py), so they cannot drift from what the code accepts."""
 
@@ -16,8 +16,8 @@ import click
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from liftoff.config import STAGES, StageConfig, UseCaseConfig
-from liftoff.evals.cases import EvalCase, Suite
+from liftoff.foundation.config import STAGES, StageConfig, UseCaseConfig
+from liftoff.foundation.eval_cases import EvalCase, Suite
 from service.evalcore.checks import Check
 from service.models.prompt import PromptSpec
 
@@ -207,7 +207,7 @@ def config_reference() -> str:
         "### Stage settings",
         "",
         " ".join((StageConfig.__doc__ or "").split())
-        + " They are fixed per stage in `liftoff/config.py` (`STAGES`) and chosen with `-c stage=...`.",
+        + " They are fixed per stage in `liftoff/foundation/config.py` (`STAGES`) and chosen with `-c stage=...`.",
         "",
         "| setting | " + " | ".join(STAGES) + " | description |",
         "|---|" + "---|" * len(STAGES) + "---|",
@@ -218,7 +218,7 @@ def config_reference() -> str:
     return "\n".join(out) + "\n"
 
 
-# What load_prompt_file (liftoff/usecases.py) does around PromptSpec; tests/unit/test_docs.py checks each claim
+# What load_prompt_file (liftoff/foundation/usecases.py) does around PromptSpec; tests/unit/test_docs.py checks each claim
 PROMPT_FILE_DEFAULTS = {"prompt_id": "the file's name"}
 PROMPT_FILE_EXTRA = {
     "output": [

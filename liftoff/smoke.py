@@ -20,7 +20,7 @@ import requests
 
 from liftoff.console import plural
 from liftoff.doctor import Check
-from liftoff.usecases import UseCase
+from liftoff.foundation.usecases import UseCase
 
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
 LOG_WAIT_S = 90.0  # CloudWatch Logs usually shows a line within seconds; a minute and a half is generous
@@ -56,8 +56,8 @@ class BadRequest:
 
 def sample_request(use_case: UseCase) -> dict:
     """A good request: the first prompt with the first clean eval case's variables (or placeholders)."""
-    from liftoff.errors import ConfigError
-    from liftoff.evals.cases import load_cases
+    from liftoff.foundation.errors import ConfigError
+    from liftoff.foundation.eval_cases import load_cases
 
     prompt = use_case.prompts[0]
     try:
@@ -308,7 +308,7 @@ class AwsTarget:
     def __init__(self, use_case: str, stage: str, session: Any = None):
         import boto3
 
-        from stacks.usecase_stack import stack_name
+        from liftoff.foundation.names import stack_name
 
         self._session = session or boto3.Session()
         self._use_case, self._stack = use_case, stack_name(use_case, stage)

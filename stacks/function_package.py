@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -33,12 +32,10 @@ import zipfile
 from functools import lru_cache
 from pathlib import Path
 
-LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
-LOCK_FILE = LAMBDAS_DIR / "requirements.txt"
+from liftoff.foundation.packaging import LAMBDAS_DIR, LOCK_FILE, PYTHON_VERSION, PackageBuildError
+
 SOURCE_PACKAGE = "service"
 BUILD_DIR = LAMBDAS_DIR.parent / ".build" / "lambda"
-# What stacks/lambda_factory.py deploys on: the wheels must match it.
-PYTHON_VERSION = "3.13"
 ARCH = "aarch64"
 # The python3.13 runtime runs on Amazon Linux 2023 (glibc 2.34): wheels for any manylinux up to it run there.
 # Newest first: pip prefers the first tag a wheel matches.
@@ -49,30 +46,6 @@ TASK_ROOT = "/var/task"
 # Bump when the package's layout changes (2: bytecode), so no cache built the old way is reused.
 _LAYOUT = b"2"
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
-_PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?\s*==\s*([^\s;#]+)")
-
-
-class PackageBuildError(RuntimeError):
-    """The function package could not be built; the message says what to do."""
-
-
-def normalize(name: str) -> str:
-    """PEP 503 name: `Pydantic_Core` and `pydantic-core` are the same package."""
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def pinned_requirements(lock_file: Path = LOCK_FILE) -> dict[str, str]:
-    """{normalized name: version} of the lock file; every requirement must be pinned with ==."""
-    pins: dict[str, str] = {}
-    for number, line in enumerate(lock_file.read_text(encoding="utf-8").splitlines(), start=1):
-        text = line.split("#", 1)[0].strip()
-        if not text:
-            continue
-        match = _PIN.match(text)
-        if match is None:
-            raise PackageBuildError(f"{lock_file}:{number}: `{text}` is not pinned exactly (name==version)")
-        pins[normalize(match.group(1))] = match.group(3)
-    return pins
 
 
 def _digest(*parts: bytes) -> str:

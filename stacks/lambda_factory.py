@@ -12,15 +12,18 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from liftoff.function_env import POWERTOOLS_ENVIRONMENT
-from stacks.function_package import ARCH, PYTHON_VERSION, function_package
+from liftoff.foundation.function_env import POWERTOOLS_ENVIRONMENT
+from liftoff.foundation.packaging import PYTHON_VERSION
+from stacks.function_package import ARCH, function_package
 from stacks.nag import SERVERLESS, acknowledge
 
 # The wheels in the package are built for exactly this runtime and architecture.
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 ARCHITECTURE = lambda_.Architecture.ARM_64
 if RUNTIME.name != f"python{PYTHON_VERSION}" or ARCH != "aarch64":
-    raise RuntimeError("RUNTIME/ARCHITECTURE and stacks/function_package.py must name the same Python and CPU")
+    raise RuntimeError(
+        "RUNTIME/ARCHITECTURE and PYTHON_VERSION/ARCH (liftoff/foundation/packaging.py, stacks/function_package.py) differ"
+    )
 
 
 LOG_RETENTION = {

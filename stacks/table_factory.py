@@ -9,7 +9,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from liftoff.config import StageConfig
+from liftoff.foundation.config import StageConfig
 
 # What a function needs on a customer-managed table key (security.table_kms_key_arn) to read and write
 # the table: its roles get these on the key, and the permissions boundary lets them through.

@@ -7,8 +7,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from liftoff.config import StageConfig, canary_schedule, schedule_seconds
-from liftoff.usecases import UseCase
+from liftoff.foundation.config import StageConfig, canary_schedule, schedule_seconds
+from liftoff.foundation.names import fitted_name
+from liftoff.foundation.usecases import UseCase
 from stacks.constructs.alarm_topic import AlarmTopic
 from stacks.constructs.api_front_door import ApiFrontDoor
 from stacks.constructs.capture_table import CaptureTable
@@ -27,13 +28,9 @@ from stacks.constructs.prompts_table import PromptsTable
 from stacks.constructs.spend_table import SpendTable
 from stacks.constructs.web_acl import WebAcl
 from stacks.nag import acknowledge
-from stacks.names import fitted_name, regional_name
+from stacks.names import regional_name
 
 PROJECT_TAG = "liftoff"
-
-
-def stack_name(use_case: str, stage: str) -> str:
-    return f"Liftoff-{use_case}-{stage}"
 
 
 class UseCaseStack(Stack):

@@ -185,7 +185,7 @@ class Settings:
 
 @dataclass(frozen=True)
 class FeedbackSettings:
-    """Runtime settings of the feedback function (liftoff/function_env.py::feedback_environment)."""
+    """Runtime settings of the feedback function (liftoff/foundation/function_env.py::feedback_environment)."""
 
     use_case: str
     stage: str

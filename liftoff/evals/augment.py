@@ -13,7 +13,7 @@ import random
 import re
 from collections.abc import Callable
 
-from liftoff.evals.cases import EvalCase
+from liftoff.foundation.eval_cases import EvalCase
 
 ZERO_WIDTH = ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff")
 EMOJI = ("😡", "🙏", "📦", "💳", "😭", "🔥", "👍", "⚠️")

@@ -21,15 +21,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from liftoff.console import make_console
-from liftoff.errors import ConfigError
 from liftoff.evals import subject
 from liftoff.evals.augment import KINDS, augment
-from liftoff.evals.cases import EvalCase, Suite, load_cases, load_suite, read_cases, suite_dir
 from liftoff.evals.checks import Judge, parse_json
 from liftoff.evals.evidence import Evaluated, eval_set_hash, evidence_from_report, git_commit
 from liftoff.evals.report import GUARDRAIL_NOT_APPLIED
 from liftoff.evals.runner import Run, cheapest_passing, failure_lines, run_cases, target_failure
 from liftoff.evals.targets import BedrockTarget, HttpTarget
+from liftoff.foundation.errors import ConfigError
+from liftoff.foundation.eval_cases import EvalCase, Suite, load_cases, load_suite, read_cases, suite_dir
 from liftoff.local import runtime
 from service.dal.prompt_store import PromptStore
 
@@ -215,7 +215,7 @@ def run_command(  # noqa: PLR0917 - one parameter per click option
     out,
     keep_local,
 ) -> None:
-    from liftoff.usecases import load_use_case
+    from liftoff.foundation.usecases import load_use_case
 
     try:
         config = load_use_case(use_case)
@@ -471,7 +471,7 @@ def _targets(  # noqa: PLR0917 - what _run resolved
     use_case, choice: Choice, state, evaluating, prompt_id, models, url, api_key, guardrail
 ) -> tuple[list[tuple[str, Any]], dict[str, int]]:
     """The targets of the run (one, or one per compared model) and the versions they pin."""
-    from liftoff.pricing import load_pricing, prices_for
+    from liftoff.foundation.pricing import load_pricing, prices_for
 
     sim_url = state.bedrock_url if choice.simulated else None
     pins = {prompt_id: evaluating.version} if evaluating and evaluating.version else {}
@@ -571,7 +571,7 @@ def record(store: PromptStore | None, report: Path, *, deployed: bool, where: st
 def demo_eval(use_case: str, state: runtime.LocalState, *, concurrency: int = 8) -> bool:
     """The demo's last step: `eval run` of what live serves through the running local API (recorded in
     the local registry, like any run); True on PASS."""
-    from liftoff.usecases import load_use_case
+    from liftoff.foundation.usecases import load_use_case
 
     config, suite = load_use_case(use_case), load_suite(use_case)
     cases = [c for c in load_cases(use_case) if (c.prompt_id or suite.prompt_id) == suite.prompt_id]
@@ -679,7 +679,7 @@ def augment_command(use_case: str, seed: int, per_case: int, check: bool) -> Non
         raise click.ClickException(str(exc)) from exc
     if not clean:
         raise click.ClickException(f"no case tagged `clean` in {directory}/*.jsonl to derive variants from")
-    from liftoff.usecases import load_use_case
+    from liftoff.foundation.usecases import load_use_case
 
     try:
         suite = load_suite(use_case)
@@ -744,7 +744,7 @@ def harvest_command(use_case: str, stage: str | None, since: str, rating: str) -
 
     from liftoff.cost_report import parse_since
     from liftoff.evals.harvest import HARVEST_FILE, harvest
-    from liftoff.usecases import load_use_case
+    from liftoff.foundation.usecases import load_use_case
     from service.dal.capture_store import CaptureStore
 
     window = timedelta(seconds=parse_since(since))  # a bad value is a usage error naming the format

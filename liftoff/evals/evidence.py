@@ -14,9 +14,9 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 from liftoff import REPO_ROOT
-from liftoff.config import ExitCriteria
-from liftoff.evals.cases import EvalCase
 from liftoff.evals.runner import CRITERIA, Criterion, judge_criteria
+from liftoff.foundation.config import ExitCriteria
+from liftoff.foundation.eval_cases import EvalCase
 from service.models.evidence import REAL_MODEL_TARGETS, EvalEvidence
 
 __all__ = [

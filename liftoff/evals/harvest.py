@@ -21,8 +21,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from liftoff.evals.cases import EvalCase, load_cases, suite_dir
 from liftoff.evals.checks import normalise
+from liftoff.foundation.eval_cases import EvalCase, load_cases, suite_dir
 from service.dal.capture_store import CaptureStore
 
 HARVEST_FILE = "harvested.jsonl"

@@ -19,8 +19,6 @@ mpl.rcParams["svg.fonttype"] = "none"  # text stays text: smaller, selectable
 import matplotlib.pyplot as plt  # noqa: E402
 
 from liftoff import REPO_ROOT  # noqa: E402
-from liftoff.config import ExitCriteria  # noqa: E402
-from liftoff.evals.cases import STANDARD_TAGS, EvalCase  # noqa: E402
 from liftoff.evals.evidence import Evaluated  # noqa: E402
 from liftoff.evals.runner import (  # noqa: E402
     LATENCY_WARM,
@@ -30,6 +28,8 @@ from liftoff.evals.runner import (  # noqa: E402
     RunSummary,
     cheapest_passing,
 )
+from liftoff.foundation.config import ExitCriteria  # noqa: E402
+from liftoff.foundation.eval_cases import STANDARD_TAGS, EvalCase  # noqa: E402
 
 REPORTS_DIR = REPO_ROOT / "reports"
 SIMULATOR_NOTE = (

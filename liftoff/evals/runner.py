@@ -24,10 +24,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from liftoff.config import ExitCriteria
-from liftoff.evals.cases import EvalCase, Suite
 from liftoff.evals.checks import CheckResult, Judge
 from liftoff.evals.targets import Answer, Target
+from liftoff.foundation.config import ExitCriteria
+from liftoff.foundation.eval_cases import EvalCase, Suite
 from service.evalcore.score import score_answer, tally
 from service.evalcore.stats import percentile
 

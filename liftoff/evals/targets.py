@@ -16,8 +16,8 @@ from typing import Any, Protocol
 
 import requests
 
+from liftoff.foundation.pricing import structured_output_mechanism
 from liftoff.local.environments import COLD_START_HEADER
-from liftoff.pricing import structured_output_mechanism
 from service.dal.model_client import ModelClient
 from service.logic.cost import Bill, ModelPrice, abandoned_attempt_cost_usd
 from service.logic.output_contract import ask

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from liftoff.config import GuardrailConfig
+from liftoff.foundation.config import GuardrailConfig
 from service.logic.redact import DEFAULT_RULES, Rule
 
 PROMPT_ATTACK = re.compile(

@@ -14,12 +14,12 @@ from http import HTTPStatus
 from jsonschema import Draft4Validator
 from jsonschema.exceptions import best_match
 
+from liftoff.foundation.api_routes import FEEDBACK_PATH, INVOKE_PATH
 from liftoff.local.environments import EnvironmentFailed, Throttled
 from liftoff.local.http import LocalHTTPServer, LocalRequestHandler
 from liftoff.openapi import build as openapi_document
 from service.models.feedback import FEEDBACK_REQUEST_SCHEMA
 from service.models.invoke import invoke_request_schema
-from stacks.constructs.api_front_door import FEEDBACK_PATH, INVOKE_PATH
 
 INVOKE_ROUTE = "/" + "/".join(INVOKE_PATH)
 FEEDBACK_ROUTE = "/" + "/".join(FEEDBACK_PATH)

@@ -20,8 +20,8 @@ from pathlib import Path
 import requests
 
 from liftoff import REPO_ROOT
-from liftoff.function_env import FunctionResources, invoke_environment
-from liftoff.usecases import UseCase, load_use_case
+from liftoff.foundation.function_env import FunctionResources, invoke_environment
+from liftoff.foundation.usecases import UseCase, load_use_case
 
 STATE_DIR = REPO_ROOT / ".liftoff"
 REGION = "us-east-1"
@@ -160,7 +160,7 @@ LOCAL_ACCOUNT = "000000000000"
 def local_model_profiles(use_case: UseCase) -> dict[str, str]:
     """model id -> an application inference profile ARN, as the deployed function gets them; the
     simulator resolves these ARNs to their models as Bedrock does."""
-    from stacks.bedrock_access import application_profile_name
+    from liftoff.foundation.bedrock_ids import application_profile_name
 
     return {
         model: f"arn:aws:bedrock:{REGION}:{LOCAL_ACCOUNT}:application-inference-profile/"
@@ -172,7 +172,7 @@ def local_model_profiles(use_case: UseCase) -> dict[str, str]:
 def simulator_profiles(*use_cases: UseCase) -> dict[str, str]:
     """The simulator's map of application inference profile ARN -> model, for these use cases (all on
     disk when none is given)."""
-    from liftoff.usecases import load_all_use_cases
+    from liftoff.foundation.usecases import load_all_use_cases
 
     return {arn: model for uc in (use_cases or load_all_use_cases()) for model, arn in local_model_profiles(uc).items()}
 
@@ -188,7 +188,7 @@ def feedback_secret_name(use_case: str) -> str:
 def handler_environment(
     use_case: UseCase, *, table: str, spend_table: str, dynamodb_url: str, bedrock_url: str, idempotency_table: str = ""
 ) -> dict[str, str]:
-    """The environment the deployed function gets (liftoff/function_env.py, the same function CDK
+    """The environment the deployed function gets (liftoff/foundation/function_env.py, the same function CDK
     calls), pointed at the local services. Local knobs: `LIFTOFF_LOCAL_DAILY_CAP_USD` overrides the
     daily cap (to see the cap work), `LIFTOFF_LOCAL_PROMPT_CACHE_TTL_S` the prompt cache and
     `LIFTOFF_LOCAL_MODEL_TIMEOUT_S` the model's read timeout (1 s: the simulator's faults hang) and
@@ -264,7 +264,7 @@ def create_spend_table(dynamodb, name: str) -> None:
 
 def create_idempotency_table(dynamodb, name: str) -> None:
     """stacks/constructs/idempotency_table.py, locally."""
-    from stacks.constructs.idempotency_table import TTL_ATTRIBUTE
+    from service.handlers.idempotency import TTL_ATTRIBUTE
 
     _create_expiring_table(dynamodb, name, TTL_ATTRIBUTE)
 

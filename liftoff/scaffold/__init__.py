@@ -16,9 +16,9 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from liftoff import REPO_ROOT
-from liftoff.config import USE_CASE_NAME
-from liftoff.errors import ConfigError
-from liftoff.pricing import load_pricing, prices_for
+from liftoff.foundation.config import USE_CASE_NAME
+from liftoff.foundation.errors import ConfigError
+from liftoff.foundation.pricing import load_pricing, prices_for
 
 STARTER = Path(__file__).resolve().parent / "starter"
 STARTER_MODEL = "us.amazon.nova-micro-v1:0"
@@ -145,8 +145,8 @@ def new_use_case(name: str, *, source: str | None = None, model: str | None = No
 
 def validate(name: str, root: Path) -> None:
     """What synth and the eval harness will read: the config with its prompts, the eval set."""
-    from liftoff.evals.cases import load_cases, load_suite
-    from liftoff.usecases import load_use_case
+    from liftoff.foundation.eval_cases import load_cases, load_suite
+    from liftoff.foundation.usecases import load_use_case
 
     load_use_case(name, root)
     load_suite(name, root)
@@ -171,8 +171,8 @@ def content_paths(name: str, root: Path = REPO_ROOT) -> list[Path]:
 def remove_use_case(name: str, *, root: Path = REPO_ROOT) -> list[Path]:
     """The inverse of new_use_case: delete what content_paths lists. Refuses an unknown name and a use case whose
     local mode is running (stop it first); returns what it removed."""
+    from liftoff.foundation.usecases import use_case_names
     from liftoff.local import runtime
-    from liftoff.usecases import use_case_names
 
     if not (root / "usecases" / f"{name}.yaml").is_file():
         known = ", ".join(use_case_names(root)) or "none"

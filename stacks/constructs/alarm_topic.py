@@ -14,7 +14,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from liftoff.config import StageConfig
+from liftoff.foundation.config import StageConfig
 
 PUBLISHERS = ("cloudwatch.amazonaws.com", "budgets.amazonaws.com")
 

@@ -18,14 +18,13 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from liftoff.config import StageConfig, UseCaseConfig
+from liftoff.foundation.api_routes import FEEDBACK_PATH, INVOKE_PATH
+from liftoff.foundation.config import StageConfig, UseCaseConfig
 from service.models.feedback import FEEDBACK_REQUEST_SCHEMA
 from service.models.invoke import invoke_request_schema
 from stacks.lambda_factory import log_retention
 from stacks.nag import acknowledge
 
-INVOKE_PATH = ("v1", "invoke")
-FEEDBACK_PATH = ("v1", "feedback")
 # One message for every route (a gateway response belongs to the whole API); the local API says the same
 # What API Gateway's request validator says of a body that fails the route's model: the route called and what is
 # wrong ($context.error.validationErrorString, the validator's own words: the field, or that it is not JSON).

@@ -10,7 +10,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from liftoff.config import StageConfig
+from liftoff.foundation.config import StageConfig
 from service.dal.capture_store import RATING_INDEX, TTL_ATTRIBUTE
 from stacks.table_factory import stage_table
 

@@ -7,11 +7,11 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from liftoff.config import StageConfig
-from liftoff.function_env import FunctionResources, feedback_environment
-from liftoff.usecases import UseCase
+from liftoff.foundation.config import StageConfig
+from liftoff.foundation.function_env import FunctionResources, feedback_environment
+from liftoff.foundation.memory import invoke_memory_mb
+from liftoff.foundation.usecases import UseCase
 from stacks.lambda_factory import FunctionProps, allow, python_function
-from stacks.memory import invoke_memory_mb
 from stacks.table_factory import TABLE_KEY_ACTIONS
 
 

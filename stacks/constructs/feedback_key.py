@@ -10,7 +10,7 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from liftoff.config import StageConfig
+from liftoff.foundation.config import StageConfig
 from stacks.nag import acknowledge
 
 

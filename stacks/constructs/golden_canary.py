@@ -2,7 +2,7 @@
 
 - An EventBridge Scheduler schedule (`monitoring.canary.schedule`, default hourly in prod and daily in
   sandbox, `off` allowed) invokes the canary function with the golden cases of the deployed commit's
-  eval set (liftoff/canary.py); the function (service/handlers/canary.py) runs them through the API's
+  eval set (liftoff/foundation/canary.py); the function (service/handlers/canary.py) runs them through the API's
   own invoke path and scores them with the eval's checks, and publishes CanaryAccuracy and
   CanaryVersionAccuracy (the alarms are in Monitoring).
 - A rollback function (service/handlers/canary_rollback.py), triggered through an EventBridge rule
@@ -27,12 +27,12 @@ from aws_cdk import aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from liftoff.canary import canary_payload
-from liftoff.config import StageConfig, canary_schedule, schedule_seconds
-from liftoff.function_env import POWERTOOLS_ENVIRONMENT
-from liftoff.usecases import UseCase
+from liftoff.foundation.canary import canary_payload
+from liftoff.foundation.config import StageConfig, canary_schedule, schedule_seconds
+from liftoff.foundation.function_env import POWERTOOLS_ENVIRONMENT
+from liftoff.foundation.memory import invoke_memory_mb
+from liftoff.foundation.usecases import UseCase
 from stacks.lambda_factory import FunctionProps, allow, python_function
-from stacks.memory import invoke_memory_mb
 from stacks.nag import SERVERLESS, acknowledge
 from stacks.table_factory import TABLE_KEY_ACTIONS
 

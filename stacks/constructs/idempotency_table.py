@@ -5,10 +5,9 @@ from __future__ import annotations
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from liftoff.config import StageConfig
+from liftoff.foundation.config import StageConfig
+from service.handlers.idempotency import TTL_ATTRIBUTE
 from stacks.table_factory import stage_table
-
-TTL_ATTRIBUTE = "expiration"  # Powertools' DynamoDBPersistenceLayer expiry_attr
 
 
 class IdempotencyTable(Construct):

@@ -8,15 +8,15 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from liftoff.canary import CANARY_TIMEOUT_S
-from liftoff.config import StageConfig, UseCaseConfig
-from liftoff.function_env import FunctionResources, invoke_environment
-from liftoff.usecases import UseCase
+from liftoff.foundation.canary import CANARY_TIMEOUT_S
+from liftoff.foundation.config import StageConfig, UseCaseConfig
+from liftoff.foundation.function_env import FunctionResources, invoke_environment
+from liftoff.foundation.memory import invoke_memory_mb
+from liftoff.foundation.usecases import UseCase
 from stacks.bedrock_access import invoke_resource_arns
 from stacks.constructs.model_guardrail import ModelGuardrail
 from stacks.constructs.model_profiles import ModelProfiles
 from stacks.lambda_factory import FunctionProps, allow, published_alias, python_function
-from stacks.memory import invoke_memory_mb
 from stacks.table_factory import TABLE_KEY_ACTIONS
 
 

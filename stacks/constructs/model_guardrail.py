@@ -13,7 +13,7 @@ import json
 from aws_cdk import aws_bedrock as bedrock
 from constructs import Construct
 
-from liftoff.config import GuardrailConfig
+from liftoff.foundation.config import GuardrailConfig
 
 GUARDRAIL_NAME_MAX = 50  # Bedrock CreateGuardrail: name, 1-50 of [0-9a-zA-Z-_]
 

@@ -13,7 +13,8 @@ from aws_cdk import Stack
 from aws_cdk import aws_bedrock as bedrock
 from constructs import Construct
 
-from stacks.bedrock_access import application_profile_name, copy_source_arn
+from liftoff.foundation.bedrock_ids import application_profile_name
+from stacks.bedrock_access import copy_source_arn
 
 
 class ModelProfiles(Construct):

@@ -21,7 +21,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from liftoff.config import CANARY_ALARM_PERIODS, StageConfig, UseCaseConfig
+from liftoff.foundation.config import CANARY_ALARM_PERIODS, StageConfig, UseCaseConfig
 from stacks.constructs.golden_canary import GoldenCanary
 from stacks.names import regional_name
 

@@ -14,8 +14,8 @@ from aws_cdk import aws_budgets as budgets
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from liftoff.config import STAGE_TAG, USE_CASE_TAG, BudgetConfig
-from stacks.names import digest
+from liftoff.foundation.config import STAGE_TAG, USE_CASE_TAG, BudgetConfig
+from liftoff.foundation.names import digest
 
 __all__ = ["STAGE_TAG", "USE_CASE_TAG", "MonthlyBudget", "budget_name", "tag_filter"]
 # what the budget sums: unblended cost, the measure the CostTypes defaults gave (FilterExpression

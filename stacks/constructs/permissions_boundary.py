@@ -11,8 +11,8 @@ from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from liftoff.foundation.names import digest
 from stacks.nag import acknowledge
-from stacks.names import digest
 from stacks.table_factory import TABLE_KEY_ACTIONS
 
 SERVICES_IN_USE = ("dynamodb", "logs", "xray", "lambda", "bedrock")

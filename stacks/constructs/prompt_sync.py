@@ -16,7 +16,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from liftoff.config import StageConfig
+from liftoff.foundation.config import StageConfig
 from service.models.prompt import PromptSpec
 from stacks.lambda_factory import FunctionProps, log_retention, python_function
 from stacks.nag import SERVERLESS, acknowledge

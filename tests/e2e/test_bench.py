@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.figures import RESULTS
-from stacks.memory import MEASURED
+from liftoff.foundation.memory import MEASURED
 
 REPO = Path(__file__).resolve().parents[2]
 SECTIONS = {

@@ -9,12 +9,12 @@ import subprocess
 import pytest
 from click.testing import CliRunner
 
-from liftoff.config import ExitCriteria
-from liftoff.evals.cases import EvalCase, load_suite
 from liftoff.evals.cli import eval_group
 from liftoff.evals.runner import run_cases
 from liftoff.evals.targets import Backoff, HttpTarget
-from liftoff.usecases import load_use_case
+from liftoff.foundation.config import ExitCriteria
+from liftoff.foundation.eval_cases import EvalCase, load_suite
+from liftoff.foundation.usecases import load_use_case
 
 pytestmark = pytest.mark.e2e
 USE_CASE = "support-triage"

@@ -6,10 +6,10 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from liftoff.evals.cases import load_cases
 from liftoff.evals.cli import eval_group
+from liftoff.foundation.eval_cases import load_cases
+from liftoff.foundation.usecases import use_case_names
 from liftoff.local import runtime
-from liftoff.usecases import use_case_names
 
 pytestmark = pytest.mark.e2e
 
@@ -37,6 +37,6 @@ def test_each_use_case_answers_locally_and_runs_its_evals(local, name, tmp_path)
 
 
 def _suite_prompt(name: str) -> str:
-    from liftoff.evals.cases import load_suite
+    from liftoff.foundation.eval_cases import load_suite
 
     return load_suite(name).prompt_id

@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from liftoff.cli import main
+from liftoff.foundation.usecases import load_use_case
 from liftoff.local import runtime
-from liftoff.usecases import load_use_case
 from service.dal.prompt_store import LIVE_ALIAS, PromptStore
 from service.models.prompt import PromptSpec
 

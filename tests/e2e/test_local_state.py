@@ -4,9 +4,9 @@ registry across a stop and a start."""
 
 import pytest
 
+from liftoff.foundation.usecases import load_use_case
 from liftoff.load import local_for_load
 from liftoff.local import runtime
-from liftoff.usecases import load_use_case
 from service.dal.prompt_store import LIVE_ALIAS, PromptStore
 
 pytestmark = pytest.mark.e2e

@@ -3,9 +3,9 @@
 import pytest
 import requests
 
+from liftoff.foundation.usecases import load_use_case
 from liftoff.local import runtime
 from liftoff.prompts_cli import open_store
-from liftoff.usecases import load_use_case
 
 pytestmark = pytest.mark.e2e
 CATEGORIES = {"billing", "technical", "account", "shipping", "other"}

@@ -13,7 +13,7 @@ import pytest
 
 from liftoff import REPO_ROOT
 from liftoff.evals.runner import LATENCY_WARM
-from liftoff.usecases import load_prompt_file
+from liftoff.foundation.usecases import load_prompt_file
 
 pytestmark = pytest.mark.e2e
 LIFTOFF = Path(sys.executable).parent / "liftoff"

@@ -7,9 +7,9 @@ import requests
 from click.testing import CliRunner
 
 from liftoff.cli import main
+from liftoff.foundation.usecases import load_use_case
 from liftoff.local.runtime import provision
 from liftoff.prompts_cli import open_store
-from liftoff.usecases import load_use_case
 
 pytestmark = pytest.mark.e2e
 

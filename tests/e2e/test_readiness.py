@@ -14,10 +14,10 @@ from moto import mock_aws
 from liftoff import REPO_ROOT
 from liftoff.cli import main
 from liftoff.evals.evidence import EvalEvidence
+from liftoff.foundation.usecases import load_use_case
 from liftoff.last_results import write_result
 from liftoff.local.runtime import create_prompts_table
 from liftoff.readiness import FAIL, NOT_MEASURED, NOT_REAL, PASS, RegistrySources, html_report, readiness
-from liftoff.usecases import load_use_case
 from service.dal.prompt_store import PromptStore
 
 pytestmark = pytest.mark.e2e

@@ -6,8 +6,8 @@ import pytest
 from click.testing import CliRunner
 
 from liftoff.cli import main
+from liftoff.foundation.usecases import use_case_names
 from liftoff.local import runtime
-from liftoff.usecases import use_case_names
 
 pytestmark = pytest.mark.e2e
 

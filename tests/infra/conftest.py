@@ -2,10 +2,11 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
-from liftoff.config import get_stage
-from liftoff.usecases import load_all_use_cases
+from liftoff.foundation.config import get_stage
+from liftoff.foundation.names import stack_name
+from liftoff.foundation.usecases import load_all_use_cases
 from stacks.nag import add_nag_checks
-from stacks.usecase_stack import UseCaseStack, stack_name
+from stacks.usecase_stack import UseCaseStack
 
 ENV = cdk.Environment(account="111111111111", region="us-east-1")
 STAGES = ("sandbox", "prod")

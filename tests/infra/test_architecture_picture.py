@@ -9,8 +9,8 @@ from pathlib import Path
 import aws_cdk as cdk
 
 from liftoff import REPO_ROOT
-from liftoff.config import get_stage
-from liftoff.usecases import load_use_case
+from liftoff.foundation.config import get_stage
+from liftoff.foundation.usecases import load_use_case
 from stacks.usecase_stack import UseCaseStack
 
 CONSTRUCTS = REPO_ROOT / "stacks" / "constructs"

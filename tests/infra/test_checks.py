@@ -19,8 +19,8 @@ def synth_variant(tmp_path, name: str, stage: str, section: str, **fields):
 
     from aws_cdk.assertions import Template
 
-    from liftoff.config import get_stage
-    from liftoff.usecases import load_use_case
+    from liftoff.foundation.config import get_stage
+    from liftoff.foundation.usecases import load_use_case
     from stacks.usecase_stack import UseCaseStack
 
     use_case = load_use_case("support-triage")
@@ -211,7 +211,7 @@ def test_tracing_follows_the_config_and_stays_nag_clean(tmp_path, mode):
 
 
 def test_the_invoke_function_memory_comes_from_the_measured_peak(tmp_path):
-    from stacks.memory import HEADROOM, measured, memory_for
+    from liftoff.foundation.memory import HEADROOM, measured, memory_for
 
     peak = measured()["peak_rss_mb"]
     chosen = memory_for(peak)
@@ -263,7 +263,7 @@ def test_the_capture_table_expires_items_and_is_queried_by_rating(tmp_path):
 
 
 def test_a_golden_canary_turned_off_has_no_schedule_and_no_golden_alarms(tmp_path):
-    from liftoff.config import GoldenCanaryConfig
+    from liftoff.foundation.config import GoldenCanaryConfig
 
     template = synth_variant(tmp_path, "CanaryOff", "prod", "monitoring", canary=GoldenCanaryConfig(schedule="off"))
     template.resource_count_is("AWS::Scheduler::Schedule", 0)
@@ -281,7 +281,7 @@ def test_a_canary_schedule_more_often_than_hourly_is_refused():
     import pytest
     from pydantic import ValidationError
 
-    from liftoff.config import GoldenCanaryConfig
+    from liftoff.foundation.config import GoldenCanaryConfig
 
     with pytest.raises(ValidationError, match="at most hourly"):
         GoldenCanaryConfig(schedule="rate(5 minutes)")

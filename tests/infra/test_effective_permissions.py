@@ -9,8 +9,8 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
-from liftoff.config import get_stage
-from liftoff.usecases import load_all_use_cases
+from liftoff.foundation.config import get_stage
+from liftoff.foundation.usecases import load_all_use_cases
 from stacks.usecase_stack import UseCaseStack
 
 KEY_ARN = "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from liftoff.cost_project import ALARMS
-from liftoff.usecases import load_use_case, use_case_names
+from liftoff.foundation.usecases import load_use_case, use_case_names
 from stacks.bedrock_access import invoke_resource_arns
 
 from .test_usecase_stack import model_grant, statements_of

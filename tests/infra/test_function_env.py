@@ -1,9 +1,9 @@
-"""The invoke function's environment has one source (liftoff/function_env.py): the template sets every
+"""The invoke function's environment has one source (liftoff/foundation/function_env.py): the template sets every
 variable the handler's Settings reads, and no other; local mode sets the same ones."""
 
-from liftoff.function_env import POWERTOOLS_ENVIRONMENT
+from liftoff.foundation.function_env import POWERTOOLS_ENVIRONMENT
+from liftoff.foundation.usecases import load_all_use_cases
 from liftoff.local.runtime import handler_environment
-from liftoff.usecases import load_all_use_cases
 from service.settings import Settings
 
 # Read by Settings but set only when the feature is on in the use-case config

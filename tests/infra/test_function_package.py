@@ -15,17 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from liftoff.foundation.packaging import LOCK_FILE, PYTHON_VERSION, PackageBuildError, normalize, pinned_requirements
 from stacks import function_package as packaging
-from stacks.function_package import (
-    LOCK_FILE,
-    PLATFORMS,
-    PYTHON_VERSION,
-    PackageBuildError,
-    function_package,
-    normalize,
-    pinned_requirements,
-    pip_command,
-)
+from stacks.function_package import PLATFORMS, function_package, pip_command
 from stacks.lambda_factory import ARCHITECTURE, RUNTIME
 
 REPO = Path(__file__).resolve().parents[2]

@@ -5,8 +5,8 @@ alarms to the rollback."""
 import json
 from pathlib import Path
 
-from liftoff.canary import canary_payload
-from liftoff.config import schedule_seconds
+from liftoff.foundation.canary import canary_payload
+from liftoff.foundation.config import schedule_seconds
 
 USE_CASE = "support-triage"
 
@@ -112,8 +112,8 @@ def test_lambdas_own_async_retries_are_off_for_the_asynchronously_invoked_functi
 
 def test_the_worst_case_run_fits_the_canary_functions_timeout(template, stage):
     # Given the use case's model budget, repairs and golden cases
-    from liftoff.canary import CANARY_HEADROOM_S, canary_budget
-    from liftoff.usecases import load_use_case
+    from liftoff.foundation.canary import CANARY_HEADROOM_S, canary_budget
+    from liftoff.foundation.usecases import load_use_case
 
     payload = canary_payload(USE_CASE)
     budget = canary_budget(load_use_case(USE_CASE), len(payload["golden_canary"]["cases"]))

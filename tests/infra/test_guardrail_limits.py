@@ -13,9 +13,9 @@ import cfnlint
 import pytest
 import yaml
 
-from liftoff.config import GUARDRAIL_LIMITS, get_stage, guardrail_limit, load_use_case_config
-from liftoff.errors import ConfigError
-from liftoff.usecases import load_use_case
+from liftoff.foundation.config import GUARDRAIL_LIMITS, get_stage, guardrail_limit, load_use_case_config
+from liftoff.foundation.errors import ConfigError
+from liftoff.foundation.usecases import load_use_case
 from stacks.constructs.model_guardrail import GUARDRAIL_NAME_MAX
 from stacks.usecase_stack import UseCaseStack
 

@@ -4,8 +4,8 @@ inference profile of the use case (on-demand calls by model id or system profile
 import json
 import re
 
-from liftoff.usecases import load_all_use_cases
-from stacks.bedrock_access import application_profile_name
+from liftoff.foundation.bedrock_ids import application_profile_name
+from liftoff.foundation.usecases import load_all_use_cases
 
 from .test_usecase_stack import render
 

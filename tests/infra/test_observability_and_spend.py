@@ -5,10 +5,10 @@ import re
 
 import pytest
 
-from liftoff.config import schedule_seconds
-from liftoff.usecases import load_use_case
+from liftoff.foundation.config import schedule_seconds
+from liftoff.foundation.names import digest
+from liftoff.foundation.usecases import load_use_case
 from stacks.constructs.monitoring import ERROR_CLASSES
-from stacks.names import digest
 
 USE_CASE = "support-triage"
 CONFIG = load_use_case(USE_CASE).config

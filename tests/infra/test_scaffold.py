@@ -8,14 +8,14 @@ import pytest
 from aws_cdk.assertions import Template
 
 from liftoff import REPO_ROOT
-from liftoff.config import get_stage
-from liftoff.errors import ConfigError
-from liftoff.evals.cases import load_cases, load_suite
 from liftoff.evals.runner import run_cases
 from liftoff.evals.targets import BedrockTarget
+from liftoff.foundation.config import get_stage
+from liftoff.foundation.errors import ConfigError
+from liftoff.foundation.eval_cases import load_cases, load_suite
+from liftoff.foundation.usecases import load_use_case
 from liftoff.local.bedrock_simulator import start_simulator
 from liftoff.scaffold import new_use_case
-from liftoff.usecases import load_use_case
 from stacks.nag import add_nag_checks
 from stacks.usecase_stack import UseCaseStack
 

@@ -3,7 +3,7 @@ import json
 from aws_cdk.assertions import Match
 
 from liftoff.cost_project import ALARMS
-from liftoff.usecases import load_use_case
+from liftoff.foundation.usecases import load_use_case
 from stacks.bedrock_access import invoke_resource_arns
 from stacks.constructs.model_guardrail import policy_properties, version_description
 

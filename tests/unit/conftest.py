@@ -7,6 +7,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from liftoff.foundation.usecases import load_use_case
 from liftoff.local.bedrock_simulator import SimulatorConfig, start_simulator
 from liftoff.local.environments import LambdaContext
 from liftoff.local.local_api import proxy_event, proxy_result_headers
@@ -21,7 +22,6 @@ from liftoff.local.runtime import (
     handler_environment,
     simulator_profiles,
 )
-from liftoff.usecases import load_use_case
 from service.dal.feedback_key import feedback_key
 from service.dal.prompt_store import PromptStore
 from service.handlers import invoke as handler_module

@@ -1,4 +1,5 @@
-from stacks.bedrock_access import copy_source_arn, invoke_resource_arns, split_model_id
+from liftoff.foundation.bedrock_ids import split_model_id
+from stacks.bedrock_access import copy_source_arn, invoke_resource_arns
 
 
 def test_split_model_id():

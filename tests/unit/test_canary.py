@@ -4,9 +4,9 @@ alarm, and never overwrites a newer human move."""
 
 import pytest
 
-from liftoff.canary import canary_payload
-from liftoff.errors import ConfigError
-from liftoff.evals.cases import golden_cases
+from liftoff.foundation.canary import canary_payload
+from liftoff.foundation.errors import ConfigError
+from liftoff.foundation.eval_cases import golden_cases
 from service.dal.prompt_store import LIVE_ALIAS, PromptStore
 from service.handlers import canary as canary_module
 from service.handlers import canary_rollback

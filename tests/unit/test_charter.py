@@ -13,8 +13,8 @@ import yaml
 
 from liftoff import REPO_ROOT
 from liftoff.charter import agree, amend, check_scope, read_agreement, scope_of
-from liftoff.errors import ConfigError
-from liftoff.usecases import load_all_use_cases, load_use_case
+from liftoff.foundation.errors import ConfigError
+from liftoff.foundation.usecases import load_all_use_cases, load_use_case
 
 LIFTOFF = Path(sys.executable).parent / "liftoff"
 NOW = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
@@ -45,7 +45,7 @@ def test_every_shipped_use_case_is_within_its_agreed_scope():
 
 
 def test_the_shipped_examples_are_agreed():
-    from liftoff.usecases import use_case_names
+    from liftoff.foundation.usecases import use_case_names
 
     examples = [name for name in ("support-triage", "doc-summary") if name in use_case_names()]  # a clone may drop them
     assert all(read_agreement(name) is not None for name in examples)

@@ -3,9 +3,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from liftoff.config import get_stage, load_use_case_config, retry_backoff_bound_seconds
-from liftoff.errors import ConfigError
-from liftoff.usecases import load_all_use_cases, load_prompt_file, load_prompts
+from liftoff.foundation.config import get_stage, load_use_case_config, retry_backoff_bound_seconds
+from liftoff.foundation.errors import ConfigError
+from liftoff.foundation.usecases import load_all_use_cases, load_prompt_file, load_prompts
 
 REPO = Path(__file__).resolve().parents[2]
 TRIAGE = yaml.safe_load((REPO / "usecases/support-triage.yaml").read_text())
@@ -201,7 +201,7 @@ def test_a_golden_run_that_cannot_fit_the_canary_timeout_fails_synth_naming_the_
     # Given one golden case at a time: 20 cases x 2 versions x 60 s worst case each = 2,415 s > 900 s
     from dataclasses import replace
 
-    from liftoff.canary import CANARY_TIMEOUT_S, canary_budget
+    from liftoff.foundation.canary import CANARY_TIMEOUT_S, canary_budget
 
     config = triage.config.model_copy(
         update={

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from liftoff.config import load_use_case_config
-from liftoff.errors import ConfigError
-from liftoff.evals.cases import read_numbered_cases
-from liftoff.usecases import load_prompts
+from liftoff.foundation.config import load_use_case_config
+from liftoff.foundation.errors import ConfigError
+from liftoff.foundation.eval_cases import read_numbered_cases
+from liftoff.foundation.usecases import load_prompts
 from service.models.prompt import PromptSpec
 from tests.fixtures.project import CONTENT
 

@@ -19,9 +19,9 @@ from liftoff.cost_project import (
     spend_reads_per_request,
     traffic_profile,
 )
-from liftoff.evals.cases import golden_cases
-from liftoff.usecases import load_use_case
-from stacks.memory import measured, memory_for
+from liftoff.foundation.eval_cases import golden_cases
+from liftoff.foundation.memory import measured, memory_for
+from liftoff.foundation.usecases import load_use_case
 
 
 @pytest.fixture

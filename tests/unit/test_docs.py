@@ -14,9 +14,10 @@ from pydantic import TypeAdapter
 
 from liftoff import REPO_ROOT
 from liftoff.cli import main
-from liftoff.config import STAGES, StageConfig, UseCaseConfig
-from liftoff.errors import ConfigError
-from liftoff.evals.cases import DEFAULT_GOLDEN_SIZE, EvalCase, Suite
+from liftoff.foundation.config import STAGES, StageConfig, UseCaseConfig
+from liftoff.foundation.errors import ConfigError
+from liftoff.foundation.eval_cases import DEFAULT_GOLDEN_SIZE, EvalCase, Suite
+from liftoff.foundation.usecases import load_prompt_file
 from liftoff.reference import (
     case_reference,
     check_models,
@@ -29,7 +30,6 @@ from liftoff.reference import (
     prompt_file_reference,
     suite_reference,
 )
-from liftoff.usecases import load_prompt_file
 from service.evalcore.checks import Check
 from service.logic.render import render_prompt
 from service.models.errors import MissingVariable
@@ -43,7 +43,7 @@ def test_every_config_field_has_a_description_and_a_row_in_the_reference():
     fields = [doc for _, doc in model_fields(UseCaseConfig)]
     assert len(fields) > 50
     undocumented = [doc.path for doc in fields if not doc.description]
-    assert not undocumented, f"give these fields a docstring in liftoff/config.py: {undocumented}"
+    assert not undocumented, f"give these fields a docstring in liftoff/foundation/config.py: {undocumented}"
     missing = [doc.path for doc in fields if f"| `{doc.path}` |" not in reference]
     assert not missing
     for name, field in StageConfig.model_fields.items():
@@ -121,7 +121,7 @@ def test_the_configuration_summary_has_a_row_for_every_section():
     sections = [
         name
         for name, field in UseCaseConfig.model_fields.items()
-        if field.annotation.__module__ == "liftoff.config" and hasattr(field.annotation, "model_fields")
+        if field.annotation.__module__ == "liftoff.foundation.config" and hasattr(field.annotation, "model_fields")
     ]
     assert {"observability", "capture", "monitoring"} <= set(sections)
     for name in sections:
@@ -192,7 +192,7 @@ def test_every_suite_and_case_field_has_a_description_and_a_row_in_the_reference
     suite, case = suite_reference(), case_reference()
     for model, reference in ((Suite, suite), (EvalCase, case)):
         undocumented, missing = _undocumented_and_missing(model, reference)
-        assert not undocumented, f"give these fields a docstring in liftoff/evals/cases.py: {undocumented}"
+        assert not undocumented, f"give these fields a docstring in liftoff/foundation/eval_cases.py: {undocumented}"
         assert not missing, model.__name__
     assert "| `golden.tag` |" in suite and "| `judge.enabled` | boolean | false |" in suite
     assert '| `blocked_passes_tags` | list of string | `["adversarial", "pii"]` |' in suite

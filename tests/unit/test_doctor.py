@@ -56,7 +56,7 @@ class NoCredentials:
     ],
 )
 def test_model_access_is_checked_for_every_configured_model(answer, status):
-    from liftoff.usecases import load_all_use_cases
+    from liftoff.foundation.usecases import load_all_use_cases
 
     models = sorted({m for u in load_all_use_cases() for m in u.config.models.allowed})
     bedrock = boto3.client("bedrock", region_name="us-east-1")

@@ -1,10 +1,10 @@
 """The eval and the API share one output contract: the prompt's schema is the first check of every
 case, and answers that break it are counted as invalid outputs, per tag, against the exit criterion."""
 
-from liftoff.config import ExitCriteria
-from liftoff.evals.cases import EvalCase, load_suite
 from liftoff.evals.runner import score_case, summarize
 from liftoff.evals.targets import Answer
+from liftoff.foundation.config import ExitCriteria
+from liftoff.foundation.eval_cases import EvalCase, load_suite
 
 CRITERIA = ExitCriteria(min_accuracy=0.5, p95_latency_ms=10_000, max_cost_per_request_usd=0.01)
 

@@ -5,12 +5,12 @@ import json
 
 import pytest
 
-from liftoff.config import ExitCriteria
-from liftoff.evals.cases import EvalCase
 from liftoff.evals.evidence import EvalEvidence, Evaluated, eval_set_hash, evidence_from_report
 from liftoff.evals.report import GUARDRAIL_NOT_APPLIED, latency_text, write_report
 from liftoff.evals.runner import LATENCY_WARM, CaseResult, Run, summarize
 from liftoff.evals.targets import Answer
+from liftoff.foundation.config import ExitCriteria
+from liftoff.foundation.eval_cases import EvalCase
 
 CRITERIA = ExitCriteria(min_accuracy=0.5, p95_latency_ms=100, max_cost_per_request_usd=0.01)
 CASES = [EvalCase(id="a", variables={"message": "x"}, tags=["clean"])]

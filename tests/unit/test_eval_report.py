@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 import matplotlib.pyplot as plt
 import pytest
 
-from liftoff.config import ExitCriteria
 from liftoff.evals import report
-from liftoff.evals.cases import EvalCase
 from liftoff.evals.evidence import Evaluated, eval_set_hash
 from liftoff.evals.report import accuracy_by_tag_chart, distribution_chart, write_report
 from liftoff.evals.runner import CaseResult, Run, summarize
 from liftoff.evals.targets import Answer
+from liftoff.foundation.config import ExitCriteria
+from liftoff.foundation.eval_cases import EvalCase
 from service.evalcore.checks import CheckResult
 
 CRITERIA = ExitCriteria(min_accuracy=0.85, p95_latency_ms=1000, max_cost_per_request_usd=0.01, max_error_rate=0.5)

@@ -5,10 +5,10 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from liftoff.errors import ConfigError
 from liftoff.evals.augment import KINDS, augment
-from liftoff.evals.cases import load_cases, load_suite, read_cases
 from liftoff.evals.cli import eval_group
+from liftoff.foundation.errors import ConfigError
+from liftoff.foundation.eval_cases import load_cases, load_suite, read_cases
 
 USE_CASE = "support-triage"
 
@@ -139,7 +139,7 @@ def test_a_misspelt_case_variable_is_refused_at_load_naming_file_line_and_the_de
 
 def test_augmented_variants_fit_the_prompts_limits_or_expect_the_refusal(scaffolded):
     from liftoff.evals.augment import OVER_LIMIT_ERROR
-    from liftoff.usecases import load_use_case
+    from liftoff.foundation.usecases import load_use_case
 
     # Given the scaffold's cases and its prompt's limit (question: 1000 characters)
     spec = load_use_case("faq-bot", scaffolded).prompts[0]

@@ -9,10 +9,10 @@ from click.testing import CliRunner
 
 from liftoff.evals import cli as eval_cli
 from liftoff.evals.targets import Backoff, BedrockTarget, HttpTarget
+from liftoff.foundation.pricing import load_pricing
 from liftoff.local.bedrock_simulator import SimulatorConfig, start_simulator
 from liftoff.local.guardrail_rules import GuardrailRules
 from liftoff.local.runtime import LOCAL_GUARDRAIL_ID, local_endpoint, simulator_profiles
-from liftoff.pricing import load_pricing
 from service.handlers import invoke as handler_module
 from service.settings import get_settings
 
@@ -139,7 +139,7 @@ def test_the_bedrock_target_costs_every_billed_reply_when_a_repair_fails_and_the
     # after the backoff answers validly
     from botocore.stub import Stubber
 
-    from liftoff.usecases import load_prompt_file
+    from liftoff.foundation.usecases import load_prompt_file
     from service.logic.cost import ModelPrice, call_cost_usd
 
     schema = {"type": "object", "required": ["category"], "properties": {"category": {"enum": ["billing"]}}}

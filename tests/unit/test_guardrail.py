@@ -127,8 +127,8 @@ def test_a_blocked_request_gets_422_with_the_configured_message_and_is_still_bil
 
 def test_guardrail_text_units_are_priced_from_the_trace(guarded_call, spend_table, triage, rules):
     # Given the guardrail's usage in the Converse trace (text units per policy) and its prices
+    from liftoff.foundation.pricing import load_pricing
     from liftoff.local.bedrock_simulator import estimate_tokens, guardrail_usage
-    from liftoff.pricing import load_pricing
     from service.dal.model_client import GUARDRAIL_UNITS
     from service.logic.cost import call_cost_usd
     from service.logic.render import render_prompt

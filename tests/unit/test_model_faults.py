@@ -8,7 +8,7 @@ from decimal import Decimal
 import boto3
 import pytest
 
-from liftoff.config import ModelsConfig
+from liftoff.foundation.config import ModelsConfig
 from liftoff.local.bedrock_simulator import SimulatorConfig, start_simulator
 from liftoff.local.runtime import simulator_profiles
 from service.dal import dynamodb

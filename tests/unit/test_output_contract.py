@@ -10,8 +10,8 @@ import pytest
 import yaml
 from botocore.stub import ANY, Stubber
 
-from liftoff.errors import ConfigError
-from liftoff.usecases import load_all_use_cases, load_prompt_file, load_prompts
+from liftoff.foundation.errors import ConfigError
+from liftoff.foundation.usecases import load_all_use_cases, load_prompt_file, load_prompts
 from service.dal.model_client import ModelClient, ModelReply, Repair, StructuredOutput
 from service.dal.prompt_store import PromptStore
 from service.logic.output_contract import problem_with
@@ -99,7 +99,7 @@ def test_a_schema_change_is_a_new_version_and_text_prompts_keep_their_hash(tmp_p
 
 def test_json_on_a_model_without_any_mechanism_fails_synth_naming_file_and_model(tmp_path, monkeypatch, triage):
     # Given a model whose row in pricing/bedrock.yaml says structured_output: none
-    monkeypatch.setattr("liftoff.usecases.structured_output_mechanism", lambda model_id, table=None: "none")
+    monkeypatch.setattr("liftoff.foundation.usecases.structured_output_mechanism", lambda model_id, table=None: "none")
     folder = tmp_path / "prompts" / triage.name
     folder.mkdir(parents=True)
     (folder / "schemas").mkdir()

@@ -8,9 +8,9 @@ import pytest
 from botocore.stub import Stubber
 
 from liftoff import preflight
+from liftoff.foundation.bedrock_ids import split_model_id
+from liftoff.foundation.usecases import load_use_case
 from liftoff.preflight import FAIL, PASS, WARN, Clients, check_model_access, models_in_use, run_preflight
-from liftoff.usecases import load_use_case
-from stacks.bedrock_access import split_model_id
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"

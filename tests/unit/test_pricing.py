@@ -1,7 +1,7 @@
 import pytest
 
-from liftoff.errors import ConfigError
-from liftoff.pricing import load_pricing, prices_for
+from liftoff.foundation.errors import ConfigError
+from liftoff.foundation.pricing import load_pricing, prices_for
 from service.logic.cost import ModelPrice, call_cost_usd
 
 

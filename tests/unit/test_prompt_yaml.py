@@ -5,8 +5,8 @@ from types import SimpleNamespace
 
 import yaml
 
+from liftoff.foundation.usecases import load_use_case
 from liftoff.prompts_cli import spec_yaml
-from liftoff.usecases import load_use_case
 
 
 def test_multi_line_text_is_a_block_and_the_yaml_loads_back_to_the_same_spec():

@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 
+from liftoff.foundation.usecases import load_use_case
 from liftoff.last_results import read_results, write_result
 from liftoff.readiness import (
     FAIL,
@@ -22,7 +23,6 @@ from liftoff.readiness import (
     scope_line,
     smoke_line,
 )
-from liftoff.usecases import load_use_case
 
 USE_CASE = "support-triage"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from liftoff import REPO_ROOT
-from liftoff.errors import ConfigError
+from liftoff.foundation.errors import ConfigError
 from liftoff.scaffold import content_paths, new_use_case, remove_use_case
 
 LIFTOFF = Path(sys.executable).parent / "liftoff"

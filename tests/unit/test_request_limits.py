@@ -7,8 +7,8 @@ import json
 import pytest
 from jsonschema import Draft4Validator
 
+from liftoff.foundation.usecases import load_use_case, use_case_names
 from liftoff.smoke import bad_requests, sample_request
-from liftoff.usecases import load_use_case, use_case_names
 from service.models.invoke import invoke_request_schema
 
 

@@ -33,7 +33,7 @@ def simulator(triage_rules):
 
 @pytest.fixture(scope="module")
 def triage_rules():
-    from liftoff.usecases import load_use_case
+    from liftoff.foundation.usecases import load_use_case
 
     return GuardrailRules.from_config(load_use_case("support-triage").config.guardrail)
 

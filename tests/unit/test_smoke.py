@@ -7,7 +7,7 @@ from botocore.stub import Stubber
 
 from liftoff import smoke
 from liftoff.doctor import Check
-from liftoff.usecases import load_use_case
+from liftoff.foundation.usecases import load_use_case
 
 
 class SilentTarget:

@@ -182,7 +182,9 @@ def _simulate(seed: int, *, rate: float, burst: int, max_age_s: float, timeout_s
     rng = random.Random(seed)
     table = SharedTable()
     now = {"t": 0.0}
-    unseen = int(burst + rate * (max_age_s + timeout_s)) + 1  # liftoff/function_env.py::spend_unseen_requests
+    unseen = (
+        int(burst + rate * (max_age_s + timeout_s)) + 1
+    )  # liftoff/foundation/function_env.py::spend_unseen_requests
     settings = _settings(cap=cap, max_age_s=max_age_s, unseen=unseen, criterion=dearest)
     idle: list[SpendCounter] = []
     events: list[tuple[float, int, str, object]] = []

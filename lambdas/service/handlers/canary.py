@@ -14,11 +14,11 @@ An accuracy is published only when at least one case was answered: a run where n
 says nothing about the prompt, and its missing accuracy is what the CanaryAccuracy alarm treats as
 breaching (stacks/constructs/monitoring.py).
 
-The run is bounded (liftoff/canary.py checks the arithmetic at synth): cases run `budget.concurrency`
+The run is bounded (liftoff/foundation/canary.py checks the arithmetic at synth): cases run `budget.concurrency`
 at a time, each with its own clients, and a case starts only while its worst case (`budget.case_s`)
 still fits before the function's deadline; a case that does not is an error (`CanaryOutOfTime`).
 
-The event is the payload `liftoff/canary.py` builds at synth (the schedule's input):
+The event is the payload `liftoff/foundation/canary.py` builds at synth (the schedule's input):
 {"golden_canary": {"contracts": {prompt_id: [check...]}, "cases": [{id, prompt_id, variables, checks,
 blocked_ok, expect_error}], "budget": {case_s, concurrency, timeout_s}}}.
 """

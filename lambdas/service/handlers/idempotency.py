@@ -24,6 +24,8 @@ from service.observability import logger
 HEADER = "idempotency-key"
 KEY_PATTERN = re.compile(r"[A-Za-z0-9._:-]{8,128}")
 REPLAYED = "_idempotent_replay"
+# The records' TTL attribute: Powertools' DynamoDBPersistenceLayer expiry_attr (stacks/constructs/idempotency_table.py)
+TTL_ATTRIBUTE = "expiration"
 
 
 class IdempotencyConflict(ServiceError):
@@ -131,7 +133,7 @@ def make_idempotent(
         def from_dict(self, data: dict) -> Any:
             return _replayed(data)
 
-    store = CompactRecords(table_name=table_name, key_attr="pk", expiry_attr="expiration", boto3_client=boto3_client)
+    store = CompactRecords(table_name=table_name, key_attr="pk", expiry_attr=TTL_ATTRIBUTE, boto3_client=boto3_client)
     config = IdempotencyConfig(
         event_key_jmespath="key",
         payload_validation_jmespath="body",

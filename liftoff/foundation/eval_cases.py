@@ -22,9 +22,9 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from liftoff import REPO_ROOT
-from liftoff.config import display_path, format_validation_error, read_yaml
-from liftoff.errors import ConfigError
-from liftoff.evals.checks import Check
+from liftoff.foundation.config import display_path, format_validation_error, read_yaml
+from liftoff.foundation.errors import ConfigError
+from service.evalcore.checks import Check
 from service.models.prompt import PromptSpec
 
 EVALS_DIR = REPO_ROOT / "evals"
@@ -34,7 +34,7 @@ STANDARD_TAGS = ("clean", "noisy", "edge", "adversarial", "pii")
 
 class _Strict(BaseModel):
     # CLI-side models (not in the Lambda bundle): attribute docstrings are the field descriptions that the
-    # reference (liftoff/reference.py) shows, as in liftoff/config.py
+    # reference (liftoff/reference.py) shows, as in liftoff/foundation/config.py
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
@@ -139,7 +139,7 @@ def suite_dir(use_case: str, root: Path = REPO_ROOT) -> Path:
 
 
 def load_suite(use_case: str, root: Path = REPO_ROOT) -> Suite:
-    from liftoff.usecases import load_use_case
+    from liftoff.foundation.usecases import load_use_case
 
     path = suite_dir(use_case, root) / "suite.yaml"
     try:
@@ -209,7 +209,7 @@ def load_cases(use_case: str, *, files: list[str] | None = None, root: Path = RE
     if not directory.is_dir():
         raise ConfigError(f"no eval set for {use_case}: create {display_path(directory)}/ (suite.yaml, *.jsonl)")
     paths = sorted(directory.glob("*.jsonl")) if not files else [directory / f for f in files]
-    from liftoff.usecases import load_use_case
+    from liftoff.foundation.usecases import load_use_case
 
     prompts = {spec.prompt_id: spec for spec in load_use_case(use_case, root).prompts}
     default_prompt = load_suite(use_case, root).prompt_id

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
-MEASURED = Path(__file__).resolve().parent.parent / "benchmarks" / "memory.json"
+from liftoff import INSTALLED_FROM
+
+MEASURED = INSTALLED_FROM / "benchmarks" / "memory.json"
 HEADROOM = 1.5  # at least 50 % over the measured peak
 STEP_MB = 64  # sizes are offered in 64 MB steps (Lambda accepts any MB from 128 to 10,240)
 MIN_MB, MAX_MB = 128, 10_240

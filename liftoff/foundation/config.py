@@ -17,7 +17,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, ValidationError, model_validator
 
 from liftoff import REPO_ROOT
-from liftoff.errors import ConfigError
+from liftoff.foundation.errors import ConfigError
 from service.models.regex import RegexPattern
 
 USE_CASE_NAME = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
@@ -390,7 +390,7 @@ class GoldenCanaryConfig(_Strict):
     At least hourly and at most every 3.5 days (the accuracy alarm's two runs must fit CloudWatch's 7 days)."""
     concurrency: int = Field(default=4, ge=1, le=10)
     """Golden cases run at the same time. A run must end inside the function's 15 minutes even when every
-    model call times out; synth checks that arithmetic (liftoff/canary.py) and names this field."""
+    model call times out; synth checks that arithmetic (liftoff/foundation/canary.py) and names this field."""
 
 
 class MonitoringConfig(_Strict):

@@ -12,10 +12,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from liftoff import REPO_ROOT
-from liftoff.config import format_validation_error, read_yaml
-from liftoff.errors import ConfigError
+from liftoff.foundation.bedrock_ids import GLOBAL_PREFIX, split_model_id
+from liftoff.foundation.config import format_validation_error, read_yaml
+from liftoff.foundation.errors import ConfigError
 from service.logic.cost import ModelPrice
-from stacks.bedrock_access import GLOBAL_PREFIX, split_model_id
 
 PRICING_FILE = REPO_ROOT / "pricing" / "bedrock.yaml"
 

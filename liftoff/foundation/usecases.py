@@ -9,15 +9,15 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from liftoff import REPO_ROOT
-from liftoff.config import (
+from liftoff.foundation.config import (
     UseCaseConfig,
     display_path,
     format_validation_error,
     load_use_case_config,
     read_yaml,
 )
-from liftoff.errors import ConfigError
-from liftoff.pricing import load_pricing, prices_for, structured_output_mechanism
+from liftoff.foundation.errors import ConfigError
+from liftoff.foundation.pricing import load_pricing, prices_for, structured_output_mechanism
 from service.logic.cost import ModelPrice
 from service.models.prompt import PromptSpec
 

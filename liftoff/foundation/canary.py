@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from liftoff import REPO_ROOT
-from liftoff.errors import ConfigError
-from liftoff.evals.cases import golden_cases, load_suite
-from liftoff.usecases import USECASES_DIR, UseCase, load_use_case
+from liftoff.foundation.errors import ConfigError
+from liftoff.foundation.eval_cases import golden_cases, load_suite
+from liftoff.foundation.usecases import USECASES_DIR, UseCase, load_use_case
 from service.dal.dynamodb import CONNECT_TIMEOUT_S, READ_TIMEOUT_S, TOTAL_ATTEMPTS
 
 CANARY_TIMEOUT_S = 900  # Lambda's longest

@@ -13,9 +13,9 @@ import json
 import math
 from dataclasses import dataclass
 
-from liftoff.config import STAGES
-from liftoff.pricing import guardrail_prices_env_value, prices_env_value, structured_output_env_value
-from liftoff.usecases import UseCase
+from liftoff.foundation.config import STAGES
+from liftoff.foundation.pricing import guardrail_prices_env_value, prices_env_value, structured_output_env_value
+from liftoff.foundation.usecases import UseCase
 
 # Read by Powertools itself (service name on logs, metric namespace, log level); every function gets them.
 POWERTOOLS_ENVIRONMENT = {
