@@ -308,5 +308,9 @@ def _register_subcommands() -> None:
 
     main.add_command(readiness_command, name="readiness")
 
+    from liftoff.kb import kb
+
+    main.add_command(kb)
+
 
 _register_subcommands()
