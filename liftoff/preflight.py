@@ -11,6 +11,8 @@ Checks, each read-only:
   exist here, and its routes must be Regions the invoke role may call; then
   GetFoundationModelAvailability in each); third-party models need a one-time enablement (Anthropic:
   AWS Marketplace subscription and the first-use form);
+- a use case with `knowledge:`: access to its embedding model here, and the S3 Vectors API answering here
+  (ListVectorBuckets; no endpoint in the Region, or access denied, is a FAIL);
 - Lambda concurrency headroom: Lambda refuses a reservation that leaves fewer than 100 unreserved
   executions (GetAccountSettings; a deployed function's own reservation is counted back in);
 - the `use-case` and `stage` cost-allocation tags the budget filters on (Cost Explorer), a warning;
@@ -167,34 +169,42 @@ def models_in_use(use_case: UseCase) -> set[str]:
     return used
 
 
-def check_model_access(clients: Clients, use_case: UseCase) -> list[Check]:
-    """FAIL for a model the use case calls; WARN for one it may call (in `allowed`, no prompt uses it yet)."""
+def model_access(
+    clients: Clients, model_id: str, overrides: dict[str, list[str]], use_case: str
+) -> tuple[ModelRoutes, list[str], str]:
+    """Where `model_id` is served from this Region, what stops the account calling it there (empty: nothing),
+    and the fix (GetFoundationModelAvailability in each Region it is served from)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
+    routes = model_routes(clients, model_id, overrides, use_case)
+    failing = [routes.problem] if routes.problem else []
+    for region in routes.regions if not routes.problem else ():
+        try:
+            answer = clients.client("bedrock", region).get_foundation_model_availability(modelId=routes.foundation)
+        except (BotoCoreError, ClientError) as exc:
+            failing.append(f"{region}: cannot check ({exc})")
+            continue
+        problems = availability_problems(answer)
+        if problems:
+            failing.append(f"{region}: {', '.join(problems)}")
+    provider = routes.foundation.split(".", 1)[0]
+    fix = routes.fix or THIRD_PARTY_ENABLEMENT.get(
+        provider, "Bedrock console > Model access: enable the model in each Region listed"
+    )
+    return routes, failing, fix
+
+
+def check_model_access(clients: Clients, use_case: UseCase) -> list[Check]:
+    """FAIL for a model the use case calls; WARN for one it may call (in `allowed`, no prompt uses it yet)."""
     models = use_case.config.models
     used = models_in_use(use_case)
     checks = []
     for model_id in models.allowed:
-        routes = model_routes(clients, model_id, models.profile_regions, use_case.name)
-        foundation, regions = routes.foundation, routes.regions
-        provider = foundation.split(".", 1)[0]
-        failing = [routes.problem] if routes.problem else []
-        for region in regions if not routes.problem else ():
-            try:
-                answer = clients.client("bedrock", region).get_foundation_model_availability(modelId=foundation)
-            except (BotoCoreError, ClientError) as exc:
-                failing.append(f"{region}: cannot check ({exc})")
-                continue
-            problems = availability_problems(answer)
-            if problems:
-                failing.append(f"{region}: {', '.join(problems)}")
+        routes, failing, fix = model_access(clients, model_id, models.profile_regions, use_case.name)
         name = f"Model {model_id}"
         if not failing:
-            checks.append(Check(name, PASS, f"accessible in {', '.join(regions)}"))
+            checks.append(Check(name, PASS, f"accessible in {', '.join(routes.regions)}"))
             continue
-        fix = routes.fix or THIRD_PARTY_ENABLEMENT.get(
-            provider, "Bedrock console > Model access: enable the model in each Region listed"
-        )
         if model_id in used:
             checks.append(Check(name, FAIL, "; ".join(failing), fix))
         else:
@@ -204,6 +214,65 @@ def check_model_access(clients: Clients, use_case: UseCase) -> list[Check]:
                 )
             )
     return checks
+
+
+# Where S3 Vectors is offered changes as it rolls out: the S3 User Guide's S3 Vectors pages list the Regions
+S3_VECTORS_REGIONS_DOC = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/s3-vectors.html"
+
+
+def check_knowledge(clients: Clients, use_case: UseCase) -> list[Check]:
+    """A use case with `knowledge:`: its embedding model is accessible here, and S3 Vectors answers here."""
+    knowledge = use_case.config.knowledge
+    if knowledge is None:
+        return []
+    model_id = knowledge.embedding.model_id
+    routes, failing, fix = model_access(clients, model_id, {}, use_case.name)
+    name = f"Embedding model {model_id}"
+    embedding = (
+        Check(name, FAIL, "; ".join(failing), fix + " (the knowledge base embeds documents and questions with it)")
+        if failing
+        else Check(name, PASS, f"accessible in {', '.join(routes.regions)}")
+    )
+    return [embedding, check_s3_vectors(clients)]
+
+
+def check_s3_vectors(clients: Clients) -> Check:
+    """S3 Vectors (the knowledge base's vector store) answers in this Region: ListVectorBuckets, one result."""
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        EndpointConnectionError,
+        EndpointResolutionError,
+        UnknownEndpointError,
+    )
+
+    name = "S3 Vectors"
+    try:
+        clients.client("s3vectors").list_vector_buckets(maxResults=1)
+    except (EndpointConnectionError, UnknownEndpointError, EndpointResolutionError) as exc:
+        return Check(
+            name,
+            FAIL,
+            f"no S3 Vectors endpoint answers in {clients.region} ({exc}): the knowledge base's vector store cannot "
+            "be created here",
+            f"deploy to a Region that offers S3 Vectors (listed in {S3_VECTORS_REGIONS_DOC}) and where the "
+            "embedding and answer models are accessible",
+        )
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        if error.get("Code") in ("AccessDeniedException", "AccessDenied"):
+            return Check(
+                name,
+                FAIL,
+                f"not allowed to call S3 Vectors in {clients.region}: {error.get('Message', '')}",
+                "allow s3vectors:ListVectorBuckets to the identity running preflight, and to the deploy "
+                "(CloudFormation) role s3vectors:CreateVectorBucket, s3vectors:CreateIndex and s3vectors:GetIndex; "
+                "check that no SCP denies s3vectors:*",
+            )
+        return Check(name, FAIL, f"S3 Vectors answered {error.get('Code')}: {exc}", "try again; check the Region")
+    except BotoCoreError as exc:
+        return Check(name, FAIL, f"cannot reach S3 Vectors in {clients.region}: {exc}", "check the network")
+    return Check(name, PASS, f"the API answers in {clients.region}")
 
 
 def check_concurrency(clients: Clients, use_case: UseCase, stage: str) -> Check:
@@ -357,6 +426,7 @@ def run_preflight(
         prefix = f"{use_case.name}: "
         for check in (
             *check_model_access(clients, use_case),
+            *check_knowledge(clients, use_case),
             check_concurrency(clients, use_case, stage),
             *check_token_quota(clients, use_case),
         ):

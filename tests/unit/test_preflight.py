@@ -2,6 +2,7 @@
 a healthy one passes. Every AWS call the checks make is stubbed in order; an unexpected call fails."""
 
 import dataclasses
+from pathlib import Path
 
 import boto3
 import pytest
@@ -10,7 +11,16 @@ from botocore.stub import Stubber
 from liftoff import preflight
 from liftoff.foundation.bedrock_ids import split_model_id
 from liftoff.foundation.usecases import load_use_case
-from liftoff.preflight import FAIL, PASS, WARN, Clients, check_model_access, models_in_use, run_preflight
+from liftoff.preflight import (
+    FAIL,
+    PASS,
+    WARN,
+    Clients,
+    check_knowledge,
+    check_model_access,
+    models_in_use,
+    run_preflight,
+)
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -103,6 +113,20 @@ def stub_models(session, use_case, availability, routes=US_ROUTES, region=REGION
             )
 
 
+def stub_knowledge(session, use_case, availability, region=REGION, *, vectors_error=None):
+    """A retrieval use case: its embedding model's access here, then S3 Vectors' ListVectorBuckets (answered,
+    or the error code `vectors_error`)."""
+    model_id = use_case.config.knowledge.embedding.model_id
+    session.stub("bedrock", region).add_response(
+        "get_foundation_model_availability", {**availability(model_id), "modelId": model_id}, {"modelId": model_id}
+    )
+    vectors = session.stub("s3vectors", region)
+    if vectors_error:
+        vectors.add_client_error("list_vector_buckets", vectors_error, "denied", 403, expected_params={"maxResults": 1})
+    else:
+        vectors.add_response("list_vector_buckets", {"vectorBuckets": []}, {"maxResults": 1})
+
+
 def stub_account(
     session, use_case, *, bootstrap, availability, concurrency, deployed_reservation=None, quota_value=None
 ):
@@ -121,6 +145,8 @@ def stub_account(
         "list_cost_allocation_tags", {"CostAllocationTags": []}, {"TagKeys": ["use-case", "stage"]}
     )
     stub_models(session, use_case, availability)
+    if use_case.config.knowledge is not None:
+        stub_knowledge(session, use_case, availability)
     quota, unreserved = concurrency
     session.stub("lambda").add_response(
         "get_account_settings",
@@ -360,3 +386,86 @@ def test_a_global_profile_is_read_as_a_profile_and_every_route_is_granted():
         PASS,
         "accessible in ap-northeast-1, eu-west-1, us-east-1",
     )
+
+
+# --- a retrieval use case (knowledge:) ------------------------------------------------------------------
+
+FIXTURE_PROJECT = Path(__file__).resolve().parents[1] / "fixtures" / "project"
+
+
+@pytest.fixture
+def rag():
+    return load_use_case("fixture-rag", FIXTURE_PROJECT)
+
+
+def test_a_healthy_account_passes_the_retrieval_checks_too(rag):
+    # Given an account where every model, the embedding model and S3 Vectors are available
+    session = FakeSession()
+    stub_account(
+        session, rag, bootstrap=27, availability=lambda m: AVAILABLE, concurrency=(1000, 1000), quota_value=2_000_000
+    )
+    # When preflight runs for the retrieval use case
+    checks = by_name(run_preflight([rag], "sandbox", session_factory=lambda: session))
+    session.assert_all_called()
+    # Then the embedding model and S3 Vectors are checked, and pass
+    embedding = checks["fixture-rag: Embedding model amazon.titan-embed-text-v2:0"]
+    assert embedding.status == PASS and embedding.detail == f"accessible in {REGION}"
+    assert checks["fixture-rag: S3 Vectors"].status == PASS
+    assert preflight.exit_code(checks.values()) == 0
+
+
+def test_an_embedding_model_without_access_fails_with_the_fix(rag):
+    session = FakeSession()
+    stub_knowledge(session, rag, lambda m: NOT_ENABLED)
+    embedding, vectors = check_knowledge(Clients(session), rag)
+    session.assert_all_called()
+    assert embedding.status == FAIL
+    assert "us-east-1: authorizationStatus NOT_AUTHORIZED" in embedding.detail
+    assert "Model access" in embedding.fix and "embeds documents and questions" in embedding.fix
+    assert vectors.status == PASS
+
+
+def endpoint_missing(session, region):
+    """S3 Vectors has no endpoint in `region`: the request is built and sent, and no host answers (a real,
+    unstubbed client whose send fails as a DNS failure does)."""
+    from botocore.exceptions import EndpointConnectionError
+
+    client = boto3.client("s3vectors", region_name=region)
+
+    def unreachable(request, **kwargs):
+        raise EndpointConnectionError(endpoint_url=request.url)
+
+    client.meta.events.register("before-send.s3vectors.ListVectorBuckets", unreachable)
+    session.clients[("s3vectors", region)] = client
+    session.stubs[("s3vectors", region)] = Stubber(client)  # never activated: the real request path runs
+
+
+def test_a_region_without_s3_vectors_fails_naming_where_to_find_the_regions_that_have_it(rag):
+    # Given a Region whose S3 Vectors endpoint does not answer
+    session = FakeSession()
+    session.region_name = "af-south-1"
+    session.stub("bedrock", "af-south-1").add_response(
+        "get_foundation_model_availability",
+        {**AVAILABLE, "modelId": "amazon.titan-embed-text-v2:0"},
+        {"modelId": "amazon.titan-embed-text-v2:0"},
+    )
+    endpoint_missing(session, "af-south-1")
+    # When the knowledge checks run
+    checks = by_name(check_knowledge(Clients(session), rag))
+    # Then S3 Vectors fails, saying where the Regions that offer it are listed
+    vectors = checks["S3 Vectors"]
+    assert vectors.status == FAIL
+    assert "no S3 Vectors endpoint answers in af-south-1" in vectors.detail
+    assert preflight.S3_VECTORS_REGIONS_DOC in vectors.fix
+
+
+def test_access_denied_to_s3_vectors_names_the_actions_to_grant(rag):
+    session = FakeSession()
+    stub_knowledge(session, rag, lambda m: AVAILABLE, vectors_error="AccessDeniedException")
+    vectors = check_knowledge(Clients(session), rag)[1]
+    assert vectors.status == FAIL
+    assert "s3vectors:ListVectorBuckets" in vectors.fix and "s3vectors:CreateIndex" in vectors.fix
+
+
+def test_a_use_case_without_knowledge_has_no_retrieval_checks():
+    assert check_knowledge(Clients(FakeSession()), load_use_case("support-triage")) == []
