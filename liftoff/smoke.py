@@ -3,8 +3,11 @@
 From the stack's outputs it sends one good request and one request of each class of bad input to
 the API, checks that every prompt file has a `live` version in the registry, that the dashboard and
 every alarm of the stack exist, that the good request's log line and EMF record arrive (bounded
-wait), and that the spend counter moved by the request's cost. The same checks run against local
-mode (`--local`; `make test` does), where CloudWatch has no stand-in and those checks say SKIP.
+wait), and that the spend counter moved by the request's cost. A retrieval use case (`knowledge:`)
+adds: its knowledge base exists and is ACTIVE, its last ingestion is COMPLETE (failed documents: a
+WARN with their count), and a clean, answerable eval question gets an answer citing at least one of
+the use case's documents. The same checks run against local mode (`--local`; `make test` does), on
+local mode's knowledge base stand-in; CloudWatch has no stand-in there and those checks say SKIP.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from liftoff.console import plural
 from liftoff.doctor import Check
 from liftoff.foundation.usecases import UseCase
 
-PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
+PASS, WARN, FAIL, SKIP = "PASS", "WARN", "FAIL", "SKIP"
 LOG_WAIT_S = 90.0  # CloudWatch Logs usually shows a line within seconds; a minute and a half is generous
 HTTP_TIMEOUT_S = 35.0
 
@@ -44,6 +47,8 @@ class SmokeTarget(Protocol):
 
     def alarms(self) -> Check | None: ...
 
+    def knowledge_base(self, use_case: UseCase) -> list[Check]: ...
+
 
 @dataclass(frozen=True)
 class BadRequest:
@@ -63,7 +68,7 @@ def sample_request(use_case: UseCase) -> dict:
     try:
         cases = [
             c
-            for c in load_cases(use_case.name)
+            for c in load_cases(use_case.name, root=use_case.root)
             if c.prompt_id in (None, prompt.prompt_id) and not c.expect_error and "clean" in c.tags
         ]
     except (ConfigError, OSError):  # an eval set is not required to smoke-test; placeholders are enough
@@ -221,6 +226,178 @@ def check_spend(before: tuple[float, int], after: tuple[float, int], cost: float
     )
 
 
+# --- a retrieval use case ---------------------------------------------------------------------------
+
+
+def grounded_request(use_case: UseCase) -> tuple[dict, str] | None:
+    """A request to the first retrieval prompt from a clean, answerable eval case of it (one naming its
+    expected sources first), with the case's id; None when the eval set has none."""
+    from liftoff.foundation.errors import ConfigError
+    from liftoff.foundation.eval_cases import load_cases, load_suite
+
+    prompt = next((p for p in use_case.prompts if p.retrieval is not None), None)
+    if prompt is None:
+        return None
+    try:
+        suite = load_suite(use_case.name, use_case.root)
+        cases = [
+            c
+            for c in load_cases(use_case.name, root=use_case.root)
+            if (c.prompt_id or suite.prompt_id) == prompt.prompt_id
+            and c.answerable
+            and not c.expect_error
+            and "clean" in c.tags
+        ]
+    except (ConfigError, OSError):
+        return None
+    if not cases:
+        return None
+    case = sorted(cases, key=lambda c: not c.expected_sources)[0]
+    return {"prompt_id": prompt.prompt_id, "variables": dict(case.variables)}, case.id
+
+
+def document_names(use_case: UseCase) -> set[str]:
+    """The use case's documents in the repository, as citations name them (relative to its documents folder)."""
+    folder = use_case.root / use_case.config.knowledge.documents_path(use_case.name)
+    if not folder.is_dir():
+        return set()
+    return {
+        path.relative_to(folder).as_posix()
+        for path in folder.rglob("*")
+        if path.is_file() and not path.name.endswith(".metadata.json")
+    }
+
+
+def check_grounded_answer(target: SmokeTarget, use_case: UseCase) -> Check:
+    """One question from the eval set gets an answer citing at least one document of the use case."""
+    name = "grounded answer"
+    picked = grounded_request(use_case)
+    if picked is None:
+        return Check(
+            name,
+            FAIL,
+            "no clean, answerable eval case for the retrieval prompt",
+            f"add one to evals/{use_case.name}/ with tags [clean] and its expected_sources",
+        )
+    request, case_id = picked
+    headers = {"Content-Type": "application/json", "x-api-key": target.api_key}
+    try:
+        status, body = _post(target.invoke_url, json.dumps(request), headers)
+    except requests.RequestException as exc:
+        return Check(name, FAIL, f"no answer from {target.invoke_url}: {exc}")
+    if status != 200 or not isinstance(body, dict):
+        return Check(name, FAIL, f"case {case_id}: HTTP {status}: {str(body)[:200]}", "read the function's log")
+    citations = [c for c in body.get("citations") or [] if isinstance(c, dict)]
+    outcome = (body.get("retrieval") or {}).get("outcome")
+    if not citations:
+        return Check(
+            name,
+            FAIL,
+            f"case {case_id}: answered with no citation (retrieval outcome {outcome}): {str(body.get('output'))[:120]}",
+            f"is the knowledge base ingested? liftoff kb status --use-case {use_case.name}",
+        )
+    documents = document_names(use_case)
+    sources = sorted({str(c.get("source")) for c in citations})
+    # documents only in an existing bucket: the repository has none to compare with
+    known = [source for source in sources if source in documents] if documents else sources
+    if not known:
+        folder = use_case.config.knowledge.documents_path(use_case.name)
+        return Check(
+            name,
+            FAIL,
+            f"case {case_id}: cites {', '.join(sources)}, none of them a document of {folder}/",
+            "is the stack's data source the documents bucket of this use case? liftoff kb status",
+        )
+    return Check(name, PASS, f"case {case_id}: {plural(len(citations), 'citation')} of {', '.join(known)}")
+
+
+def knowledge_base_checks(kb: Any) -> list[Check]:
+    """A deployed knowledge base (liftoff.kb.KnowledgeBase): it is ACTIVE, its newest ingestion job COMPLETE
+    (failed documents: a WARN with their count)."""
+    import click
+
+    from liftoff.console import shorten
+    from liftoff.kb import ACTIVE, describe_statistics
+
+    sync = f"liftoff kb sync --use-case {kb.ref.use_case} --stage {kb.ref.stage}"
+    try:
+        base = kb.knowledge_base()
+    except click.ClickException as exc:
+        return [Check("knowledge base", FAIL, exc.message)]
+    storage = (base.get("storageConfiguration") or {}).get("type", "?")
+    described = f"{base['knowledgeBaseId']} ({base['name']}) {base['status']}, storage {storage}"
+    if base["status"] != "ACTIVE":
+        reasons = "; ".join(base.get("failureReasons") or [])
+        checks = [Check("knowledge base", FAIL, described + (f": {reasons}" if reasons else ""), "deploy again")]
+    else:
+        checks = [Check("knowledge base", PASS, described)]
+    try:
+        jobs = kb.recent_jobs(1)
+        if not jobs:
+            return [*checks, Check("last ingestion", FAIL, "no ingestion job has run", f"run `{sync}`")]
+        job = kb.job(jobs[0]["ingestionJobId"])
+        failed = kb.failed_documents() if job["status"] == "COMPLETE" else []
+    except click.ClickException as exc:
+        return [*checks, Check("last ingestion", FAIL, exc.message)]
+    detail = f"job {job['ingestionJobId']} {job['status']}: {describe_statistics(job.get('statistics'))}"
+    if job["status"] in ACTIVE:
+        checks.append(Check("last ingestion", WARN, detail, "smoke again once it finishes (liftoff kb status)"))
+    elif job["status"] != "COMPLETE":
+        reasons = shorten("; ".join(job.get("failureReasons") or []), 200)
+        checks.append(
+            Check("last ingestion", FAIL, detail + (f" ({reasons})" if reasons else ""), f"fix, then `{sync}`")
+        )
+    elif failed:
+        checks.append(
+            Check(
+                "last ingestion",
+                WARN,
+                f"{detail}; {plural(len(failed), 'document')} did not index",
+                "liftoff kb status lists them with the reason",
+            )
+        )
+    else:
+        checks.append(Check("last ingestion", PASS, detail))
+    return checks
+
+
+def local_knowledge_base_checks(use_case: UseCase) -> list[Check]:
+    """Local mode's stand-in (lexical): what it indexed from the documents folder, and what it could not."""
+    try:
+        from liftoff.local import knowledge_base as local_kb
+    except ImportError:
+        return [
+            Check(
+                "knowledge base",
+                FAIL,
+                "local mode's knowledge base stand-in (liftoff/local/knowledge_base.py) is not in this checkout",
+                "smoke this use case against a deployed stage (--stage), or update the checkout",
+            )
+        ]
+    index = local_kb.status(use_case)
+    name = f"{index.knowledge_base_id} ({index.label})"
+    if not index.documents:
+        return [
+            Check("knowledge base", FAIL, f"{name}: no document indexed from {index.documents_path}", "add documents"),
+        ]
+    checks = [
+        Check("knowledge base", PASS, f"{name}: {plural(index.documents, 'document')}, {plural(index.chunks, 'chunk')}")
+    ]
+    if index.failed:
+        checks.append(
+            Check(
+                "last ingestion",
+                WARN,
+                f"{plural(len(index.failed), 'document')} did not index: "
+                + "; ".join(f"{doc}: {reason}" for doc, reason in index.failed),
+                f"liftoff kb status --local --use-case {use_case.name}",
+            )
+        )
+    else:
+        checks.append(Check("last ingestion", PASS, f"every document of {index.documents_path} indexed"))
+    return checks
+
+
 def run_smoke(target: SmokeTarget, use_case: UseCase, *, log_wait_s: float = LOG_WAIT_S) -> list[Check]:
     good = sample_request(use_case)
     request_id = f"smoke-{uuid.uuid4().hex[:16]}"
@@ -239,6 +416,9 @@ def run_smoke(target: SmokeTarget, use_case: UseCase, *, log_wait_s: float = LOG
         checks += check_feedback(target, answer)
         if before is not None:
             checks.append(check_spend(before, target.spend_today(), float(answer["cost_usd"])))
+    if use_case.config.knowledge is not None:
+        checks += target.knowledge_base(use_case)
+        checks.append(check_grounded_answer(target, use_case))
     for resource in (target.dashboard(), target.alarms()):
         checks.append(resource or Check("dashboard/alarms", SKIP, "not in this target"))
     return checks
@@ -301,6 +481,9 @@ class LocalTarget:
     def alarms(self):
         return Check("alarms", SKIP, "local mode has no CloudWatch: checked against AWS by `liftoff smoke --stage`")
 
+    def knowledge_base(self, use_case):
+        return local_knowledge_base_checks(use_case)
+
 
 class AwsTarget:
     """A deployed stack, found by its name; every resource comes from its outputs and resources."""
@@ -311,7 +494,7 @@ class AwsTarget:
         from liftoff.foundation.names import stack_name
 
         self._session = session or boto3.Session()
-        self._use_case, self._stack = use_case, stack_name(use_case, stage)
+        self._use_case, self._stage, self._stack = use_case, stage, stack_name(use_case, stage)
         cloudformation = self._session.client("cloudformation")
         stack = cloudformation.describe_stacks(StackName=self._stack)["Stacks"][0]
         self._outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
@@ -342,6 +525,33 @@ class AwsTarget:
         )
         for page in pages:
             yield from json_records(event["message"] for event in page.get("events", []))
+
+    def knowledge_base(self, use_case):
+        from liftoff.kb import (
+            DATA_SOURCE_OUTPUT,
+            DOCUMENTS_BUCKET_OUTPUT,
+            KNOWLEDGE_BASE_OUTPUT,
+            KnowledgeBase,
+            KnowledgeBaseRef,
+        )
+
+        if KNOWLEDGE_BASE_OUTPUT not in self._outputs or DATA_SOURCE_OUTPUT not in self._outputs:
+            return [
+                Check(
+                    "knowledge base",
+                    FAIL,
+                    f"{self._stack} has no {KNOWLEDGE_BASE_OUTPUT}/{DATA_SOURCE_OUTPUT} output",
+                    "it was deployed before the use case had `knowledge:`: deploy it again",
+                )
+            ]
+        ref = KnowledgeBaseRef(
+            self._use_case,
+            self._stage,
+            self._outputs[KNOWLEDGE_BASE_OUTPUT],
+            self._outputs[DATA_SOURCE_OUTPUT],
+            self._outputs.get(DOCUMENTS_BUCKET_OUTPUT),
+        )
+        return knowledge_base_checks(KnowledgeBase(ref, self._session.client("bedrock-agent")))
 
     def _physical_ids(self, resource_type: str) -> list[str]:
         return [r["PhysicalResourceId"] for r in self._resources if r["ResourceType"] == resource_type]
@@ -385,6 +595,7 @@ def record(use_case: str, target: str, checks: Sequence[Check]) -> None:
             "passed": not failed,
             "checks": len(checks),
             "failed": failed,
+            "warned": [c.name for c in checks if c.status == WARN],
             "skipped": sum(c.status == SKIP for c in checks),
         },
     )
@@ -398,11 +609,13 @@ def render(checks: Sequence[Check], target: str) -> str:
     width = max(len(c.name) for c in checks)
     lines = [f"smoke test of {target}"]
     lines += [
-        f"{c.status:<4}  {c.name:<{width}}  {c.detail}" + (f"  -> {c.fix}" if c.fix and c.status == FAIL else "")
+        f"{c.status:<4}  {c.name:<{width}}  {c.detail}"
+        + (f"  -> {c.fix}" if c.fix and c.status in (FAIL, WARN) else "")
         for c in checks
     ]
-    counts = {status: sum(c.status == status for c in checks) for status in (PASS, SKIP, FAIL)}
-    parts = [f"{counts[PASS]} passed"] + [f"{counts[SKIP]} skipped"] * bool(counts[SKIP])
+    counts = {status: sum(c.status == status for c in checks) for status in (PASS, WARN, SKIP, FAIL)}
+    parts = [f"{counts[PASS]} passed"] + [f"{counts[WARN]} warned"] * bool(counts[WARN])
+    parts += [f"{counts[SKIP]} skipped"] * bool(counts[SKIP])
     parts += [f"{counts[FAIL]} FAILED"] * bool(counts[FAIL])
     lines.append(f"smoke: {', '.join(parts)} ({plural(len(checks), 'check')})")
     return "\n".join(lines)

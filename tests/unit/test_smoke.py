@@ -1,6 +1,9 @@
 """The smoke test's checks fail when they should: a fake deployment with each fault, and the AWS
 target's resource checks against Stubber-faked CloudWatch."""
 
+from datetime import UTC, datetime
+from pathlib import Path
+
 import boto3
 import pytest
 from botocore.stub import Stubber
@@ -133,3 +136,181 @@ def test_the_dashboard_check_asks_for_the_name_the_stack_outputs(aws_target):
     with stub:
         check = target.dashboard()
     assert check == Check("dashboard", smoke.PASS, "liftoff-support-triage-sandbox-eu-west-1")
+
+
+# --- a retrieval use case (knowledge:) ------------------------------------------------------------------
+
+FIXTURE_PROJECT = Path(__file__).resolve().parents[1] / "fixtures" / "project"
+KB_ID, DS_ID = "KB12345678", "DS12345678"
+IDS = {"knowledgeBaseId": KB_ID, "dataSourceId": DS_ID}
+WHEN = datetime(2026, 12, 2, 1, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def rag():
+    return load_use_case("fixture-rag", FIXTURE_PROJECT)
+
+
+@pytest.fixture
+def rag_target():
+    """An AwsTarget of the fixture retrieval use case with its stack already read: bedrock-agent is stubbed."""
+    target = object.__new__(smoke.AwsTarget)
+    target._use_case, target._stage, target._stack = "fixture-rag", "sandbox", "Liftoff-fixture-rag-sandbox"
+    target._outputs = {"KnowledgeBaseId": KB_ID, "DataSourceId": DS_ID, "DocumentsBucket": "docs"}
+    agent = boto3.client("bedrock-agent", region_name="us-east-1")
+
+    class Session:
+        def client(self, name):
+            assert name == "bedrock-agent"
+            return agent
+
+    target._session = Session()
+    with Stubber(agent) as stub:
+        yield target, stub
+        stub.assert_no_pending_responses()
+
+
+def knowledge_base(state="ACTIVE"):
+    return {
+        "knowledgeBase": {
+            "knowledgeBaseId": KB_ID,
+            "name": "liftoff-fixture-rag-sandbox",
+            "knowledgeBaseArn": f"arn:aws:bedrock:us-east-1:123456789012:knowledge-base/{KB_ID}",
+            "roleArn": "arn:aws:iam::123456789012:role/kb",
+            "knowledgeBaseConfiguration": {"type": "VECTOR"},
+            "storageConfiguration": {"type": "S3_VECTORS"},
+            "status": state,
+            "createdAt": WHEN,
+            "updatedAt": WHEN,
+        }
+    }
+
+
+def stub_last_job(stub, state, failure_reasons=None, documents=()):
+    times = {"startedAt": WHEN, "updatedAt": WHEN}
+    stub.add_response(
+        "list_ingestion_jobs",
+        {"ingestionJobSummaries": [{**IDS, "ingestionJobId": "JOB0000001", "status": state, **times}]},
+        {**IDS, "sortBy": {"attribute": "STARTED_AT", "order": "DESCENDING"}, "maxResults": 1},
+    )
+    job = {
+        **IDS,
+        "ingestionJobId": "JOB0000001",
+        "status": state,
+        **times,
+        "statistics": {"numberOfDocumentsScanned": 5},
+    }
+    if failure_reasons:
+        job["failureReasons"] = failure_reasons
+    stub.add_response("get_ingestion_job", {"ingestionJob": job}, {**IDS, "ingestionJobId": "JOB0000001"})
+    if state == "COMPLETE":
+        details = [
+            {
+                **IDS,
+                "status": status,
+                "identifier": {"dataSourceType": "S3", "s3": {"uri": f"s3://docs/{name}"}},
+                "statusReason": "could not be parsed",
+            }
+            for name, status in documents
+        ]
+        stub.add_response("list_knowledge_base_documents", {"documentDetails": details}, IDS)
+
+
+def test_an_active_knowledge_base_with_a_complete_ingestion_passes(rag, rag_target):
+    target, stub = rag_target
+    stub.add_response("get_knowledge_base", knowledge_base(), {"knowledgeBaseId": KB_ID})
+    stub_last_job(stub, "COMPLETE", documents=[("leave-policy.md", "INDEXED")])
+    base, ingestion = target.knowledge_base(rag)
+    assert base == Check(
+        "knowledge base", smoke.PASS, f"{KB_ID} (liftoff-fixture-rag-sandbox) ACTIVE, storage S3_VECTORS"
+    )
+    assert ingestion.status == smoke.PASS and "JOB0000001 COMPLETE: scanned 5" in ingestion.detail
+
+
+def test_failed_documents_are_a_warning_with_their_count(rag, rag_target):
+    target, stub = rag_target
+    stub.add_response("get_knowledge_base", knowledge_base(), {"knowledgeBaseId": KB_ID})
+    stub_last_job(stub, "COMPLETE", documents=[("a.pdf", "FAILED"), ("b.md", "INDEXED"), ("c.md", "PARTIALLY_INDEXED")])
+    _, ingestion = target.knowledge_base(rag)
+    assert ingestion.status == smoke.WARN and "2 documents did not index" in ingestion.detail
+    assert smoke.exit_code([ingestion]) == 0  # a warning does not fail the smoke test
+
+
+def test_a_failed_ingestion_and_a_knowledge_base_that_is_not_active_fail(rag, rag_target):
+    target, stub = rag_target
+    stub.add_response("get_knowledge_base", knowledge_base("FAILED"), {"knowledgeBaseId": KB_ID})
+    stub_last_job(stub, "FAILED", failure_reasons=["not authorized to perform s3vectors:PutVectors"])
+    base, ingestion = target.knowledge_base(rag)
+    assert base.status == smoke.FAIL and "FAILED" in base.detail
+    assert ingestion.status == smoke.FAIL and "s3vectors:PutVectors" in ingestion.detail
+    assert "liftoff kb sync --use-case fixture-rag --stage sandbox" in ingestion.fix
+
+
+def test_no_ingestion_yet_fails_and_says_to_sync(rag, rag_target):
+    target, stub = rag_target
+    stub.add_response("get_knowledge_base", knowledge_base(), {"knowledgeBaseId": KB_ID})
+    stub.add_response(
+        "list_ingestion_jobs",
+        {"ingestionJobSummaries": []},
+        {**IDS, "sortBy": {"attribute": "STARTED_AT", "order": "DESCENDING"}, "maxResults": 1},
+    )
+    _, ingestion = target.knowledge_base(rag)
+    assert (
+        ingestion.status == smoke.FAIL
+        and ingestion.fix == "run `liftoff kb sync --use-case fixture-rag --stage sandbox`"
+    )
+
+
+def test_a_knowledge_base_the_caller_may_not_read_fails_naming_the_action(rag, rag_target):
+    target, stub = rag_target
+    stub.add_client_error("get_knowledge_base", "AccessDeniedException", "denied", 403)
+    (base,) = target.knowledge_base(rag)
+    assert base.status == smoke.FAIL and "bedrock:GetKnowledgeBase" in base.detail
+
+
+def test_a_stack_without_the_knowledge_base_outputs_fails(rag, rag_target):
+    target, _ = rag_target
+    target._outputs = {"InvokeUrl": "https://x"}
+    (base,) = target.knowledge_base(rag)
+    assert base.status == smoke.FAIL and "deploy it again" in base.fix
+
+
+def answer_with(citations, outcome="answered"):
+    return 200, {"output": "...", "citations": citations, "retrieval": {"outcome": outcome, "passages": []}}
+
+
+def test_the_grounded_question_is_a_clean_answerable_case_that_names_its_sources(rag):
+    request, case_id = smoke.grounded_request(rag)
+    assert case_id == "hotel-cap-capital"  # the first clean case with expected_sources, not an unanswerable one
+    assert request == {
+        "prompt_id": "answer",
+        "variables": {"question": "What is the hotel cap per night in capital cities?"},
+    }
+
+
+def test_an_answer_citing_a_document_of_the_use_case_passes(rag, monkeypatch):
+    cited = [{"id": "P1", "source": "travel-policy-2026.md", "source_uri": "s3://docs/travel-policy-2026.md"}]
+    monkeypatch.setattr(smoke, "_post", lambda url, body, headers: answer_with(cited))
+    check = smoke.check_grounded_answer(SilentTarget(), rag)
+    assert check == Check("grounded answer", smoke.PASS, "case hotel-cap-capital: 1 citation of travel-policy-2026.md")
+
+
+def test_an_answer_without_citations_or_citing_unknown_sources_fails(rag, monkeypatch):
+    monkeypatch.setattr(smoke, "_post", lambda url, body, headers: answer_with([], "no_context"))
+    uncited = smoke.check_grounded_answer(SilentTarget(), rag)
+    assert uncited.status == smoke.FAIL and "no citation (retrieval outcome no_context)" in uncited.detail
+    foreign = [{"id": "P1", "source": "someone-elses.md"}]
+    monkeypatch.setattr(smoke, "_post", lambda url, body, headers: answer_with(foreign))
+    check = smoke.check_grounded_answer(SilentTarget(), rag)
+    assert check.status == smoke.FAIL and "none of them a document of knowledge/fixture-rag/" in check.detail
+
+
+def test_a_use_case_without_knowledge_runs_no_retrieval_check():
+    checks = smoke.run_smoke(SilentTarget(live={"triage": 1}), load_use_case("support-triage"), log_wait_s=0)
+    assert not {"knowledge base", "last ingestion", "grounded answer"} & {c.name for c in checks}
+
+
+def test_a_warning_is_counted_and_shows_its_fix():
+    text = smoke.render([Check("a", smoke.PASS, "ok"), Check("b", smoke.WARN, "2 documents", "liftoff kb status")], "t")
+    assert "WARN  b  2 documents  -> liftoff kb status" in text
+    assert text.endswith("smoke: 1 passed, 1 warned (2 checks)")
