@@ -488,6 +488,12 @@ def _targets(  # noqa: PLR0917 - what _run resolved
             pins = {prompt_id: choice.version}
         targets = [("", HttpTarget(url, api_key, name=f"API {choice.stage or url}", versions=pins))]
     else:
+        if evaluating.spec.retrieval is not None:
+            # Converse alone has no knowledge base to fill {{context}} from: the answers would measure nothing
+            raise click.ClickException(
+                f"prompt `{prompt_id}` retrieves from the knowledge base, which the bedrock target does not "
+                "query: evaluate it through an API that retrieves (--target local, or --target api --stage S)"
+            )
         wanted = list(models) or [None]
         pricing = load_pricing()
         try:
@@ -624,7 +630,7 @@ def evaluated_lines(what: Evaluated) -> list[str]:
 
 
 def show(runs: list[Run], report: Path, *, simulated: bool, evaluated: Evaluated, note: str = "") -> None:
-    from liftoff.evals.report import SIMULATOR_NOTE, latency_text
+    from liftoff.evals.report import RETRIEVAL_COLUMNS, SIMULATOR_NOTE, latency_text, retrieval_note, retrieval_rows
 
     for line in evaluated_lines(evaluated):
         console.print(f"[bold red]{line}[/]" if line.startswith(GUARDRAIL_NOT_APPLIED) else line, highlight=False)
@@ -639,6 +645,15 @@ def show(runs: list[Run], report: Path, *, simulated: bool, evaluated: Evaluated
         title = f"{s.model or s.target}: {'PASS' if s.verdict else 'FAIL'}"
         console.print(verdict_table(run, title))
         console.print(latency_text(s), highlight=False)
+        retrieval = retrieval_rows(s)
+        if retrieval:
+            table = Table(title="retrieval (overall, then per tag)")
+            for column in RETRIEVAL_COLUMNS:
+                table.add_column(column, justify="left" if column == "tag" else "right")
+            for row in retrieval:
+                table.add_row(*row)
+            console.print(table)
+            console.print(retrieval_note(s), highlight=False)
         lines = failure_lines(run.results)
         if lines:
             shown = f"the first {len(lines)}" if s.failed + s.errors > len(lines) else "the"

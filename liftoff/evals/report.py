@@ -110,6 +110,61 @@ def _ms(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0f} ms"
 
 
+def _share(part: int, whole: int) -> str:
+    return f"{part / whole:.1%} ({part}/{whole})" if whole else "n/a (0/0)"
+
+
+RETRIEVAL_COLUMNS = (
+    "tag",
+    "cases",
+    "recall@k",
+    "MRR",
+    "hallucination rate",
+    "answered unanswerable",
+    "ungrounded",
+    "judged unfaithful",
+)
+
+
+def retrieval_rows(summary: RunSummary) -> list[tuple[str, ...]]:
+    """The retrieval figures (RETRIEVAL_COLUMNS), overall first, then per tag; [] for a run without retrieval.
+    recall@k and MRR over the cases naming expected sources (how many in brackets); the hallucination rate
+    and its parts over the scored cases (ungrounded over the answers the grounding check scored, unfaithful
+    over the answers the judge scored)."""
+    if summary.retrieval is None:
+        return []
+
+    def row(name: str, t) -> tuple[str, ...]:
+        return (
+            name,
+            str(t.cases),
+            "n/a (0 cases name sources)" if t.recall is None else f"{t.recall:.1%} ({t.with_sources})",
+            "n/a" if t.mrr is None else f"{t.mrr:.3f}",
+            _share(t.hallucinated, t.cases),
+            _share(t.answered_unanswerable, t.unanswerable),
+            _share(t.ungrounded, t.checked),
+            _share(t.unfaithful, t.judged) if t.judged else "not judged",
+        )
+
+    tags = sorted(summary.retrieval_by_tag, key=tag_order)
+    return [row("all", summary.retrieval), *(row(tag, summary.retrieval_by_tag[tag]) for tag in tags)]
+
+
+def retrieval_note(summary: RunSummary) -> str:
+    """What the retrieval table's figures are, in a sentence."""
+    t = summary.retrieval
+    judged = (
+        "answers the judge found unfaithful to their passages"
+        if t and t.judged
+        else "judged-unfaithful answers are not counted: no judge is configured (suite.yaml `judge`)"
+    )
+    return (
+        "Retrieval: recall@k and MRR over the cases naming expected_sources; the hallucination rate counts each "
+        "scored case once that answered an unanswerable question, was found ungrounded by the grounding check "
+        f"(blocked or not), or was judged unfaithful; {judged}."
+    )
+
+
 def summary_dict(summary: RunSummary) -> dict:
     data = asdict(summary)
     data["criteria"] = [
@@ -270,6 +325,16 @@ def markdown(
             *[f"| {t} | {p / n:.1%} | {p} / {n} |" for t, (p, n) in s.accuracy_by_tag.items() if n],
             "",
         ]
+        retrieval = retrieval_rows(s)
+        if retrieval:
+            lines += [
+                "| " + " | ".join(RETRIEVAL_COLUMNS) + " |",
+                "|---|" + "---:|" * (len(RETRIEVAL_COLUMNS) - 1),
+                *["| " + " | ".join(row) + " |" for row in retrieval],
+                "",
+                retrieval_note(s),
+                "",
+            ]
         if s.invalid_output_by_tag:
             lines += [
                 "| tag | invalid output rate | invalid / scored |",
@@ -566,6 +631,15 @@ def html_report(
             + "</table>"
             + f"<p>{esc(latency_text(s))}</p>"
         )
+        retrieval = retrieval_rows(s)
+        if retrieval:
+            parts.append(
+                "<h3>Retrieval</h3><table><tr>"
+                + "".join(f"<th>{esc(c)}</th>" for c in RETRIEVAL_COLUMNS)
+                + "</tr>"
+                + "".join("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in row) + "</tr>" for row in retrieval)
+                + f"</table><p>{esc(retrieval_note(s))}</p>"
+            )
         answered = [r.answer for r in run.results if r.answer.ok]
         charts = [f"<figure>{accuracy_by_tag_chart(s, criteria.min_accuracy)}</figure>"] if s.accuracy_by_tag else []
         if answered:
@@ -642,6 +716,8 @@ def write_report(
                 row = {"model": run.summary.model, "id": r.id, "status": r.status, "tags": r.tags}
                 row |= {"variables": variables.get(r.id), **asdict(r.answer)}
                 row["checks"] = [asdict(c) for c in r.checks]
+                if r.retrieval is not None:
+                    row["retrieval_score"] = r.retrieval.as_dict()
                 results.write(json.dumps(row, ensure_ascii=False) + "\n")
     what, before = evaluated.to_dict(), document["previous"]
     (out / "report.md").write_text(

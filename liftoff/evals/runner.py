@@ -9,6 +9,12 @@
 
 accuracy = pass / (pass + fail), overall and per tag; latency and cost over the answered cases.
 
+Retrieval prompts (`retrieval:`) are scored on their retrieval too (service/evalcore/retrieval.py, shared
+with the golden canary): recall@k and MRR over the cases naming `expected_sources`, `answerable: false`
+cases pass only on a refusal, and the hallucination rate (with its parts) over the scored cases, overall
+and per tag. With a judge configured, each answer that is not a refusal is judged for faithfulness to the
+passages it was given (the judge reads them as its source), and an unfaithful one fails.
+
 Latency: a deployed target counts every request. Local mode's cold starts are the laptop starting a
 Python process, not Lambda's, so a local run judges p95 on warm requests: the command warms the
 environments first and sets apart (and counts) any request that still started one; both figures,
@@ -28,6 +34,16 @@ from liftoff.evals.checks import CheckResult, Judge
 from liftoff.evals.targets import Answer, Target
 from liftoff.foundation.config import ExitCriteria
 from liftoff.foundation.eval_cases import EvalCase, Suite
+from service.evalcore.retrieval import (
+    FAITHFULNESS,
+    FAITHFULNESS_CHECK,
+    RetrievalScore,
+    RetrievalTally,
+    is_refusal,
+    passages_as_source,
+    score_retrieval,
+    tally_retrieval,
+)
 from service.evalcore.score import score_answer, tally
 from service.evalcore.stats import percentile
 
@@ -40,6 +56,7 @@ class CaseResult:
     answer: Answer
     checks: list[CheckResult] = field(default_factory=list)
     invalid_output: bool = False  # the answer broke the prompt's output contract
+    retrieval: RetrievalScore | None = None  # a scored case of a retrieval prompt
 
     @property
     def failed_checks(self) -> list[CheckResult]:
@@ -68,14 +85,20 @@ CRITERIA = (
     ("cost per request", "max_cost_per_request_usd", "<=", "USD"),
     ("error rate", "max_error_rate", "<=", "ratio"),
     ("invalid output rate", "max_invalid_output_rate", "<=", "ratio"),
+    # retrieval use cases only (null otherwise: not judged, not shown)
+    ("retrieval recall", "min_retrieval_recall", ">=", "ratio"),
+    ("hallucination rate", "max_hallucination_rate", "<=", "ratio"),
+    ("ungrounded rate", "max_ungrounded_rate", "<=", "ratio"),
 )
 
 
 def judge_criteria(measured: dict[str, float | None], criteria: ExitCriteria) -> list[Criterion]:
-    """The measured values (by criterion name) against `criteria`; a value not measured fails."""
+    """The measured values (by criterion name) against `criteria`; a value not measured fails; a criterion the
+    use case does not set (the retrieval ones of a use case without knowledge) is left out."""
     return [
         Criterion(name, measured.get(name), getattr(criteria, field), comparison, unit)
         for name, field, comparison, unit in CRITERIA
+        if getattr(criteria, field) is not None
     ]
 
 
@@ -111,6 +134,9 @@ class RunSummary:
     cost_total_usd: float
     duration_s: float
     criteria: list[Criterion]
+    # retrieval prompts: recall@k, MRR and the hallucination rate with its parts, overall and per tag
+    retrieval: RetrievalTally | None = None
+    retrieval_by_tag: dict[str, RetrievalTally] = field(default_factory=dict)
 
     @property
     def verdict(self) -> bool:
@@ -124,18 +150,59 @@ class Run:
 
 
 def score_case(case: EvalCase, suite: Suite, answer: Answer, judge: Judge | None) -> CaseResult:
-    case_judge = (lambda rubric, output: judge(rubric, output, case.variables)) if judge else None
+    prompt_id = case.prompt_id or suite.prompt_id
+    facts = None if case.expect_error else suite.retrieval.get(prompt_id)
+    output = answer.output if answer.ok else None
+    # the judge's source: the case's input, and for a retrieval answer the passages it was given
+    passages = passages_as_source(case.variables, answer.retrieval, answer.citations) if facts and answer.ok else None
+    source = passages or case.variables
+    case_judge = (lambda rubric, text: judge(rubric, text, source)) if judge else None
+    refused = facts is not None and is_refusal(output, answer.retrieval, answer.grounding, facts.refusal)
+    judged = None
+    if facts is not None and case_judge is not None and output is not None and not refused:
+        if passages is None:
+            judged = CheckResult(FAITHFULNESS_CHECK, None, "skipped: the answer carries no passage text to judge")
+        else:
+            verdict = FAITHFULNESS.evaluate(output, case_judge)
+            judged = CheckResult(FAITHFULNESS_CHECK, verdict.passed, verdict.detail)
     score = score_answer(
-        output=answer.output if answer.ok else None,
+        output=output,
         error_code=None if answer.ok else answer.error_code,
         error_message=answer.error_message,
-        contract=suite.contract_checks(case.prompt_id or suite.prompt_id),
+        contract=suite.contract_checks(prompt_id),
         checks=(*suite.default_checks, *case.checks),
         blocked_ok=bool(set(case.tags) & set(suite.blocked_passes_tags)),
         expect_error=case.expect_error,
         judge=case_judge,
+        answerable=case.answerable or facts is None,
+        refused=refused,
+        extra=[judged] if judged else (),
     )
-    return CaseResult(case.id, case.tags, score.status, answer, score.checks, invalid_output=score.invalid_output)
+    retrieval = None
+    if facts is not None and score.status != "error":
+        retrieval = score_retrieval(
+            output=output,
+            retrieval=answer.retrieval,
+            grounding=answer.grounding,
+            refusal=facts.refusal,
+            expected_sources=case.expected_sources,
+            answerable=case.answerable,
+            top_k=facts.top_k,
+            judged=judged,
+        )
+    return CaseResult(
+        case.id, case.tags, score.status, answer, score.checks, invalid_output=score.invalid_output, retrieval=retrieval
+    )
+
+
+def retrieval_tallies(results: list[CaseResult]) -> tuple[RetrievalTally | None, dict[str, RetrievalTally]]:
+    """Retrieval over the scored retrieval cases, overall and per tag; (None, {}) when there are none."""
+    scored = [r for r in results if r.retrieval is not None]
+    if not scored:
+        return None, {}
+    tags = sorted({tag for r in scored for tag in r.tags})
+    by_tag = {tag: tally_retrieval(r.retrieval for r in scored if tag in r.tags) for tag in tags}
+    return tally_retrieval(r.retrieval for r in scored), by_tag
 
 
 def summarize(
@@ -173,6 +240,7 @@ def summarize(
     costs = [a.cost_usd for a in answered]
     p95 = percentile(judged, 95)
     cost_avg = statistics.fmean(costs) if costs else None
+    retrieval, retrieval_by_tag = retrieval_tallies(results)
     return RunSummary(
         target=target,
         model=model,
@@ -204,9 +272,14 @@ def summarize(
                 "cost per request": cost_avg,
                 "error rate": error_rate,
                 "invalid output rate": invalid_rate,
+                "retrieval recall": retrieval.recall if retrieval else None,
+                "hallucination rate": retrieval.hallucination_rate if retrieval else None,
+                "ungrounded rate": retrieval.ungrounded_rate if retrieval else None,
             },
             criteria,
         ),
+        retrieval=retrieval,
+        retrieval_by_tag=retrieval_by_tag,
     )
 
 

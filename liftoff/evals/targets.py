@@ -45,6 +45,11 @@ class Answer:
     # local mode only: this request started an execution environment (a cold start of the laptop's
     # process, not Lambda's); the local API says so in a header
     cold_start: bool = False
+    # prompts with retrieval (the API's response, docs/grounded-answers.md): the passages retrieved and the
+    # outcome, the grounding check's scores, the cited passages; None for other prompts
+    retrieval: dict | None = None
+    grounding: dict | None = None
+    citations: list | None = None
 
 
 class Target(Protocol):
@@ -148,6 +153,9 @@ class HttpTarget:
                         prompt_version=payload["prompt_version"],
                         attempts=attempt + 1,
                         cold_start=response.headers.get(COLD_START_HEADER) == "true",
+                        retrieval=payload.get("retrieval"),
+                        grounding=payload.get("grounding"),
+                        citations=payload.get("citations"),
                     )
                 error = payload.get("error") or {"code": f"HTTP{response.status_code}", "message": str(payload)}
                 code, message = error.get("code", ""), error.get("message", "")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -62,6 +63,14 @@ class GoldenConfig(_Strict):
 DEFAULT_GOLDEN_SIZE = 20
 
 
+@dataclass(frozen=True)
+class RetrievalFacts:
+    """What scoring a retrieval prompt's answers needs from the prompt file and the use case."""
+
+    refusal: str  # the prompt's `retrieval.refusal`: an answer equal to it is a refusal
+    top_k: int  # the prompt's `retrieval.top_k`, else the use case's `knowledge.top_k`
+
+
 class Suite(_Strict):
     """`evals/<use_case>/suite.yaml`."""
 
@@ -84,6 +93,9 @@ class Suite(_Strict):
     output_schemas: dict[str, dict] = Field(default_factory=dict, exclude=True)
     """Prompt id -> its output schema (prompts with `output.format: json`), filled from the prompt files by
     load_suite: checked first on every case of that prompt, so the eval and the API share one contract."""
+
+    retrieval: dict[str, RetrievalFacts] = Field(default_factory=dict, exclude=True)
+    """Prompt id -> what scoring a retrieval answer needs (prompts with `retrieval:`), filled by load_suite."""
 
     def contract_checks(self, prompt_id: str) -> list[Check]:
         schema = self.output_schemas.get(prompt_id)
@@ -146,10 +158,15 @@ def load_suite(use_case: str, root: Path = REPO_ROOT) -> Suite:
         suite = Suite.model_validate(read_yaml(path))
     except ValidationError as exc:
         raise ConfigError(format_validation_error(path, exc)) from exc
-    schemas = {
-        p.prompt_id: p.output.schema_ for p in load_use_case(use_case, root).prompts if p.output.format == "json"
+    loaded = load_use_case(use_case, root)
+    schemas = {p.prompt_id: p.output.schema_ for p in loaded.prompts if p.output.format == "json"}
+    knowledge = loaded.config.knowledge
+    retrieval = {
+        p.prompt_id: RetrievalFacts(p.retrieval.refusal, p.retrieval.top_k or knowledge.top_k)
+        for p in loaded.prompts
+        if p.retrieval is not None and knowledge is not None
     }
-    return suite.model_copy(update={"output_schemas": schemas})
+    return suite.model_copy(update={"output_schemas": schemas, "retrieval": retrieval})
 
 
 def read_numbered_cases(path: Path) -> list[tuple[str, EvalCase]]:
@@ -203,6 +220,27 @@ def check_case_variables(where: str, case: EvalCase, prompts: dict[str, PromptSp
         )
 
 
+def check_case_retrieval(where: str, case: EvalCase, spec: PromptSpec, documents: Path | None) -> None:
+    """`expected_sources` and `answerable: false` belong to cases of a retrieval prompt, and each expected source
+    is a file of the use case's documents folder (a misspelt name would read as a retrieval miss)."""
+    if spec.retrieval is None:
+        for field, given in (("expected_sources", case.expected_sources), ("answerable", not case.answerable)):
+            if given:
+                raise ConfigError(
+                    f"{where}: case {case.id!r} sets `{field}`, but prompt `{spec.prompt_id}` has no `retrieval:` "
+                    "(it is measured on retrieved passages): remove it, or run the case on a retrieval prompt"
+                )
+        return
+    if documents is None or not documents.is_dir():
+        return  # (some) documents in an existing bucket: nothing in the repository to check against
+    missing = [s for s in case.expected_sources if not (documents / s).is_file()]
+    if missing:
+        raise ConfigError(
+            f"{where}: case {case.id!r}: `expected_sources` names {', '.join(missing)}, not a file of "
+            f"{display_path(documents)}/ (paths are relative to it)"
+        )
+
+
 def load_cases(use_case: str, *, files: list[str] | None = None, root: Path = REPO_ROOT) -> list[EvalCase]:
     """Every case of the use case (or of the named files), with unique ids."""
     directory = suite_dir(use_case, root)
@@ -211,8 +249,12 @@ def load_cases(use_case: str, *, files: list[str] | None = None, root: Path = RE
     paths = sorted(directory.glob("*.jsonl")) if not files else [directory / f for f in files]
     from liftoff.foundation.usecases import load_use_case
 
-    prompts = {spec.prompt_id: spec for spec in load_use_case(use_case, root).prompts}
+    loaded = load_use_case(use_case, root)
+    prompts = {spec.prompt_id: spec for spec in loaded.prompts}
     default_prompt = load_suite(use_case, root).prompt_id
+    knowledge = loaded.config.knowledge
+    # with documents in a bucket too, an expected source may be there: only a repository-only corpus is checked
+    documents = root / knowledge.documents_path(use_case) if knowledge and not knowledge.documents.bucket else None
     cases: list[EvalCase] = []
     seen: dict[str, Path] = {}
     for path in paths:
@@ -220,6 +262,7 @@ def load_cases(use_case: str, *, files: list[str] | None = None, root: Path = RE
             raise ConfigError(f"{display_path(path)}: file not found")
         for where, case in read_numbered_cases(path):
             check_case_variables(where, case, prompts, default_prompt)
+            check_case_retrieval(where, case, prompts[case.prompt_id or default_prompt], documents)
             if case.id in seen:
                 raise ConfigError(f"{display_path(path)}: case id {case.id!r} is also in {display_path(seen[case.id])}")
             seen[case.id] = path
