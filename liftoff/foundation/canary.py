@@ -71,9 +71,12 @@ def canary_budget(use_case: UseCase, cases: int) -> CanaryBudget:
 
 def canary_payload(use_case: str, root: Path = REPO_ROOT) -> dict:
     suite = load_suite(use_case, root)
-    cases, contracts = [], {}
+    cases, contracts, retrieval = [], {}, {}
     for case in golden_cases(use_case, root):
         prompt_id = case.prompt_id or suite.prompt_id
+        facts = suite.retrieval.get(prompt_id)
+        if facts is not None:
+            retrieval[prompt_id] = {"refusal": facts.refusal, "top_k": facts.top_k}
         contracts[prompt_id] = [
             c.model_dump(mode="json", by_alias=True, exclude_none=True) for c in suite.contract_checks(prompt_id)
         ]
@@ -88,12 +91,18 @@ def canary_payload(use_case: str, root: Path = REPO_ROOT) -> dict:
                 ],
                 "blocked_ok": bool(set(case.tags) & set(suite.blocked_passes_tags)),
                 **({"expect_error": case.expect_error} if case.expect_error else {}),  # CDK drops nulls
+                **(
+                    {"expected_sources": case.expected_sources, "answerable": case.answerable}
+                    if facts is not None
+                    else {}
+                ),
             }
         )
     budget = canary_budget(load_use_case(use_case, root), len(cases))
     return {
         "golden_canary": {
             "contracts": contracts,
+            **({"retrieval": retrieval} if retrieval else {}),  # prompt id -> refusal, top_k: retrieval prompts
             "cases": cases,
             "budget": {"case_s": budget.case_s, "concurrency": budget.concurrency, "timeout_s": CANARY_TIMEOUT_S},
         }

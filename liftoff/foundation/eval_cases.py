@@ -52,7 +52,8 @@ class JudgeConfig(_Strict):
 class GoldenConfig(_Strict):
     """The cases the scheduled golden canary runs against the deployed stage: listed ids, or every case with
     a tag; neither: the first 20 (DEFAULT_GOLDEN_SIZE) cases tagged `clean` or `edge` without
-    `expect_error`."""
+    `expect_error`, of which up to 5 (DEFAULT_GOLDEN_UNANSWERABLE) are `answerable: false` cases when the eval set
+    has any (so the canary measures refusals, a part of the hallucination rate)."""
 
     cases: list[str] | None = None
     """The ids of the golden cases, in order; an id that no case has is refused."""
@@ -61,6 +62,7 @@ class GoldenConfig(_Strict):
 
 
 DEFAULT_GOLDEN_SIZE = 20
+DEFAULT_GOLDEN_UNANSWERABLE = 5
 
 
 @dataclass(frozen=True)
@@ -289,5 +291,7 @@ def golden_cases(use_case: str, root: Path = REPO_ROOT) -> list[EvalCase]:
         if not tagged:
             raise ConfigError(f"{where}: field `golden.tag`: no case is tagged {suite.golden.tag!r}")
         return tagged
-    picked = [c for c in cases if {"clean", "edge"} & set(c.tags) and not c.expect_error]
-    return picked[:DEFAULT_GOLDEN_SIZE]
+    unanswerable = [c for c in cases if not c.answerable and not c.expect_error][:DEFAULT_GOLDEN_UNANSWERABLE]
+    answerable = [c for c in cases if {"clean", "edge"} & set(c.tags) and c.answerable and not c.expect_error]
+    chosen = {c.id for c in (*answerable[: DEFAULT_GOLDEN_SIZE - len(unanswerable)], *unanswerable)}
+    return [c for c in cases if c.id in chosen]  # in file order

@@ -86,8 +86,9 @@ def answer_text(output: str) -> str:
     return found if isinstance(found, str) else output
 
 
-def is_refusal(output: str | None, retrieval: dict | None, grounding: dict | None, refusal: str | None) -> bool:
+def is_refusal(output: str | None, retrieval: Any, grounding: Any, refusal: str | None) -> bool:
     """Whether the caller got a refusal instead of an answer (see the module's docstring)."""
+    retrieval, grounding = _plain(retrieval), _plain(grounding)
     if (retrieval or {}).get("outcome") == NO_CONTEXT:
         return True
     if (grounding or {}).get("blocked"):

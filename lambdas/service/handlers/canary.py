@@ -9,7 +9,11 @@ prompt canary, against the canary version too, so a bad canary is seen on its ow
 (dimensions UseCase, Stage; versions as properties):
 - CanaryAccuracy, CanaryLatencyP95, CanaryCostUSD: the stable versions;
 - CanaryVersionAccuracy: the canary versions, when any (its alarm ends the canary: canary_rollback.py);
-- CanaryUnanswered: cases of the run without an answer (both roles).
+- CanaryUnanswered: cases of the run without an answer (both roles);
+- CanaryRetrievalRecall, CanaryHallucinationRate: retrieval prompts' stable versions (service/evalcore/retrieval.py,
+  as `liftoff eval` scores them: recall@k over the cases naming expected sources; answered unanswerable questions
+  and ungrounded answers per answered case; the canary has no judge, so judged-unfaithful answers are not counted),
+  each published only when measured.
 An accuracy is published only when at least one case was answered: a run where nothing was answered
 says nothing about the prompt, and its missing accuracy is what the CanaryAccuracy alarm treats as
 breaching (stacks/constructs/monitoring.py).
@@ -19,8 +23,9 @@ at a time, each with its own clients, and a case starts only while its worst cas
 still fits before the function's deadline; a case that does not is an error (`CanaryOutOfTime`).
 
 The event is the payload `liftoff/foundation/canary.py` builds at synth (the schedule's input):
-{"golden_canary": {"contracts": {prompt_id: [check...]}, "cases": [{id, prompt_id, variables, checks,
-blocked_ok, expect_error}], "budget": {case_s, concurrency, timeout_s}}}.
+{"golden_canary": {"contracts": {prompt_id: [check...]}, "retrieval": {prompt_id: {refusal, top_k}}, "cases": [{id,
+prompt_id, variables, checks, blocked_ok, expect_error, expected_sources, answerable}], "budget": {case_s, concurrency,
+timeout_s}}} (`retrieval` and a case's `expected_sources`/`answerable` for retrieval prompts only).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from pydantic import TypeAdapter
 
 from service.dal.prompt_store import LIVE_ALIAS
 from service.evalcore.checks import Check
+from service.evalcore.retrieval import is_refusal, score_retrieval, tally_retrieval
 from service.evalcore.score import score_answer, tally
 from service.evalcore.stats import percentile
 from service.handlers.invoke import get_deps
@@ -63,15 +69,23 @@ class Deadline:
         return clock() + seconds <= self._at
 
 
-def _one_case(case: dict, version: int, *, run_id: str, deps: InvokeDeps, checks: list, contract: list) -> dict:
+def _one_case(
+    case: dict, version: int, *, run_id: str, deps: InvokeDeps, checks: list, contract: list, facts: dict | None = None
+) -> dict:
+    """One case through the invoke path, scored; `facts` (refusal, top_k) when its prompt retrieves."""
     request = InvokeRequest(prompt_id=case["prompt_id"], variables=case["variables"], version=version)
     started = time.perf_counter()
-    output, error_code, error_message, cost = None, None, "", 0.0
+    output, error_code, error_message, cost, retrieval, grounding = None, None, "", 0.0, None, None
     try:
         outcome = invoke(request, request_id=f"{run_id}-{case['id']}"[:128], deps=deps)
         output, cost = outcome.response.output, outcome.response.cost_usd
+        retrieval = getattr(outcome.response, "retrieval", None)
+        grounding = getattr(outcome.response, "grounding", None)
     except ServiceError as exc:
         error_code, error_message, cost = exc.code, exc.message, exc.cost_usd
+    facts = None if case.get("expect_error") else facts
+    refused = facts is not None and is_refusal(output, retrieval, grounding, facts["refusal"])
+    answerable = case.get("answerable", True)
     score = score_answer(
         output=output,
         error_code=error_code,
@@ -80,9 +94,28 @@ def _one_case(case: dict, version: int, *, run_id: str, deps: InvokeDeps, checks
         checks=checks,
         blocked_ok=case.get("blocked_ok", False),
         expect_error=case.get("expect_error"),
+        answerable=answerable or facts is None,
+        refused=refused,
     )
     latency_ms = (time.perf_counter() - started) * 1000
-    return {"id": case["id"], "status": score.status, "error_code": error_code, "latency_ms": latency_ms, "cost": cost}
+    scored = {
+        "id": case["id"],
+        "status": score.status,
+        "error_code": error_code,
+        "latency_ms": latency_ms,
+        "cost": cost,
+    }
+    if facts is not None and score.status != "error":
+        scored["retrieval"] = score_retrieval(
+            output=output,
+            retrieval=retrieval,
+            grounding=grounding,
+            refusal=facts["refusal"],
+            expected_sources=case.get("expected_sources", []),
+            answerable=answerable,
+            top_k=facts["top_k"],
+        )
+    return scored
 
 
 def _summary(scored: list[dict]) -> dict:
@@ -99,6 +132,23 @@ def _summary(scored: list[dict]) -> dict:
         "cost_usd": round(sum(s["cost"] for s in scored), 8),
         "failed": [s["id"] for s in scored if s["status"] == "fail"],
         "unanswered": {s["id"]: s["error_code"] for s in scored if s["status"] == "error"},
+        **_retrieval_summary([s["retrieval"] for s in scored if "retrieval" in s]),
+    }
+
+
+def _retrieval_summary(scores: list) -> dict:
+    """The retrieval figures of a role's run (nothing for a use case without retrieval)."""
+    if not scores:
+        return {}
+    t = tally_retrieval(scores)
+    return {
+        "retrieval_recall": t.recall,
+        "mrr": t.mrr,
+        "hallucination_rate": t.hallucination_rate,
+        "answered_unanswerable": t.answered_unanswerable,
+        "ungrounded": t.ungrounded,
+        "ungrounded_rate": t.ungrounded_rate,
+        "hallucinated": t.hallucinated,
     }
 
 
@@ -111,6 +161,7 @@ def run_roles(
     case_s: float,
     concurrency: int,
     deadline: Deadline,
+    retrieval: dict[str, dict] | None = None,
 ) -> dict[str, dict]:
     """Every (role, case) against the role's version of the case's prompt, `concurrency` at a time, each
     case with clients of its own (boto3 resources are not shared across threads); a case starts only
@@ -131,7 +182,13 @@ def run_roles(
             suffix = "" if role == "stable" else "-c"
             contract = contracts.get(case["prompt_id"], [])
             return role, _one_case(
-                case, version, run_id=run_id + suffix, deps=deps, checks=checks[case["id"]], contract=contract
+                case,
+                version,
+                run_id=run_id + suffix,
+                deps=deps,
+                checks=checks[case["id"]],
+                contract=contract,
+                facts=(retrieval or {}).get(case["prompt_id"]),
             )
         finally:
             pool.put(deps)
@@ -172,6 +229,7 @@ def lambda_handler(event: dict, context: Any) -> dict:
         case_s=budget["case_s"],
         concurrency=budget["concurrency"],
         deadline=deadline,
+        retrieval=golden.get("retrieval"),
     )
     result = {"stable": runs["stable"], "stable_versions": stable}
     if result["stable"]["accuracy"] is not None:
@@ -180,6 +238,9 @@ def lambda_handler(event: dict, context: Any) -> dict:
             name="CanaryLatencyP95", unit=MetricUnit.Milliseconds, value=result["stable"]["latency_p95_ms"]
         )
     metrics.add_metric(name="CanaryCostUSD", unit=MetricUnit.NoUnit, value=result["stable"]["cost_usd"])
+    for name, key in (("CanaryRetrievalRecall", "retrieval_recall"), ("CanaryHallucinationRate", "hallucination_rate")):
+        if result["stable"].get(key) is not None:  # measured: a retrieval prompt, and a case to measure it on
+            metrics.add_metric(name=name, unit=MetricUnit.NoUnit, value=result["stable"][key])
     metrics.add_metadata(key="PromptVersions", value=stable)
     if canaries:
         result["canary"] = runs["canary"]
