@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from liftoff.foundation.config import ExitCriteria
-from liftoff.foundation.eval_cases import EvalCase, RetrievalFacts, Suite
 from liftoff.evals.report import retrieval_rows, write_report
 from liftoff.evals.runner import Run, score_case, summarize
 from liftoff.evals.targets import Answer
+from liftoff.foundation.config import ExitCriteria
+from liftoff.foundation.eval_cases import EvalCase, RetrievalFacts, Suite
 from service.evalcore.retrieval import recall_at_k, reciprocal_rank, retrieved_sources, tally_retrieval
 from tests.unit.test_eval_evidence import evaluated
 
@@ -303,7 +303,7 @@ def test_the_fixture_eval_set_loads_with_its_retrieval_facts(rag_project):
 
 
 def test_an_expected_source_that_is_not_a_document_is_refused_with_the_line(rag_project):
-    from liftoff.errors import ConfigError
+    from liftoff.foundation.errors import ConfigError
     from liftoff.foundation.eval_cases import load_cases
 
     rewrite_case(rag_project, "carry-over", expected_sources=["leave-polcy.md"])
