@@ -98,11 +98,20 @@ def local_up(use_case: str, as_json: bool, persist: bool) -> None:
     if as_json:
         click.echo(json.dumps({"invoke_url": state.invoke_url, "api_key": state.api_key, "use_case": state.use_case}))
         return
-    prompt = load_use_case(use_case).prompts[0]
+    loaded = load_use_case(use_case)
+    prompt = loaded.prompts[0]
     example = {"prompt_id": prompt.prompt_id, "variables": {v.name: "..." for v in prompt.variables}}
     click.echo(f"local mode is up for {state.use_case}")
     click.echo(f"  invoke: {state.invoke_url}")
     click.echo(f"  key:    {state.api_key}")
+    if loaded.config.knowledge:
+        from liftoff.local import knowledge_base
+
+        served = knowledge_base.status(loaded)
+        click.echo(
+            f"  kb:     {served.knowledge_base_id}: {served.documents} documents, {served.chunks} chunks, ranked "
+            f"{served.label} (local recall says nothing about Titan embeddings)"
+        )
     click.echo(
         f"  try:    curl -s -X POST {state.invoke_url} -H 'x-api-key: {state.api_key}' "
         f"-H 'Content-Type: application/json' -d '{json.dumps(example)}'"

@@ -21,6 +21,12 @@ Structured output as Converse does it: outputConfig.textFormat -> the JSON answe
 An application inference profile ARN as the model id resolves to its model (SimulatorConfig.profiles);
 an unknown one is a 404, as in Bedrock. With a guardrail and trace enabled, the trace carries the
 guardrail's usage in text units, as Converse's does.
+
+Retrieval prompts (the user text holds `[P1] (source: ...)` passages) get an extractive answer citing
+passage ids, and guardContent `grounding_source`/`query` blocks a local contextual grounding check
+(liftoff/local/retrieval_answers.py; `[[sim:ungrounded]]` makes an ungrounded answer). The same server
+answers bedrock-agent-runtime's Retrieve for the knowledge bases it is given (point the client here
+with AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME): liftoff/local/knowledge_base.py, a LEXICAL stand-in.
 """
 
 from __future__ import annotations
@@ -32,11 +38,15 @@ import re
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from urllib.parse import unquote
 
 from liftoff.local.http import LocalHTTPServer, LocalRequestHandler
+from liftoff.local.knowledge_base import RETRIEVE_PATH, LocalKnowledgeBase, retrieve_reply
+from liftoff.local.retrieval_answers import has_passages, retrieval_answer
 
 CONVERSE_PATH = re.compile(r"^/model/(?P<model>[^/]+)/converse$")
+KB_ADMIN = re.compile(r"^/_kb/(?P<kb>[0-9A-Za-z]+)/(?P<action>status|sync)$")  # liftoff kb status|sync --local
 FAULT_MARKER = re.compile(r"\[\[sim:(throttle|error|timeout|model-timeout|too-long|no-access|not-found)\]\]")
 THROTTLE_N = re.compile(r"\[\[sim:throttle-(\d+)\]\]")
 INVALID_OUTPUT = "[[sim:invalid-output]]"
@@ -122,13 +132,16 @@ def context_answer(user_text: str) -> str:
     return best if overlap >= 2 else "The context does not say."
 
 
-def answer_for(system: str, user_text: str) -> str:
-    """The simulator's reply: a grade when asked to grade, a summary when asked to summarise, a
-    triage JSON when asked to triage, else a short echo."""
+def answer_for(system: str, user_text: str, query: str | None = None) -> str:
+    """The simulator's reply: a grade when asked to grade, a summary when asked to summarise, a cited
+    answer from numbered passages, a triage JSON when asked to triage, else a short echo. `query` is the
+    request's guardContent query block, if any."""
     if '"score"' in system and "rubric" in system.lower():
         return judge_answer(user_text)
     if '"summary"' in system and '"key_points"' in system:
         return summary_answer(user_text)
+    if has_passages(user_text):
+        return retrieval_answer(system, user_text, query)
     if "<context>" in user_text:
         return context_answer(user_text)
     if '"category"' in system or "triage" in system.lower():
@@ -146,7 +159,12 @@ class SimulatorConfig:
         guardrail=None,
         latency_sigma: float = 0.0,
         profiles: dict[str, str] | None = None,
+        *,
+        knowledge_bases: list[LocalKnowledgeBase] | None = None,
     ):
+        # bedrock-agent-runtime's Retrieve, for these knowledge bases (by id)
+        self.knowledge_bases = {kb.knowledge_base_id: kb for kb in knowledge_bases or ()}
+        self.retrievals = 0  # Retrieve calls (`calls` counts model calls only)
         # application inference profile ARN -> the model it routes to (Bedrock resolves these ARNs)
         self.profiles = dict(profiles or {})
         self.latency_ms = latency_ms
@@ -160,6 +178,10 @@ class SimulatorConfig:
     def count(self) -> None:
         with self._lock:
             self.calls += 1
+
+    def count_retrieval(self) -> None:
+        with self._lock:
+            self.retrievals += 1
 
     def throttle_now(self, text: str, times: int) -> bool:
         """True for the first `times` calls with this text."""
@@ -213,7 +235,8 @@ def converse_reply(config: SimulatorConfig, model: str, request: dict) -> Reply:
     try:
         messages = request["messages"]
         # the question is the first user turn; later turns are a conversation about the answer (a repair)
-        user_text = "".join(b.get("text", "") for b in messages[0].get("content", []))
+        turn = read_user_turn(messages[0].get("content", []))
+        user_text = turn.text
         system = "".join(b.get("text", "") for b in request.get("system", []))
     except (KeyError, TypeError, AttributeError, IndexError) as exc:
         return 400, {"message": f"malformed Converse request: {exc}"}, "ValidationException"
@@ -228,16 +251,17 @@ def converse_reply(config: SimulatorConfig, model: str, request: dict) -> Reply:
     guardrail_config = request.get("guardrailConfig")
     guard = config.guardrail if guardrail_config else None
     trace: dict = {}
-    verdict = guard.check_input(user_text) if guard else None
+    verdict = guard.check_input(turn.guarded_input) if guard else None
     if guard:
-        assessment = {**verdict.assessment, "invocationMetrics": {"usage": guardrail_usage(guard, user_text)}}
+        usage = guardrail_usage(guard, turn.guarded_input)
+        assessment = {**verdict.assessment, "invocationMetrics": {"usage": usage}}
         trace["inputAssessment"] = {guardrail_config["guardrailIdentifier"]: assessment}
     if verdict and verdict.action == "BLOCKED":
         text, out_tokens, stop = verdict.text, 0, "guardrail_intervened"
     elif "[[sim:content-filtered]]" in user_text:
         text, out_tokens, stop = "", 0, "content_filtered"  # the model's own filter: no answer, input billed
     else:
-        text = answer_for(system, user_text)
+        text = answer_for(system, user_text, turn.query or None)
         if INVALID_OUTPUT in user_text and len(messages) == 1:  # the first answer breaks the schema; a repair fixes it
             text = json.dumps({"answer": "not what the schema asks for"})
         out_tokens = estimate_tokens(text)
@@ -245,8 +269,7 @@ def converse_reply(config: SimulatorConfig, model: str, request: dict) -> Reply:
         if out_tokens > max_tokens:
             text, out_tokens, stop = text[: max_tokens * 4], max_tokens, "max_tokens"
         if guard:
-            verdict = guard.check_output(text)
-            assessment = {**verdict.assessment, "invocationMetrics": {"usage": guardrail_usage(guard, text)}}
+            verdict, assessment = check_output(guard, text, turn)
             trace["outputAssessments"] = {guardrail_config["guardrailIdentifier"]: [assessment]}
             if verdict.action != "NONE":
                 text, stop = verdict.text, "guardrail_intervened"
@@ -264,6 +287,49 @@ def converse_reply(config: SimulatorConfig, model: str, request: dict) -> Reply:
         },
         None,
     )
+
+
+@dataclass(frozen=True)
+class UserTurn:
+    text: str  # what the model reads: the text blocks, then the guardContent blocks' text
+    guarded_input: str  # what the guardrail's input filters read
+    sources: tuple[str, ...] = ()  # guardContent `grounding_source` blocks
+    query: str = ""  # guardContent `query` blocks
+
+
+def read_user_turn(content: list[dict]) -> UserTurn:
+    """A user message's content. With guardContent blocks, the input filters read only those, and not the
+    grounding sources (no qualifier means guard_content)."""
+    plain = "".join(b.get("text", "") for b in content)
+    guarded = []
+    for block in content:
+        text = block.get("guardContent", {}).get("text")
+        if isinstance(text, dict):
+            guarded.append((str(text.get("text", "")), set(text.get("qualifiers") or ["guard_content"])))
+    if not guarded:
+        return UserTurn(plain, plain)
+    return UserTurn(
+        text="\n".join(part for part in (plain, *(t for t, _ in guarded)) if part),
+        guarded_input="\n".join(t for t, q in guarded if q - {"grounding_source"}),
+        sources=tuple(t for t, q in guarded if "grounding_source" in q),
+        query="\n".join(t for t, q in guarded if "query" in q),
+    )
+
+
+def check_output(guard, text: str, turn: UserTurn):
+    """The guardrail on the answer: its output filters, then (with grounding sources and a grounding filter)
+    the contextual grounding check; the verdict and the output assessment, with its text units."""
+    verdict = guard.check_output(text)
+    usage = guardrail_usage(guard, text)
+    assessment = dict(verdict.assessment)
+    if verdict.action != "BLOCKED" and turn.sources and guard.grounding:
+        grounded = guard.check_grounding(verdict.text, list(turn.sources), turn.query)
+        assessment.update(grounded.assessment)
+        # text units of the grounding sources, the query and the answer (1,000 characters each)
+        usage["contextualGroundingPolicyUnits"] = math.ceil(len("".join(turn.sources) + turn.query + text) / 1000)
+        if grounded.action == "BLOCKED":
+            verdict = grounded
+    return verdict, {**assessment, "invocationMetrics": {"usage": usage}}
 
 
 def _as_forced_tool(request: dict, text: str, stop: str) -> tuple[list[dict], str]:
@@ -296,15 +362,34 @@ def _make_handler(config: SimulatorConfig):
             self.wfile.write(payload)
 
         def do_GET(self):
+            index = KB_ADMIN.match(self.path)
             if self.path == "/_sim/health":
-                self._send(200, {"ok": True, "calls": config.calls})
+                self._send(200, {"ok": True, "calls": config.calls, "retrievals": config.retrievals})
+            elif index and index["action"] == "status" and index["kb"] in config.knowledge_bases:
+                self._send(200, config.knowledge_bases[index["kb"]].status().as_dict())
             else:
                 self._send(404, {"message": "not found"}, "ResourceNotFoundException")
+
+        def _retrieve(self, kb_id: str, raw: bytes) -> None:
+            config.count_retrieval()
+            try:
+                body = json.loads(raw or b"{}")
+            except ValueError as exc:
+                self._send(400, {"message": f"malformed Retrieve request: {exc}"}, "ValidationException")
+                return
+            self._send(*retrieve_reply(config.knowledge_bases, unquote(kb_id), body))
 
         def do_POST(self):
             match = CONVERSE_PATH.match(self.path)
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
+            retrieve, index = RETRIEVE_PATH.match(self.path), KB_ADMIN.match(self.path)
+            if retrieve:
+                self._retrieve(retrieve["kb"], raw)
+                return
+            if index and index["action"] == "sync" and index["kb"] in config.knowledge_bases:
+                self._send(200, config.knowledge_bases[index["kb"]].rebuild().as_dict())
+                return
             if not match:
                 self._send(404, {"message": f"no such operation {self.path}"}, "UnknownOperationException")
                 return

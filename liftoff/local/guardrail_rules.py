@@ -7,6 +7,9 @@ guardrail catches:
 - blocked words: whole-word, case-insensitive
 - PII: EMAIL, PHONE, CREDIT_DEBIT_CARD_NUMBER, IP_ADDRESS with the redaction patterns of the
   service (lambdas/service/logic/redact.py); BLOCK on input, ANONYMIZE (`{EMAIL}`) on output
+- contextual grounding (a use case with `knowledge.grounding`): when the request carries guardContent
+  `grounding_source` blocks, the answer is scored by word overlap (liftoff/local/retrieval_answers.py), with
+  the use case's thresholds and action, in the trace shape Converse reports
 - content filters and denied topics are not simulated (they need a model to judge meaning)
 """
 
@@ -15,7 +18,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from liftoff.foundation.config import GuardrailConfig
+from liftoff.foundation.config import GroundingConfig, GuardrailConfig
+from liftoff.local.retrieval_answers import answer_text, grounding_scores
 from service.logic.redact import DEFAULT_RULES, Rule
 
 PROMPT_ATTACK = re.compile(
@@ -59,9 +63,12 @@ class GuardrailRules:
     managed_words: bool = False
     pii_entities: bool = False
     regexes: bool = False
+    grounding: GroundingConfig | None = None  # the contextual grounding filter, when the use case has one
 
     @classmethod
-    def from_config(cls, config: GuardrailConfig) -> GuardrailRules | None:
+    def from_config(cls, config: GuardrailConfig, grounding: GroundingConfig | None = None) -> GuardrailRules | None:
+        """The local rules of `config`; `grounding` is the use case's `knowledge.grounding` (None: no
+        contextual grounding filter, as for a use case without `knowledge:`)."""
         if not config.enabled:
             return None
 
@@ -87,7 +94,14 @@ class GuardrailRules:
             managed_words=config.managed_profanity,
             pii_entities=bool(config.pii),
             regexes=bool(config.regexes),
+            grounding=grounding if grounding is not None and grounding.enabled else None,
         )
+
+    @classmethod
+    def for_use_case(cls, config) -> GuardrailRules | None:
+        """The local rules of a use case's config (UseCaseConfig): its guardrail, and its knowledge base's
+        grounding filter when it has one."""
+        return cls.from_config(config.guardrail, config.knowledge.grounding if config.knowledge else None)
 
     def _blocked_word(self, text: str) -> str | None:
         return next((w for w in self.blocked_words if re.search(rf"\b{re.escape(w)}\b", text, re.I)), None)
@@ -120,3 +134,24 @@ class GuardrailRules:
         if entities:
             return Verdict("ANONYMIZED", masked, {"sensitiveInformationPolicy": {"piiEntities": entities}})
         return Verdict("NONE", text)
+
+    def check_grounding(self, output: str, sources: list[str], query: str) -> Verdict:
+        """The contextual grounding filter on `output` against the grounding sources and the query: both
+        scores in the trace; BLOCKED (the blocked-output message) when one is below its threshold and the
+        action is BLOCK, else NONE with `detected` saying whether it would have."""
+        config = self.grounding
+        if config is None:
+            return Verdict("NONE", output)
+        grounding, relevance = grounding_scores(answer_text(output), sources, query)
+        filters = []
+        for kind, score, threshold in (
+            ("GROUNDING", grounding, config.grounding_threshold),
+            ("RELEVANCE", relevance, config.relevance_threshold),
+        ):
+            below = score < threshold
+            action = "BLOCKED" if below and config.action == "BLOCK" else "NONE"
+            filters.append({"type": kind, "threshold": threshold, "score": score, "action": action, "detected": below})
+        assessment = {"contextualGroundingPolicy": {"filters": filters}}
+        if any(f["action"] == "BLOCKED" for f in filters):
+            return Verdict("BLOCKED", self.blocked_output_message, assessment)
+        return Verdict("NONE", output, assessment)

@@ -206,6 +206,8 @@ def handler_environment(
         "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_url,
         "AWS_ENDPOINT_URL_SECRETS_MANAGER": dynamodb_url,  # moto's server answers every service
         "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock_url,
+        # the same server answers Retrieve for the use case's knowledge base (liftoff/local/knowledge_base.py)
+        "AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME": bedrock_url,
         "POWERTOOLS_TRACE_DISABLED": "true",
         **invoke_environment(
             use_case,
@@ -349,8 +351,18 @@ def serve(use_case_name: str, ready_file: Path) -> None:
     latency = float(os.environ.get("LIFTOFF_SIM_LATENCY_MS", "0"))
     sigma = float(os.environ.get("LIFTOFF_SIM_LATENCY_SIGMA", "0"))
     from liftoff.local.guardrail_rules import GuardrailRules
+    from liftoff.local.knowledge_base import LocalKnowledgeBase
 
-    rules = GuardrailRules.from_config(use_case.config.guardrail)
+    rules = GuardrailRules.for_use_case(use_case.config)
+    # a retrieval use case's knowledge base: the lexical stand-in, served by the simulator's server
+    knowledge_bases = [LocalKnowledgeBase.for_use_case(use_case)] if use_case.config.knowledge else []
+    for kb in knowledge_bases:
+        indexed = kb.status()
+        print(
+            f"knowledge base {kb.knowledge_base_id}: {indexed.documents} documents, {indexed.chunks} chunks from "
+            f"{indexed.documents_path}, ranked {indexed.label}",
+            flush=True,
+        )
     sim_server, bedrock_url = start_simulator(
         config=SimulatorConfig(
             latency_ms=latency,
@@ -358,6 +370,7 @@ def serve(use_case_name: str, ready_file: Path) -> None:
             guardrail=rules,
             latency_sigma=sigma,
             profiles=simulator_profiles(use_case),
+            knowledge_bases=knowledge_bases,
         )
     )
     table = f"liftoff-{use_case.name}-local-prompts"
