@@ -207,7 +207,7 @@ def handler_environment(
         "AWS_ENDPOINT_URL_SECRETS_MANAGER": dynamodb_url,  # moto's server answers every service
         "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock_url,
         # the same server answers Retrieve for the use case's knowledge base (liftoff/local/knowledge_base.py)
-        "AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME": bedrock_url,
+        **({"AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME": bedrock_url} if use_case.config.knowledge else {}),
         "POWERTOOLS_TRACE_DISABLED": "true",
         **invoke_environment(
             use_case,
