@@ -158,22 +158,34 @@ def demo(use_case: str, prompt_id: str, skip_synth: bool) -> None:
 @click.argument("name")
 @click.option("--from", "source", default=None, help="Copy this existing use case instead of the starter.")
 @click.option("--model", default=None, help="Model id (must be priced in pricing/bedrock.yaml).")
-def new_use_case_command(name: str, source: str | None, model: str | None) -> None:
+@click.option(
+    "--retrieval",
+    is_flag=True,
+    help="A retrieval use case: answers grounded in documents (knowledge/NAME/, a knowledge base), citing them.",
+)
+def new_use_case_command(name: str, source: str | None, model: str | None, retrieval: bool) -> None:
     from liftoff.scaffold import new_use_case
 
     try:
-        created = new_use_case(name, source=source, model=model)
+        created = new_use_case(name, source=source, model=model, retrieval=retrieval)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"created use case {name}:")
     for path in created.files:
         click.echo(f"  {path.relative_to(REPO_ROOT)}")
     click.echo("next:")
+    if retrieval:
+        click.echo(
+            f"  replace the example documents in knowledge/{name}/ with yours, and the example questions in "
+            f"evals/{name}/cases.jsonl with ones they answer (and ones they do not)"
+        )
     click.echo(f"  edit the charter: in usecases/{name}.yaml, then liftoff charter agree --use-case {name} --by NAME")
     click.echo(f"  liftoff local up --use-case {name}        # answer locally")
     click.echo(f"  liftoff eval run --use-case {name}        # its eval set against its exit criteria")
     click.echo("  make test                                 # its stack is synthesized and tested with the rest")
     click.echo(f"  npx cdk deploy -c stage=sandbox -c use_case={name}")
+    if retrieval:
+        click.echo(f"  liftoff kb sync --use-case {name} --stage sandbox   # after you change the documents")
 
 
 @main.command(

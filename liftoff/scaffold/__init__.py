@@ -3,6 +3,9 @@
 Writes `usecases/NAME.yaml`, `prompts/NAME/*.yaml`, `evals/NAME/suite.yaml` and
 `evals/NAME/clean.jsonl`, either from the built-in starter (a question answered from a given
 context) or copied from an existing use case (`--from`), optionally on another model (`--model`).
+`--retrieval` writes a retrieval use case instead: the starter's config with a `knowledge:` section
+and the retrieval exit criteria, a prompt with `retrieval:` and a JSON answer citing passages,
+example documents in `knowledge/NAME/` and an eval set with answerable and unanswerable questions.
 Refuses a name that is not DNS-safe or already used, never overwrites, and validates what it wrote
 (config, prompts, eval cases) before it reports success; on failure it removes what it wrote.
 """
@@ -21,7 +24,22 @@ from liftoff.foundation.errors import ConfigError
 from liftoff.foundation.pricing import load_pricing, prices_for
 
 STARTER = Path(__file__).resolve().parent / "starter"
+# --retrieval: the files of a retrieval use case, and the fragments its config adds to the starter's
+RETRIEVAL = Path(__file__).resolve().parent / "retrieval"
+RETRIEVAL_FRAGMENTS = RETRIEVAL / "fragments"
 STARTER_MODEL = "us.amazon.nova-micro-v1:0"
+# What differs in the starter's config between the two shapes (retrieval adds Retrieve, the query embedding,
+# the vector query and the grounding check's text units to every answer's cost)
+STARTER_FIELDS = {
+    False: {
+        "description": "Answer a question using only the context given with it.",
+        "max_cost_per_request_usd": "0.001",
+    },
+    True: {
+        "description": "Answer questions from the documents in the knowledge base, citing them.",
+        "max_cost_per_request_usd": "0.004",
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -35,6 +53,7 @@ def _targets(root: Path, name: str) -> dict[str, Path]:
         "config": root / "usecases" / f"{name}.yaml",
         "prompts": root / "prompts" / name,
         "evals": root / "evals" / name,
+        "knowledge": root / "knowledge" / name,
     }
 
 
@@ -60,27 +79,42 @@ CHARTER_PLACEHOLDERS = {
 REVIEW_AFTER_DAYS = 90  # a scaffolded charter's review date: a quarter from today
 
 
-def _render(text: str, name: str, model: str) -> str:
+def _render(text: str, name: str, model: str, retrieval: bool = False) -> str:
     review_by = (date.today() + timedelta(days=REVIEW_AFTER_DAYS)).isoformat()
     for field, placeholder in CHARTER_PLACEHOLDERS.items():
         text = text.replace(f"{{{{charter.{field}}}}}", placeholder)
+    for field, value in STARTER_FIELDS[retrieval].items():
+        text = text.replace(f"{{{{{field}}}}}", value)
+    for fragment in ("exit_criteria", "knowledge"):  # a line of its own: the fragment, or nothing
+        added = (RETRIEVAL_FRAGMENTS / f"{fragment}.yaml").read_text(encoding="utf-8") if retrieval else ""
+        text = text.replace(f"{{{{retrieval.{fragment}}}}}\n", added)
     return text.replace("{{use_case}}", name).replace("{{model_id}}", model).replace("{{review_by}}", review_by)
 
 
-def _from_starter(root: Path, name: str, model: str) -> list[Path]:
+def _starter_files(retrieval: bool) -> list[tuple[str, Path]]:
+    """(path relative to the starter, file): the starter's config and, for a retrieval use case, the retrieval
+    starter's prompt, eval set and documents in place of the starter's."""
+    if not retrieval:
+        return [(p.relative_to(STARTER).as_posix(), p) for p in sorted(STARTER.rglob("*")) if p.is_file()]
+    files = [("usecase.yaml", STARTER / "usecase.yaml")]
+    return files + [
+        (p.relative_to(RETRIEVAL).as_posix(), p)
+        for p in sorted(RETRIEVAL.rglob("*"))
+        if p.is_file() and RETRIEVAL_FRAGMENTS not in p.parents
+    ]
+
+
+def _from_starter(root: Path, name: str, model: str, retrieval: bool = False) -> list[Path]:
     targets = _targets(root, name)
     written = []
-    for source in sorted(STARTER.rglob("*")):
-        if source.is_dir():
-            continue
-        relative = source.relative_to(STARTER).as_posix()
+    for relative, source in _starter_files(retrieval):
         if relative == "usecase.yaml":
             destination = targets["config"]
-        else:  # prompts/... and evals/... go under prompts/NAME/ and evals/NAME/
+        else:  # prompts/..., evals/... and knowledge/... go under prompts/NAME/, evals/NAME/ and knowledge/NAME/
             top, rest = relative.split("/", 1)
             destination = targets[top] / rest
         destination.parent.mkdir(parents=True, exist_ok=True)
-        destination.write_text(_render(source.read_text(encoding="utf-8"), name, model), encoding="utf-8")
+        destination.write_text(_render(source.read_text(encoding="utf-8"), name, model, retrieval), encoding="utf-8")
         written.append(destination)
     return written
 
@@ -124,13 +158,24 @@ def _switch_model(config_path: Path, prompt_paths: list[Path], model: str) -> No
         path.write_text(re.sub(r"(?m)^model_id: .*$", f"model_id: {model}", prompt, count=1), encoding="utf-8")
 
 
-def new_use_case(name: str, *, source: str | None = None, model: str | None = None, root: Path = REPO_ROOT) -> Created:
+def new_use_case(
+    name: str,
+    *,
+    source: str | None = None,
+    model: str | None = None,
+    retrieval: bool = False,
+    root: Path = REPO_ROOT,
+) -> Created:
     check_name(name, root)
+    if source and retrieval:
+        raise ConfigError("--retrieval writes the retrieval starter; --from copies a use case: give one of them")
     if model:
         prices_for([model], load_pricing())  # a model without a price is refused before anything is written
     try:
         files = (
-            _from_existing(root, name, source, model) if source else _from_starter(root, name, model or STARTER_MODEL)
+            _from_existing(root, name, source, model)
+            if source
+            else _from_starter(root, name, model or STARTER_MODEL, retrieval)
         )
         validate(name, root)
     except Exception:
@@ -161,7 +206,6 @@ def content_paths(name: str, root: Path = REPO_ROOT) -> list[Path]:
     paths = [
         *_targets(root, name).values(),
         agreement_path(name, root),
-        root / "knowledge" / name,
         root / "reports" / name,
         root / ".liftoff" / "registry" / f"{name}.json",
     ]

@@ -65,6 +65,59 @@ def test_a_new_use_case_synthesizes_and_passes_its_eval_on_the_simulator(root, t
     assert run.summary.verdict, [r.checks for r in run.results if r.status != "pass"]
 
 
+def test_a_retrieval_use_case_loads_with_its_knowledge_base_and_synthesizes(root, tmp_path):
+    # Given a project, When a retrieval use case is scaffolded
+    created = new_use_case("policy-bot", retrieval=True, root=root)
+    written = {p.relative_to(root).as_posix() for p in created.files}
+    assert written == {
+        "usecases/policy-bot.yaml",
+        "prompts/policy-bot/answer.yaml",
+        "prompts/policy-bot/schemas/answer.json",
+        "evals/policy-bot/suite.yaml",
+        "evals/policy-bot/cases.jsonl",
+        "knowledge/policy-bot/example-leave-policy.md",
+        "knowledge/policy-bot/example-expenses-policy.md",
+        "knowledge/policy-bot/example-expenses-policy.md.metadata.json",
+    }
+    # Then it loads: a knowledge base over its own folder, the three retrieval criteria, a retrieval prompt
+    use_case = load_use_case("policy-bot", root)
+    knowledge = use_case.config.knowledge
+    assert knowledge is not None and knowledge.documents_path("policy-bot") == "knowledge/policy-bot"
+    criteria = use_case.config.exit_criteria
+    assert None not in (criteria.max_ungrounded_rate, criteria.min_retrieval_recall, criteria.max_hallucination_rate)
+    (prompt,) = use_case.prompts
+    assert prompt.retrieval is not None and "{{context}}" in prompt.template
+    assert prompt.output.format == "json" and set(prompt.output.schema_["required"]) == {"answer", "citations"}
+    # its example documents say to replace them, and its eval set has answerable cases naming documents that
+    # exist, and unanswerable ones
+    documents = root / "knowledge" / "policy-bot"
+    for document in documents.glob("*.md"):
+        assert "(replace this file)" in document.read_text()
+    cases = load_cases("policy-bot", root=root)
+    answerable = [c for c in cases if c.answerable]
+    assert answerable and all(c.expected_sources for c in answerable)
+    assert {s for c in answerable for s in c.expected_sources} <= {p.name for p in documents.iterdir()}
+    assert any(not c.answerable for c in cases)
+    # and its stack synthesizes with cdk-nag on
+    app = cdk.App(outdir=str(tmp_path / "cdk.out"))
+    stack = UseCaseStack(
+        app,
+        "Liftoff-policy-bot-sandbox",
+        use_case=use_case,
+        stage=get_stage("sandbox"),
+        env=cdk.Environment(account="111111111111", region="us-east-1"),
+    )
+    add_nag_checks(app)
+    app.synth()
+    Template.from_stack(stack).resource_count_is("AWS::ApiGateway::RestApi", 1)
+
+
+def test_retrieval_and_from_are_refused_together(root):
+    with pytest.raises(ConfigError, match="give one of them"):
+        new_use_case("policy-bot", source="support-triage", retrieval=True, root=root)
+    assert not (root / "usecases" / "policy-bot.yaml").exists()
+
+
 def test_copy_from_an_existing_use_case_on_another_model(root):
     new_use_case("triage-two", source="support-triage", model="us.amazon.nova-lite-v1:0", root=root)
     use_case = load_use_case("triage-two", root)
@@ -101,5 +154,5 @@ def test_a_failed_validation_leaves_nothing_behind(root, monkeypatch):
     monkeypatch.setattr(scaffold, "validate", broken)
     with pytest.raises(ConfigError, match="boom"):
         new_use_case("faq-bot", root=root)
-    assert not any((root / d / "faq-bot").exists() for d in ("prompts", "evals"))
+    assert not any((root / d / "faq-bot").exists() for d in ("prompts", "evals", "knowledge"))
     assert not (root / "usecases" / "faq-bot.yaml").exists()
