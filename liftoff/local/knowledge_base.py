@@ -17,14 +17,16 @@ How it approximates the service (documented, not hidden):
 - hierarchical: child windows of `child_max_tokens` inside parent windows of `parent_max_tokens`, both
   overlapping by `overlap_tokens`; children are searched and their parent's text is returned, once per
   parent (so fewer than `numberOfResults` may come back, as from Bedrock).
-- Scores are normalised to 0..1 (the `min_score` of the use case and prompts applies to them):
-      score = min(1, bm25(query, chunk) / reference(query))
-      reference(query) = sum over the query's distinct words w of idf(w) / (1 + k1)
-  where idf(w) = ln(1 + (N - df(w) + 0.5) / (df(w) + 0.5)) over the N chunks (a word in no chunk counts
-  at df 0). reference(query) is the BM25 score of a chunk of average length that holds every query word
-  once; so 1.0 = every word of the question found, 0.5 = about half of the question's information
-  (rare words weigh more than common ones) found. A passage that shares no word with the query is not
-  returned (a vector search would return it with a low score; min_score drops it either way).
+- Scores are normalised to 0..1 (the `min_score` of the use case and prompts applies to them): each
+  distinct word w of the query counts its BM25 part, capped at what one occurrence in a chunk of average
+  length gives, over the same for a chunk holding every query word once:
+      score = sum_w min(bm25_w(chunk), idf(w) / (1 + k1)) / sum_w idf(w) / (1 + k1)
+      idf(w) = ln(1 + (N - df(w) + 0.5) / (df(w) + 0.5)) over the N chunks (a word in no chunk: df 0)
+  So 1.0 = every word of the question found (once, at average length, is enough), 0.5 = about half of the
+  question's information found (rare words weigh more than common ones), and a word repeated cannot make
+  up for one that is missing ("canteen" five times does not answer a question about the Lyon canteen).
+  Chunks are ranked by that score, then by their full BM25 score. A chunk that shares no word with the
+  query is not returned (a vector search would return it with a low score; min_score drops it either way).
 - `[[sim:...]]` fault markers in the query are not words: they are removed before ranking.
   `[[sim:kb-throttle]]` makes Retrieve answer 429 ThrottlingException, `[[sim:kb-denied]]` 403
   AccessDeniedException (the request path's error mapping, end to end).
@@ -368,17 +370,20 @@ class LocalKnowledgeBase:
         if not terms or index.retriever is None:
             return []
         n = len(index.chunks)
-        reference = sum(
-            math.log(1 + (n - index.doc_freq.get(t, 0) + 0.5) / (index.doc_freq.get(t, 0) + 0.5)) for t in terms
-        )
-        reference /= 1 + K1
+        idf = {t: math.log(1 + (n - index.doc_freq.get(t, 0) + 0.5) / (index.doc_freq.get(t, 0) + 0.5)) for t in terms}
+        reference = sum(idf.values()) / (1 + K1)
         known = [t for t in terms if t in index.doc_freq]
         if not known:
             return []
-        raw = np.asarray(index.retriever.get_scores(known), dtype=float)
-        # ranked by BM25 itself (two chunks both capped at 1.0 keep their order), then by place
-        order = sorted((i for i in range(n) if raw[i] > 0), key=lambda i: (-raw[i], index.chunks[i].source, i))
-        return [(index.chunks[i], min(1.0, float(raw[i]) / reference)) for i in order]
+        raw, covered = np.zeros(n), np.zeros(n)
+        for term in known:  # each word's BM25 part; capped, at one occurrence in an average-length chunk
+            part = np.asarray(index.retriever.get_scores([term]), dtype=float)
+            raw += part
+            covered += np.minimum(part, idf[term] / (1 + K1))
+        order = sorted(
+            (i for i in range(n) if raw[i] > 0), key=lambda i: (-covered[i], -raw[i], index.chunks[i].source, i)
+        )
+        return [(index.chunks[i], min(1.0, float(covered[i]) / reference)) for i in order]
 
     # -- the API
 

@@ -131,14 +131,14 @@ def test_min_score_on_the_normalised_scores_separates_answerable_from_unanswerab
             assert kept == [], case.id
 
 
-def test_the_score_is_bm25_over_the_score_of_a_passage_holding_every_query_word_once(tmp_path):
+def test_the_score_is_the_share_of_the_querys_idf_a_chunk_holds(tmp_path):
     # Given two documents of equal length (so both are of average length): one holds both query words once
     folder = tmp_path / "docs"
     folder.mkdir()
     (folder / "a.md").write_text("alpha beta gamma delta")
     (folder / "b.md").write_text("gamma delta epsilon zeta")
     kb = LocalKnowledgeBase("t", folder)
-    # When the query is those two words, it scores exactly 1: bm25 = sum idf / (1 + k1) = the reference
+    # When the query is those two words, it scores exactly 1: each word's bm25 part is idf / (1 + k1)
     ((chunk, score),) = kb.scores("alpha beta")
     assert chunk.source == "a.md" and score == pytest.approx(1.0)
     # And with a third word no document has, the score is the share of the query's idf that was found
@@ -146,6 +146,20 @@ def test_the_score_is_bm25_over_the_score_of_a_passage_holding_every_query_word_
     ((_, score),) = kb.scores("alpha beta omega")
     assert score == pytest.approx(2 * idf_found / (2 * idf_found + idf_absent))
     assert K1 == 1.5  # the reference's 1 + k1 is the tf part of a word found once at average length
+
+
+def test_a_word_repeated_does_not_make_up_for_a_missing_one(tmp_path):
+    # Given a chunk that repeats one query word four times, and another that holds both words once
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.md").write_text("canteen canteen canteen canteen")
+    (folder / "b.md").write_text("canteen lyon menu today")
+    kb = LocalKnowledgeBase("t", folder)
+    # Then the chunk holding both ranks first with 1.0, and the repetition scores only the word's share
+    (best, top), (other, score) = kb.scores("Lyon canteen")
+    assert (best.source, top) == ("b.md", pytest.approx(1.0))
+    idf_canteen, idf_lyon = math.log(1 + 0.5 / 2.5), math.log(1 + 1.5 / 1.5)  # df 2 and 1 of N = 2
+    assert other.source == "a.md" and score == pytest.approx(idf_canteen / (idf_canteen + idf_lyon))
 
 
 def test_fault_markers_are_not_words_of_the_query(kb):
