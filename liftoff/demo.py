@@ -9,12 +9,15 @@ import time
 from dataclasses import dataclass
 
 import requests
+from rich.markup import escape
 from rich.table import Table
 
 from liftoff import REPO_ROOT
 from liftoff.console import make_console, plural, shorten
 from liftoff.cost_report import local_report, render, spend_line
 from liftoff.evals.cli import demo_eval
+from liftoff.foundation.config import display_path
+from liftoff.foundation.eval_cases import EvalCase, load_cases, load_suite
 from liftoff.foundation.usecases import load_use_case
 from liftoff.local import runtime
 from service.dal.spend_counter import SpendCounter
@@ -104,6 +107,61 @@ def show_cost_report(state: runtime.LocalState) -> None:
     console.print(spend_line(counter.day(counter.today()), config.budget.daily_cap_usd))
 
 
+def grounded_demo_cases(use_case) -> tuple[EvalCase | None, EvalCase | None]:
+    """From a retrieval use case's eval set: a clean answerable question naming its sources, and an
+    unanswerable one (tagged `unanswerable` first)."""
+    cases = load_cases(use_case.name, root=use_case.root)
+    named = [c for c in cases if c.answerable and c.expected_sources and not c.expect_error]
+    answerable = next((c for c in named if "clean" in c.tags), named[0] if named else None)
+    refused = [c for c in cases if not c.answerable and not c.expect_error]
+    unanswerable = next((c for c in refused if "unanswerable" in c.tags), refused[0] if refused else None)
+    return answerable, unanswerable
+
+
+def show_grounded_answers(state: runtime.LocalState, use_case=None, send_request=None) -> int:
+    """A retrieval use case: one answer with its citations, and one refusal of a question the documents do
+    not cover (no model call); how many did not come back as expected. Nothing for other use cases."""
+    use_case = use_case or load_use_case(state.use_case)
+    if use_case.config.knowledge is None:
+        return 0
+    send_request = send_request or send
+    answerable, unanswerable = grounded_demo_cases(use_case)
+    prompt_id = load_suite(use_case.name, use_case.root).prompt_id
+    folder = use_case.root / use_case.config.knowledge.documents_path(use_case.name)
+    console.print(
+        f"    grounded answers (the local knowledge base over {display_path(folder)} ranks lexically, BM25, not "
+        "semantically; the simulator answers extractively):"
+    )
+    failures = 0
+    for case, expected in ((answerable, "answered"), (unanswerable, "no_context")):
+        if case is None:
+            continue
+        body = {"prompt_id": case.prompt_id or prompt_id, "variables": case.variables}
+        status, reply, _ = send_request(state, DemoRequest(case.id, body))
+        question = shorten(next(iter(case.variables.values()), ""), 90)
+        outcome = (reply.get("retrieval") or {}).get("outcome")
+        citations = reply.get("citations") or []
+        ok = status == 200 and outcome == expected and bool(citations) == (expected == "answered")
+        ok = ok and all((folder / c["source"]).is_file() for c in citations)
+        failures += not ok
+        color = "green" if ok else "red"
+        console.print(f"    [{color}]{status}[/] {case.id}: {escape(question)}")
+        if "error" in reply:
+            console.print(escape(f"        {reply['error']['code']}: {reply['error']['message']}"))
+            continue
+        console.print(escape(f"        answer: {shorten(reply.get('output', ''), 160)}"))
+        for citation in citations:
+            console.print(escape(f"        [{citation['id']}] {citation['source']} (score {citation['score']:.2f})"))
+        if expected == "no_context":
+            usage = reply.get("usage") or {}
+            tokens = usage.get("input_tokens", 0) + usage.get("output_tokens", 0)
+            console.print(
+                f"        nothing reached min_score: the prompt's refusal, {plural(tokens, 'model token')} "
+                f"(no model call), ${reply.get('cost_usd', 0):.8f}"
+            )
+    return failures
+
+
 def show_golden_canary(use_case: str, state: runtime.LocalState) -> None:
     """One run of the golden canary, as the deployed schedule runs it (liftoff canary run)."""
     from liftoff.foundation.canary import canary_payload
@@ -166,6 +224,7 @@ def run_demo(use_case: str, prompt_id: str, skip_synth: bool) -> int:
         console.print(
             f"    spend in this run: ${total_cost:.8f} at the prices in pricing/bedrock.yaml (simulated tokens)"
         )
+        failures += show_grounded_answers(state)
         show_cost_report(state)
         console.print(
             "[bold]4/4[/] eval: the whole triage set (clean, noisy, adversarial, PII, edge) against the exit "
