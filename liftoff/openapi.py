@@ -25,12 +25,15 @@ ERROR_STATUSES = {
     "422": "The guardrail blocked the request or the answer (GuardrailIntervened), the model's own filter withheld "
     "its answer (ModelContentFiltered), or an Idempotency-Key was reused with another body (IdempotencyKeyReused); "
     "a blocked or filtered request is billed",
-    "429": "Bedrock throttled after retries (ModelThrottled) or the daily spend cap is reached (SpendCapHit)",
+    "429": "Bedrock throttled after retries (ModelThrottled), the knowledge base throttled (RetrievalThrottled; "
+    "nothing billed for the model), or the daily spend cap is reached (SpendCapHit)",
     "500": "Misconfigured deployment, e.g. no access to the model (Misconfigured), or unexpected error (the "
     "message says which; never a stack trace)",
     "502": "The model failed (ModelError), or its answer broke the prompt's output schema after the repairs "
     "(ModelOutputInvalid: the message names the path and the rule, never the answer; billed), or it was cut off "
-    "at the prompt's max_tokens (ModelOutputTruncated; billed, not repaired)",
+    "at the prompt's max_tokens (ModelOutputTruncated; billed, not repaired), or the knowledge base of a prompt "
+    "with retrieval is missing, denied or refused the query (RetrievalFailed); with retrieval, an answer citing a "
+    "passage that was not retrieved is a ModelOutputInvalid",
     "503": "The prompt registry is unavailable and no cached copy exists (PromptRegistryUnavailable), or the "
     "Idempotency-Key's record cannot be written before the call (IdempotencyUnavailable; nothing ran or was billed)",
     "504": "The model did not answer in time (ModelTimeout); the timed-out attempts are charged at an estimate",

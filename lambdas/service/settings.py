@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from service.logic.cost import ModelPrice
+from service.logic.cost import ModelPrice, RetrievalPrice
 from service.models.errors import Misconfigured
 
 
@@ -100,6 +100,49 @@ def _guardrail(env: Mapping[str, str]) -> tuple[str, str] | None:
     return identifier, _required(env, "LIFTOFF_GUARDRAIL_VERSION")
 
 
+GROUNDING_ACTIONS = ("BLOCK", "NONE")
+
+
+@dataclass(frozen=True)
+class KnowledgeSettings:
+    """The use case's knowledge base (`knowledge:` in its config): where prompts with `retrieval:` retrieve
+    from, the defaults of their top_k and min_score, the grounding check's action (None: no check), the
+    prices of a Retrieve, and the documents' prefix (a passage's source is its file relative to it)."""
+
+    knowledge_base_id: str
+    top_k: int
+    min_score: float
+    price: RetrievalPrice
+    grounding: str | None = None
+    documents_prefix: str = ""
+
+
+def _knowledge(env: Mapping[str, str]) -> KnowledgeSettings | None:
+    knowledge_base_id = env.get("LIFTOFF_KNOWLEDGE_BASE_ID", "").strip()
+    if not knowledge_base_id:
+        return None
+    prices = _json_object(env, "LIFTOFF_RETRIEVAL_PRICES")
+    try:
+        price = RetrievalPrice(**{k: float(v) for k, v in prices.items()})
+    except (TypeError, ValueError) as exc:
+        raise Misconfigured(f"environment variable LIFTOFF_RETRIEVAL_PRICES is not a retrieval price: {exc}") from exc
+    grounding = env.get("LIFTOFF_GROUNDING", "").strip() or None
+    if grounding is not None and grounding not in GROUNDING_ACTIONS:
+        raise Misconfigured(f"environment variable LIFTOFF_GROUNDING={grounding!r} is not one of BLOCK, NONE")
+    top_k = int(_required_number(env, "LIFTOFF_RETRIEVAL_TOP_K"))
+    min_score = _required_number(env, "LIFTOFF_RETRIEVAL_MIN_SCORE")
+    if not 1 <= top_k <= 100 or not 0 <= min_score <= 1:
+        raise Misconfigured("LIFTOFF_RETRIEVAL_TOP_K must be 1-100 and LIFTOFF_RETRIEVAL_MIN_SCORE 0-1")
+    return KnowledgeSettings(
+        knowledge_base_id=knowledge_base_id,
+        top_k=top_k,
+        min_score=min_score,
+        price=price,
+        grounding=grounding,
+        documents_prefix=env.get("LIFTOFF_KNOWLEDGE_PREFIX", ""),
+    )
+
+
 @dataclass(frozen=True)
 class Settings:
     """Runtime settings of the invoke function (set by the CDK construct, or by local mode)."""
@@ -143,6 +186,7 @@ class Settings:
     capture_enabled: bool = False
     capture_sample_rate: float = 0.0
     capture_ttl_days: int = 30
+    knowledge: KnowledgeSettings | None = None  # None: the use case has no knowledge base
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -180,6 +224,7 @@ class Settings:
             capture_enabled=env.get("LIFTOFF_CAPTURE_ENABLED", "false").lower() == "true",
             capture_sample_rate=_number(env, "LIFTOFF_CAPTURE_SAMPLE_RATE", 0.0),
             capture_ttl_days=int(_required_number(env, "LIFTOFF_CAPTURE_TTL_DAYS")),
+            knowledge=_knowledge(env),
         )
 
 

@@ -14,7 +14,12 @@ import math
 from dataclasses import dataclass
 
 from liftoff.foundation.config import STAGES
-from liftoff.foundation.pricing import guardrail_prices_env_value, prices_env_value, structured_output_env_value
+from liftoff.foundation.pricing import (
+    guardrail_prices_env_value,
+    prices_env_value,
+    retrieval_prices_env_value,
+    structured_output_env_value,
+)
 from liftoff.foundation.usecases import UseCase
 
 # Read by Powertools itself (service name on logs, metric namespace, log level); every function gets them.
@@ -76,6 +81,24 @@ class FunctionResources:
     guardrail: tuple[str, str] | None  # (identifier, version)
     # model id -> the application inference profile the function calls it through (cost attribution by tag)
     model_profiles: str  # JSON object, as a string (CloudFormation tokens resolve inside it)
+    knowledge_base_id: str | None = None  # the use case's knowledge base (use cases with `knowledge:`)
+
+
+def knowledge_environment(use_case: UseCase, knowledge_base_id: str) -> dict[str, str]:
+    """What the invoke function reads of the use case's knowledge base (service.settings.KnowledgeSettings):
+    its id, the defaults of a prompt's top_k and min_score, the grounding check's action (set only when the
+    check is on), one Retrieve's prices and the documents' prefix."""
+    knowledge = use_case.config.knowledge
+    env = {
+        "LIFTOFF_KNOWLEDGE_BASE_ID": knowledge_base_id,
+        "LIFTOFF_RETRIEVAL_TOP_K": str(knowledge.top_k),
+        "LIFTOFF_RETRIEVAL_MIN_SCORE": str(knowledge.min_score),
+        "LIFTOFF_RETRIEVAL_PRICES": retrieval_prices_env_value(knowledge.embedding.model_id),
+        "LIFTOFF_KNOWLEDGE_PREFIX": knowledge.documents.prefix,
+    }
+    if knowledge.grounding.enabled and use_case.config.guardrail.enabled:
+        env["LIFTOFF_GROUNDING"] = knowledge.grounding.action
+    return env
 
 
 def invoke_environment(
@@ -132,4 +155,6 @@ def invoke_environment(
         env["LIFTOFF_FALLBACK_MODEL_ID"] = models.fallback
     if resources.guardrail:
         env["LIFTOFF_GUARDRAIL_ID"], env["LIFTOFF_GUARDRAIL_VERSION"] = resources.guardrail
+    if cfg.knowledge is not None and resources.knowledge_base_id:
+        env.update(knowledge_environment(use_case, resources.knowledge_base_id))
     return env

@@ -15,7 +15,7 @@ from liftoff import REPO_ROOT
 from liftoff.foundation.bedrock_ids import GLOBAL_PREFIX, split_model_id
 from liftoff.foundation.config import format_validation_error, read_yaml
 from liftoff.foundation.errors import ConfigError
-from service.logic.cost import ModelPrice
+from service.logic.cost import ModelPrice, RetrievalPrice
 
 PRICING_FILE = REPO_ROOT / "pricing" / "bedrock.yaml"
 
@@ -87,11 +87,42 @@ class GuardrailPrices(BaseModel):
         }
 
 
+class EmbeddingPrice(BaseModel):
+    """An embedding model's price (USD per 1,000 input tokens) and where it comes from."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    input_per_1k: float = Field(ge=0)
+    source: str = Field(min_length=5)
+    checked: dt.date
+
+
+class VectorStorePrices(BaseModel):
+    """S3 Vectors, as a knowledge base's vector store: USD per 1,000 query requests (one per Retrieve)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)  # storage and PUT lines for `liftoff cost project`
+
+    query_per_1k_requests: float = Field(ge=0)
+    source: str = Field(min_length=5)
+    checked: dt.date
+
+
+class RetrievalPrices(BaseModel):
+    """What a request of a prompt with `retrieval:` pays beyond the model: the query's embedding and the
+    vector query (the grounding check is the guardrails' `contextual_grounding` line)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    embedding_models: dict[str, EmbeddingPrice]
+    s3_vectors: VectorStorePrices
+
+
 class PricingTable(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     models: dict[str, PriceEntry]
     guardrails: GuardrailPrices
+    retrieval: RetrievalPrices | None = None
 
 
 @functools.cache  # read once per process, however many use cases are loaded
@@ -143,3 +174,24 @@ def guardrail_prices_env_value(table: PricingTable | None = None) -> str:
 def prices_env_value(prices: dict[str, ModelPrice]) -> str:
     """The LIFTOFF_MODEL_PRICES environment value the invoke function reads."""
     return json.dumps({m: asdict(p) for m, p in sorted(prices.items())}, separators=(",", ":"))
+
+
+def retrieval_price(embedding_model_id: str, table: PricingTable | None = None) -> RetrievalPrice:
+    """One Retrieve's prices for a knowledge base embedding with `embedding_model_id` (ConfigError naming the
+    pricing file's field when it has none). The one place they are read: the function and `liftoff cost`."""
+    retrieval = (table or load_pricing()).retrieval
+    entry = retrieval.embedding_models.get(embedding_model_id) if retrieval else None
+    if entry is None:
+        raise ConfigError(
+            f"pricing/bedrock.yaml: no price for embedding model `{embedding_model_id}`; add "
+            f"`retrieval.embedding_models.{embedding_model_id}` with input_per_1k, source and checked"
+        )
+    return RetrievalPrice(
+        embedding_per_1k_tokens=entry.input_per_1k,
+        vector_query_per_request=retrieval.s3_vectors.query_per_1k_requests / 1000,
+    )
+
+
+def retrieval_prices_env_value(embedding_model_id: str, table: PricingTable | None = None) -> str:
+    """The LIFTOFF_RETRIEVAL_PRICES environment value: one Retrieve's prices."""
+    return json.dumps(asdict(retrieval_price(embedding_model_id, table)), sort_keys=True, separators=(",", ":"))

@@ -11,6 +11,15 @@ OPTIONAL = {
     "LIFTOFF_FALLBACK_MODEL_ID": lambda cfg: cfg.models.fallback is not None,
     "LIFTOFF_GUARDRAIL_ID": lambda cfg: cfg.guardrail.enabled,
     "LIFTOFF_GUARDRAIL_VERSION": lambda cfg: cfg.guardrail.enabled,
+    # a use case with `knowledge:` (liftoff/foundation/function_env.py::knowledge_environment)
+    "LIFTOFF_KNOWLEDGE_BASE_ID": lambda cfg: cfg.knowledge is not None,
+    "LIFTOFF_RETRIEVAL_TOP_K": lambda cfg: cfg.knowledge is not None,
+    "LIFTOFF_RETRIEVAL_MIN_SCORE": lambda cfg: cfg.knowledge is not None,
+    "LIFTOFF_RETRIEVAL_PRICES": lambda cfg: cfg.knowledge is not None,
+    "LIFTOFF_KNOWLEDGE_PREFIX": lambda cfg: cfg.knowledge is not None,
+    "LIFTOFF_GROUNDING": lambda cfg: (
+        cfg.knowledge is not None and cfg.knowledge.grounding.enabled and cfg.guardrail.enabled
+    ),
 }
 # Set for local mode only: where the local services are, throwaway credentials, no X-Ray daemon
 LOCAL_ONLY = {

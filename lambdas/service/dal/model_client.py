@@ -51,6 +51,36 @@ class ModelReply:
     # attempts that timed out before this answer: Bedrock may have run (and billed) each of them
     abandoned_attempts: int = 0
     tool_use_id: str | None = None  # the forced tool's call, when the answer came as tool use
+    grounding: GroundingAssessment | None = None  # the contextual grounding check, when the call asked for one
+
+
+@dataclass(frozen=True)
+class GroundingInput:
+    """What the guardrail's contextual grounding check is given (Converse `guardContent` blocks): the
+    passages (`grounding_source`), the query (`query`), and where the passages sit in the user text
+    (`span`, None when they are in the system prompt). The user text around the passages is sent as
+    `guard_content`, so the guardrail's other policies still assess the input (with guardContent in a
+    message, they assess nothing else), and the passages reach the model once, in place."""
+
+    sources: tuple[str, ...]
+    query: str
+    span: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class GroundingAssessment:
+    """The contextual grounding filters' verdict on one answer (trace.guardrail.outputAssessments)."""
+
+    grounding_score: float | None
+    relevance_score: float | None
+    grounding_threshold: float | None
+    relevance_threshold: float | None
+    blocked: bool  # a filter's action was BLOCKED: the guardrail replaced the answer
+
+    @property
+    def grounded(self) -> bool:
+        pairs = ((self.grounding_score, self.grounding_threshold), (self.relevance_score, self.relevance_threshold))
+        return not self.blocked and all(s is not None and t is not None and s >= t for s, t in pairs)
 
 
 TOOL_NAME = "answer"
@@ -88,8 +118,26 @@ class Repair:
     problem: str
 
 
-def _messages(user_text: str, repair: Repair | None) -> list[dict]:
-    first = {"role": "user", "content": [{"text": user_text}]}
+def _guarded(text: str, qualifier: str) -> dict:
+    return {"guardContent": {"text": {"text": text, "qualifiers": [qualifier]}}}
+
+
+def _user_content(user_text: str, grounding: GroundingInput | None) -> list[dict]:
+    """The first user message's content: the text, or with a grounding check the guardContent blocks."""
+    if grounding is None:
+        return [{"text": user_text}]
+    start, end = grounding.span if grounding.span is not None else (len(user_text), len(user_text))
+    before, after = user_text[:start], user_text[end:]
+    content = [_guarded(before, "guard_content")] if before.strip() else []
+    content += [_guarded(source, "grounding_source") for source in grounding.sources]
+    if after.strip():
+        content.append(_guarded(after, "guard_content"))
+    content.append(_guarded(grounding.query, "query"))
+    return content
+
+
+def _messages(user_text: str, repair: Repair | None, grounding: GroundingInput | None = None) -> list[dict]:
+    first = {"role": "user", "content": _user_content(user_text, grounding)}
     if repair is None:
         return [first]
     ask = (
@@ -160,6 +208,32 @@ def guardrail_units(response: dict) -> dict[str, int]:
     return units
 
 
+def grounding_assessment(response: dict) -> GroundingAssessment | None:
+    """The contextual grounding filters of the trace's output assessments (None when there are none)."""
+    guardrail = response.get("trace", {}).get("guardrail", {})
+    filters = [
+        f
+        for outputs in guardrail.get("outputAssessments", {}).values()
+        for assessment in outputs
+        for f in assessment.get("contextualGroundingPolicy", {}).get("filters", [])
+    ]
+    if not filters:
+        return None
+    by_type = {f.get("type"): f for f in filters}
+    grounding, relevance = by_type.get("GROUNDING", {}), by_type.get("RELEVANCE", {})
+
+    def number(value) -> float | None:
+        return float(value) if isinstance(value, (int, float)) else None
+
+    return GroundingAssessment(
+        grounding_score=number(grounding.get("score")),
+        relevance_score=number(relevance.get("score")),
+        grounding_threshold=number(grounding.get("threshold")),
+        relevance_threshold=number(relevance.get("threshold")),
+        blocked=any(f.get("action") == "BLOCKED" for f in filters),
+    )
+
+
 def guardrail_outcome(response: dict) -> str | None:
     """None when the guardrail let the exchange through untouched; "masked" when it only anonymised
     (the output is usable, with {EMAIL}-style placeholders); "blocked" otherwise, including when no
@@ -207,12 +281,16 @@ class ModelClient:
         inference: dict,
         structured: StructuredOutput | None = None,
         repair: Repair | None = None,
+        grounding: GroundingInput | None = None,
     ) -> ModelReply:
         """One Converse call. `structured` holds the answer to a JSON schema by the model's mechanism;
-        `repair` asks again after an invalid answer, saying what was wrong with it."""
+        `repair` asks again after an invalid answer, saying what was wrong with it; `grounding` has the
+        guardrail check the answer against the passages (it needs the guardrail)."""
+        if grounding is not None and not self._guardrail:
+            raise Misconfigured("the grounding check needs the use case's guardrail (guardrail.enabled); redeploy")
         request: dict[str, Any] = {
             "modelId": self._profiles.get(model_id, model_id),
-            "messages": _messages(user_text, repair),
+            "messages": _messages(user_text, repair, grounding),
             "inferenceConfig": inference,
         }
         if structured is not None:
@@ -257,6 +335,7 @@ class ModelClient:
             guardrail=guardrail_outcome(response),
             guardrail_units=guardrail_units(response),
             abandoned_attempts=self._timed_out,
+            grounding=grounding_assessment(response) if grounding is not None else None,
         )
 
 

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from service.dal.capture_store import CaptureStore
 from service.dal.dynamodb import dynamodb_resource
 from service.dal.feedback_key import FeedbackKeyUnavailable, feedback_key
+from service.dal.knowledge_client import KnowledgeClient
 from service.dal.model_client import ModelClient
 from service.dal.prompt_store import PromptStore
 from service.dal.spend_counter import SpendCounter
@@ -42,6 +43,7 @@ from service.logic.prompt_resolver import PromptResolver
 from service.logic.redact import Redactor
 from service.models.errors import ModelOutputInvalid, PayloadTooLarge, ServiceError, UnsupportedMediaType
 from service.models.invoke import InvokeRequest
+from service.models.retrieval import RetrievalReport
 from service.observability import logger, metrics, traced
 from service.settings import Settings, get_settings
 from service.snapstart import refresh_after_restore
@@ -55,18 +57,13 @@ def get_deps() -> InvokeDeps:
     """Clients and caches live for the life of the execution environment (built on first use)."""
     settings = get_settings()
     dynamodb = dynamodb_resource()  # short timeouts: service/dal/dynamodb.py
-    bedrock = boto3.client(
-        "bedrock-runtime",
-        config=Config(
-            connect_timeout=settings.bedrock_connect_timeout_s,
-            read_timeout=settings.bedrock_read_timeout_s,
-            # standard: jittered exponential backoff on throttling and transient errors. Not adaptive: its
-            # client-side rate limiter pays off for a client shared by many requests, but a Lambda
-            # environment serves one request at a time, so it would only add waiting (measured: the
-            # throttling fault tests took 2.5x longer); sustained throttling goes to `models.fallback`.
-            # total_max_attempts counts every attempt; botocore's `max_attempts` would count retries (one more)
-            retries={"mode": "standard", "total_max_attempts": settings.bedrock_max_attempts},
-        ),
+    bedrock = boto3.client("bedrock-runtime", config=bedrock_config(settings))
+    # Retrieve, with the same timeouts and retries; `AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME` points it at local
+    # mode's stand-in, as AWS_ENDPOINT_URL_BEDROCK_RUNTIME points Converse at the simulator
+    knowledge = (
+        KnowledgeClient(boto3.client("bedrock-agent-runtime", config=bedrock_config(settings)))
+        if settings.knowledge is not None
+        else None
     )
     return InvokeDeps(
         settings=settings,
@@ -80,6 +77,21 @@ def get_deps() -> InvokeDeps:
             settings.use_case,
             add_table=dynamodb_resource(total_attempts=1).Table(settings.spend_table),
         ),
+        knowledge=knowledge,
+    )
+
+
+def bedrock_config(settings: Settings) -> Config:
+    """The Bedrock clients' timeouts and retries (Converse and Retrieve)."""
+    return Config(
+        connect_timeout=settings.bedrock_connect_timeout_s,
+        read_timeout=settings.bedrock_read_timeout_s,
+        # standard: jittered exponential backoff on throttling and transient errors. Not adaptive: its
+        # client-side rate limiter pays off for a client shared by many requests, but a Lambda
+        # environment serves one request at a time, so it would only add waiting (measured: the
+        # throttling fault tests took 2.5x longer); sustained throttling goes to `models.fallback`.
+        # total_max_attempts counts every attempt; botocore's `max_attempts` would count retries (one more)
+        retries={"mode": "standard", "total_max_attempts": settings.bedrock_max_attempts},
     )
 
 
@@ -111,7 +123,7 @@ def _invoke_and_record(body: InvokeRequest, request_id: str, caller: str) -> dic
     captured = _capture(body, outcome, capture_id)
     token = _feedback_token(outcome, captured, capture_id=capture_id, caller=caller)
     response = outcome.response.model_copy(update={"feedback_token": token})
-    return response.model_dump(mode="json")
+    return response.to_body()
 
 
 def _capture(body: InvokeRequest, outcome: InvokeOutcome, capture_id: str) -> bool:
@@ -211,6 +223,7 @@ def _record_success(outcome: InvokeOutcome) -> None:
         metrics.add_metric(name="OutputRepairs", unit=MetricUnit.Count, value=result.repairs)
     if outcome.canary_version:  # a prompt canary's version answered: its own health, for the auto-rollback
         _count_canary(outcome.canary_version, latency_ms=result.latency_ms)
+    retrieval = _count_retrieval(outcome.retrieval_report)
     metrics.add_metadata(key="PromptId", value=result.prompt_id)
     metrics.add_metadata(key="PromptVersion", value=result.prompt_version)
     metrics.add_metadata(key="ModelId", value=result.model_id)
@@ -231,6 +244,7 @@ def _record_success(outcome: InvokeOutcome) -> None:
         "abandoned_attempts": outcome.abandoned_attempts,
         "guardrail": result.guardrail,
         "fallback_from": result.fallback_from,
+        **retrieval,
     }
     if get_settings().log_prompts:
         redact = get_redactor()
@@ -263,6 +277,7 @@ def _service_error(exc: ServiceError, request_id: str) -> dict:
         fields.update(
             cost_usd=exc.cost_usd, spent_today_usd=exc.spent_today_usd, abandoned_attempts=exc.abandoned_attempts
         )
+    fields.update(_count_retrieval(exc.retrieval_report))
     if isinstance(exc, ModelOutputInvalid):  # the invalid-output rate is an exit criterion with its alarm
         metrics.add_metric(name="InvalidOutputs", unit=MetricUnit.Count, value=1)
     if exc.canary_version and exc.status >= 500:  # the version's fault, not the client's (invalid output is a 502)
@@ -284,6 +299,24 @@ def _count_canary(version: str, *, latency_ms: int | None = None, error: bool = 
     if invalid:
         metrics.add_metric(name="CanaryVersionInvalidOutputs", unit=MetricUnit.Count, value=1)
     metrics.add_metadata(key="CanaryVersion", value=version)
+
+
+def _count_retrieval(report: RetrievalReport | None) -> dict:
+    """A request with retrieval: its metrics (RetrievalLatency, Passages, NoContext; GroundingScore, Grounded and
+    Ungrounded when the answer was checked) and its log fields (those, the relevance score and the cost lines)."""
+    if report is None:
+        return {}
+    if report.retrieved:
+        metrics.add_metric(name="RetrievalLatency", unit=MetricUnit.Milliseconds, value=report.latency_ms)
+        metrics.add_metric(name="Passages", unit=MetricUnit.Count, value=report.passages)
+        metrics.add_metric(name="NoContext", unit=MetricUnit.Count, value=int(report.no_context))
+    grounding = report.grounding
+    if grounding is not None:
+        if grounding.grounding_score is not None:
+            metrics.add_metric(name="GroundingScore", unit=MetricUnit.NoUnit, value=grounding.grounding_score)
+        metrics.add_metric(name="Grounded", unit=MetricUnit.Count, value=int(grounding.grounded))
+        metrics.add_metric(name="Ungrounded", unit=MetricUnit.Count, value=int(not grounding.grounded))
+    return report.log_fields()
 
 
 def _count_cost(cost_usd: float, spent_today_usd: float | None) -> None:

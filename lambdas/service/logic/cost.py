@@ -52,6 +52,34 @@ def guardrail_cost_usd(units: Mapping[str, int], per_unit: Mapping[str, float]) 
     return round(sum(count * per_unit.get(policy, 0.0) for policy, count in units.items()), 10)
 
 
+# The guardrail policy whose text units are the grounding check's (service.dal.model_client.GUARDRAIL_UNITS)
+GROUNDING_POLICY = "contextual_grounding"
+
+
+@dataclass(frozen=True)
+class RetrievalPrice:
+    """One Retrieve's billed parts: the query's embedding (USD per 1,000 input tokens of the knowledge
+    base's embedding model) and the vector store's query (S3 Vectors, USD per query request)."""
+
+    embedding_per_1k_tokens: float
+    vector_query_per_request: float
+
+
+def query_tokens_estimate(query: str) -> int:
+    """The tokens the embedding model is billed for a query: Retrieve does not report them, so they are
+    estimated as the spend cap estimates a prompt it has no usage for (CHARS_PER_TOKEN_ESTIMATE characters a
+    token, rounded up: an overestimate, English runs about 4)."""
+    return -(-len(query) // CHARS_PER_TOKEN_ESTIMATE)
+
+
+def retrieval_cost_lines(price: RetrievalPrice, query: str) -> dict[str, float]:
+    """The cost lines of one Retrieve of `query`: `embedding` and `vector_query`."""
+    return {
+        "embedding": round(query_tokens_estimate(query) * price.embedding_per_1k_tokens / 1000, 10),
+        "vector_query": round(price.vector_query_per_request, 10),
+    }
+
+
 # Pessimistic token estimate for a prompt no usage came back for: English runs about 4 characters a
 # token; counting 3 overestimates, so the spend cap errs on the side of stopping early.
 CHARS_PER_TOKEN_ESTIMATE = 3
@@ -94,12 +122,24 @@ class Bill:
     guardrail_prices: Mapping[str, float]  # USD per text unit, by guardrail policy
     replies: list = field(default_factory=list)  # every answered call (service.dal.model_client.ModelReply)
     abandoned_attempts: int = 0  # timed-out attempts, charged at an estimate
+    # USD by line (service.models.retrieval.COST_LINES): model, guardrail, embedding, vector_query, grounding
+    lines: dict[str, float] = field(default_factory=dict)
     _usd: float = 0.0
 
+    def charge(self, line: str, usd: float) -> None:
+        """A billed charge of its own line (a Retrieve's embedding and vector query)."""
+        self.lines[line] = round(self.lines.get(line, 0.0) + usd, 10)
+        self._usd += usd
+
     def answered(self, price: ModelPrice, reply: BilledReply) -> None:
-        """A call that answered: its tokens and guardrail units."""
+        """A call that answered: its tokens and guardrail units (the grounding check's on a line of its own)."""
         self.replies.append(reply)
-        self._usd += reply_cost_usd(price, reply) + guardrail_cost_usd(reply.guardrail_units, self.guardrail_prices)
+        units = dict(reply.guardrail_units)
+        grounding = {GROUNDING_POLICY: units.pop(GROUNDING_POLICY)} if GROUNDING_POLICY in units else {}
+        self.charge("model", reply_cost_usd(price, reply))
+        self.charge("guardrail", guardrail_cost_usd(units, self.guardrail_prices))
+        if grounding:
+            self.charge("grounding", guardrail_cost_usd(grounding, self.guardrail_prices))
 
     def call(self, price: ModelPrice, abandoned_usd: float, converse: Callable[[], Reply]) -> Reply:
         """Make one model call (`converse`) and enter it as it ends: its answer, and the attempts it
@@ -116,7 +156,8 @@ class Bill:
     def abandoned(self, attempts: int, estimate_usd: float) -> None:
         """Attempts that timed out (or answered unreadably), each at `estimate_usd`."""
         self.abandoned_attempts += attempts
-        self._usd += attempts * estimate_usd
+        if attempts:
+            self.charge("model", attempts * estimate_usd)
 
     @property
     def cost_usd(self) -> float:

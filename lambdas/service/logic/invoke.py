@@ -18,12 +18,14 @@ from dataclasses import dataclass
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from service.dal.model_client import ModelClient, ModelReply, Repair, StructuredOutput
+from service.dal.knowledge_client import KnowledgeClient
+from service.dal.model_client import GroundingInput, ModelClient, ModelReply, Repair, StructuredOutput
 from service.dal.spend_counter import SpendCounter, SpendCounterUnavailable
-from service.logic.cost import Bill, ModelPrice, abandoned_attempt_cost_usd
+from service.logic import retrieval
+from service.logic.cost import Bill, ModelPrice, abandoned_attempt_cost_usd, retrieval_cost_lines
 from service.logic.output_contract import Answer, ask
 from service.logic.prompt_resolver import PromptResolver
-from service.logic.render import render_prompt
+from service.logic.render import RenderedPrompt, check_values, render_prompt
 from service.models.errors import (
     GuardrailIntervened,
     Misconfigured,
@@ -35,6 +37,7 @@ from service.models.errors import (
     SpendCapHit,
 )
 from service.models.invoke import InvokeRequest, InvokeResponse, Usage
+from service.models.retrieval import COST_LINES, GroundingResult, RetrievalReport
 from service.observability import logger, metrics
 from service.settings import Settings
 
@@ -45,6 +48,7 @@ class InvokeDeps:
     resolver: PromptResolver
     model: ModelClient
     spend: SpendCounter
+    knowledge: KnowledgeClient | None = None  # the use case's knowledge base (None: it has none)
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,7 @@ class InvokeOutcome:
     spent_today_usd: float | None  # the counter after this request's cost; None when it could not be written
     abandoned_attempts: int = 0  # timed-out attempts before the answer, charged at an estimate
     canary_version: str | None = None  # "<prompt_id>#<version>" when a prompt canary's version answered
+    retrieval_report: RetrievalReport | None = None  # prompts with `retrieval:`: for the metrics and the log
 
 
 def invoke(request: InvokeRequest, *, request_id: str, deps: InvokeDeps) -> InvokeOutcome:
@@ -90,26 +95,42 @@ def _invoke_version(
             f"call; add it to `models.allowed` in the use-case config and redeploy"
         )
     _price(deps, model_id)  # a model without a price is refused before any call
-    rendered = render_prompt(prompt.spec, request.variables)
     bill = Bill(deps.settings.guardrail_prices)
+    grounded = _Grounded.for_request(prompt, request, deps)  # bad input and a missing knowledge base: before any call
     try:
-        answer, model_id, fallback_from = _answer(prompt.spec, rendered, deps, bill)
+        context = grounded.retrieve(deps, bill) if grounded else None
+        if context is not None and not context.passages and prompt.spec.retrieval.no_context == "refuse":
+            return _refusal(
+                prompt, context, request_id=request_id, deps=deps, bill=bill, started=started, canary=canary
+            )
+        rendered = render_prompt(prompt.spec, request.variables, context.text if context is not None else None)
+        answer, model_id, fallback_from = _answer(prompt.spec, rendered, deps, bill, grounded)
     except Exception as exc:
         failure = _settled_failure(deps, bill, exc)
+        if grounded:
+            failure_report = grounded.report(bill)
+            if isinstance(failure, ServiceError):
+                failure.retrieval_report = failure_report
         if failure is exc:
             raise
         raise failure from exc
     cost_usd = bill.cost_usd
     spent_today = _record_spend(deps, cost_usd)  # a blocked or filtered call is billed too
     reply = answer.reply
+    grounding = grounded.grounding_of(reply) if grounded else None
+    report = grounded.report(bill, grounding) if grounded else None
     if reply.guardrail == "blocked":
-        raise _billed(GuardrailIntervened(reply.text.strip()), bill, spent_today)  # the configured message
+        error = _billed(GuardrailIntervened(reply.text.strip()), bill, spent_today)  # the configured message
+        error.retrieval_report = report
+        raise error
     if reply.stop_reason == "content_filtered" and not reply.text.strip():
-        raise _billed(
+        error = _billed(
             ModelContentFiltered(f"model {model_id} withheld its answer (its content filter); rephrase the input"),
             bill,
             spent_today,
         )
+        error.retrieval_report = report
+        raise error
     response = InvokeResponse(
         output=reply.text,
         stop_reason=reply.stop_reason,
@@ -130,6 +151,7 @@ def _invoke_version(
         model_latency_ms=reply.latency_ms,
         guardrail=reply.guardrail,
         fallback_from=fallback_from,
+        **(grounded.response_fields(context, answer.value, grounding, bill) if grounded else {}),
     )
     return InvokeOutcome(
         response=response,
@@ -137,13 +159,143 @@ def _invoke_version(
         spent_today_usd=spent_today,
         abandoned_attempts=bill.abandoned_attempts,
         canary_version=canary,
+        retrieval_report=report,
     )
 
 
-def _answer(spec, rendered, deps: InvokeDeps, bill: Bill) -> tuple[Answer, str, str | None]:
+@dataclass
+class _Grounded:
+    """A request of a prompt with `retrieval:` as it goes: the plan, then the context once retrieved."""
+
+    plan: retrieval.RetrievalPlan
+    knowledge: object  # service.settings.KnowledgeSettings
+    context: retrieval.Context | None = None
+
+    @classmethod
+    def for_request(cls, prompt, request: InvokeRequest, deps: InvokeDeps) -> _Grounded | None:
+        spec = prompt.spec
+        if spec.retrieval is None:
+            return None
+        knowledge = deps.settings.knowledge
+        if knowledge is None or deps.knowledge is None:
+            raise Misconfigured(
+                f"prompt {prompt.prompt_id} v{prompt.version} retrieves from a knowledge base, and this deployment "
+                f"has none; add `knowledge:` to usecases/{deps.settings.use_case}.yaml and redeploy"
+            )
+        check_values(spec, request.variables)  # the request's own faults are 400s before Retrieve is billed
+        return cls(plan=retrieval.plan(spec, request.variables, knowledge), knowledge=knowledge)
+
+    def retrieve(self, deps: InvokeDeps, bill: Bill) -> retrieval.Context:
+        """Retrieve, billed as soon as it answers (and for every attempt that timed out, which may have run)."""
+        lines = retrieval_cost_lines(self.knowledge.price, self.plan.query)
+        try:
+            retrieved = retrieval.retrieve(self.plan, deps.knowledge, self.knowledge)
+        except ServiceError as exc:
+            self._charge(bill, lines, exc.abandoned_attempts)
+            exc.abandoned_attempts = 0  # a Retrieve's, not a model call's: charged here at its own price
+            raise
+        self._charge(bill, lines, 1 + retrieved.abandoned_attempts)
+        self.context = retrieval.context_of(self.plan, retrieved, self.knowledge)
+        return self.context
+
+    @staticmethod
+    def _charge(bill: Bill, lines: dict[str, float], times: int) -> None:
+        for line, usd in lines.items():
+            if times:
+                bill.charge(line, usd * times)
+
+    def grounding_input(self, rendered: RenderedPrompt) -> GroundingInput | None:
+        """The grounding check's input, when the use case checks and there are passages to check against."""
+        if self.knowledge.grounding is None or self.context is None or not self.context.passages:
+            return None
+        return GroundingInput(
+            sources=tuple(retrieval.passage_block(p) for p in self.context.passages),
+            query=self.plan.query,
+            span=rendered.context_span,
+        )
+
+    def grounding_of(self, reply: ModelReply) -> GroundingResult | None:
+        assessment = reply.grounding
+        if assessment is None:
+            return None
+        return GroundingResult(
+            grounding_score=assessment.grounding_score,
+            relevance_score=assessment.relevance_score,
+            grounded=assessment.grounded,
+            action=self.knowledge.grounding,
+            blocked=assessment.blocked,
+        )
+
+    def report(self, bill: Bill, grounding: GroundingResult | None = None) -> RetrievalReport:
+        context = self.context
+        return RetrievalReport(
+            retrieved=context is not None,
+            latency_ms=context.latency_ms if context else 0,
+            passages=len(context.passages) if context else 0,
+            no_context=bool(context is not None and not context.passages),
+            grounding=grounding,
+            cost_lines=cost_lines(bill),
+        )
+
+    def response_fields(self, context, value, grounding: GroundingResult | None, bill: Bill) -> dict:
+        return {
+            "citations": context.citations(value),
+            "retrieval": context.summary(),
+            "grounding": grounding,
+            "cost_lines": cost_lines(bill),
+        }
+
+
+def cost_lines(bill: Bill) -> dict[str, float]:
+    """The bill by line, every line named (0 when nothing was charged to it)."""
+    return {line: bill.lines.get(line, 0.0) for line in COST_LINES}
+
+
+def _refusal(
+    prompt, context, *, request_id: str, deps: InvokeDeps, bill: Bill, started: float, canary: str | None
+) -> InvokeOutcome:
+    """No passage reached min_score and the prompt refuses: its fixed answer, with no model call (nothing
+    to hallucinate from, nothing billed but the Retrieve)."""
+    refusal = prompt.spec.retrieval.refusal
+    spent_today = _record_spend(deps, bill.cost_usd)
+    report = RetrievalReport(
+        retrieved=True, latency_ms=context.latency_ms, passages=0, no_context=True, cost_lines=cost_lines(bill)
+    )
+    response = InvokeResponse(
+        output=refusal,
+        output_json={"answer": refusal, "citations": []},
+        stop_reason="no_context",
+        usage=Usage(input_tokens=0, output_tokens=0, total_tokens=0),
+        model_id=prompt.spec.model_id,
+        prompt_id=prompt.prompt_id,
+        prompt_version=prompt.version,
+        request_id=request_id,
+        cost_usd=bill.cost_usd,
+        latency_ms=round((time.perf_counter() - started) * 1000),
+        model_latency_ms=0,
+        citations=[],
+        retrieval=context.summary(),
+        grounding=None,
+        cost_lines=cost_lines(bill),
+    )
+    return InvokeOutcome(
+        response=response,
+        prompt_text="",
+        spent_today_usd=spent_today,
+        canary_version=canary,
+        retrieval_report=report,
+    )
+
+
+def _answer(
+    spec, rendered, deps: InvokeDeps, bill: Bill, grounded: _Grounded | None = None
+) -> tuple[Answer, str, str | None]:
     """The prompt's answer (model, then the fallback if the model fails), each call entered in `bill`
-    as it ends: (answer, the model that gave it, the model it fell back from)."""
+    as it ends: (answer, the model that gave it, the model it fell back from). With retrieval, the answer
+    may cite only the retrieved passages, and the grounding check goes with every call."""
     inference = spec.inference.to_converse()
+    grounding = grounded.grounding_input(rendered) if grounded else None
+    citable = grounded.context.ids if grounded and grounded.context is not None else None
     prompt_chars = len(rendered.user_text) + len(rendered.system or "")
 
     def call(model: str) -> Answer:
@@ -166,11 +318,12 @@ def _answer(spec, rendered, deps: InvokeDeps, bill: Bill) -> tuple[Answer, str, 
                     inference=inference,
                     structured=structured,
                     repair=repair,
+                    grounding=grounding,
                 ),
             )
 
         mechanism = deps.settings.structured_output.get(model, "none")
-        return ask(one_call, spec.output, mechanism, max_tokens=int(inference["maxTokens"]))
+        return ask(one_call, spec.output, mechanism, max_tokens=int(inference["maxTokens"]), citable=citable)
 
     model_id = spec.model_id
     try:

@@ -83,11 +83,31 @@ def problem_with(text: str, schema: dict) -> tuple[str | None, Any]:
 NESTED_TOO_DEEPLY = "$: nested too deeply to be an answer"
 
 
-def _problem(reply: ModelReply, output: OutputSpec, max_tokens: int | None) -> tuple[str | None, Any]:
+def unknown_citation(value: Any, citable: frozenset[str]) -> str | None:
+    """Where the answer cites a passage id that was not retrieved (prompts with `retrieval:`); None if it
+    cites none. An answer whose schema has no `citations` list is not checked here."""
+    cited = value.get("citations") if isinstance(value, dict) else None
+    if not isinstance(cited, list):
+        return None
+    for index, item in enumerate(cited):
+        if item not in citable:
+            retrieved = ", ".join(sorted(citable, key=lambda i: (len(i), i))) or "none"
+            shown = json.dumps(item, ensure_ascii=False)[:40]
+            return f"$.citations[{index}]: {shown} is not the id of a retrieved passage (retrieved: {retrieved})"
+    return None
+
+
+def _problem(
+    reply: ModelReply, output: OutputSpec, max_tokens: int | None, citable: frozenset[str] | None = None
+) -> tuple[str | None, Any]:
     """problem_with, and the two problems no repair can mend: an answer cut off at `max_tokens`, and a
-    schema that fails while validating (a stored version's `$ref` that cannot be resolved, say)."""
+    schema that fails while validating (a stored version's `$ref` that cannot be resolved, say). With
+    `citable` (the retrieved passages' ids), a citation of any other id is a problem too."""
     try:
         problem, value = problem_with(reply.text, output.schema_)
+        if problem is None and citable is not None:
+            problem = unknown_citation(value, citable)
+            value = None if problem is not None else value
     except Exception as exc:  # the schema's fault, not the answer's: asking again would fail the same way
         error = ModelOutputInvalid("the prompt's output schema cannot validate the answer; fix the prompt's schema")
         error.detail = f"{type(exc).__name__}: {exc}"
@@ -101,21 +121,28 @@ def _problem(reply: ModelReply, output: OutputSpec, max_tokens: int | None) -> t
     return problem, value
 
 
-def ask(call: Callable[..., ModelReply], output: OutputSpec, mechanism: str, max_tokens: int | None = None) -> Answer:
+def ask(
+    call: Callable[..., ModelReply],
+    output: OutputSpec,
+    mechanism: str,
+    max_tokens: int | None = None,
+    citable: frozenset[str] | None = None,
+) -> Answer:
     """`call(structured=..., repair=...)` makes one model call (the caller keeps the bill of every call).
-    Text prompts: one call, as is. JSON: validated, repaired, or refused."""
+    Text prompts: one call, as is. JSON: validated, repaired, or refused; with `citable`, an answer citing a
+    passage id outside it is invalid like one that breaks the schema."""
     if output.format != "json":
         return Answer(reply=(reply := call(structured=None, repair=None)), replies=[reply])
     structured = StructuredOutput(mechanism=mechanism, schema=output.schema_)
     replies = [call(structured=structured, repair=None)]
     if _withheld(replies[-1]):
         return Answer(reply=replies[-1], replies=replies)
-    problem, value = _problem(replies[-1], output, max_tokens)
+    problem, value = _problem(replies[-1], output, max_tokens, citable)
     while problem is not None and len(replies) <= output.repair_attempts:
         replies.append(call(structured=structured, repair=Repair(previous=replies[-1], problem=problem)))
         if _withheld(replies[-1]):
             return Answer(reply=replies[-1], replies=replies)
-        problem, value = _problem(replies[-1], output, max_tokens)
+        problem, value = _problem(replies[-1], output, max_tokens, citable)
     if problem is not None:
         raise ModelOutputInvalid(
             f"the model's answer does not match the prompt's output schema after {len(replies) - 1} repair "

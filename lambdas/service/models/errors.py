@@ -8,6 +8,8 @@ Throttled, ModelError, SpendCapHit, GuardrailIntervened or ServerError."""
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ServiceError(Exception):
     status = 500
@@ -26,6 +28,9 @@ class ServiceError(Exception):
         # the prompt version that failed, when it was a prompt canary's (its health drives the auto-rollback)
         self.canary_version: str | None = None
         self.detail: str | None = None  # for the log, never the response body
+        # what retrieval and the grounding check found before the failure (service.models.retrieval.RetrievalReport),
+        # for the metrics and the log: a grounding block is counted ungrounded
+        self.retrieval_report: Any = None
 
 
 def with_detail(error: ServiceError, detail: str) -> ServiceError:
@@ -145,3 +150,19 @@ class GuardrailIntervened(ServiceError):
 class Misconfigured(ServiceError):
     status = 500
     code = "Misconfigured"
+
+
+class RetrievalThrottled(ServiceError):
+    """The knowledge base (Bedrock Retrieve) is throttling: retry with backoff. Nothing was billed for the model."""
+
+    status = 429
+    code = "RetrievalThrottled"
+    error_class = "Throttled"
+
+
+class RetrievalFailed(ServiceError):
+    """The knowledge base could not answer: missing, access denied, a refused request, or a failure of its own."""
+
+    status = 502
+    code = "RetrievalFailed"
+    error_class = "ServerError"

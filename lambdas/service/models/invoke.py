@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from service.models.prompt import PROMPT_ID_PATTERN
+from service.models.retrieval import Citation, GroundingResult, RetrievalSummary
 
 MAX_VARIABLES = 50
 ALIAS_PATTERN = r"^[a-z][a-z0-9-]{0,31}$"
@@ -92,3 +93,18 @@ class InvokeResponse(BaseModel):
     fallback_from: str | None = None  # the prompt's model, when it failed and `model_id` answered instead
     # send it to POST /v1/feedback to rate this answer (None when the feedback key could not be read)
     feedback_token: str | None = None
+    # Prompts with `retrieval:` only (absent from the body otherwise, so existing clients see what they saw):
+    # the passages the answer cites, what was retrieved, the grounding check (null when not checked), and the
+    # request's cost by line (service.models.retrieval.COST_LINES)
+    citations: list[Citation] | None = None
+    retrieval: RetrievalSummary | None = None
+    grounding: GroundingResult | None = None
+    cost_lines: dict[str, float] | None = None
+
+    def to_body(self) -> dict:
+        """The JSON body: a prompt without retrieval answers exactly the fields it answered before retrieval."""
+        exclude = set(RETRIEVAL_FIELDS) if self.retrieval is None else set()
+        return self.model_dump(mode="json", exclude=exclude)
+
+
+RETRIEVAL_FIELDS = ("citations", "retrieval", "grounding", "cost_lines")
