@@ -221,6 +221,8 @@ def handler_environment(
                 # the simulator plays the guardrail (liftoff/local/guardrail_rules.py) when one is configured
                 guardrail=(LOCAL_GUARDRAIL_ID, "1") if use_case.config.guardrail.enabled else None,
                 model_profiles=json.dumps(local_model_profiles(use_case)),
+                # the stand-in's knowledge base, which the simulator's server answers Retrieve for
+                knowledge_base_id=_local_knowledge_base_id(use_case),
             ),
             daily_cap_usd=float(cap) if cap else None,
             prompt_cache_ttl_s=float(cache) if cache else None,
@@ -229,6 +231,14 @@ def handler_environment(
         ),
         **capture,
     }
+
+
+def _local_knowledge_base_id(use_case: UseCase) -> str | None:
+    if use_case.config.knowledge is None:
+        return None
+    from liftoff.local.knowledge_base import local_knowledge_base_id
+
+    return local_knowledge_base_id(use_case.name)
 
 
 def create_prompts_table(dynamodb, name: str) -> None:
