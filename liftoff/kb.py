@@ -382,20 +382,6 @@ def status(kb: KnowledgeBase, echo: Callable[[str], None], *, jobs: int = STATUS
 # --- local mode -------------------------------------------------------------------------------------
 
 
-def _local_stand_in():
-    """liftoff/local/knowledge_base.py, or a CLI error that says it is not in this checkout (nothing is faked)."""
-    try:
-        from liftoff.local import knowledge_base
-    except ImportError as exc:
-        raise click.ClickException(
-            "local mode's knowledge base (liftoff/local/knowledge_base.py) is not in this checkout yet, so nothing "
-            "was indexed. When it is, `kb sync --local` re-indexes the use case's documents folder with its chunking "
-            "settings (BM25: lexical, not semantic) in the running local mode, and `kb status --local` shows what "
-            "it serves"
-        ) from exc
-    return knowledge_base
-
-
 def local_report(index: Any) -> list[str]:
     """What the local stand-in indexed (its IndexStatus), failed documents last."""
     lines = [
@@ -409,7 +395,9 @@ def local_report(index: Any) -> list[str]:
 
 def local_sync(use_case: UseCase, echo: Callable[[str], None]) -> int:
     require_knowledge(use_case)
-    index = _local_stand_in().sync(use_case)
+    from liftoff.local import knowledge_base
+
+    index = knowledge_base.sync(use_case)
     for line in local_report(index):
         echo(line)
     return 1 if index.failed else 0
@@ -417,7 +405,9 @@ def local_sync(use_case: UseCase, echo: Callable[[str], None]) -> int:
 
 def local_status(use_case: UseCase, echo: Callable[[str], None]) -> int:
     require_knowledge(use_case)
-    index = _local_stand_in().status(use_case)
+    from liftoff.local import knowledge_base
+
+    index = knowledge_base.status(use_case)
     for line in local_report(index):
         echo(line)
     return 1 if index.failed else 0

@@ -363,17 +363,8 @@ def knowledge_base_checks(kb: Any) -> list[Check]:
 
 def local_knowledge_base_checks(use_case: UseCase) -> list[Check]:
     """Local mode's stand-in (lexical): what it indexed from the documents folder, and what it could not."""
-    try:
-        from liftoff.local import knowledge_base as local_kb
-    except ImportError:
-        return [
-            Check(
-                "knowledge base",
-                FAIL,
-                "local mode's knowledge base stand-in (liftoff/local/knowledge_base.py) is not in this checkout",
-                "smoke this use case against a deployed stage (--stage), or update the checkout",
-            )
-        ]
+    from liftoff.local import knowledge_base as local_kb
+
     index = local_kb.status(use_case)
     name = f"{index.knowledge_base_id} ({index.label})"
     if not index.documents:

@@ -314,3 +314,10 @@ def test_a_warning_is_counted_and_shows_its_fix():
     text = smoke.render([Check("a", smoke.PASS, "ok"), Check("b", smoke.WARN, "2 documents", "liftoff kb status")], "t")
     assert "WARN  b  2 documents  -> liftoff kb status" in text
     assert text.endswith("smoke: 1 passed, 1 warned (2 checks)")
+
+
+def test_local_mode_checks_the_stand_in_for_what_it_indexed(rag):
+    # Given no local mode running: the stand-in indexes the documents folder in this process
+    base, ingestion = smoke.local_knowledge_base_checks(rag)
+    assert base.status == smoke.PASS and "lexical" in base.detail and "5 documents" in base.detail
+    assert ingestion.status == smoke.PASS and ingestion.detail.endswith("knowledge/fixture-rag indexed")
