@@ -16,10 +16,10 @@ import click
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from liftoff.foundation.config import STAGES, StageConfig, UseCaseConfig
+from liftoff.foundation.config import STAGES, KnowledgeConfig, StageConfig, UseCaseConfig
 from liftoff.foundation.eval_cases import EvalCase, Suite
 from service.evalcore.checks import Check
-from service.models.prompt import PromptSpec
+from service.models.prompt import PromptSpec, RetrievalSpec
 
 
 @dataclass(frozen=True)
@@ -269,6 +269,16 @@ def checks_reference() -> str:
         out += ["", f"#### {names}", "", _text(model.__doc__), "", *_HEADER]
         out += [_row(doc) for _, doc in model_fields(model)]
     return "\n".join(out[1:]) + "\n"
+
+
+def knowledge_reference() -> str:
+    """Markdown: every field of a use case's `knowledge:` section, in one table (docs/grounded-answers.md)."""
+    return "\n".join([*_HEADER, *(_row(doc) for _, doc in model_fields(KnowledgeConfig, "knowledge."))]) + "\n"
+
+
+def retrieval_reference() -> str:
+    """Markdown: every field of a prompt file's `retrieval:` mapping, in one table (docs/grounded-answers.md)."""
+    return "\n".join([*_HEADER, *(_row(doc) for _, doc in model_fields(RetrievalSpec, "retrieval."))]) + "\n"
 
 
 def config_summary() -> str:

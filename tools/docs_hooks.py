@@ -10,7 +10,9 @@ from liftoff.reference import (
     cli_reference,
     config_reference,
     config_summary,
+    knowledge_reference,
     prompt_file_reference,
+    retrieval_reference,
     suite_reference,
 )
 
@@ -22,6 +24,8 @@ GENERATED = {
     "<!-- liftoff:suite-reference -->": suite_reference,
     "<!-- liftoff:case-reference -->": case_reference,
     "<!-- liftoff:checks-reference -->": checks_reference,
+    "<!-- liftoff:knowledge-reference -->": knowledge_reference,
+    "<!-- liftoff:retrieval-reference -->": retrieval_reference,
 }
 
 

@@ -26,8 +26,10 @@ from liftoff.reference import (
     cli_reference,
     config_reference,
     config_summary,
+    knowledge_reference,
     model_fields,
     prompt_file_reference,
+    retrieval_reference,
     suite_reference,
 )
 from service.evalcore.checks import Check
@@ -104,6 +106,12 @@ def test_the_site_builds_strict_with_the_generated_pages(tmp_path):
     assert "variables[].required" in prompt_files and "output.schema_file" in prompt_files
     # the shipped prompt file, included as it is (the highlighter puts each token in a span)
     assert "schema_file: schemas/triage.json" in re.sub(r"<[^>]+>", "", prompt_files)
+    grounded = (tmp_path / "site" / "grounded-answers" / "index.html").read_text()
+    assert "knowledge.grounding.relevance_threshold" in grounded and "retrieval.no_context" in grounded
+    assert "liftoff:knowledge-reference" not in grounded and "liftoff:retrieval-reference" not in grounded
+    # the scaffold's own knowledge: section and prompt, included as they are
+    text = re.sub(r"<[^>]+>", "", grounded)
+    assert "overlap_percentage: 20" in text and "no_context: refuse" in text
     evaluation = (tmp_path / "site" / "evaluation" / "index.html").read_text()
     assert "golden.tag" in evaluation and "<code>expect_error</code>" in evaluation and "min_score" in evaluation
     for page, html in (("prompt-files", prompt_files), ("evaluation", evaluation)):
@@ -222,3 +230,20 @@ def test_every_check_type_has_its_table_with_every_field():
     covered = {t for model in check_models() for t in check_types(model)}
     assert covered == set(mapping)
     assert "| `schema` | mapping | required |" in sections["`json_schema`"]  # the alias a case writes
+
+
+def test_the_grounded_answers_page_lists_every_knowledge_and_retrieval_field():
+    from liftoff.foundation.config import KnowledgeConfig
+    from service.models.prompt import RetrievalSpec
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "grounded-answers.md").read_text()
+    for marker, make, model, prefix in (
+        ("<!-- liftoff:knowledge-reference -->", knowledge_reference, KnowledgeConfig, "knowledge."),
+        ("<!-- liftoff:retrieval-reference -->", retrieval_reference, RetrievalSpec, "retrieval."),
+    ):
+        assert marker in page
+        table = make()
+        paths = [doc.path for _, doc in model_fields(model, prefix)]
+        assert len(paths) >= 5
+        missing = [path for path in paths if f"| `{path}` |" not in table]
+        assert not missing
