@@ -9,15 +9,21 @@ stage or Bedrock); a report against the local simulator, which answers in millis
 understate the bill, so its duration is the p95 latency criterion instead (the output says which);
 `--duration-ms` overrides both. The limits it meets (the daily cap, the monthly budget, the API throttle
 and quota, Lambda concurrency) are compared at the charter's volume, peak rate and traffic profile.
+
+A use case with `knowledge:` adds its knowledge base (liftoff/cost_knowledge.py): each request's query
+embedding, vector query and grounding check (measured from the answers' cost_lines, else estimated), the
+vectors' storage per month, one full ingestion, and its idle cost beside the alternatives' (OpenSearch
+Serverless, Kendra, Aurora Serverless v2 with pgvector).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
@@ -42,6 +48,11 @@ METRIC_NAMES = 23
 # CanaryVersionAccuracy, CanaryVersionErrorRate, CanaryVersionLatencyP95, CanaryErrors, CanaryRollbackErrors,
 # CanaryScheduleFailures
 ALARMS = 16
+# a use case with knowledge: the invoke function's RetrievalLatency, Passages, NoContext, GroundingScore,
+# Ungrounded and Grounded, and the golden canary's CanaryRetrievalRecall and CanaryHallucinationRate; the
+# UngroundedRate alarm
+RETRIEVAL_METRIC_NAMES = 8
+RETRIEVAL_ALARMS = 1
 ACCOUNT_CONCURRENCY = 1000  # the default Lambda concurrency quota per Region
 WAF_RULES = 3
 DEFAULT_PEAK_FACTOR = 3.0  # peak / average rate when the charter does not say
@@ -57,6 +68,15 @@ class Usage:
     source: str
     latency_ms: float = 0.0  # mean end-to-end latency of the answered cases
     simulated: bool = True  # measured against the local Bedrock simulator
+    # a use case with knowledge: each request's retrieval lines (cost_knowledge.RETRIEVAL_LINES -> USD), beside
+    # model_cost_usd (then the model's and the guardrail's filters only), and where they come from
+    retrieval: dict[str, float] = field(default_factory=dict)
+    retrieval_source: str = ""
+
+    @property
+    def spend_usd(self) -> float:
+        """What a request adds to the daily spend counter: the model, the guardrail and the retrieval lines."""
+        return self.model_cost_usd + sum(self.retrieval.values())
 
 
 def measured_usage(use_case: str, report: Path | None) -> Usage:
@@ -77,16 +97,50 @@ def measured_usage(use_case: str, report: Path | None) -> Usage:
     # one log line and one EMF record per request: about their size in JSON
     sample = {k: answered[0].get(k) for k in ("id", "model_id", "cost_usd", "input_tokens", "output_tokens")}
     log_bytes = 1100 + len(json.dumps(sample))
-    return Usage(
+    # the API's bill by line (retrieval prompts): the model's and the guardrail's lines apart from retrieval's
+    model_costs = [
+        (r["cost_lines"].get("model", 0.0) + r["cost_lines"].get("guardrail", 0.0)) if r.get("cost_lines") else r["cost_usd"]
+        for r in answered
+    ]
+    usage = Usage(
         requests=len(answered),
         input_tokens=statistics.fmean(r["input_tokens"] for r in answered),
         output_tokens=statistics.fmean(r["output_tokens"] for r in answered),
-        model_cost_usd=statistics.fmean(r["cost_usd"] for r in answered),
+        model_cost_usd=statistics.fmean(model_costs),
         log_bytes=log_bytes,
         source=str(results.relative_to(REPO_ROOT) if results.is_relative_to(REPO_ROOT) else results),
         latency_ms=statistics.fmean(float(r.get("latency_ms") or 0) for r in answered),
         simulated=bool(simulated),
     )
+    kb = knowledge_cost(use_case)
+    if kb is None:
+        return usage
+    from liftoff.cost_knowledge import request_lines
+
+    lined = [r["cost_lines"] for r in answered if r.get("cost_lines")]
+    measured = {k: sum(x.get(k, 0.0) for x in lined) / len(answered) for k in ("embedding", "vector_query", "grounding")}
+    lines = request_lines(
+        load_use_case(use_case),
+        kb,
+        measured=measured if lined else None,
+        answer_chars=statistics.fmean(len(r.get("output") or "") for r in answered),
+    )
+    return dataclasses.replace(usage, retrieval=lines.lines, retrieval_source=lines.source)
+
+
+@functools.cache
+def knowledge_cost(use_case: str):
+    """The use case's knowledge base's ingestion and storage (cost_knowledge.KnowledgeBaseCost); None without
+    knowledge. Read once per command: every volume prices the same corpus."""
+    loaded = load_use_case(use_case)
+    if loaded.config.knowledge is None:
+        return None
+    from liftoff.cost_knowledge import knowledge_base_cost
+
+    try:
+        return knowledge_base_cost(loaded, yaml.safe_load(AWS_PRICES.read_text()))
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def lambda_duration(config, usage: Usage, override_ms: float | None) -> tuple[float, str]:
@@ -115,8 +169,12 @@ def monthly_costs(use_case: str, stage: str, per_day: int, usage: Usage, duratio
     reads = spend_reads_per_request(per_day, duration_ms) if per_day else 0.0
     n = per_day * DAYS
     million = n / 1e6
+    kb = knowledge_cost(use_case)
+    metric_names = METRIC_NAMES + (RETRIEVAL_METRIC_NAMES if kb else 0)
+    alarms = ALARMS + (RETRIEVAL_ALARMS if kb else 0)
     costs = {
         "Bedrock model": n * usage.model_cost_usd,
+        **{line: n * usd for line, usd in usage.retrieval.items()},
         "Lambda requests": million * prices["lambda"]["per_million_requests"],
         "Lambda duration": n * duration_ms / 1000 * memory_gb * prices["lambda"]["per_gb_second_arm64"],
         "API Gateway": million * prices["api_gateway"]["rest_per_million_requests"],
@@ -128,17 +186,17 @@ def monthly_costs(use_case: str, stage: str, per_day: int, usage: Usage, duratio
             + prices["dynamodb"]["per_million_write_request_units"]
         ),
         "CloudWatch Logs": n * usage.log_bytes / 1e9 * prices["cloudwatch"]["logs_ingestion_per_gb"],
-        "CloudWatch metrics, dashboard, alarms": METRIC_NAMES * prices["cloudwatch"]["custom_metric_per_month"]
+        "CloudWatch metrics, dashboard, alarms": metric_names * prices["cloudwatch"]["custom_metric_per_month"]
         + prices["cloudwatch"]["dashboard_per_month"]
-        + ALARMS * prices["cloudwatch"]["standard_alarm_per_month"],
+        + alarms * prices["cloudwatch"]["standard_alarm_per_month"],
         "X-Ray": million * prices["xray"]["sampled_share"] * prices["xray"]["per_million_traces_recorded"],
         "KMS (alarm topic key)": prices["kms"]["key_per_month"],
-        "Golden canary (model calls)": canary_runs_per_month(config, stage)
-        * golden_size(use_case)
-        * usage.model_cost_usd,
+        "Golden canary (model calls)": canary_runs_per_month(config, stage) * golden_size(use_case) * usage.spend_usd,
         # the feedback key: read once per execution environment, so its calls are a rounding error
         "Secrets Manager (feedback key)": prices["secrets_manager"]["secret_per_month"],
     }
+    if kb:
+        costs["S3 Vectors storage"] = kb.storage_per_month_usd  # no cluster: the knowledge base's only idle cost
     if waf:
         costs["WAF"] = (
             prices["waf"]["web_acl_per_month"]
@@ -279,10 +337,11 @@ def project_use_case(  # noqa: PLR0917
     concurrency_limit = config.capacity.reserved_concurrency or ACCOUNT_CONCURRENCY
     tokens_per_minute = peak_rps * 60 * (usage.input_tokens + usage.output_tokens)
     cap = config.budget.daily_cap_usd
-    daily_spend = per_day * usage.model_cost_usd
+    daily_spend = per_day * usage.spend_usd
     refused = max(0.0, 1 - cap / daily_spend) if daily_spend else 0.0
     monthly = sum(costs.values())
-    billed = monthly - costs["Bedrock model"] + min(daily_spend, cap) * DAYS
+    counted = costs["Bedrock model"] + sum(costs.get(line, 0.0) for line in usage.retrieval)  # what the cap counts
+    billed = monthly - counted + min(daily_spend, cap) * DAYS
     budget = config.budget.monthly_usd
     quota_hour = hour_reached(per_day, config.api.quota_per_day, shares)
     cap_hour = hour_reached(daily_spend, cap, shares)
@@ -346,9 +405,16 @@ def project_use_case(  # noqa: PLR0917
     return Projection(per_day, costs, found, daily_spend, refused, billed, profile, peak_source)
 
 
-def per_request(costs: dict[str, float], per_day: int) -> dict[str, float]:
+def per_request(costs: dict[str, float], per_day: int, retrieval: tuple[str, ...] = ()) -> dict[str, float]:
+    """A request's share of the month: the model (and guardrail), the retrieval lines (`retrieval` names them),
+    and the rest."""
     n = per_day * DAYS
-    return {"model": costs["Bedrock model"] / n, "infrastructure": (sum(costs.values()) - costs["Bedrock model"]) / n}
+    found = sum(costs.get(line, 0.0) for line in retrieval)
+    out = {"model": costs["Bedrock model"] / n}
+    if retrieval:
+        out["retrieval"] = found / n
+    out["infrastructure"] = (sum(costs.values()) - costs["Bedrock model"] - found) / n
+    return out
 
 
 def _amount(value: float, unit: str) -> str:
