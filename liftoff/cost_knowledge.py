@@ -64,7 +64,9 @@ def corpus(use_case: UseCase) -> Corpus:
     knowledge = use_case.config.knowledge
     folder = use_case.root / knowledge.documents_path(use_case.config.name)
     chunking = knowledge.chunking
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")) if folder.is_dir() else []
+    files = (
+        sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")) if folder.is_dir() else []
+    )
     documents, chars, chunks, tokens, stored, chunk_chars, skipped = 0, 0, 0, 0, 0.0, 0, []
     for path in files:
         if path.name.endswith(SIDECAR_SUFFIX):

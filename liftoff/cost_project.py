@@ -72,6 +72,8 @@ class Usage:
     # model_cost_usd (then the model's and the guardrail's filters only), and where they come from
     retrieval: dict[str, float] = field(default_factory=dict)
     retrieval_source: str = ""
+    # measured: a grounded answer's cost by line (the API's cost_lines), over the cases answered from passages
+    grounded_answer: dict[str, float] = field(default_factory=dict)
 
     @property
     def spend_usd(self) -> float:
@@ -99,7 +101,9 @@ def measured_usage(use_case: str, report: Path | None) -> Usage:
     log_bytes = 1100 + len(json.dumps(sample))
     # the API's bill by line (retrieval prompts): the model's and the guardrail's lines apart from retrieval's
     model_costs = [
-        (r["cost_lines"].get("model", 0.0) + r["cost_lines"].get("guardrail", 0.0)) if r.get("cost_lines") else r["cost_usd"]
+        (r["cost_lines"].get("model", 0.0) + r["cost_lines"].get("guardrail", 0.0))
+        if r.get("cost_lines")
+        else r["cost_usd"]
         for r in answered
     ]
     usage = Usage(
@@ -118,14 +122,29 @@ def measured_usage(use_case: str, report: Path | None) -> Usage:
     from liftoff.cost_knowledge import request_lines
 
     lined = [r["cost_lines"] for r in answered if r.get("cost_lines")]
-    measured = {k: sum(x.get(k, 0.0) for x in lined) / len(answered) for k in ("embedding", "vector_query", "grounding")}
+    measured = {
+        k: sum(x.get(k, 0.0) for x in lined) / len(answered) for k in ("embedding", "vector_query", "grounding")
+    }
     lines = request_lines(
         load_use_case(use_case),
         kb,
         measured=measured if lined else None,
         answer_chars=statistics.fmean(len(r.get("output") or "") for r in answered),
     )
-    return dataclasses.replace(usage, retrieval=lines.lines, retrieval_source=lines.source)
+    grounded = [
+        r["cost_lines"]
+        for r in answered
+        if r.get("cost_lines") and (r.get("retrieval") or {}).get("outcome") == "answered"
+    ]
+    from service.models.retrieval import COST_LINES
+
+    keys = [k for k in COST_LINES if any(k in x for x in grounded)]
+    return dataclasses.replace(
+        usage,
+        retrieval=lines.lines,
+        retrieval_source=lines.source,
+        grounded_answer={k: sum(x.get(k, 0.0) for x in grounded) / len(grounded) for k in keys} if grounded else {},
+    )
 
 
 @functools.cache
@@ -460,6 +479,8 @@ def markdown(use_case: str, stage: str, projections: list[Projection], usage: Us
         "| per request | " + " | ".join(f"{p.monthly_usd / (p.per_day * DAYS):.6f}" for p in projections) + " |"
     )
     measured = {**usage.__dict__, "source": "", "duration_ms": duration}
+    if not usage.retrieval:  # a use case without knowledge records what it recorded before retrieval existed
+        measured = {k: v for k, v in measured.items() if k not in ("retrieval", "retrieval_source", "grounded_answer")}
     out = [
         f"<!-- usage: {json.dumps(measured, sort_keys=True)} -->",
         f"Measured usage: {usage.input_tokens:.1f} input and {usage.output_tokens:.1f} output tokens and "
@@ -472,7 +493,70 @@ def markdown(use_case: str, stage: str, projections: list[Projection], usage: Us
         lines = limit_lines(projection)
         out.append(f"- **{projection.per_day:,}/day**: {lines[0]}")
         out += [f"    - {line.strip()}" for line in lines[1:] if "tokens per minute" not in line]
+    kb = knowledge_cost(use_case)
+    if kb is not None:
+        out += ["", *[f"- {line}" for line in knowledge_lines(use_case, stage, usage)], ""]
+        out += ["| idle, 30 days | USD | how | price checked |", "|---|---:|---|---|"]
+        out += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in idle_rows(use_case, stage)]
     return "\n".join(out) + "\n"
+
+
+def knowledge_lines(use_case: str, stage: str, usage: Usage) -> list[str]:
+    """The knowledge base's costs in sentences: the corpus, a grounded answer by line, ingestion, storage, idle."""
+    kb = knowledge_cost(use_case)
+    c, p = kb.corpus, kb.prices
+    dimension = load_use_case(use_case).config.knowledge.embedding.dimension
+    gib = c.stored_bytes / 1024**3
+    lines = [
+        f"knowledge base: {c.documents} documents ({c.chars:,} characters) in {c.folder}/ -> {c.chunks:,} chunks "
+        f"(vectors of {dimension} dimensions), {c.embedded_tokens:,} tokens embedded, overlap included"
+        + (" (semantic chunking: its sentence-embedding pass estimated)" if c.estimated else "")
+        + (f"; not counted (not plain text): {', '.join(c.not_counted)}" if c.not_counted else ""),
+    ]
+    if usage.grounded_answer:
+        parts = ", ".join(f"{line} ${usd:.8f}" for line, usd in usage.grounded_answer.items())
+        lines.append(
+            f"a grounded answer (measured, the cases answered from passages): {parts}: "
+            f"${sum(usage.grounded_answer.values()):.8f}"
+        )
+    parts = ", ".join(f"{line.lower()} ${usd:.8f}" for line, usd in usage.retrieval.items())
+    lines.append(
+        f"a request of the eval's mix (refusals included): model and guardrail ${usage.model_cost_usd:.8f}, {parts}: "
+        f"${usage.spend_usd:.8f} ({usage.retrieval_source})"
+    )
+    lines.append(
+        f"ingestion, one full sync: ${kb.ingestion_usd:.6f} ({c.embedded_tokens:,} tokens x "
+        f"${p.embedding_per_1k_tokens:g}/1k = ${kb.ingestion_embedding_usd:.6f}, and {gib:.6f} GiB written x "
+        f"${p.put_per_gb:g}/GB = ${kb.ingestion_put_usd:.6f}); a sync re-embeds changed documents only"
+    )
+    lines.append(
+        f"vector storage: {c.chunks:,} vectors x ({dimension} x 4 bytes + metadata) = {gib:.6f} GiB x "
+        f"${p.storage_per_gb_month:g}/GB-month = ${kb.storage_per_month_usd:.6f} a month"
+    )
+    lines.append(
+        f"idle, per month: the knowledge base ${kb.storage_per_month_usd:.6f} (S3 Vectors storage; no cluster runs); "
+        f"the whole {stage} stack ${idle_cost(use_case, stage):,.2f} (dashboard, alarms, metrics, keys"
+        + (", WAF" if get_stage(stage).waf else "")
+        + ")"
+    )
+    return lines
+
+
+def idle_rows(use_case: str, stage: str) -> list[tuple[str, str, str, str]]:
+    """The knowledge base's idle cost, then each alternative's: (store, USD a month, how, checked and status)."""
+    from liftoff.cost_knowledge import alternatives
+
+    kb = knowledge_cost(use_case)
+    aws = yaml.safe_load(AWS_PRICES.read_text())
+    rows = [
+        (
+            "this knowledge base: S3 Vectors",
+            f"{kb.storage_per_month_usd:,.6f}",
+            "storage only",
+            f"{aws['s3_vectors']['checked']}: {aws['s3_vectors']['status']}",
+        )
+    ]
+    return rows + [(a.name, f"{a.monthly_usd:,.2f}", a.how, f"{a.checked}: {a.status}") for a in alternatives(aws)]
 
 
 @click.command(
@@ -525,9 +609,13 @@ def project(use_case, per_day, stage, report, duration_ms, peak_factor, as_json,
                     "lambda_duration_ms": duration,
                     "lambda_duration_source": duration_source,
                     "lambda_memory_mb": invoke_memory_mb(config.capacity.memory_mb),
-                    "per_request_usd": {f"{p.per_day:,}/day": per_request(p.costs, p.per_day) for p in projections},
+                    "per_request_usd": {
+                        f"{p.per_day:,}/day": per_request(p.costs, p.per_day, tuple(usage.retrieval))
+                        for p in projections
+                    },
                     "monthly_usd": {f"{p.per_day:,}/day": p.costs for p in projections},
                     "idle_usd_per_month": idle_cost(use_case, stage),
+                    **({"knowledge": knowledge_dict(use_case, stage, usage)} if knowledge_cost(use_case) else {}),
                     "projections": [projection_dict(p) for p in projections],
                 },
                 indent=2,
@@ -550,12 +638,21 @@ def project(use_case, per_day, stage, report, duration_ms, peak_factor, as_json,
         table.add_row(item, *[f"{p.costs[item]:,.2f}" for p in projections])
     table.add_row("[bold]total[/]", *[f"[bold]{p.monthly_usd:,.2f}[/]" for p in projections])
     table.add_row("per request", *[f"{p.monthly_usd / (p.per_day * DAYS):.6f}" for p in projections])
+    retrieval = tuple(usage.retrieval)
     table.add_row("  of which model", *[f"{per_request(p.costs, p.per_day)['model']:.6f}" for p in projections])
+    if retrieval:
+        table.add_row(
+            "  of which retrieval",
+            *[f"{per_request(p.costs, p.per_day, retrieval)['retrieval']:.6f}" for p in projections],
+        )
     table.add_row(
-        "  of which infrastructure", *[f"{per_request(p.costs, p.per_day)['infrastructure']:.6f}" for p in projections]
+        "  of which infrastructure",
+        *[f"{per_request(p.costs, p.per_day, retrieval)['infrastructure']:.6f}" for p in projections],
     )
     console.print(table)
     console.print(f"idle cost (no traffic): ${idle_cost(use_case, stage):,.2f} a month")
+    if knowledge_cost(use_case) is not None:
+        show_knowledge(console, use_case, stage, usage)
     for projection in projections:
         lines = limit_lines(projection)
         console.print(
@@ -563,6 +660,42 @@ def project(use_case, per_day, stage, report, duration_ms, peak_factor, as_json,
         )
         for line in lines[1:]:
             console.print(f"[red]{line}[/]" if line.lstrip().startswith("OVER") else line, highlight=False)
+
+
+def show_knowledge(console, use_case: str, stage: str, usage: Usage) -> None:
+    """The knowledge base's lines and the idle costs beside the alternatives', on the terminal."""
+    for line in knowledge_lines(use_case, stage, usage):
+        console.print(line, highlight=False)
+    idle = Table(title="idle cost per month (30 days) beside the vector stores other templates deploy")
+    for column in ("store", "USD / month", "how", "price checked"):
+        idle.add_column(column, justify="right" if column == "USD / month" else "left")
+    for row in idle_rows(use_case, stage):
+        idle.add_row(*row)
+    console.print(idle)
+
+
+def knowledge_dict(use_case: str, stage: str, usage: Usage) -> dict:
+    """The knowledge base's figures for --json."""
+    from liftoff.cost_knowledge import alternatives
+
+    kb = knowledge_cost(use_case)
+    return {
+        "corpus": dataclasses.asdict(kb.corpus),
+        "prices": dataclasses.asdict(kb.prices),
+        "per_request_usd": {"model and guardrail": usage.model_cost_usd, **usage.retrieval, "total": usage.spend_usd},
+        "grounded_answer_usd": usage.grounded_answer,
+        "per_request_source": usage.retrieval_source,
+        "ingestion_usd": {
+            "embedding": kb.ingestion_embedding_usd,
+            "put": kb.ingestion_put_usd,
+            "total": kb.ingestion_usd,
+        },
+        "storage_usd_per_month": kb.storage_per_month_usd,
+        "idle_usd_per_month": {"knowledge base": kb.storage_per_month_usd, "stack": idle_cost(use_case, stage)},
+        "alternatives_idle_usd_per_month": [
+            dataclasses.asdict(a) for a in alternatives(yaml.safe_load(AWS_PRICES.read_text()))
+        ],
+    }
 
 
 def projection_dict(projection: Projection) -> dict:

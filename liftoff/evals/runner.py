@@ -42,6 +42,7 @@ from service.evalcore.retrieval import (
     is_refusal,
     passages_as_source,
     score_retrieval,
+    scored_output,
     tally_retrieval,
 )
 from service.evalcore.score import score_answer, tally
@@ -152,7 +153,7 @@ class Run:
 def score_case(case: EvalCase, suite: Suite, answer: Answer, judge: Judge | None) -> CaseResult:
     prompt_id = case.prompt_id or suite.prompt_id
     facts = None if case.expect_error else suite.retrieval.get(prompt_id)
-    output = answer.output if answer.ok else None
+    output = scored_output(answer.output, answer.output_json, answer.retrieval) if answer.ok else None
     # the judge's source: the case's input, and for a retrieval answer the passages it was given
     passages = passages_as_source(case.variables, answer.retrieval, answer.citations) if facts and answer.ok else None
     source = passages or case.variables

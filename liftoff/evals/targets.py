@@ -50,6 +50,8 @@ class Answer:
     retrieval: dict | None = None
     grounding: dict | None = None
     citations: list | None = None
+    output_json: object = None  # the answer as JSON (prompts with `output.format: json`)
+    cost_lines: dict | None = None  # the request's cost by line (model, guardrail, embedding, vector_query, grounding)
 
 
 class Target(Protocol):
@@ -156,6 +158,8 @@ class HttpTarget:
                         retrieval=payload.get("retrieval"),
                         grounding=payload.get("grounding"),
                         citations=payload.get("citations"),
+                        cost_lines=payload.get("cost_lines"),
+                        output_json=payload.get("output_json"),
                     )
                 error = payload.get("error") or {"code": f"HTTP{response.status_code}", "message": str(payload)}
                 code, message = error.get("code", ""), error.get("message", "")

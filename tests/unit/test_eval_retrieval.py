@@ -12,6 +12,7 @@ from liftoff.evals.targets import Answer
 from liftoff.foundation.config import ExitCriteria
 from liftoff.foundation.eval_cases import EvalCase, RetrievalFacts, Suite
 from service.evalcore.retrieval import recall_at_k, reciprocal_rank, retrieved_sources, tally_retrieval
+from tests.fixtures.project import CONTENT
 from tests.unit.test_eval_evidence import evaluated
 
 REFUSAL = "I could not find this in the company's policies. Please ask People Operations."
@@ -140,6 +141,23 @@ def test_an_unanswerable_case_passes_only_on_a_refusal(given, passes):
     if not passes:
         assert any(c.check == "unanswerable" and c.passed is False for c in result.checks)
         assert result.retrieval.answered_unanswerable and result.retrieval.hallucinated
+
+
+def test_a_no_context_refusal_is_scored_on_its_json_form_against_the_output_schema():
+    # Given a JSON prompt's no-context refusal as the API answers it: `output` the refusal text, `output_json` its
+    # JSON form (the prompt's schema describes that one)
+    schema = json.loads((CONTENT / "prompts" / "fixture-rag" / "schemas" / "answer.json").read_text())
+    suite = SUITE.model_copy(update={"output_schemas": {"answer": schema}})
+    refused = Answer(
+        ok=True,
+        output=REFUSAL,
+        output_json={"answer": REFUSAL, "citations": []},
+        retrieval={"passages": [], "top_k": 5, "min_score": 0.4, "outcome": "no_context"},
+    )
+    # When an unanswerable case gets it / Then it passes the output contract and the refusal check
+    result = score_case(case("parking", answerable=False, tags=("unanswerable",)), suite, refused, None)
+    assert result.status == "pass", result.checks
+    assert not result.invalid_output
 
 
 def test_an_answerable_case_refused_is_not_a_hallucination_but_fails_its_checks():
@@ -330,10 +348,10 @@ class FakeRagApi:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 asked = by_question[body["variables"]["question"]]
                 found = [] if not asked.answerable else sources_for(asked)
+                answer = {"answer": "180, 5, three, 28, 14" if found else REFUSAL, "citations": ["P1"] if found else []}
                 reply = {
-                    "output": json.dumps(
-                        {"answer": "180, 5, three, 28, 14" if found else REFUSAL, "citations": ["P1"] if found else []}
-                    ),
+                    "output": json.dumps(answer) if found else REFUSAL,  # a refusal's output is its text alone
+                    "output_json": answer,
                     "usage": {"input_tokens": 100, "output_tokens": 20},
                     "cost_usd": 0.001,
                     "model_id": "us.amazon.nova-lite-v1:0",

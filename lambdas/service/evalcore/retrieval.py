@@ -23,6 +23,7 @@ response shape, docs/grounded-answers.md).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -84,6 +85,15 @@ def answer_text(output: str) -> str:
     except ValueError:
         return output
     return found if isinstance(found, str) else output
+
+
+def scored_output(output: str | None, output_json: Any, retrieval: Any) -> str | None:
+    """The text a retrieval answer's checks read: a no-context refusal's `output` is the refusal text alone
+    (the API's contract), and its JSON form, which the prompt's output schema describes, is `output_json`."""
+    retrieval = _plain(retrieval) or {}
+    if output is not None and retrieval.get("outcome") == NO_CONTEXT and output_json is not None:
+        return json.dumps(output_json, ensure_ascii=False)
+    return output
 
 
 def is_refusal(output: str | None, retrieval: Any, grounding: Any, refusal: str | None) -> bool:

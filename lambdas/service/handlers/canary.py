@@ -41,7 +41,7 @@ from pydantic import TypeAdapter
 
 from service.dal.prompt_store import LIVE_ALIAS
 from service.evalcore.checks import Check
-from service.evalcore.retrieval import is_refusal, score_retrieval, tally_retrieval
+from service.evalcore.retrieval import is_refusal, score_retrieval, scored_output, tally_retrieval
 from service.evalcore.score import score_answer, tally
 from service.evalcore.stats import percentile
 from service.handlers.invoke import get_deps
@@ -78,9 +78,10 @@ def _one_case(
     output, error_code, error_message, cost, retrieval, grounding = None, None, "", 0.0, None, None
     try:
         outcome = invoke(request, request_id=f"{run_id}-{case['id']}"[:128], deps=deps)
-        output, cost = outcome.response.output, outcome.response.cost_usd
         retrieval = getattr(outcome.response, "retrieval", None)
         grounding = getattr(outcome.response, "grounding", None)
+        output = scored_output(outcome.response.output, getattr(outcome.response, "output_json", None), retrieval)
+        cost = outcome.response.cost_usd
     except ServiceError as exc:
         error_code, error_message, cost = exc.code, exc.message, exc.cost_usd
     facts = None if case.get("expect_error") else facts
