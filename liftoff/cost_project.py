@@ -496,9 +496,23 @@ def markdown(use_case: str, stage: str, projections: list[Projection], usage: Us
     kb = knowledge_cost(use_case)
     if kb is not None:
         out += ["", *[f"- {line}" for line in knowledge_lines(use_case, stage, usage)], ""]
-        out += ["| idle, 30 days | USD | how | price checked |", "|---|---:|---|---|"]
-        out += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in idle_rows(use_case, stage)]
+        out += [*IDLE_HEADER, *[f"| {a} | {b} | {c} | {d} |" for a, b, c, d in idle_rows(use_case, stage)]]
     return "\n".join(out) + "\n"
+
+
+IDLE_HEADER = ("| idle, 30 days | USD | how | price checked |", "|---|---:|---|---|")
+
+
+def alternatives_markdown() -> str:
+    """The alternatives' idle costs as docs/cost.md shows them (tests/unit/test_cost_knowledge.py keeps them equal)."""
+    from liftoff.cost_knowledge import alternatives
+
+    rows = [f"| {a.name} | {a.monthly_usd:,.2f} | {a.how} | {a.checked}: {a.status} |" for a in alternatives(_aws())]
+    return "\n".join([*IDLE_HEADER, *rows]) + "\n"
+
+
+def _aws() -> dict:
+    return yaml.safe_load(AWS_PRICES.read_text())
 
 
 def knowledge_lines(use_case: str, stage: str, usage: Usage) -> list[str]:

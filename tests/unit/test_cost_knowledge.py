@@ -202,3 +202,12 @@ def test_the_command_shows_the_knowledge_base_in_every_format(rag, tmp_path):
     assert "| Amazon Kendra, Enterprise Edition index | 1,008.00 |" in markdown.output
     # a use case without knowledge shows none of it
     cp.knowledge_cost.cache_clear()
+
+
+def test_the_idle_table_in_docs_cost_md_is_the_tools():
+    text = (REPO_ROOT / "docs" / "cost.md").read_text()
+    block = text.split("<!-- vector-store-idle:begin -->\n", 1)[1].split("<!-- vector-store-idle:end -->", 1)[0]
+    assert block == cp.alternatives_markdown(), (
+        "docs/cost.md's idle table is out of date: replace the block between the vector-store-idle markers with "
+        f"this (from pricing/aws.yaml):\n{cp.alternatives_markdown()}"
+    )
