@@ -528,3 +528,75 @@ def test_a_retrieval_prompt_on_a_deployment_without_a_knowledge_base_is_misconfi
     assert (status, body["error"]["code"]) == (500, "Misconfigured")
     assert "knowledge:" in body["error"]["message"]
     assert bedrock.retrieve_requests == [] and bedrock.converse_requests == [] and counted(spend_table) == 0.0
+
+
+def apply_guardrail_response(grounding: float, relevance: float, *, blocked_with: str | None = None) -> dict:
+    """ApplyGuardrail's answer (botocore's shape): the grounding filters, their units, and the action."""
+    (assessment,) = grounding_trace(grounding, relevance, blocked=blocked_with is not None, units=3)["guardrail"][
+        "outputAssessments"
+    ]["guardrail"]
+    return {
+        "usage": assessment["invocationMetrics"]["usage"],
+        "action": "GUARDRAIL_INTERVENED" if blocked_with else "NONE",
+        "outputs": [{"text": blocked_with}] if blocked_with else [],
+        "assessments": [assessment],
+    }
+
+
+def expect_answer_check(bedrock, answer: dict, response: dict, sources: list[str]) -> None:
+    content = [{"text": {"text": s, "qualifiers": ["grounding_source"]}} for s in sources]
+    content += [
+        {"text": {"text": QUESTION, "qualifiers": ["query"]}},
+        {"text": {"text": json.dumps(answer), "qualifiers": ["guard_content"]}},
+    ]
+    settings = get_settings()
+    identifier, version = settings.guardrail
+    bedrock.converse_stub.add_response(
+        "apply_guardrail",
+        response,
+        {"guardrailIdentifier": identifier, "guardrailVersion": version, "source": "OUTPUT", "content": content},
+    )
+
+
+def test_a_tool_answer_the_converse_guardrail_did_not_assess_is_checked_with_apply_guardrail(ask, bedrock, spend_table):
+    # Given a Nova answer as a forced tool's input, which the Converse call's guardrail does not evaluate (no
+    # grounding assessment in its trace), and ApplyGuardrail finding it grounded
+    bedrock.retrieves(MEALS_2026)
+    answer = {"answer": "EUR 45 a day.", "citations": ["P1"]}
+    bedrock.converses(tool_answer(answer))
+    source = "[P1] (source: travel-policy-2026.md, effective 2026-01-01)\nMeals are reimbursed up to EUR 45 a day."
+    expect_answer_check(bedrock, answer, apply_guardrail_response(0.9, 0.8), [source])
+    status, body = ask({"prompt_id": "answer", "variables": {"question": QUESTION}})
+    # Then the answer was checked against the passage and the query (the stub checks the request exactly)
+    assert status == 200, body
+    bedrock.converse_stub.assert_no_pending_responses()
+    assert body["grounding"] == {
+        "grounding_score": 0.9,
+        "relevance_score": 0.8,
+        "grounded": True,
+        "action": "BLOCK",
+        "blocked": False,
+    }
+    # and its text units are billed: 3 grounding units on their line, the other policies on the guardrail's
+    prices = get_settings().guardrail_prices
+    assert body["cost_lines"]["grounding"] == pytest.approx(3 * prices["contextual_grounding"])
+    assert body["cost_lines"]["guardrail"] == pytest.approx(prices["content"] + prices["sensitive_information"])
+    assert counted(spend_table) == pytest.approx(body["cost_usd"])
+
+
+def test_a_tool_answer_blocked_by_apply_guardrail_is_the_blocked_message_counted_ungrounded(
+    ask, bedrock, spend_table, printed, rag
+):
+    bedrock.retrieves(MEALS_2026)
+    answer = {"answer": "EUR 90 a day.", "citations": ["P1"]}
+    bedrock.converses(tool_answer(answer))
+    message = rag.config.guardrail.blocked_output_message
+    source = "[P1] (source: travel-policy-2026.md, effective 2026-01-01)\nMeals are reimbursed up to EUR 45 a day."
+    expect_answer_check(bedrock, answer, apply_guardrail_response(0.1, 0.9, blocked_with=message), [source])
+    status, body = ask({"prompt_id": "answer", "variables": {"question": QUESTION}})
+    # Then the blocked-output message, counted ungrounded, the model's call and the check both billed
+    assert (status, body["error"]["code"], body["error"]["message"]) == (422, "GuardrailIntervened", message)
+    (record,), _ = printed()
+    assert record["Ungrounded"] == [1] and record["GroundingScore"] == [0.1]
+    prices = get_settings().guardrail_prices
+    assert counted(spend_table) > retrieval_cost() + 3 * prices["contextual_grounding"]

@@ -272,6 +272,43 @@ class ModelClient:
         if isinstance(caught_exception, ReadTimeoutError):
             self._timed_out += 1
 
+    def check_answer(self, text: str, grounding: GroundingInput) -> AnswerCheck:
+        """The guardrail on an answer the Converse call could not assess: a forced tool's input, which a guardrail
+        in guardrailConfig does not evaluate (Bedrock user guide, "Include a guardrail with the Converse API").
+        ApplyGuardrail with the passages (grounding_source), the query and the answer (guard_content)."""
+        identifier, version = self._guardrail
+        content = [{"text": {"text": source, "qualifiers": ["grounding_source"]}} for source in grounding.sources]
+        content += [
+            {"text": {"text": grounding.query, "qualifiers": ["query"]}},
+            {"text": {"text": text, "qualifiers": ["guard_content"]}},
+        ]
+        try:
+            response = self._client.apply_guardrail(
+                guardrailIdentifier=identifier, guardrailVersion=version, source="OUTPUT", content=content
+            )
+        except (ClientError, BotoCoreError) as exc:
+            code = (
+                exc.response.get("Error", {}).get("Code", "Unknown") if isinstance(exc, ClientError) else "Unreachable"
+            )
+            error: ServiceError = (
+                ModelThrottled("the guardrail is throttling its checks; retry with backoff")
+                if code in _THROTTLED
+                else ModelError(f"the guardrail could not check the answer ({code}); retry later")
+            )
+            raise with_detail(error, f"{code}: {exc}") from exc
+        assessments = {"outputAssessments": {"answer": response.get("assessments", [])}}
+        outcome = None
+        if response.get("action") == "GUARDRAIL_INTERVENED":
+            actions = _actions(assessments)
+            outcome = "masked" if actions and "BLOCKED" not in actions and "ANONYMIZED" in actions else "blocked"
+        outputs = response.get("outputs") or []
+        return AnswerCheck(
+            outcome=outcome,
+            text="".join(o.get("text", "") for o in outputs) if outcome else text,
+            units=_apply_guardrail_units(response.get("usage", {})),
+            grounding=grounding_assessment({"trace": {"guardrail": assessments}}),
+        )
+
     def converse(
         self,
         *,
@@ -337,6 +374,20 @@ class ModelClient:
             abandoned_attempts=self._timed_out,
             grounding=grounding_assessment(response) if grounding is not None else None,
         )
+
+
+@dataclass(frozen=True)
+class AnswerCheck:
+    """The guardrail's verdict on an answer checked on its own (ApplyGuardrail, source OUTPUT)."""
+
+    outcome: str | None  # None: let through; "blocked"; "masked" (the text is the guardrail's, anonymised)
+    text: str  # the guardrail's output when it intervened, else the answer as given
+    units: dict[str, int]
+    grounding: GroundingAssessment | None
+
+
+def _apply_guardrail_units(usage: dict) -> dict[str, int]:
+    return {policy: int(usage[member]) for member, policy in GUARDRAIL_UNITS.items() if usage.get(member)}
 
 
 def _map_error(exc: Exception, model_id: str) -> ServiceError:

@@ -134,9 +134,13 @@ class Bill:
     def answered(self, price: ModelPrice, reply: BilledReply) -> None:
         """A call that answered: its tokens and guardrail units (the grounding check's on a line of its own)."""
         self.replies.append(reply)
-        units = dict(reply.guardrail_units)
-        grounding = {GROUNDING_POLICY: units.pop(GROUNDING_POLICY)} if GROUNDING_POLICY in units else {}
         self.charge("model", reply_cost_usd(price, reply))
+        self.guardrail_checked(reply.guardrail_units)
+
+    def guardrail_checked(self, units: Mapping[str, int]) -> None:
+        """Guardrail text units, by policy: the grounding check's on its own line, the others on `guardrail`."""
+        units = dict(units)
+        grounding = {GROUNDING_POLICY: units.pop(GROUNDING_POLICY)} if GROUNDING_POLICY in units else {}
         self.charge("guardrail", guardrail_cost_usd(units, self.guardrail_prices))
         if grounding:
             self.charge("grounding", guardrail_cost_usd(grounding, self.guardrail_prices))

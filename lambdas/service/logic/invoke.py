@@ -13,6 +13,8 @@ at most (concurrency x the most expensive request)."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
 from dataclasses import dataclass
 
@@ -105,6 +107,8 @@ def _invoke_version(
             )
         rendered = render_prompt(prompt.spec, request.variables, context.text if context is not None else None)
         answer, model_id, fallback_from = _answer(prompt.spec, rendered, deps, bill, grounded)
+        if grounded:
+            answer = grounded.check_unassessed(answer, rendered, deps, bill)
     except Exception as exc:
         failure = _settled_failure(deps, bill, exc)
         if grounded:
@@ -213,6 +217,32 @@ class _Grounded:
             query=self.plan.query,
             span=rendered.context_span,
         )
+
+    def check_unassessed(self, answer: Answer, rendered: RenderedPrompt, deps: InvokeDeps, bill: Bill) -> Answer:
+        """An answer that came as a forced tool's input (models holding JSON by a tool) is not evaluated by the
+        guardrail of the Converse call: no grounding assessment came back. It is checked on its own
+        (ApplyGuardrail, billed on its lines): blocked, it becomes the guardrail's blocked answer; anonymised,
+        the guardrail's masked JSON (or blocked, when the masking broke the JSON)."""
+        reply = answer.reply
+        grounding = self.grounding_input(rendered)
+        if (
+            grounding is None
+            or reply.tool_use_id is None
+            or reply.grounding is not None
+            or reply.guardrail == "blocked"
+        ):
+            return answer
+        check = deps.model.check_answer(reply.text, grounding)
+        bill.guardrail_checked(check.units)
+        value = answer.value
+        outcome, text = check.outcome, check.text
+        if outcome == "masked":
+            try:
+                value = json.loads(text)
+            except ValueError:
+                outcome, text = "blocked", "the answer was withheld: the guardrail masked it beyond repair"
+        checked = dataclasses.replace(reply, text=text, guardrail=outcome, grounding=check.grounding)
+        return dataclasses.replace(answer, reply=checked, value=value)
 
     def grounding_of(self, reply: ModelReply) -> GroundingResult | None:
         assessment = reply.grounding
