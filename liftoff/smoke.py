@@ -231,25 +231,22 @@ def check_spend(before: tuple[float, int], after: tuple[float, int], cost: float
 
 def grounded_request(use_case: UseCase) -> tuple[dict, str] | None:
     """A request to the first retrieval prompt from a clean, answerable eval case of it (one naming its
-    expected sources first), with the case's id; None when the eval set has none."""
-    from liftoff.foundation.errors import ConfigError
+    expected sources first), with the case's id; None when the eval set has none. An eval set that does not
+    load raises its ConfigError."""
     from liftoff.foundation.eval_cases import load_cases, load_suite
 
     prompt = next((p for p in use_case.prompts if p.retrieval is not None), None)
     if prompt is None:
         return None
-    try:
-        suite = load_suite(use_case.name, use_case.root)
-        cases = [
-            c
-            for c in load_cases(use_case.name, root=use_case.root)
-            if (c.prompt_id or suite.prompt_id) == prompt.prompt_id
-            and c.answerable
-            and not c.expect_error
-            and "clean" in c.tags
-        ]
-    except (ConfigError, OSError):
-        return None
+    suite = load_suite(use_case.name, use_case.root)
+    cases = [
+        c
+        for c in load_cases(use_case.name, root=use_case.root)
+        if (c.prompt_id or suite.prompt_id) == prompt.prompt_id
+        and c.answerable
+        and not c.expect_error
+        and "clean" in c.tags
+    ]
     if not cases:
         return None
     case = sorted(cases, key=lambda c: not c.expected_sources)[0]
@@ -268,17 +265,28 @@ def document_names(use_case: UseCase) -> set[str]:
     }
 
 
+def _grounded_question(use_case: UseCase) -> tuple[dict, str] | Check:
+    """The grounded check's request and case id, or the FAIL that says why there is none."""
+    from liftoff.foundation.errors import ConfigError
+
+    try:
+        picked = grounded_request(use_case)
+    except ConfigError as exc:  # the question comes from the eval set: one that does not load is the finding
+        return Check("grounded answer", FAIL, f"the eval set does not load: {exc}", f"fix evals/{use_case.name}/")
+    return picked or Check(
+        "grounded answer",
+        FAIL,
+        "no clean, answerable eval case for the retrieval prompt",
+        f"add one to evals/{use_case.name}/ with tags [clean] and its expected_sources",
+    )
+
+
 def check_grounded_answer(target: SmokeTarget, use_case: UseCase) -> Check:
     """One question from the eval set gets an answer citing at least one document of the use case."""
     name = "grounded answer"
-    picked = grounded_request(use_case)
-    if picked is None:
-        return Check(
-            name,
-            FAIL,
-            "no clean, answerable eval case for the retrieval prompt",
-            f"add one to evals/{use_case.name}/ with tags [clean] and its expected_sources",
-        )
+    picked = _grounded_question(use_case)
+    if isinstance(picked, Check):
+        return picked
     request, case_id = picked
     headers = {"Content-Type": "application/json", "x-api-key": target.api_key}
     try:

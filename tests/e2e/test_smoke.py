@@ -1,6 +1,7 @@
 """`liftoff smoke --local`: the post-deploy smoke test's logic, run against local mode."""
 
 import re
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -35,3 +36,53 @@ def test_smoke_passes_against_local_mode_for_every_use_case(local, name):
 def test_smoke_needs_a_stage_or_local():
     result = CliRunner().invoke(main, ["smoke"])
     assert result.exit_code == 2 and "either --stage" in result.output
+
+
+def _smoke_fixture_rag(project):
+    """`liftoff smoke --local --use-case fixture-rag` in a fixture project (LIFTOFF_PROJECT names it: the
+    session's liftoff was imported on another project, so the command runs in its own process)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "LIFTOFF_PROJECT": str(project)}
+    liftoff = str(Path(sys.executable).parent / "liftoff")
+    command = [liftoff, "smoke", "--local", "--use-case", "fixture-rag", "--log-wait", "10"]
+    return subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=240, check=False)
+
+
+def _status(output: str, check: str) -> str | None:
+    found = re.search(rf"^(PASS|WARN|FAIL|SKIP)\s+{re.escape(check)}\s", output, re.MULTILINE)
+    return found.group(1) if found else None
+
+
+def test_smoke_of_the_retrieval_use_case_checks_its_knowledge_base_and_a_cited_answer(tmp_path):
+    from tests.fixtures.project import build_project
+
+    # Given the fixture project, whose retrieval use case answers from five documents in local mode
+    project = build_project(tmp_path / "project")
+    # When smoke runs against local mode (started and stopped by the command)
+    done = _smoke_fixture_rag(project)
+    # Then the knowledge base, its ingestion and a grounded answer pass, with the rest of the checks
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert _status(done.stdout, "knowledge base") == "PASS" and "lexical" in done.stdout
+    assert _status(done.stdout, "last ingestion") == "PASS"
+    assert re.search(
+        r"PASS\s+grounded answer\s+case hotel-cap-capital: \d+ citations? of travel-policy-2026\.md", done.stdout
+    )
+
+
+def test_smoke_fails_when_the_documents_do_not_answer_the_eval_question(tmp_path):
+    from tests.fixtures.project import build_project
+
+    # Given the fixture use case's documents (the same files) rewritten to answer none of its questions
+    project = build_project(tmp_path / "project")
+    for document in (project / "knowledge" / "fixture-rag").iterdir():
+        if not document.name.endswith(".metadata.json"):
+            document.write_text("# Cafeteria\n\nThe cafeteria serves soup on Mondays and fish on Fridays.\n")
+    # When smoke runs against local mode
+    done = _smoke_fixture_rag(project)
+    # Then the question gets the refusal, not a cited answer, and smoke fails
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert _status(done.stdout, "knowledge base") == "PASS"
+    assert re.search(r"FAIL\s+grounded answer\s+case hotel-cap-capital: answered with no citation", done.stdout)

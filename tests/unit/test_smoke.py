@@ -321,3 +321,17 @@ def test_local_mode_checks_the_stand_in_for_what_it_indexed(rag):
     base, ingestion = smoke.local_knowledge_base_checks(rag)
     assert base.status == smoke.PASS and "lexical" in base.detail and "5 documents" in base.detail
     assert ingestion.status == smoke.PASS and ingestion.detail.endswith("knowledge/fixture-rag indexed")
+
+
+def test_an_eval_set_that_does_not_load_is_the_grounded_checks_finding(rag, tmp_path):
+    import dataclasses
+    import shutil
+
+    # Given the fixture project with an eval case naming a document that is not in the knowledge folder
+    shutil.copytree(FIXTURE_PROJECT, tmp_path / "project")
+    (tmp_path / "project" / "knowledge" / "fixture-rag" / "travel-policy-2026.md").unlink()
+    moved = dataclasses.replace(rag, root=tmp_path / "project")
+    # When the grounded check picks its question: Then it fails saying why, and asks nothing
+    check = smoke.check_grounded_answer(SilentTarget(), moved)
+    assert check.status == smoke.FAIL and check.detail.startswith("the eval set does not load:")
+    assert "travel-policy-2026.md" in check.detail
