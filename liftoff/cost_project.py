@@ -32,7 +32,13 @@ from rich.table import Table
 
 from liftoff import REPO_ROOT
 from liftoff.console import make_console
-from liftoff.foundation.config import UseCaseConfig, canary_schedule, get_stage, schedule_seconds
+from liftoff.foundation.config import (
+    UseCaseConfig,
+    canary_schedule,
+    get_stage,
+    schedule_seconds,
+    ungrounded_rate_alarmed,
+)
 from liftoff.foundation.errors import ConfigError
 from liftoff.foundation.function_env import SPEND_READING_MAX_AGE_S
 from liftoff.foundation.memory import invoke_memory_mb
@@ -46,16 +52,20 @@ METRIC_NAMES = 23
 # stacks/constructs/monitoring.py: LatencyP95, CostPerRequest, InvalidOutputRate, DailySpend, SpendCapHit,
 # Api5xxRate, ModelThrottling, FeedbackBadRate, LambdaThrottles, and the canary's CanaryAccuracy,
 # CanaryVersionAccuracy, CanaryVersionErrorRate, CanaryVersionLatencyP95, CanaryErrors, CanaryRollbackErrors,
-# CanaryScheduleFailures
+# CanaryScheduleFailures. A retrieval use case whose answers are checked adds UngroundedRate: alarm_count(config).
 ALARMS = 16
 # a use case with knowledge: the invoke function's RetrievalLatency, Passages, NoContext, GroundingScore,
-# Ungrounded and Grounded, and the golden canary's CanaryRetrievalRecall and CanaryHallucinationRate; the
-# UngroundedRate alarm
+# Ungrounded and Grounded, and the golden canary's CanaryRetrievalRecall and CanaryHallucinationRate
 RETRIEVAL_METRIC_NAMES = 8
-RETRIEVAL_ALARMS = 1
 ACCOUNT_CONCURRENCY = 1000  # the default Lambda concurrency quota per Region
 WAF_RULES = 3
 DEFAULT_PEAK_FACTOR = 3.0  # peak / average rate when the charter does not say
+
+
+def alarm_count(config: UseCaseConfig) -> int:
+    """The alarms of the use case's stack: every use case's ALARMS, plus UngroundedRate when its answers are
+    grounding-checked against a `max_ungrounded_rate` (liftoff.config.ungrounded_rate_alarmed)."""
+    return ALARMS + (1 if ungrounded_rate_alarmed(config) else 0)
 
 
 @dataclass(frozen=True)
@@ -190,7 +200,6 @@ def monthly_costs(use_case: str, stage: str, per_day: int, usage: Usage, duratio
     million = n / 1e6
     kb = knowledge_cost(use_case)
     metric_names = METRIC_NAMES + (RETRIEVAL_METRIC_NAMES if kb else 0)
-    alarms = ALARMS + (RETRIEVAL_ALARMS if kb else 0)
     costs = {
         "Bedrock model": n * usage.model_cost_usd,
         **{line: n * usd for line, usd in usage.retrieval.items()},
@@ -207,7 +216,7 @@ def monthly_costs(use_case: str, stage: str, per_day: int, usage: Usage, duratio
         "CloudWatch Logs": n * usage.log_bytes / 1e9 * prices["cloudwatch"]["logs_ingestion_per_gb"],
         "CloudWatch metrics, dashboard, alarms": metric_names * prices["cloudwatch"]["custom_metric_per_month"]
         + prices["cloudwatch"]["dashboard_per_month"]
-        + alarms * prices["cloudwatch"]["standard_alarm_per_month"],
+        + alarm_count(config) * prices["cloudwatch"]["standard_alarm_per_month"],
         "X-Ray": million * prices["xray"]["sampled_share"] * prices["xray"]["per_million_traces_recorded"],
         "KMS (alarm topic key)": prices["kms"]["key_per_month"],
         "Golden canary (model calls)": canary_runs_per_month(config, stage) * golden_size(use_case) * usage.spend_usd,

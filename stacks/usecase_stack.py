@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Duration, Stack, Tags
+from aws_cdk import CfnOutput, Duration, Fn, Stack, Tags
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
@@ -18,6 +18,9 @@ from stacks.constructs.feedback_key import FeedbackKey
 from stacks.constructs.golden_canary import GoldenCanary
 from stacks.constructs.idempotency_table import IdempotencyTable
 from stacks.constructs.invoke_function import InvokeFunction
+from stacks.constructs.knowledge_base import KnowledgeBase
+from stacks.constructs.knowledge_documents import KnowledgeDocuments
+from stacks.constructs.knowledge_ingestion import KnowledgeIngestion
 from stacks.constructs.model_guardrail import GUARDRAIL_NAME_MAX, ModelGuardrail
 from stacks.constructs.model_profiles import ModelProfiles
 from stacks.constructs.monitoring import Monitoring
@@ -26,6 +29,7 @@ from stacks.constructs.permissions_boundary import PermissionsBoundary
 from stacks.constructs.prompt_sync import PromptSync
 from stacks.constructs.prompts_table import PromptsTable
 from stacks.constructs.spend_table import SpendTable
+from stacks.constructs.vector_store import VectorStore
 from stacks.constructs.web_acl import WebAcl
 from stacks.nag import acknowledge
 from stacks.names import regional_name
@@ -62,10 +66,12 @@ class UseCaseStack(Stack):
                 "Guardrail",
                 name=fitted_name(f"liftoff-{config.name}-{stage.name}", GUARDRAIL_NAME_MAX),
                 config=config.guardrail,
+                grounding=config.knowledge.grounding if config.knowledge else None,
             )
             if config.guardrail.enabled
             else None
         )
+        self.knowledge_base = self._build_knowledge(use_case, stage) if config.knowledge else None
         self.model_profiles = ModelProfiles(
             self, "Models", use_case=config.name, stage=stage.name, model_ids=list(config.models.allowed)
         )
@@ -80,6 +86,7 @@ class UseCaseStack(Stack):
             "feedback_secret": self.feedback_key.secret,
             "guardrail": self.guardrail,
             "model_profiles": self.model_profiles,
+            "knowledge_base": self.knowledge_base,
         }
         self.invoke = InvokeFunction(self, "Invoke", **invoke_path)
         self.canary_function = InvokeFunction(self, "Canary", **invoke_path, golden_canary=True)
@@ -105,12 +112,15 @@ class UseCaseStack(Stack):
             self,
             "Boundary",
             name=regional_name(f"liftoff-{config.name}-{stage.name}", "-boundary"),  # IAM names are account-wide
-            model_arns=self.invoke.model_arns,
+            # the knowledge base's role embeds with its model: the boundary's model list holds it too
+            model_arns=self.invoke.model_arns
+            + ([self.knowledge_base.embedding_model_arn] if self.knowledge_base else []),
             existing_arn=config.security.permissions_boundary_arn,
             table_key_arns=[table_key.key_arn] if table_key else [],
             secret_arns=[self.feedback_key.secret.secret_arn],
             topic_arn=self.alarm_topic.topic.topic_arn,
             topic_key_arn=self.alarm_topic.key.key_arn,
+            knowledge=self.knowledge_base is not None,
         )
         self.api = ApiFrontDoor(
             self,
@@ -190,3 +200,35 @@ class UseCaseStack(Stack):
         CfnOutput(self, "InvokeLogGroupName", value=self.invoke.function.log_group.log_group_name)
         CfnOutput(self, "AlarmTopicArn", value=self.alarm_topic.topic.topic_arn)
         CfnOutput(self, "DashboardName", value=self.monitoring.dashboard.dashboard_name)
+        self._knowledge_outputs()
+
+    def _build_knowledge(self, use_case: UseCase, stage: StageConfig) -> KnowledgeBase:
+        """The documents, the vector store, the knowledge base over them, and ingestion on deploy."""
+        config = use_case.config
+        self.documents = KnowledgeDocuments(self, "KnowledgeDocuments", use_case=use_case, stage=stage)
+        self.vectors = VectorStore(self, "Vectors", embedding=config.knowledge.embedding, stage=stage)
+        knowledge_base = KnowledgeBase(
+            self,
+            "Knowledge",
+            name=f"liftoff-{config.name}-{stage.name}",
+            knowledge=config.knowledge,
+            sources=self.documents.sources,
+            vectors=self.vectors,
+        )
+        self.ingestion = KnowledgeIngestion(
+            self, "Ingestion", stage=stage, documents=self.documents, knowledge_base=knowledge_base
+        )
+        return knowledge_base
+
+    def _knowledge_outputs(self) -> None:
+        """What `liftoff kb sync|status` and smoke read: the knowledge base, its data sources (the first is
+        the repository's when there is one), and where its documents are. None without `knowledge:`."""
+        if self.knowledge_base is None:
+            return
+        CfnOutput(self, "KnowledgeBaseId", value=self.knowledge_base.knowledge_base.attr_knowledge_base_id)
+        data_sources = list(self.knowledge_base.data_sources.values())
+        CfnOutput(self, "DataSourceId", value=data_sources[0].attr_data_source_id)
+        CfnOutput(self, "DataSourceIds", value=Fn.join(",", [d.attr_data_source_id for d in data_sources]))
+        CfnOutput(self, "DocumentsBucket", value=self.documents.sources[0].bucket.bucket_name)
+        if self.documents.sources[0].prefix:
+            CfnOutput(self, "DocumentsPrefix", value=self.documents.sources[0].prefix)

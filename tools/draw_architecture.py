@@ -45,25 +45,30 @@ class Edge:
 # Laid out so that no two solid arrows cross: the feedback function's arrows (verify, rating) stay left of
 # the invoke function's, and the golden canary sits beside what it calls (the profiles) and rolls back (prompts).
 NODES = [
-    Node("waf", "AWS WAF web ACL", "managed rules, rate limit (prod)", 1, 0, "web_acl"),
-    Node("guardrail", "Bedrock Guardrail", "filters, topics, PII", 3, 0, "model_guardrail"),
-    Node("boundary", "Permissions boundary", "on every role of the stack", 4, 0, "permissions_boundary"),
-    Node("client", "Client", "API key, IAM or Cognito", 0, 1, None, "outside"),
-    Node("api", "API Gateway (REST)", "usage plan, body schemas, logs", 1, 1, "api_front_door"),
-    Node("invoke", "Lambda: invoke", "Powertools; the tested package", 2, 1, "invoke_function"),
-    Node("profiles", "Application inference", "profiles (tagged, per model)", 3, 1, "model_profiles"),
-    Node("bedrock", "Amazon Bedrock", "Converse", 4, 1, None, "outside"),
-    Node("key", "Feedback key", "Secrets Manager: signs tokens", 0, 2.2, "feedback_key"),
-    Node("feedback", "Lambda: feedback", "POST /v1/feedback", 1, 2.2, "feedback_function"),
-    Node("spend", "Spend table", "today's spend: the hard cap", 2, 2.2, "spend_table", "data"),
-    Node("idempotency", "Idempotency table", "replayed answers", 3, 2.2, "idempotency_table", "data"),
-    Node("golden", "Golden canary", "golden cases on a schedule", 4, 2.2, "golden_canary", "watch"),
-    Node("capture", "Capture table", "ratings; captures (opt-in)", 1, 3.4, "capture_table", "data"),
-    Node("sync", "PromptSync", "deploy: prompts/ -> table", 2, 3.4, "prompt_sync"),
-    Node("prompts", "Prompts table", "versions, aliases, canary", 3, 3.4, "prompts_table", "data"),
-    Node("monitoring", "Dashboard + alarms", "on the functions' metrics", 4, 3.4, "monitoring", "watch"),
-    Node("budget", "AWS Budgets", "monthly, on the use-case tag", 3, 4.6, "monthly_budget", "watch"),
-    Node("topic", "SNS alarm topic", "KMS, TLS only -> email", 4, 4.6, "alarm_topic", "watch"),
+    # a use case with `knowledge:` (the row above the request path)
+    Node("ingestion", "Ingestion on deploy", "a job when documents change", 1, 0, "knowledge_ingestion"),
+    Node("kb", "Bedrock knowledge base", "S3 data source, embeddings", 2, 0, "knowledge_base"),
+    Node("vectors", "S3 Vectors index", "cosine; vector bucket", 3, 0, "vector_store", "data"),
+    Node("waf", "AWS WAF web ACL", "managed rules, rate limit (prod)", 1, 1.2, "web_acl"),
+    Node("guardrail", "Bedrock Guardrail", "filters, topics, PII", 3, 1.2, "model_guardrail"),
+    Node("boundary", "Permissions boundary", "on every role of the stack", 4, 1.2, "permissions_boundary"),
+    Node("client", "Client", "API key, IAM or Cognito", 0, 2.2, None, "outside"),
+    Node("api", "API Gateway (REST)", "usage plan, body schemas, logs", 1, 2.2, "api_front_door"),
+    Node("invoke", "Lambda: invoke", "Powertools; the tested package", 2, 2.2, "invoke_function"),
+    Node("profiles", "Application inference", "profiles (tagged, per model)", 3, 2.2, "model_profiles"),
+    Node("bedrock", "Amazon Bedrock", "Converse", 4, 2.2, None, "outside"),
+    Node("key", "Feedback key", "Secrets Manager: signs tokens", 0, 3.4, "feedback_key"),
+    Node("feedback", "Lambda: feedback", "POST /v1/feedback", 1, 3.4, "feedback_function"),
+    Node("spend", "Spend table", "today's spend: the hard cap", 2, 3.4, "spend_table", "data"),
+    Node("idempotency", "Idempotency table", "replayed answers", 3, 3.4, "idempotency_table", "data"),
+    Node("golden", "Golden canary", "golden cases on a schedule", 4, 3.4, "golden_canary", "watch"),
+    Node("capture", "Capture table", "ratings; captures (opt-in)", 1, 4.6, "capture_table", "data"),
+    Node("sync", "PromptSync", "deploy: prompts/ -> table", 2, 4.6, "prompt_sync"),
+    Node("prompts", "Prompts table", "versions, aliases, canary", 3, 4.6, "prompts_table", "data"),
+    Node("monitoring", "Dashboard + alarms", "on the functions' metrics", 4, 4.6, "monitoring", "watch"),
+    Node("budget", "AWS Budgets", "monthly, on the use-case tag", 3, 5.8, "monthly_budget", "watch"),
+    Node("topic", "SNS alarm topic", "KMS, TLS only -> email", 4, 5.8, "alarm_topic", "watch"),
+    Node("documents", "Documents bucket", "deploy: knowledge/<use case>/", 0, 1.2, "knowledge_documents", "data"),
 ]
 
 EDGES = [
@@ -87,6 +92,10 @@ EDGES = [
     Edge("monitoring", "golden", "canary alarm"),
     Edge("monitoring", "topic", "alarms"),
     Edge("budget", "topic", "80/100 %"),
+    Edge("invoke", "kb", "Retrieve", at=0.3),
+    Edge("documents", "ingestion", "deployed first"),
+    Edge("ingestion", "kb", "start job"),
+    Edge("kb", "vectors", "embeddings"),
 ]
 
 FILL = {"aws": "#eef2ff", "data": "#ecfdf5", "watch": "#fff7ed", "outside": "#f3f4f6"}

@@ -617,6 +617,16 @@ class KnowledgeConfig(_Strict):
         return self.documents.path or f"knowledge/{use_case}"
 
 
+def ungrounded_rate_alarmed(config: UseCaseConfig) -> bool:
+    """The stack has the `UngroundedRate` alarm: answers checked by the guardrail's contextual grounding
+    filter (`knowledge.grounding.enabled`) and a criterion to hold them to (`exit_criteria.max_ungrounded_rate`)."""
+    return (
+        config.knowledge is not None
+        and config.knowledge.grounding.enabled
+        and config.exit_criteria.max_ungrounded_rate is not None
+    )
+
+
 def canary_schedule(config: UseCaseConfig, stage: StageConfig) -> str:
     """The golden canary's schedule: the use case's, else the stage's default."""
     return config.monitoring.canary.schedule or stage.canary_schedule

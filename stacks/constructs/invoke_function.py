@@ -14,6 +14,7 @@ from liftoff.foundation.function_env import FunctionResources, invoke_environmen
 from liftoff.foundation.memory import invoke_memory_mb
 from liftoff.foundation.usecases import UseCase
 from stacks.bedrock_access import invoke_resource_arns
+from stacks.constructs.knowledge_base import KnowledgeBase
 from stacks.constructs.model_guardrail import ModelGuardrail
 from stacks.constructs.model_profiles import ModelProfiles
 from stacks.lambda_factory import FunctionProps, allow, published_alias, python_function
@@ -40,6 +41,7 @@ class InvokeFunction(Construct):
         feedback_secret: secretsmanager.ISecret,
         guardrail: ModelGuardrail | None,
         model_profiles: ModelProfiles,
+        knowledge_base: KnowledgeBase | None = None,
         golden_canary: bool = False,
     ):
         super().__init__(scope, construct_id)
@@ -53,6 +55,7 @@ class InvokeFunction(Construct):
             feedback_secret=feedback_secret.secret_arn,
             guardrail=(guardrail.guardrail.attr_guardrail_id, guardrail.version.attr_version) if guardrail else None,
             model_profiles=Stack.of(scope).to_json_string(model_profiles.arns),
+            knowledge_base_id=knowledge_base.knowledge_base.attr_knowledge_base_id if knowledge_base else None,
         )
         self.function = python_function(
             self,
@@ -99,6 +102,10 @@ class InvokeFunction(Construct):
         if guardrail:
             # Converse with guardrailConfig needs bedrock:ApplyGuardrail on the guardrail (Bedrock user guide)
             self._allow("ApplyOwnGuardrail", ["bedrock:ApplyGuardrail"], [guardrail.guardrail.attr_guardrail_arn])
+        if knowledge_base:
+            # Retrieve is authorised on the knowledge base; the knowledge base embeds the query and reads
+            # its index through its own service role (stacks/constructs/knowledge_base.py)
+            self._allow("RetrieveFromOwnKnowledgeBase", ["bedrock:Retrieve"], [knowledge_base.arn])
 
     def _grant_models(self, use_case: UseCaseConfig, model_profiles: ModelProfiles) -> None:
         stack = Stack.of(self)

@@ -13,13 +13,29 @@ import json
 from aws_cdk import aws_bedrock as bedrock
 from constructs import Construct
 
-from liftoff.foundation.config import GuardrailConfig
+from liftoff.foundation.config import GroundingConfig, GuardrailConfig
 
 GUARDRAIL_NAME_MAX = 50  # Bedrock CreateGuardrail: name, 1-50 of [0-9a-zA-Z-_]
 
 
-def policy_properties(config: GuardrailConfig) -> dict:
-    """The CfnGuardrail policy properties, as plain data (hashed for the version, asserted in tests)."""
+def grounding_policy(grounding: GroundingConfig) -> dict:
+    """The contextual grounding check (`knowledge.grounding`): an answer scoring below a threshold is
+    ungrounded (GROUNDING: not supported by its passages; RELEVANCE: not answering the question); the
+    action BLOCKs it, or NONE only reports the scores (AWS::Bedrock::Guardrail ContextualGroundingFilterConfig)."""
+    return {
+        "filtersConfig": [
+            {"type": kind, "threshold": threshold, "action": grounding.action, "enabled": True}
+            for kind, threshold in (
+                ("GROUNDING", grounding.grounding_threshold),
+                ("RELEVANCE", grounding.relevance_threshold),
+            )
+        ]
+    }
+
+
+def policy_properties(config: GuardrailConfig, grounding: GroundingConfig | None = None) -> dict:
+    """The CfnGuardrail policy properties, as plain data (hashed for the version, asserted in tests);
+    `grounding` when the use case's answers are checked against their passages."""
     filters = [
         {"type": category, "inputStrength": f.input, "outputStrength": f.output}
         for category, f in sorted(config.content_filters.items())
@@ -49,12 +65,18 @@ def policy_properties(config: GuardrailConfig) -> dict:
         ]
     if sensitive:
         props["sensitiveInformationPolicyConfig"] = sensitive
+    if grounding is not None and grounding.enabled:
+        props["contextualGroundingPolicyConfig"] = grounding_policy(grounding)
     return props
 
 
-def version_description(config: GuardrailConfig) -> str:
+def version_description(config: GuardrailConfig, grounding: GroundingConfig | None = None) -> str:
     """Changes whenever the policy or the messages change, so that CloudFormation publishes a new version."""
-    document = {**policy_properties(config), "in": config.blocked_input_message, "out": config.blocked_output_message}
+    document = {
+        **policy_properties(config, grounding),
+        "in": config.blocked_input_message,
+        "out": config.blocked_output_message,
+    }
     return f"policy {hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()[:16]}"
 
 
@@ -64,9 +86,17 @@ def _snake(name: str) -> str:
 
 
 class ModelGuardrail(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, name: str, config: GuardrailConfig):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        name: str,
+        config: GuardrailConfig,
+        grounding: GroundingConfig | None = None,
+    ):
         super().__init__(scope, construct_id)
-        policies = policy_properties(config)
+        policies = policy_properties(config, grounding)
         self.guardrail = bedrock.CfnGuardrail(
             self,
             "Guardrail",
@@ -80,5 +110,5 @@ class ModelGuardrail(Construct):
             self,
             "Version",
             guardrail_identifier=self.guardrail.attr_guardrail_id,
-            description=version_description(config),
+            description=version_description(config, grounding),
         )

@@ -21,7 +21,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from liftoff.foundation.config import CANARY_ALARM_PERIODS, StageConfig, UseCaseConfig
+from liftoff.foundation.config import CANARY_ALARM_PERIODS, StageConfig, UseCaseConfig, ungrounded_rate_alarmed
 from stacks.constructs.golden_canary import GoldenCanary
 from stacks.names import regional_name
 
@@ -73,7 +73,10 @@ class Monitoring(Construct):
         self._api_stage = api.deployment_stage
         self._canary_period = canary_period  # None: the golden canary is off
         self._golden_canary = golden_canary
-        self.alarms = {spec.name: self._alarm(spec, topic) for spec in (*self._alarm_specs(), *self._canary_specs())}
+        self.alarms = {
+            spec.name: self._alarm(spec, topic)
+            for spec in (*self._alarm_specs(), *self._retrieval_specs(), *self._canary_specs())
+        }
         self.canary_version_alarm_names = [
             self._alarm_name(name) for name in CANARY_VERSION_ALARMS if name in self.alarms
         ]
@@ -131,6 +134,66 @@ class Monitoring(Construct):
             label="bad ratings %" if percent else "bad rating rate",
             period=Duration.days(1),
         )
+
+    def _ungrounded_rate(self, percent: bool = False) -> cw.MathExpression:
+        """Ungrounded / (Grounded + Ungrounded): the share of checked answers the grounding check found
+        unsupported by their passages. Both are emitted (0 or 1) on every checked answer, so a period
+        without a checked answer has no data point (missing, not breaching) rather than 0/0."""
+        return cw.MathExpression(
+            expression=f"{'100 * ' if percent else ''}ungrounded / (grounded + ungrounded)",
+            using_metrics={"ungrounded": self.metric("Ungrounded"), "grounded": self.metric("Grounded")},
+            label="ungrounded answers %" if percent else "ungrounded rate",
+            period=self._period,
+        )
+
+    def _retrieval_specs(self) -> list[AlarmSpec]:
+        """A use case with `knowledge:` whose answers are checked: the production hallucination rate."""
+        if not ungrounded_rate_alarmed(self._use_case):
+            return []
+        limit = self._use_case.exit_criteria.max_ungrounded_rate
+        return [
+            AlarmSpec(
+                "UngroundedRate",
+                f"share of checked answers the grounding check finds ungrounded above the exit criterion "
+                f"(max_ungrounded_rate {limit:.1%})",
+                self._ungrounded_rate(),
+                limit,
+            )
+        ]
+
+    def _retrieval_widgets(self) -> list[cw.IWidget]:
+        """Grounding scores and the ungrounded rate; retrieval latency and questions without a passage."""
+        if self._use_case.knowledge is None:
+            return []
+        widgets: list[cw.IWidget] = []
+        limit = self._use_case.exit_criteria.max_ungrounded_rate
+        if self._use_case.knowledge.grounding.enabled:
+            widgets.append(
+                cw.GraphWidget(
+                    title="Grounding (score of checked answers; ungrounded %)",
+                    width=WIDTH,
+                    left=[
+                        self.metric("GroundingScore", "Average", "score avg"),
+                        self.metric("GroundingScore", "p10", "score p10"),
+                    ],
+                    left_annotations=[
+                        self._line(self._use_case.knowledge.grounding.grounding_threshold, "grounding threshold")
+                    ],
+                    right=[self._ungrounded_rate(percent=True)],
+                    right_annotations=[self._line(100 * limit, "exit criterion (max_ungrounded_rate)")]
+                    if limit is not None
+                    else [],
+                )
+            )
+        widgets.append(
+            cw.GraphWidget(
+                title="Retrieval (latency ms; questions with no passage above min_score)",
+                width=WIDTH,
+                left=[self.metric("RetrievalLatency", stat, f"latency {stat}") for stat in ("p50", "p95")],
+                right=[self.metric("NoContext", "Sum", "no context")],
+            )
+        )
+        return widgets
 
     def _canary_specs(self) -> list[AlarmSpec]:
         criteria = self._use_case.exit_criteria
@@ -461,6 +524,7 @@ class Monitoring(Construct):
                     ],
                     left_annotations=[self._line(criteria.min_accuracy, "exit criterion: min_accuracy")],
                 ),
+                *self._retrieval_widgets(),
                 cw.AlarmStatusWidget(
                     title="Alarms",
                     width=WIDTH,

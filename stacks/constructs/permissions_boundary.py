@@ -16,6 +16,8 @@ from stacks.nag import acknowledge
 from stacks.table_factory import TABLE_KEY_ACTIONS
 
 SERVICES_IN_USE = ("dynamodb", "logs", "xray", "lambda", "bedrock")
+# a use case with `knowledge:`: its documents bucket (and the deployment that fills it) and its vector index
+KNOWLEDGE_SERVICES = ("s3", "s3vectors")
 IAM_ESCALATION = (
     "iam:Create*",
     "iam:Put*",
@@ -54,8 +56,10 @@ class PermissionsBoundary(Construct):
         secret_arns: list[str] = (),
         topic_arn: str | None = None,
         topic_key_arn: str | None = None,
+        knowledge: bool = False,
     ):
         super().__init__(scope, construct_id)
+        services = SERVICES_IN_USE + (KNOWLEDGE_SERVICES if knowledge else ())
         if existing_arn:
             self.policy = iam.ManagedPolicy.from_managed_policy_arn(self, "Existing", existing_arn)
         else:
@@ -66,7 +70,23 @@ class PermissionsBoundary(Construct):
                 description=DESCRIPTION,
                 statements=[
                     iam.PolicyStatement(
-                        sid="TemplateServicesOnly", actions=[f"{s}:*" for s in SERVICES_IN_USE], resources=["*"]
+                        sid="TemplateServicesOnly", actions=[f"{s}:*" for s in services], resources=["*"]
+                    ),
+                    *(
+                        [
+                            # the deployment of the documents reads CDK's asset bucket, whose objects are
+                            # encrypted with the bootstrap's KMS key: decrypted by S3 on the caller's behalf only
+                            iam.PolicyStatement(
+                                sid="AssetDecryptViaS3Only",
+                                actions=["kms:Decrypt"],
+                                resources=["*"],
+                                conditions={
+                                    "StringEquals": {"kms:ViaService": f"s3.{Stack.of(self).region}.amazonaws.com"}
+                                },
+                            )
+                        ]
+                        if knowledge
+                        else []
                     ),
                     *(
                         [
@@ -133,7 +153,7 @@ class PermissionsBoundary(Construct):
                 "A permissions boundary grants nothing by itself: it caps each role's own least-privilege "
                 "policy to the services the template uses; IAM changes and unlisted models are denied outright.",
             )
-            for service in SERVICES_IN_USE[1:]:
+            for service in services[1:]:
                 acknowledge(
                     policy,
                     f"IAM5[Action::{service}:*]",
@@ -145,18 +165,22 @@ class PermissionsBoundary(Construct):
                 "Boundary ceiling over the template's services; resource-level limits live in each role's own "
                 "policy and in this boundary's explicit denies.",
             )
-            policy.node.default_child.add_metadata(
-                "checkov",
+            skips = [
                 {
-                    "skip": [
-                        {
-                            "id": check,
-                            "comment": "A permissions boundary is a ceiling, not a grant: it denies IAM "
-                            "changes and unlisted models; each role's own policy names exact actions and resources.",
-                        }
-                        for check in ("CKV_AWS_109", "CKV_AWS_110", "CKV_AWS_111")
-                    ]
-                },
-            )
+                    "id": check,
+                    "comment": "A permissions boundary is a ceiling, not a grant: it denies IAM "
+                    "changes and unlisted models; each role's own policy names exact actions and resources.",
+                }
+                for check in ("CKV_AWS_109", "CKV_AWS_110", "CKV_AWS_111")
+            ]
+            if knowledge:  # s3:* in the ceiling: which objects a role reads is in its own policy
+                skips.append(
+                    {
+                        "id": "CKV_AWS_108",
+                        "comment": "A permissions boundary is a ceiling, not a grant: S3 reads are granted by "
+                        "each role's own policy, on the documents bucket and the deployment's asset only.",
+                    }
+                )
+            policy.node.default_child.add_metadata("checkov", {"skip": skips})
             self.policy = policy
         iam.PermissionsBoundary.of(Stack.of(self)).apply(self.policy)

@@ -30,20 +30,26 @@ def test_every_construct_module_has_a_box_and_every_box_a_construct():
     assert drawn == modules, f"missing from the picture: {modules - drawn}; no longer built: {drawn - modules}"
 
 
-def test_the_prod_stack_is_built_from_exactly_the_constructs_drawn(tmp_path):
+def test_the_prod_stacks_are_built_from_exactly_the_constructs_drawn(tmp_path):
+    """A use case without `knowledge:` (support-triage) and one with it (the fixture project's fixture-rag)
+    together use every construct drawn, and no other."""
+    from tests.fixtures.project import CONTENT
+
     app = cdk.App(outdir=str(tmp_path))
-    stack = UseCaseStack(
-        app,
-        "Liftoff-support-triage-prod",
-        use_case=load_use_case("support-triage"),
-        stage=get_stage("prod"),
-        env=cdk.Environment(account="111111111111", region="us-east-1"),
-    )
-    used = {
-        type(child).__module__.rsplit(".", 1)[-1]
-        for child in stack.node.find_all()
-        if type(child).__module__.startswith("stacks.constructs.")
-    }
+    used = set()
+    for use_case in (load_use_case("support-triage"), load_use_case("fixture-rag", root=CONTENT)):
+        stack = UseCaseStack(
+            app,
+            f"Liftoff-{use_case.name}-prod",
+            use_case=use_case,
+            stage=get_stage("prod"),
+            env=cdk.Environment(account="111111111111", region="us-east-1"),
+        )
+        used |= {
+            type(child).__module__.rsplit(".", 1)[-1]
+            for child in stack.node.find_all()
+            if type(child).__module__.startswith("stacks.constructs.")
+        }
     assert used == {node.construct for node in _drawing().NODES if node.construct}
 
 

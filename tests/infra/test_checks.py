@@ -46,9 +46,9 @@ def invoke_function(template) -> dict:
     return function
 
 
-def test_nag_runs_clean_and_every_acknowledgement_has_a_reason(synthesized):
-    # synthesizing at all means zero unacknowledged findings (the plugin fails synth otherwise)
-    _, outdir, _ = synthesized
+def assert_nag_clean(outdir) -> None:
+    """Zero unacknowledged findings of both packs in `outdir`'s validation report, every acknowledgement
+    with a real reason."""
     report = json.loads((Path(outdir) / "validation-report.json").read_text())
     plugins = {p["pluginName"]: p for p in report["pluginReports"]}
     assert set(plugins) == {"AwsSolutions", "Serverless"}
@@ -58,6 +58,12 @@ def test_nag_runs_clean_and_every_acknowledgement_has_a_reason(synthesized):
         assert acknowledged, "expected the documented acknowledgements to be recorded"
         for finding in acknowledged:
             assert len(finding["reason"]) > 40, finding["ruleName"]
+
+
+def test_nag_runs_clean_and_every_acknowledgement_has_a_reason(synthesized):
+    # synthesizing at all means zero unacknowledged findings (the plugin fails synth otherwise)
+    _, outdir, _ = synthesized
+    assert_nag_clean(outdir)
 
 
 def _stack_with_wildcard_role(app: cdk.App) -> iam.Role:
@@ -88,8 +94,7 @@ def test_acknowledge_refuses_an_empty_reason(tmp_path):
         acknowledge(cdk.Stack(cdk.App(outdir=str(tmp_path)), "S"), "L1", "because")
 
 
-def test_cfn_lint_is_clean(synthesized):
-    _, outdir, _ = synthesized
+def assert_cfn_lint_clean(outdir) -> None:
     templates = sorted(str(p) for p in Path(outdir).glob("*.template.json"))
     assert templates
     result = subprocess.run(
@@ -105,6 +110,11 @@ def test_cfn_lint_is_clean(synthesized):
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_cfn_lint_is_clean(synthesized):
+    _, outdir, _ = synthesized
+    assert_cfn_lint_clean(outdir)
 
 
 @pytest.mark.parametrize("mode", ["iam", "cognito"])
@@ -132,11 +142,12 @@ def test_each_auth_mode_synthesizes_nag_clean(tmp_path, mode):
 CHECKOV = REPO / ".tools" / "checkov" / "bin" / "checkov"
 
 
-def test_checkov_finds_nothing_without_a_recorded_reason(synthesized):
+def assert_checkov_clean(outdir) -> None:
+    """checkov finds nothing that is not skipped with a recorded reason (the repository's list, or the
+    resource's own Metadata), and every recorded per-resource skip shows up as skipped."""
     import yaml
 
     assert CHECKOV.exists(), "checkov is installed by `make test` (and `make test-infra`) into .tools/checkov"
-    _, outdir, _ = synthesized
     skips = yaml.safe_load((REPO / "tools" / "checkov-skips.yaml").read_text())
     for check, reason in skips.items():
         assert len(reason) > 60, f"{check} needs a real reason"
@@ -180,6 +191,11 @@ def test_checkov_finds_nothing_without_a_recorded_reason(synthesized):
     }
     assert skipped, "expected the recorded per-resource skips to show up as skipped"
     assert skipped <= set(inline)
+
+
+def test_checkov_finds_nothing_without_a_recorded_reason(synthesized):
+    _, outdir, _ = synthesized
+    assert_checkov_clean(outdir)
 
 
 def test_a_customer_managed_table_key_encrypts_every_table_and_is_granted(tmp_path):

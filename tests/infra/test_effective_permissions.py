@@ -84,8 +84,14 @@ def identity_statements(resources: dict, role_id: str):
     role = resources[role_id]["Properties"]
     for policy in role.get("Policies", []):
         yield from as_list(policy["PolicyDocument"]["Statement"])
-    for arn in role.get("ManagedPolicyArns", []):
-        name = arn["Fn::Join"][1][-1].split(":policy/")[-1] if isinstance(arn, dict) else arn.split(":policy/")[-1]
+    for managed in role.get("ManagedPolicyArns", []):
+        # CDK writes it as Fn::Join, or (its custom resource providers) as Fn::Sub
+        text = (
+            (managed["Fn::Join"][1][-1] if "Fn::Join" in managed else managed["Fn::Sub"])
+            if isinstance(managed, dict)
+            else managed
+        )
+        name = text.split(":policy/")[-1]
         assert name in MANAGED, f"{role_id}: managed policy {name} is not known to this test; add its actions"
         yield {"Effect": "Allow", "Action": MANAGED[name], "Resource": "*"}
     for policy in resources.values():

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from liftoff.cost_project import ALARMS
+from liftoff.cost_project import alarm_count
 from liftoff.foundation.usecases import load_use_case, use_case_names
 from stacks.bedrock_access import invoke_resource_arns
 
@@ -25,7 +25,7 @@ def test_each_use_case_is_its_own_stack_wired_to_its_own_config(synthesized, nam
     assert kinds.count("AWS::DynamoDB::GlobalTable") == 4  # prompts, spend counter, idempotency records, captures
     assert kinds.count("AWS::Bedrock::Guardrail") == (1 if config.guardrail.enabled else 0)
     assert kinds.count("AWS::Budgets::Budget") == 1
-    assert kinds.count("AWS::CloudWatch::Alarm") == ALARMS  # what cost project prices
+    assert kinds.count("AWS::CloudWatch::Alarm") == alarm_count(config)  # what cost project prices
     bedrock = {s.get("Sid"): s for s in statements_of(template, "InvokeFunction")}["InvokeConfiguredModels"]
     expected = invoke_resource_arns(config.models.allowed, partition="aws", region="us-east-1", account="111111111111")
     plain, profiles = model_grant(template, bedrock["Resource"])

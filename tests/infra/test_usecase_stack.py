@@ -2,7 +2,7 @@ import json
 
 from aws_cdk.assertions import Match
 
-from liftoff.cost_project import ALARMS
+from liftoff.cost_project import alarm_count
 from liftoff.foundation.usecases import load_use_case
 from stacks.bedrock_access import invoke_resource_arns
 from stacks.constructs.model_guardrail import policy_properties, version_description
@@ -23,7 +23,7 @@ def test_resources_of_one_use_case(template):
     template.resource_count_is("AWS::KMS::Key", 1)
     template.resource_count_is("AWS::Budgets::Budget", 1)
     template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
-    template.resource_count_is("AWS::CloudWatch::Alarm", ALARMS)
+    template.resource_count_is("AWS::CloudWatch::Alarm", alarm_count(load_use_case(USE_CASE).config))
     template.resource_count_is("AWS::Bedrock::Guardrail", 1)
     template.resource_count_is("AWS::Bedrock::GuardrailVersion", 1)
 
