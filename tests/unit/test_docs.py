@@ -112,6 +112,8 @@ def test_the_site_builds_strict_with_the_generated_pages(tmp_path):
     # the scaffold's own knowledge: section and prompt, included as they are
     text = re.sub(r"<[^>]+>", "", grounded)
     assert "overlap_percentage: 20" in text and "no_context: refuse" in text
+    # cost.md's idle table of the other vector stores (kept equal to cost project's), included, not copied
+    assert "Amazon Kendra, Developer Edition index" in text and "--8&lt;--" not in grounded
     evaluation = (tmp_path / "site" / "evaluation" / "index.html").read_text()
     assert "golden.tag" in evaluation and "<code>expect_error</code>" in evaluation and "min_score" in evaluation
     for page, html in (("prompt-files", prompt_files), ("evaluation", evaluation)):
