@@ -31,6 +31,7 @@ from liftoff.foundation.usecases import UseCase
 
 KNOWLEDGE_BASE_OUTPUT = "KnowledgeBaseId"
 DATA_SOURCE_OUTPUT = "DataSourceId"
+DATA_SOURCE_IDS_OUTPUT = "DataSourceIds"  # every data source, comma-separated (DataSourceId: the first)
 DOCUMENTS_BUCKET_OUTPUT = "DocumentsBucket"
 
 FINISHED = ("COMPLETE", "FAILED", "STOPPED")  # IngestionJobStatus values after which nothing changes
@@ -84,10 +85,26 @@ def require_knowledge(use_case: UseCase) -> None:
         )
 
 
-def knowledge_base_ref(use_case: UseCase, stage: str, cloudformation: Any = None) -> KnowledgeBaseRef:
-    """The knowledge base and data source of `use_case`'s stack in `stage`, from the stack's outputs."""
-    from liftoff.deployed import stack_outputs
+def refs_from_outputs(use_case: str, stage: str, outputs: dict[str, str]) -> list[KnowledgeBaseRef]:
+    """One ref per data source of the stack (`DataSourceIds`: the repository's folder and an existing bucket
+    are a data source each; `DataSourceId` alone on a stack that names one)."""
     from liftoff.foundation.names import stack_name
+
+    listed = outputs.get(DATA_SOURCE_IDS_OUTPUT) or outputs.get(DATA_SOURCE_OUTPUT) or ""
+    data_sources = [d.strip() for d in listed.split(",") if d.strip()]
+    if KNOWLEDGE_BASE_OUTPUT not in outputs or not data_sources:
+        raise click.ClickException(
+            f"stack {stack_name(use_case, stage)} has no {KNOWLEDGE_BASE_OUTPUT} and {DATA_SOURCE_OUTPUT} outputs: it "
+            f"was deployed before usecases/{use_case}.yaml had `knowledge:`: deploy it again "
+            f"(npx cdk deploy -c stage={stage} -c use_case={use_case})"
+        )
+    bucket = outputs.get(DOCUMENTS_BUCKET_OUTPUT)
+    return [KnowledgeBaseRef(use_case, stage, outputs[KNOWLEDGE_BASE_OUTPUT], d, bucket) for d in data_sources]
+
+
+def knowledge_base_refs(use_case: UseCase, stage: str, cloudformation: Any = None) -> list[KnowledgeBaseRef]:
+    """The knowledge base and data sources of `use_case`'s stack in `stage`, from the stack's outputs."""
+    from liftoff.deployed import stack_outputs
 
     require_knowledge(use_case)
     outputs = stack_outputs(
@@ -98,17 +115,7 @@ def knowledge_base_ref(use_case: UseCase, stage: str, cloudformation: Any = None
         f"(npx cdk deploy -c stage={stage} -c use_case={use_case.name})",
         client=cloudformation,
     )
-    if DATA_SOURCE_OUTPUT not in outputs:
-        raise click.ClickException(
-            f"stack {stack_name(use_case.name, stage)} has no {DATA_SOURCE_OUTPUT} output: deploy it again"
-        )
-    return KnowledgeBaseRef(
-        use_case.name,
-        stage,
-        outputs[KNOWLEDGE_BASE_OUTPUT],
-        outputs[DATA_SOURCE_OUTPUT],
-        outputs.get(DOCUMENTS_BUCKET_OUTPUT),
-    )
+    return refs_from_outputs(use_case.name, stage, outputs)
 
 
 class KnowledgeBaseError(click.ClickException):
@@ -343,9 +350,10 @@ def report_failed_documents(failed: list[FailedDocument]) -> list[str]:
     return lines
 
 
-def status(kb: KnowledgeBase, echo: Callable[[str], None], *, jobs: int = STATUS_JOBS) -> int:
-    """`liftoff kb status` on a deployed knowledge base; exit 1 when it is not ACTIVE or the last job failed."""
-    base = kb.knowledge_base()
+def status(kbs: list[KnowledgeBase], echo: Callable[[str], None], *, jobs: int = STATUS_JOBS) -> int:
+    """`liftoff kb status` on a deployed knowledge base and each of its data sources; exit 1 when it is not
+    ACTIVE or a data source's latest job failed."""
+    base = kbs[0].knowledge_base()
     storage = (base.get("storageConfiguration") or {}).get("type", "?")
     embedding = ((base.get("knowledgeBaseConfiguration") or {}).get("vectorKnowledgeBaseConfiguration") or {}).get(
         "embeddingModelArn", "?"
@@ -355,6 +363,14 @@ def status(kb: KnowledgeBase, echo: Callable[[str], None], *, jobs: int = STATUS
     echo(f"  updated {_when(base.get('updatedAt'))}")
     for reason in base.get("failureReasons") or []:
         echo(f"  reason: {reason}")
+    healthy = base["status"] == "ACTIVE"
+    for kb in kbs:
+        healthy &= _data_source_status(kb, echo, jobs)
+    return 0 if healthy else 1
+
+
+def _data_source_status(kb: KnowledgeBase, echo: Callable[[str], None], jobs: int) -> bool:
+    """One data source: its settings, latest jobs and failed documents; False when its latest job failed."""
     source = kb.data_source()
     chunking = ((source.get("vectorIngestionConfiguration") or {}).get("chunkingConfiguration") or {}).get(
         "chunkingStrategy"
@@ -375,8 +391,7 @@ def status(kb: KnowledgeBase, echo: Callable[[str], None], *, jobs: int = STATUS
             )
     for line in report_failed_documents(kb.failed_documents()):
         echo(line)
-    healthy = base["status"] == "ACTIVE" and (not recent or recent[0]["status"] not in ("FAILED", "STOPPED"))
-    return 0 if healthy else 1
+    return not recent or recent[0]["status"] not in ("FAILED", "STOPPED")
 
 
 # --- local mode -------------------------------------------------------------------------------------
@@ -438,12 +453,13 @@ def _pick_use_case(name: str | None) -> UseCase:
     )
 
 
-def _deployed(use_case: UseCase, stage: str) -> KnowledgeBase:
+def _deployed(use_case: UseCase, stage: str) -> list[KnowledgeBase]:
+    """The deployed knowledge base, once per data source."""
     import boto3
 
     session = boto3.Session()
-    ref = knowledge_base_ref(use_case, stage, session.client("cloudformation"))
-    return KnowledgeBase(ref, session.client("bedrock-agent"))
+    agent = session.client("bedrock-agent")
+    return [KnowledgeBase(ref, agent) for ref in knowledge_base_refs(use_case, stage, session.client("cloudformation"))]
 
 
 def _target(stage: str | None, local_mode: bool) -> None:
@@ -469,8 +485,8 @@ def kb() -> None:
 
 @kb.command(
     "sync",
-    help="Start an ingestion job (documents -> chunks -> embeddings -> vector index) and follow it until it is "
-    "COMPLETE, FAILED or STOPPED, then list the documents that failed, with the reason. A job already running is "
+    help="Start an ingestion job (documents -> chunks -> embeddings -> vector index) on each data source and follow it "
+    "until it is COMPLETE, FAILED or STOPPED, then list the documents that failed, with the reason. A job already running is "
     "followed, not doubled. Exit 1 when the job fails. --local re-indexes local mode's stand-in.",
 )
 @_use_case_option
@@ -489,12 +505,18 @@ def sync_command(use_case: str | None, stage: str | None, local_mode: bool, wait
         sys.exit(local_sync(chosen, click.echo))
     require_knowledge(chosen)
     click.echo(f"reading stack outputs of {chosen.name} ({stage}) ...", err=True)
-    sys.exit(sync(_deployed(chosen, stage), click.echo, wait=wait, timeout_s=timeout))
+    kbs = _deployed(chosen, stage)
+    code = 0
+    for kb_ in kbs:
+        if len(kbs) > 1:
+            click.echo(f"data source {kb_.ref.data_source_id} ({kbs.index(kb_) + 1} of {len(kbs)}):")
+        code |= sync(kb_, click.echo, wait=wait, timeout_s=timeout)
+    sys.exit(code)
 
 
 @kb.command(
     "status",
-    help="Show the knowledge base, its data source, the latest ingestion jobs and the documents that failed. "
+    help="Show the knowledge base, its data sources, their latest ingestion jobs and the documents that failed. "
     "Exit 1 when the knowledge base is not ACTIVE or the latest job failed.",
 )
 @_use_case_option

@@ -319,17 +319,13 @@ def check_grounded_answer(target: SmokeTarget, use_case: UseCase) -> Check:
     return Check(name, PASS, f"case {case_id}: {plural(len(citations), 'citation')} of {', '.join(known)}")
 
 
-def knowledge_base_checks(kb: Any) -> list[Check]:
-    """A deployed knowledge base (liftoff.kb.KnowledgeBase): it is ACTIVE, its newest ingestion job COMPLETE
-    (failed documents: a WARN with their count)."""
+def knowledge_base_checks(kbs: Sequence[Any]) -> list[Check]:
+    """A deployed knowledge base (liftoff.kb.KnowledgeBase, one per data source): it is ACTIVE, and each data
+    source's newest ingestion job COMPLETE (failed documents: a WARN with their count)."""
     import click
 
-    from liftoff.console import shorten
-    from liftoff.kb import ACTIVE, describe_statistics
-
-    sync = f"liftoff kb sync --use-case {kb.ref.use_case} --stage {kb.ref.stage}"
     try:
-        base = kb.knowledge_base()
+        base = kbs[0].knowledge_base()
     except click.ClickException as exc:
         return [Check("knowledge base", FAIL, exc.message)]
     storage = (base.get("storageConfiguration") or {}).get("type", "?")
@@ -339,34 +335,41 @@ def knowledge_base_checks(kb: Any) -> list[Check]:
         checks = [Check("knowledge base", FAIL, described + (f": {reasons}" if reasons else ""), "deploy again")]
     else:
         checks = [Check("knowledge base", PASS, described)]
+    for kb in kbs:
+        name = "last ingestion" + (f" ({kb.ref.data_source_id})" if len(kbs) > 1 else "")
+        checks.append(_last_ingestion(kb, name))
+    return checks
+
+
+def _last_ingestion(kb: Any, name: str) -> Check:
+    import click
+
+    from liftoff.console import shorten
+    from liftoff.kb import ACTIVE, describe_statistics
+
+    sync = f"liftoff kb sync --use-case {kb.ref.use_case} --stage {kb.ref.stage}"
     try:
         jobs = kb.recent_jobs(1)
         if not jobs:
-            return [*checks, Check("last ingestion", FAIL, "no ingestion job has run", f"run `{sync}`")]
+            return Check(name, FAIL, "no ingestion job has run", f"run `{sync}`")
         job = kb.job(jobs[0]["ingestionJobId"])
         failed = kb.failed_documents() if job["status"] == "COMPLETE" else []
     except click.ClickException as exc:
-        return [*checks, Check("last ingestion", FAIL, exc.message)]
+        return Check(name, FAIL, exc.message)
     detail = f"job {job['ingestionJobId']} {job['status']}: {describe_statistics(job.get('statistics'))}"
     if job["status"] in ACTIVE:
-        checks.append(Check("last ingestion", WARN, detail, "smoke again once it finishes (liftoff kb status)"))
-    elif job["status"] != "COMPLETE":
+        return Check(name, WARN, detail, "smoke again once it finishes (liftoff kb status)")
+    if job["status"] != "COMPLETE":
         reasons = shorten("; ".join(job.get("failureReasons") or []), 200)
-        checks.append(
-            Check("last ingestion", FAIL, detail + (f" ({reasons})" if reasons else ""), f"fix, then `{sync}`")
+        return Check(name, FAIL, detail + (f" ({reasons})" if reasons else ""), f"fix, then `{sync}`")
+    if failed:
+        return Check(
+            name,
+            WARN,
+            f"{detail}; {plural(len(failed), 'document')} did not index",
+            "liftoff kb status lists them with the reason",
         )
-    elif failed:
-        checks.append(
-            Check(
-                "last ingestion",
-                WARN,
-                f"{detail}; {plural(len(failed), 'document')} did not index",
-                "liftoff kb status lists them with the reason",
-            )
-        )
-    else:
-        checks.append(Check("last ingestion", PASS, detail))
-    return checks
+    return Check(name, PASS, detail)
 
 
 def local_knowledge_base_checks(use_case: UseCase) -> list[Check]:
@@ -526,31 +529,16 @@ class AwsTarget:
             yield from json_records(event["message"] for event in page.get("events", []))
 
     def knowledge_base(self, use_case):
-        from liftoff.kb import (
-            DATA_SOURCE_OUTPUT,
-            DOCUMENTS_BUCKET_OUTPUT,
-            KNOWLEDGE_BASE_OUTPUT,
-            KnowledgeBase,
-            KnowledgeBaseRef,
-        )
+        import click
 
-        if KNOWLEDGE_BASE_OUTPUT not in self._outputs or DATA_SOURCE_OUTPUT not in self._outputs:
-            return [
-                Check(
-                    "knowledge base",
-                    FAIL,
-                    f"{self._stack} has no {KNOWLEDGE_BASE_OUTPUT}/{DATA_SOURCE_OUTPUT} output",
-                    "it was deployed before the use case had `knowledge:`: deploy it again",
-                )
-            ]
-        ref = KnowledgeBaseRef(
-            self._use_case,
-            self._stage,
-            self._outputs[KNOWLEDGE_BASE_OUTPUT],
-            self._outputs[DATA_SOURCE_OUTPUT],
-            self._outputs.get(DOCUMENTS_BUCKET_OUTPUT),
-        )
-        return knowledge_base_checks(KnowledgeBase(ref, self._session.client("bedrock-agent")))
+        from liftoff.kb import KnowledgeBase, refs_from_outputs
+
+        try:
+            refs = refs_from_outputs(self._use_case, self._stage, self._outputs)
+        except click.ClickException as exc:
+            return [Check("knowledge base", FAIL, exc.message, "deploy it again")]
+        agent = self._session.client("bedrock-agent")
+        return knowledge_base_checks([KnowledgeBase(ref, agent) for ref in refs])
 
     def _physical_ids(self, resource_type: str) -> list[str]:
         return [r["PhysicalResourceId"] for r in self._resources if r["ResourceType"] == resource_type]

@@ -14,7 +14,15 @@ from liftoff import kb as kb_module
 from liftoff.cli import main
 from liftoff.foundation.names import stack_name
 from liftoff.foundation.usecases import load_use_case
-from liftoff.kb import KnowledgeBase, KnowledgeBaseRef, client_token, knowledge_base_ref, status, sync
+from liftoff.kb import (
+    KnowledgeBase,
+    KnowledgeBaseRef,
+    client_token,
+    knowledge_base_refs,
+    refs_from_outputs,
+    status,
+    sync,
+)
 
 FIXTURE_PROJECT = Path(__file__).resolve().parents[1] / "fixtures" / "project"
 REGION = "us-east-1"
@@ -300,7 +308,7 @@ def test_status_shows_the_knowledge_base_the_data_source_the_jobs_and_failed_doc
     expect_recent(stub, [summary("JOB0000002", "FAILED"), summary("JOB0000001", "COMPLETE")], count=5)
     expect_documents(stub, [[document("scan.pdf", "FAILED", "The file could not be parsed")]])
     lines: list[str] = []
-    code = status(KnowledgeBase(REF, client), lines.append)
+    code = status([KnowledgeBase(REF, client)], lines.append)
     out = "\n".join(lines)
     assert code == 1  # the newest job failed
     assert "knowledge base KB12345678 (liftoff-fixture-rag-sandbox): ACTIVE, storage S3_VECTORS" in out
@@ -344,9 +352,17 @@ def test_the_ids_come_from_the_stack_outputs(rag, cloudformation):
         stack({"KnowledgeBaseId": KB_ID, "DataSourceId": DS_ID, "DocumentsBucket": "docs-bucket"}),
         {"StackName": "Liftoff-fixture-rag-sandbox"},
     )
-    assert knowledge_base_ref(rag, "sandbox", client) == KnowledgeBaseRef(
-        "fixture-rag", "sandbox", KB_ID, DS_ID, "docs-bucket"
-    )
+    assert knowledge_base_refs(rag, "sandbox", client) == [
+        KnowledgeBaseRef("fixture-rag", "sandbox", KB_ID, DS_ID, "docs-bucket")
+    ]
+
+
+def test_every_data_source_the_stack_lists_is_one_ref():
+    # the repository's folder and an existing bucket are a data source each (DataSourceIds; DataSourceId: the first)
+    outputs = {"KnowledgeBaseId": KB_ID, "DataSourceId": DS_ID, "DataSourceIds": f"{DS_ID},DS87654321"}
+    refs = refs_from_outputs("fixture-rag", "sandbox", outputs)
+    assert [r.data_source_id for r in refs] == [DS_ID, "DS87654321"]
+    assert {r.knowledge_base_id for r in refs} == {KB_ID}
 
 
 def test_a_stack_that_is_not_deployed_says_how_to_deploy_it(rag, cloudformation):
@@ -355,7 +371,7 @@ def test_a_stack_that_is_not_deployed_says_how_to_deploy_it(rag, cloudformation)
         "describe_stacks", "ValidationError", "Stack with id Liftoff-fixture-rag-sandbox does not exist", 400
     )
     with pytest.raises(click.ClickException) as raised:
-        knowledge_base_ref(rag, "sandbox", client)
+        knowledge_base_refs(rag, "sandbox", client)
     assert "stack Liftoff-fixture-rag-sandbox is not deployed in us-east-1" in raised.value.message
     assert "npx cdk deploy -c stage=sandbox -c use_case=fixture-rag" in raised.value.message
 
@@ -366,7 +382,7 @@ def test_a_stack_deployed_before_knowledge_was_added_says_deploy_again(rag, clou
         "describe_stacks", stack({"InvokeUrl": "https://x"}), {"StackName": "Liftoff-fixture-rag-sandbox"}
     )
     with pytest.raises(click.ClickException, match="has no KnowledgeBaseId output: it was deployed before"):
-        knowledge_base_ref(rag, "sandbox", client)
+        knowledge_base_refs(rag, "sandbox", client)
 
 
 def test_a_use_case_without_knowledge_is_refused_naming_its_file():
@@ -375,7 +391,7 @@ def test_a_use_case_without_knowledge_is_refused_naming_its_file():
 
     plain = next(u for u in load_all_use_cases(REPO_ROOT) if u.config.knowledge is None)
     with pytest.raises(click.ClickException, match=rf"usecases/{plain.name}.yaml has no `knowledge:` section"):
-        knowledge_base_ref(plain, "sandbox")
+        knowledge_base_refs(plain, "sandbox")
 
 
 # --- the commands -------------------------------------------------------------------------------------

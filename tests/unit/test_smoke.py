@@ -335,3 +335,25 @@ def test_an_eval_set_that_does_not_load_is_the_grounded_checks_finding(rag, tmp_
     check = smoke.check_grounded_answer(SilentTarget(), moved)
     assert check.status == smoke.FAIL and check.detail.startswith("the eval set does not load:")
     assert "travel-policy-2026.md" in check.detail
+
+
+def test_each_data_source_of_the_stack_has_its_last_ingestion_checked(rag, rag_target):
+    # Given a stack with two data sources (the repository's folder and an existing bucket); the second never ran
+    target, stub = rag_target
+    target._outputs = {**target._outputs, "DataSourceIds": f"{DS_ID},DS87654321"}
+    stub.add_response("get_knowledge_base", knowledge_base(), {"knowledgeBaseId": KB_ID})
+    stub_last_job(stub, "COMPLETE", documents=[])
+    stub.add_response(
+        "list_ingestion_jobs",
+        {"ingestionJobSummaries": []},
+        {
+            "knowledgeBaseId": KB_ID,
+            "dataSourceId": "DS87654321",
+            "sortBy": {"attribute": "STARTED_AT", "order": "DESCENDING"},
+            "maxResults": 1,
+        },
+    )
+    # When the knowledge base is checked: Then each data source is a line of its own
+    checks = {c.name: c for c in target.knowledge_base(rag)}
+    assert checks[f"last ingestion ({DS_ID})"].status == smoke.PASS
+    assert checks["last ingestion (DS87654321)"].status == smoke.FAIL
