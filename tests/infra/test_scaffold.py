@@ -109,7 +109,12 @@ def test_a_retrieval_use_case_loads_with_its_knowledge_base_and_synthesizes(root
     )
     add_nag_checks(app)
     app.synth()
-    Template.from_stack(stack).resource_count_is("AWS::ApiGateway::RestApi", 1)
+    template = Template.from_stack(stack)
+    # with its knowledge base on S3 Vectors over the scaffolded documents
+    template.resource_count_is("AWS::Bedrock::KnowledgeBase", 1)
+    template.resource_count_is("AWS::Bedrock::DataSource", 1)
+    template.resource_count_is("AWS::S3Vectors::Index", 1)
+    template.has_resource_properties("AWS::Bedrock::KnowledgeBase", {"StorageConfiguration": {"Type": "S3_VECTORS"}})
 
 
 def test_retrieval_and_from_are_refused_together(root):
