@@ -58,8 +58,8 @@ $(NODE_STAMP): package.json package-lock.json | $(PY_STAMP)
 demo: setup ## Run the whole system locally end to end (no AWS account needed)
 	@$(BIN)/liftoff demo
 
-eval: setup ## Run the use case's eval set in local mode and gate on its exit criteria (USE_CASE=support-triage)
-	@$(BIN)/liftoff eval run --use-case $(or $(USE_CASE),support-triage)
+eval: setup ## Run the use case's eval set in local mode and gate on its exit criteria (USE_CASE=NAME; default: liftoff use-cases)
+	@$(BIN)/liftoff eval run $(if $(USE_CASE),--use-case $(USE_CASE))
 
 fuzz: setup ## Fuzz the local API from openapi.yaml with schemathesis: 2,000 examples per mode (make test runs 60)
 	@LIFTOFF_FUZZ_EXAMPLES=$(or $(EXAMPLES),2000) $(BIN)/pytest -p no:cacheprovider tests/e2e/test_fuzz.py
@@ -68,7 +68,7 @@ test: setup $(CHECKOV_STAMP) lint ## Lint, then run every test suite
 	@$(BIN)/pytest -p no:cacheprovider
 
 test-aws: setup ## Opt-in, real AWS: preflight, deploy, smoke, a small eval, destroy (STAGE=sandbox USE_CASE=... KEEP=1)
-	@STAGE=$(STAGE) USE_CASE=$(or $(USE_CASE),support-triage) KEEP=$(KEEP) tools/test-aws
+	@STAGE=$(STAGE) USE_CASE=$(USE_CASE) KEEP=$(KEEP) tools/test-aws
 
 test-unit: setup ## Handler, library and config tests (fast)
 	@$(BIN)/pytest -p no:cacheprovider tests/unit

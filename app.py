@@ -2,7 +2,10 @@
 """Liftoff CDK app: one stack per use case for the stage given by `-c stage=sandbox|prod`.
 
 npx cdk synth -c stage=sandbox                         # every use case under usecases/
-npx cdk deploy -c stage=sandbox -c use_case=support-triage
+npx cdk deploy -c stage=sandbox -c use_case=NAME       # one use case's stack
+
+Without `-c use_case`, every use case's stack: the project default (cdk.json `liftoff:default_use_case`,
+$LIFTOFF_USE_CASE) picks what a `liftoff` command works on, never which stacks a deploy touches.
 """
 
 import sys

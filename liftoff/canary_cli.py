@@ -11,6 +11,7 @@ import click
 from liftoff.deployed import require_local
 from liftoff.foundation.errors import ConfigError
 from liftoff.local import runtime
+from liftoff.options import use_case_option
 
 
 def _run_function(state, event: dict) -> dict:
@@ -26,7 +27,7 @@ def canary() -> None:
 
 
 @canary.command("run", help="Run the golden cases (suite.yaml `golden`) as the scheduled canary does, and score them.")
-@click.option("--use-case", default="support-triage", show_default=True)
+@use_case_option()
 @click.option("--json", "as_json", is_flag=True)
 def run(use_case: str, as_json: bool) -> None:
     from liftoff.foundation.canary import canary_payload
@@ -76,7 +77,7 @@ def run(use_case: str, as_json: bool) -> None:
     "rollback",
     help="Feed the auto-rollback function an alarm's state change, as EventBridge does when a canary alarm fires.",
 )
-@click.option("--use-case", default="support-triage", show_default=True)
+@use_case_option()
 @click.option("--alarm", required=True, help="The alarm's name (it is recorded in the alias history).")
 def rollback(use_case: str, alarm: str) -> None:
     state = require_local(use_case, "on a deployed stage the canary alarms trigger it")

@@ -23,6 +23,7 @@ from liftoff import REPO_ROOT
 from liftoff.foundation.config import ExitCriteria, display_path, read_yaml
 from liftoff.foundation.errors import ConfigError
 from liftoff.foundation.usecases import UseCase, load_all_use_cases, load_use_case
+from liftoff.options import use_case_option
 
 CHARTERS_DIR = "charters"
 OPENAPI_FILE = "openapi.yaml"
@@ -244,7 +245,7 @@ def charter() -> None:
 
 
 @charter.command("agree", help="Record who agreed the charter, when, and a fingerprint of its scoped fields.")
-@click.option("--use-case", default="support-triage", show_default=True)
+@use_case_option()
 @click.option("--by", "by", required=True, help="Who agreed it (name, or names).")
 def agree_command(use_case: str, by: str) -> None:
     try:
@@ -255,7 +256,7 @@ def agree_command(use_case: str, by: str) -> None:
 
 
 @charter.command("amend", help="Agree to the scope as it is now: an amendment entry (date, by, what, why).")
-@click.option("--use-case", default="support-triage", show_default=True)
+@use_case_option()
 @click.option("--by", "by", required=True, help="Who agreed the change.")
 @click.option("--why", required=True, help="Why the scope changed.")
 @click.option("--what", default=None, help="What changed (default: the changes found, field by field).")
@@ -270,7 +271,7 @@ def amend_command(use_case: str, by: str, why: str, what: str | None) -> None:
 
 
 @charter.command("show", help="The charter, its agreement and its amendments.")
-@click.option("--use-case", default="support-triage", show_default=True)
+@use_case_option()
 def show_command(use_case: str) -> None:
     loaded = _load(use_case)
     if loaded.config.charter is None:
@@ -298,7 +299,7 @@ def scope() -> None:
     help="Fail (poc, pilot) when a scoped field (outcome, exit criteria, prompt ids, allowed models, API routes) "
     "changed since the charter was agreed without an amendment.",
 )
-@click.option("--use-case", default=None, help="Only this use case (default: every use case).")
+@use_case_option(every=True)
 def check_command(use_case: str | None) -> None:
     try:
         use_cases = [load_use_case(use_case)] if use_case else load_all_use_cases()

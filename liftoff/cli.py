@@ -10,11 +10,9 @@ from rich.markup import escape
 
 from liftoff import PROJECT_ENV, REPO_ROOT, find_project_root, is_project, named_project
 from liftoff.foundation.errors import ConfigError
-from liftoff.foundation.usecases import load_use_case
+from liftoff.foundation.usecases import DEFAULT_USE_CASE_KEY, HOW_TO_CHOOSE, USE_CASE_ENV, load_use_case
 from liftoff.local import runtime
-
-DEFAULT_USE_CASE = "support-triage"
-
+from liftoff.options import use_case_option
 
 # What a command that needs AWS says when the machine has no AWS configuration (it dumped an 80-line traceback
 # ending in NoRegionError): the botocore exception names, what is missing, and how to set it.
@@ -82,7 +80,7 @@ def local() -> None:
 
 
 @local.command("up", help="Start local mode in the background and print where it listens.")
-@click.option("--use-case", default=DEFAULT_USE_CASE, show_default=True, help="Use case to serve (usecases/NAME.yaml).")
+@use_case_option()
 @click.option("--json", "as_json", is_flag=True, help="Print the connection details as JSON.")
 @click.option(
     "--persist",
@@ -126,7 +124,7 @@ def local_up(use_case: str, as_json: bool, persist: bool) -> None:
 
 
 @local.command("down", help="Stop local mode (of one use case, or of all) and everything it started.")
-@click.option("--use-case", default=None, help="Only this use case (default: all).")
+@use_case_option(every=True)
 def local_down(use_case: str | None) -> None:
     click.echo("stopped." if runtime.down(use_case) else "local mode was not running.")
 
@@ -141,17 +139,82 @@ def local_status() -> None:
         sys.exit(1)
 
 
-@main.command(help="Synthesize the stacks, run the system locally, send good and bad requests, print the results.")
-@click.option("--use-case", default=DEFAULT_USE_CASE, show_default=True)
-@click.option("--prompt-id", default="triage", show_default=True)
+@main.command(
+    help="Synthesize the stacks, run the system locally, send good requests (the use case's own clean eval cases) "
+    "and bad ones (built from its prompt's variables), print the results, run its eval set and golden canary."
+)
+@use_case_option()
+@click.option(
+    "--prompt-id", default=None, help="The prompt to call (default: the eval suite's, evals/NAME/suite.yaml)."
+)
 @click.option("--skip-synth", is_flag=True, help="Skip cdk synth (faster).")
-def demo(use_case: str, prompt_id: str, skip_synth: bool) -> None:
+def demo(use_case: str, prompt_id: str | None, skip_synth: bool) -> None:
     from liftoff.demo import run_demo
 
     try:
         sys.exit(run_demo(use_case, prompt_id, skip_synth))
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@main.command(
+    "rename-use-case",
+    help="Rename a use case: its config's name, prompts, eval set, charter agreement, documents, local reports and "
+    "the project default. Its stacks' names change with it: destroy a deployed stack first, or it is orphaned.",
+)
+@click.argument("old")
+@click.argument("new")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def rename_use_case_command(old: str, new: str, yes: bool) -> None:
+    from liftoff.scaffold import rename_use_case
+
+    if not yes:
+        click.echo(
+            f"renaming {old} to {new} renames its stacks (Liftoff-{old}-STAGE becomes Liftoff-{new}-STAGE): a deployed "
+            f"{old} stack is not renamed and nothing would manage it any more; destroy it first, while its config still "
+            f"exists: npx cdk destroy -c stage=sandbox -c use_case={old}"
+        )
+        if not sys.stdin.isatty():
+            raise click.UsageError("not a terminal, so nothing was asked: pass --yes to rename it")
+        click.confirm("rename it?", abort=True)
+    try:
+        moved = rename_use_case(old, new, root=REPO_ROOT)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for source, target in moved:
+        edited = f"{source.name}: the project default is now {new}"
+        click.echo(
+            f"  {source.relative_to(REPO_ROOT)} -> {target.relative_to(REPO_ROOT)}"
+            if source != target
+            else f"  {edited}"
+        )
+    click.echo(f"renamed {old} to {new}; commit it: git add -A && git commit")
+
+
+@main.command(
+    "use-cases",
+    help="List the use cases in usecases/ and say which one a command uses without --use-case, and why "
+    f"(--use-case, ${USE_CASE_ENV}, cdk.json's `{DEFAULT_USE_CASE_KEY}`, or the only one).",
+)
+@click.option("--default", "only_default", is_flag=True, help="Print only the default's name (for scripts).")
+def use_cases_command(only_default: bool) -> None:
+    from liftoff.foundation.usecases import UseCaseNotChosen, choose_use_case, use_case_names
+
+    try:
+        chosen = choose_use_case(None)
+    except UseCaseNotChosen as exc:
+        if only_default:
+            raise click.UsageError(str(exc)) from exc
+        chosen = None
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
+    if only_default:
+        click.echo(chosen.name)
+        return
+    for name in use_case_names():
+        click.echo(f"{name}  (default: {chosen.how})" if chosen and chosen.name == name else name)
+    if chosen is None:
+        click.echo(f"no default: a command without --use-case refuses; {HOW_TO_CHOOSE}")
 
 
 @main.command("new-use-case", help="Create a use case (config, prompt, eval set) ready to synth, test and run.")
@@ -217,6 +280,38 @@ def remove_use_case_command(name: str, yes: bool) -> None:
     click.echo(f"removed use case {name} ({len(removed)} paths); commit the removal: git add -A && git commit")
 
 
+@main.command(
+    help="Merge a release of the template (a tag: git fetch upstream --tags first) into this clone. The use cases "
+    "you removed stay removed (the release's changes to them are dropped, not conflicts); anything else that "
+    "conflicts is listed for you to resolve. Then run make test. (docs/upgrading.md)"
+)
+@click.argument("ref")
+def upgrade(ref: str) -> None:
+    from liftoff.upgrade import upgrade as merge_release
+
+    try:
+        result = merge_release(ref, root=REPO_ROOT)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if result.up_to_date:
+        click.echo(f"already up to date with {ref}")
+        return
+    if result.kept_removed:
+        click.echo(f"kept removed ({len(result.kept_removed)} files of use cases you removed; {ref} changed them):")
+        for path in result.kept_removed:
+            click.echo(f"  {path}")
+    if result.merged:
+        click.echo(f"merged {ref} and committed it; next: make test")
+        return
+    click.echo(f"merging {ref} stopped on {len(result.conflicts)} conflict(s) for you to resolve:")
+    for path in result.conflicts:
+        click.echo(f"  {path}")
+    raise click.ClickException(
+        "edit each file (keep your content, take the template's code), `git add` it, `git commit`, then make test; "
+        "or give up on this merge: git merge --abort"
+    )
+
+
 @main.command(help="Check the toolchain, and with AWS credentials: the account, model access and the cost tag.")
 def doctor() -> None:
     from liftoff.doctor import FAIL, OK, SKIP, run_checks
@@ -242,7 +337,7 @@ def doctor() -> None:
 
 @main.command(help="Before a deploy: is this AWS account and Region ready? PASS/WARN/FAIL per check; exit 1 on FAIL.")
 @click.option("--stage", type=click.Choice(["sandbox", "prod"]), required=True)
-@click.option("--use-case", default=None, help="Only this use case (default: every use case).")
+@use_case_option(every=True)
 def preflight(stage: str, use_case: str | None) -> None:
     from liftoff.foundation.usecases import load_all_use_cases
     from liftoff.preflight import exit_code, render, run_preflight
@@ -266,7 +361,7 @@ def preflight(stage: str, use_case: str | None) -> None:
 @click.option(
     "--local", "local_mode", is_flag=True, help="Check local mode instead (started and stopped if not running)."
 )
-@click.option("--use-case", default=None, help="Only this use case (default: every use case).")
+@use_case_option(every=True)
 @click.option("--log-wait", type=click.FloatRange(0), default=90, show_default=True, help="Seconds to wait for logs.")
 def smoke(stage: str | None, local_mode: bool, use_case: str | None, log_wait: float) -> None:
     from liftoff.foundation.usecases import load_all_use_cases

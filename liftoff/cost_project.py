@@ -43,6 +43,7 @@ from liftoff.foundation.errors import ConfigError
 from liftoff.foundation.function_env import SPEND_READING_MAX_AGE_S
 from liftoff.foundation.memory import invoke_memory_mb
 from liftoff.foundation.usecases import load_use_case
+from liftoff.options import use_case_option
 
 AWS_PRICES = REPO_ROOT / "pricing" / "aws.yaml"
 DAYS = 30
@@ -587,7 +588,7 @@ def idle_rows(use_case: str, stage: str) -> list[tuple[str, str, str, str]]:
     help="Monthly cost at N, 10N and 100N requests a day, and the limits it meets: the API's throttle and quota, "
     "Lambda concurrency, the daily spend cap (share refused, UTC hour reached) and the monthly budget.",
 )
-@click.option("--use-case", default="support-triage", show_default=True)
+@use_case_option()
 @click.option(
     "--requests-per-day",
     "per_day",

@@ -25,6 +25,7 @@ from rich.table import Table
 from liftoff.console import make_console, plural
 from liftoff.deployed import stack_outputs
 from liftoff.local import runtime
+from liftoff.options import use_case_option
 from service.dal.spend_counter import DaySpend, SpendCounter
 from service.evalcore.stats import percentile
 
@@ -232,7 +233,7 @@ def cost() -> None:
 
 
 @cost.command("report", help="Cost per request by prompt version and model (local log, or a deployed stage).")
-@click.option("--use-case", default="support-triage", show_default=True, help="usecases/NAME.yaml")
+@use_case_option()
 @click.option("--stage", default=None, help="Query the deployed stage's logs (Logs Insights) instead of local mode.")
 @click.option("--since", "since", default="24h", show_default=True, help="With --stage: how far back (m, h, d).")
 @click.option("--log-file", type=click.Path(path_type=Path), default=None, help="Local: read this log file.")

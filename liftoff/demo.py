@@ -17,8 +17,9 @@ from liftoff.console import make_console, plural, shorten
 from liftoff.cost_report import local_report, render, spend_line
 from liftoff.evals.cli import demo_eval
 from liftoff.foundation.config import display_path
+from liftoff.foundation.errors import ConfigError
 from liftoff.foundation.eval_cases import EvalCase, load_cases, load_suite
-from liftoff.foundation.usecases import load_use_case
+from liftoff.foundation.usecases import UseCase, load_use_case
 from liftoff.local import runtime
 from service.dal.spend_counter import SpendCounter
 
@@ -34,32 +35,58 @@ class DemoRequest:
     expect: int = 200
 
 
-def demo_requests(prompt_id: str) -> list[DemoRequest]:
-    msg = {"prompt_id": prompt_id}
-    return [
-        DemoRequest(
-            "double charge",
-            {**msg, "variables": {"message": "I was charged twice for my order, refund ASAP!"}},
-        ),
-        DemoRequest("parcel late", {**msg, "variables": {"message": "my parcel tracking hasnt moved in 5 days??"}}),
-        DemoRequest(
-            "pinned v1",
-            {
-                **msg,
-                "version": 1,
-                "variables": {"message": "cant log in, password reset email never arrives"},
-            },
-        ),
-        DemoRequest("missing variable", {**msg, "variables": {}}, expect=400),
-        DemoRequest("unknown variable", {**msg, "variables": {"message": "hi", "lang": "fr"}}, expect=400),
-        DemoRequest("unknown prompt", {"prompt_id": "nope", "variables": {"message": "hi"}}, expect=404),
-        DemoRequest("not JSON", "{prompt_id: triage", expect=400),
-        DemoRequest("extra field", {**msg, "variables": {"message": "hi"}, "debug": True}, expect=400),
-        DemoRequest("no API key", {**msg, "variables": {"message": "hi"}}, with_key=False, expect=403),
-        DemoRequest("oversize input", {**msg, "variables": {"message": "x" * 9000}}, expect=400),
-        DemoRequest("model throttled", {**msg, "variables": {"message": "help [[sim:throttle]]"}}, expect=429),
-        DemoRequest("model error", {**msg, "variables": {"message": "help [[sim:error]]"}}, expect=502),
+GOOD_REQUESTS = 3  # clean cases of the eval set sent as they are: the last one pinned to version 1
+UNDECLARED = "not_declared"  # a variable name no prompt of the demo declares
+
+
+def demo_requests(use_case: UseCase, prompt_id: str | None = None) -> list[DemoRequest]:
+    """Good requests from the use case's own eval set (its first clean cases of the prompt), then bad ones built
+    from that prompt's variables: each bad request gets the status the API answers it with."""
+    suite = load_suite(use_case.name, use_case.root)
+    prompt_id = prompt_id or suite.prompt_id
+    spec = next((p for p in use_case.prompts if p.prompt_id == prompt_id), None)
+    if spec is None:
+        known = ", ".join(p.prompt_id for p in use_case.prompts)
+        raise ConfigError(f"use case {use_case.name} has no prompt `{prompt_id}` (prompts: {known})")
+    clean = [
+        c
+        for c in load_cases(use_case.name, root=use_case.root)
+        if (c.prompt_id or suite.prompt_id) == prompt_id and "clean" in c.tags and not c.expect_error
     ]
+    cases = clean[:GOOD_REQUESTS]
+    if not cases:
+        raise ConfigError(
+            f"the demo sends the eval set's clean cases, and evals/{use_case.name}/ has none of prompt `{prompt_id}`: "
+            "add one tagged `clean`"
+        )
+    msg = {"prompt_id": prompt_id}
+    good = [DemoRequest(case.id, {**msg, "variables": case.variables}) for case in cases[:-1] or cases]
+    if len(cases) > 1:
+        good.append(DemoRequest(f"{cases[-1].id}, pinned v1", {**msg, "version": 1, "variables": cases[-1].variables}))
+    # the bad requests vary a case that reaches the model (a retrieval use case refuses an unanswerable one first)
+    variables = next((c for c in clean if c.answerable), cases[0]).variables
+    longest = max(spec.variables, key=lambda v: v.max_length)  # room for a simulator marker
+    shortest = min(spec.variables, key=lambda v: v.max_length)
+    required = next((v.name for v in spec.variables if v.required), None)
+
+    def marked(marker: str) -> dict:
+        return {**msg, "variables": {**variables, longest.name: f"{variables.get(longest.name, '')} {marker}"}}
+
+    oversize = {**msg, "variables": {**variables, shortest.name: "x" * (shortest.max_length + 1)}}
+    too_big = len(json.dumps(oversize).encode()) > use_case.config.api.max_body_bytes
+    missing = {**msg, "variables": {k: v for k, v in variables.items() if k != required}}
+    bad = [DemoRequest("missing variable", missing, expect=400)] if required else []
+    bad += [
+        DemoRequest("unknown variable", {**msg, "variables": {**variables, UNDECLARED: "hi"}}, expect=400),
+        DemoRequest("unknown prompt", {"prompt_id": "nope", "variables": variables}, expect=404),
+        DemoRequest("not JSON", f"{{prompt_id: {prompt_id}", expect=400),
+        DemoRequest("extra field", {**msg, "variables": variables, "debug": True}, expect=400),
+        DemoRequest("no API key", {**msg, "variables": variables}, with_key=False, expect=403),
+        DemoRequest("oversize input", oversize, expect=413 if too_big else 400),
+        DemoRequest("model throttled", marked("[[sim:throttle]]"), expect=429),
+        DemoRequest("model error", marked("[[sim:error]]"), expect=502),
+    ]
+    return good + bad
 
 
 def send(state: runtime.LocalState, request: DemoRequest) -> tuple[int, dict, float]:
@@ -174,7 +201,51 @@ def show_golden_canary(use_case: str, state: runtime.LocalState) -> None:
     )
 
 
-def run_demo(use_case: str, prompt_id: str, skip_synth: bool) -> int:
+def show_requests(state: runtime.LocalState, requests_: list[DemoRequest]) -> int:
+    """Send the requests and print a table of what came back; how many did not get the expected status."""
+    failures = 0
+    wide = console.width >= WIDE
+    # narrow terminals: the expected status folds into the status column, tokens and model go below
+    columns = ["request", "status", "expected"] if wide else ["request", "status"]
+    columns += ["output / error", "tokens in/out", "cost USD"] if wide else ["output / error", "cost USD"]
+    columns += ["model", "prompt v", "ms"] if wide else []
+    table = Table(show_lines=not wide)
+    for column in columns:
+        # the output column takes what is left; the others never wrap (a status cut in two reads as two)
+        table.add_column(column, no_wrap=column != "output / error", ratio=1 if column == "output / error" else None)
+    total_cost = 0.0
+    models = set()
+    for request in requests_:
+        status, body, ms = send(state, request)
+        ok = status == request.expect
+        failures += not ok
+        if "error" in body:
+            text = f"{body['error']['code']}: {body['error']['message']}"
+            tokens = model = version = cost = "-"
+        else:
+            text = body["output"]
+            tokens = f"{body['usage']['input_tokens']}/{body['usage']['output_tokens']}"
+            model, version = body["model_id"], str(body["prompt_version"])
+            models.add(f"{model} (prompt v{version})")
+            cost = f"{body['cost_usd']:.8f}"
+            total_cost += body["cost_usd"]
+        color = "green" if ok else "red"
+        if wide:
+            row = [request.label, f"[{color}]{status}[/]", str(request.expect), shorten(text, 160), tokens, cost]
+            row += [model, version, f"{ms:.0f}"]
+        else:
+            verdict = "as expected" if ok else f"expected {request.expect}"
+            row = [request.label, f"[{color}]{status}[/] {verdict}", shorten(text, 100), cost]
+        table.add_row(*row)
+    console.print(table)
+    if not wide and models:
+        console.print(f"    answered by {', '.join(sorted(models))}")
+    console.print(f"    spend in this run: ${total_cost:.8f} at the prices in pricing/bedrock.yaml (simulated tokens)")
+    return failures
+
+
+def run_demo(use_case: str, prompt_id: str | None, skip_synth: bool) -> int:
+    requests_ = demo_requests(load_use_case(use_case), prompt_id)  # a use case it cannot drive fails before synth
     if not skip_synth:
         synth()
     console.print(f"[bold]2/4[/] local mode for {use_case} (moto DynamoDB + Bedrock simulator + local API)")
@@ -183,52 +254,12 @@ def run_demo(use_case: str, prompt_id: str, skip_synth: bool) -> int:
     with runtime.running_for(use_case, say=lambda message: console.print(f"    {message}")) as state:
         console.print(f"    API {state.invoke_url}")
         console.print("[bold]3/4[/] sending requests (the simulator's answers say nothing about model quality)")
-        wide = console.width >= WIDE
-        # narrow terminals: the expected status folds into the status column, tokens and model go below
-        columns = ["request", "status", "expected"] if wide else ["request", "status"]
-        columns += ["output / error", "tokens in/out", "cost USD"] if wide else ["output / error", "cost USD"]
-        columns += ["model", "prompt v", "ms"] if wide else []
-        table = Table(show_lines=not wide)
-        for column in columns:
-            # the output column takes what is left; the others never wrap (a status cut in two reads as two)
-            table.add_column(
-                column, no_wrap=column != "output / error", ratio=1 if column == "output / error" else None
-            )
-        total_cost = 0.0
-        models = set()
-        for request in demo_requests(prompt_id):
-            status, body, ms = send(state, request)
-            ok = status == request.expect
-            failures += not ok
-            if "error" in body:
-                text = f"{body['error']['code']}: {body['error']['message']}"
-                tokens = model = version = cost = "-"
-            else:
-                text = body["output"]
-                tokens = f"{body['usage']['input_tokens']}/{body['usage']['output_tokens']}"
-                model, version = body["model_id"], str(body["prompt_version"])
-                models.add(f"{model} (prompt v{version})")
-                cost = f"{body['cost_usd']:.8f}"
-                total_cost += body["cost_usd"]
-            color = "green" if ok else "red"
-            if wide:
-                row = [request.label, f"[{color}]{status}[/]", str(request.expect), shorten(text, 160), tokens, cost]
-                row += [model, version, f"{ms:.0f}"]
-            else:
-                verdict = "as expected" if ok else f"expected {request.expect}"
-                row = [request.label, f"[{color}]{status}[/] {verdict}", shorten(text, 100), cost]
-            table.add_row(*row)
-        console.print(table)
-        if not wide and models:
-            console.print(f"    answered by {', '.join(sorted(models))}")
-        console.print(
-            f"    spend in this run: ${total_cost:.8f} at the prices in pricing/bedrock.yaml (simulated tokens)"
-        )
+        failures += show_requests(state, requests_)
         failures += show_grounded_answers(state)
         show_cost_report(state)
         console.print(
-            "[bold]4/4[/] eval: the whole triage set (clean, noisy, adversarial, PII, edge) against the exit "
-            "criteria in usecases/ (liftoff eval run)"
+            f"[bold]4/4[/] eval: the whole eval set of {use_case} (evals/{use_case}/) against the exit criteria "
+            f"in usecases/{use_case}.yaml (liftoff eval run)"
         )
         verdict = demo_eval(use_case, state)
         if not verdict:

@@ -28,6 +28,7 @@ from rich.table import Table
 from liftoff import REPO_ROOT
 from liftoff.console import make_console
 from liftoff.local import runtime
+from liftoff.options import use_case_option
 
 LOCUSTFILE = REPO_ROOT / "loadtests" / "locustfile.py"
 IN_FLIGHT_WAIT_S = 35  # API Gateway's 29 s integration timeout, and some: the longest a request can take
@@ -123,7 +124,7 @@ def chart(prefix: Path, out: Path, title: str) -> None:
 
 
 @click.command("load", help="Load-test the API with Locust (steady, spike or soak) and summarise it.")
-@click.option("--use-case", default="support-triage", show_default=True)
+@use_case_option()
 @click.option("--target", type=click.Choice(["local", "api"]), default="local", show_default=True)
 @click.option("--stage", default=None, help="api target: the deployed stage.")
 @click.option("--users", default=10, show_default=True, type=click.IntRange(1, 5000))

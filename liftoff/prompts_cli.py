@@ -24,6 +24,7 @@ from liftoff.deployed import require_local, stack_outputs
 from liftoff.foundation.errors import ConfigError
 from liftoff.foundation.usecases import load_use_case
 from liftoff.local import runtime
+from liftoff.options import use_case_option
 from service.dal.prompt_store import LIVE_ALIAS, PromptStore, PromptVersion
 from service.logic import prompt_registry
 from service.models.errors import BadRequest, ServiceError
@@ -59,7 +60,7 @@ def open_store(use_case: str, stage: str | None) -> PromptStore:
 def registry_command(fn):
     """Common options, store opening and error reporting for every `prompts` subcommand."""
 
-    @click.option("--use-case", default="support-triage", show_default=True, help="usecases/NAME.yaml")
+    @use_case_option()
     @click.option("--stage", default=None, help="Work on the deployed stack of this stage instead of local mode.")
     @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
     @functools.wraps(fn)

@@ -46,6 +46,7 @@ from liftoff.foundation.errors import ConfigError
 from liftoff.foundation.eval_cases import STANDARD_TAGS, load_cases
 from liftoff.foundation.usecases import UseCase, load_use_case
 from liftoff.last_results import read_results, result_file
+from liftoff.options import use_case_option
 from service.models.errors import ServiceError
 
 PASS, FAIL, NOT_MEASURED = "PASS", "FAIL", "NOT MEASURED"
@@ -831,7 +832,7 @@ def render(verdict: Verdict) -> None:
     help="One GO or NO-GO for the use case against its definition of done, each line with its evidence, "
     "date and source; writes an HTML and a Markdown report. Exit 0 only on GO."
 )
-@click.option("--use-case", default="support-triage", show_default=True)
+@use_case_option()
 @click.option(
     "--stage",
     type=click.Choice(["sandbox", "prod"]),

@@ -31,6 +31,7 @@ from liftoff.evals.targets import BedrockTarget, HttpTarget
 from liftoff.foundation.errors import ConfigError
 from liftoff.foundation.eval_cases import EvalCase, Suite, load_cases, load_suite, read_cases, suite_dir
 from liftoff.local import runtime
+from liftoff.options import use_case_option
 from service.dal.prompt_store import PromptStore
 
 console = make_console()
@@ -146,7 +147,7 @@ def eval_group() -> None:
     "published version (--version, --alias; default: what live serves) records its result in that registry: "
     "`liftoff prompts promote` and `canary` need a passing record.",
 )
-@click.option("--use-case", default="support-triage", show_default=True)
+@use_case_option()
 @click.option(
     "--target",
     type=click.Choice(["local", "api", "bedrock"]),
@@ -676,7 +677,7 @@ def show(runs: list[Run], report: Path, *, simulated: bool, evaluated: Evaluated
 @eval_group.command(
     "augment", help="Write evals/NAME/generated.jsonl: noisy, adversarial and PII variants of the clean cases."
 )
-@click.option("--use-case", default="support-triage", show_default=True)
+@use_case_option()
 @click.option("--seed", default=7, show_default=True, help="Same seed, same file.")
 @click.option("--per-case", default=3, show_default=True, type=click.IntRange(1, len(KINDS)))
 @click.option("--check", is_flag=True, help="Do not write: fail when the committed file is not what this would write.")
@@ -716,7 +717,7 @@ def augment_command(use_case: str, seed: int, per_case: int, check: bool) -> Non
 
 
 @eval_group.command("gate", help="Print the verdict of the latest report (or --report) and exit 0 on PASS, 1 on FAIL.")
-@click.option("--use-case", default="support-triage", show_default=True)
+@use_case_option()
 @click.option("--report", "report_path", type=click.Path(path_type=Path, exists=True), default=None)
 def gate_command(use_case: str, report_path: Path | None) -> None:
     from liftoff.evals.report import latest_report
@@ -744,7 +745,7 @@ def gate_command(use_case: str, report_path: Path | None) -> None:
     "harvest",
     help="Turn rated production requests into candidate cases: evals/NAME/harvested.jsonl (capture.enabled).",
 )
-@click.option("--use-case", default="support-triage", show_default=True)
+@use_case_option()
 @click.option("--stage", default=None, help="Read the deployed stage's capture table (default: local mode).")
 @click.option("--since", default="7d", show_default=True, help="How far back the ratings go (m, h, d).")
 @click.option(

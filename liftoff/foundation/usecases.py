@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,11 +119,87 @@ def use_case_names(root: Path = REPO_ROOT) -> list[str]:
     return sorted(p.stem for p in (root / USECASES_DIR).glob("*.yaml"))
 
 
-def load_use_case(name: str, root: Path = REPO_ROOT) -> UseCase:
-    path = root / USECASES_DIR / f"{name}.yaml"
-    if not path.exists():
+class UnknownUseCase(ConfigError):
+    """A use case was named that has no `usecases/<name>.yaml`; the message lists the ones that exist."""
+
+
+class UseCaseNotChosen(ConfigError):
+    """No use case was named and the project cannot tell which one is meant (several, no default; or none)."""
+
+
+def require_use_case(name: str, root: Path = REPO_ROOT, *, named_by: str = "") -> None:
+    """UnknownUseCase (listing the known ones) unless `usecases/<name>.yaml` exists; `named_by` says where the
+    name came from (`LIFTOFF_USE_CASE`, cdk.json) when it was not typed."""
+    if not (root / USECASES_DIR / f"{name}.yaml").is_file():
         known = ", ".join(use_case_names(root)) or "none"
-        raise ConfigError(f"no use case `{name}` ({USECASES_DIR}/{name}.yaml does not exist); known: {known}")
+        where = f"{named_by} names `{name}`, but there is no such use case" if named_by else f"no use case `{name}`"
+        raise UnknownUseCase(f"{where} ({USECASES_DIR}/{name}.yaml does not exist); known: {known}")
+
+
+# How a command picks its use case when `--use-case` is not given (resolve_use_case): this variable, then the
+# project default in cdk.json's context under this key, then the only use case in usecases/. (The deployed
+# function reads a variable of the same name, set to its own use case: liftoff/function_env.py.)
+USE_CASE_ENV = "LIFTOFF_USE_CASE"
+DEFAULT_USE_CASE_KEY = "liftoff:default_use_case"
+HOW_TO_CHOOSE = (
+    f'pass --use-case NAME, set {USE_CASE_ENV}=NAME, or set the project default in cdk.json: "context": '
+    f'{{"{DEFAULT_USE_CASE_KEY}": "NAME"}}'
+)
+
+
+@dataclass(frozen=True)
+class UseCaseChoice:
+    name: str
+    how: str  # "--use-case", "LIFTOFF_USE_CASE", "cdk.json", "the only use case"
+
+
+def project_default_use_case(root: Path = REPO_ROOT) -> str | None:
+    """cdk.json's `context` -> `liftoff:default_use_case` (None when it is not set)."""
+    path = root / "cdk.json"
+    try:
+        context = json.loads(path.read_text(encoding="utf-8")).get("context") or {}
+    except FileNotFoundError:
+        return None
+    except (ValueError, AttributeError) as exc:
+        raise ConfigError(f"{display_path(path)}: not a JSON object with a `context` object: {exc}") from exc
+    value = context.get(DEFAULT_USE_CASE_KEY) if isinstance(context, dict) else None
+    if value is not None and not isinstance(value, str):
+        raise ConfigError(f"{display_path(path)}: field `context.{DEFAULT_USE_CASE_KEY}` must be a use-case name")
+    return value or None
+
+
+def choose_use_case(explicit: str | None, root: Path = REPO_ROOT) -> UseCaseChoice:
+    """The use case a command works on: `explicit` (--use-case), else $LIFTOFF_USE_CASE, else cdk.json's
+    `liftoff:default_use_case`, else the only one in usecases/. UseCaseNotChosen when there are several and
+    nothing chose one (the message names them all and the three ways to choose); UnknownUseCase for a name
+    that does not exist, wherever it came from."""
+    env = os.environ.get(USE_CASE_ENV, "").strip()
+    for name, how, named_by in (
+        (explicit, "--use-case", ""),
+        (env, USE_CASE_ENV, f"{USE_CASE_ENV}={env}"),
+        (project_default_use_case(root), "cdk.json", f"cdk.json's context `{DEFAULT_USE_CASE_KEY}`"),
+    ):
+        if name:
+            require_use_case(name, root, named_by=named_by)
+            return UseCaseChoice(name, how)
+    names = use_case_names(root)
+    if len(names) == 1:
+        return UseCaseChoice(names[0], "the only use case")
+    if not names:
+        raise UseCaseNotChosen(f"no use cases: add one under {USECASES_DIR}/ (liftoff new-use-case NAME)")
+    raise UseCaseNotChosen(
+        f"which use case? {USECASES_DIR}/ has {len(names)} ({', '.join(names)}) and none is chosen: {HOW_TO_CHOOSE}"
+    )
+
+
+def resolve_use_case(explicit: str | None, root: Path = REPO_ROOT) -> str:
+    """The name choose_use_case picks."""
+    return choose_use_case(explicit, root).name
+
+
+def load_use_case(name: str, root: Path = REPO_ROOT) -> UseCase:
+    require_use_case(name, root)
+    path = root / USECASES_DIR / f"{name}.yaml"
     config = load_use_case_config(path)
     prices = prices_for(list(config.models.allowed), load_pricing())
     return UseCase(config=config, prompts=load_prompts(config, root), prices=prices, root=root)

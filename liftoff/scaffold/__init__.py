@@ -201,26 +201,28 @@ def validate(name: str, root: Path) -> None:
 def content_paths(name: str, root: Path = REPO_ROOT) -> list[Path]:
     """What a use case owns in the repository (the team's content, never template code): its config, prompts, eval
     set, charter agreement and documents, plus its local reports and local-mode state; only those that exist."""
+    paths = [*_content(name, root), root / ".liftoff" / "registry" / f"{name}.json"]
+    return [path for path in paths if path.exists()]
+
+
+def _content(name: str, root: Path) -> list[Path]:
+    """Where a use case's own files are, in one order for every name (rename_use_case pairs them)."""
     from liftoff.charter import agreement_path
 
-    paths = [
+    return [
         *_targets(root, name).values(),
         agreement_path(name, root),
         root / "reports" / name,
-        root / ".liftoff" / "registry" / f"{name}.json",
     ]
-    return [path for path in paths if path.exists()]
 
 
 def remove_use_case(name: str, *, root: Path = REPO_ROOT) -> list[Path]:
     """The inverse of new_use_case: delete what content_paths lists. Refuses an unknown name and a use case whose
     local mode is running (stop it first); returns what it removed."""
-    from liftoff.foundation.usecases import use_case_names
+    from liftoff.foundation.usecases import require_use_case
     from liftoff.local import runtime
 
-    if not (root / "usecases" / f"{name}.yaml").is_file():
-        known = ", ".join(use_case_names(root)) or "none"
-        raise ConfigError(f"no use case `{name}` (usecases/{name}.yaml does not exist); known: {known}")
+    require_use_case(name, root)
     if runtime.is_running(runtime.read_state(name)):
         raise ConfigError(f"local mode of `{name}` is running: stop it first (liftoff local down --use-case {name})")
     removed = content_paths(name, root)
@@ -229,4 +231,71 @@ def remove_use_case(name: str, *, root: Path = REPO_ROOT) -> list[Path]:
             shutil.rmtree(path)
         else:
             path.unlink()
+    if set_project_default(root, name, None):
+        removed.append(root / "cdk.json")
     return removed
+
+
+def set_project_default(root: Path, current: str, new: str | None) -> bool:
+    """In cdk.json, repoint the project default (context `liftoff:default_use_case`) from `current` to `new`,
+    or drop it (None); True when it named `current`. Edits that one line, so the rest of the file (the
+    template's feature flags) merges with the template's next release as it was."""
+    from liftoff.foundation.usecases import DEFAULT_USE_CASE_KEY, project_default_use_case
+
+    path = root / "cdk.json"
+    if project_default_use_case(root) != current:
+        return False
+    text = path.read_text(encoding="utf-8")
+    line = re.compile(
+        rf'(?m)^([ \t]*"{re.escape(DEFAULT_USE_CASE_KEY)}"[ \t]*:[ \t]*)"{re.escape(current)}"(,?)[ \t]*\n'
+    )
+    found = line.search(text)
+    if found is None:  # not written on a line of its own: say what to edit rather than rewrite the file
+        raise ConfigError(f"cdk.json: set or remove context `{DEFAULT_USE_CASE_KEY}` (it names `{current}`) by hand")
+    if new is not None:
+        text = text[: found.start()] + f'{found.group(1)}"{new}"{found.group(2)}\n' + text[found.end() :]
+    elif found.group(2):
+        text = text[: found.start()] + text[found.end() :]
+    else:  # the last key of `context`: the comma before it goes too
+        before = text[: found.start()].rstrip()
+        text = before.removesuffix(",") + "\n" + text[found.end() :]
+    path.write_text(text, encoding="utf-8")
+    return True
+
+
+def rename_use_case(old: str, new: str, *, root: Path = REPO_ROOT) -> list[tuple[Path, Path]]:
+    """Move a use case's content (content_paths) to a new name: the config's `name`, its prompts, eval set,
+    charter agreement, documents and local reports, and the project default in cdk.json when it named it.
+    The local registry (keyed by the old name) is dropped. Returns (from, to) pairs."""
+    from liftoff.charter import agreement_path
+    from liftoff.foundation.usecases import require_use_case
+    from liftoff.local import runtime
+
+    require_use_case(old, root)
+    check_name(new, root)
+    if runtime.is_running(runtime.read_state(old)):
+        raise ConfigError(f"local mode of `{old}` is running: stop it first (liftoff local down --use-case {old})")
+    registry = root / ".liftoff" / "registry" / f"{old}.json"
+    moves = [
+        (source, target)
+        for source, target in zip(_content(old, root), _content(new, root), strict=True)
+        if source.exists()
+    ]
+    if any(target.exists() for _, target in moves):
+        taken = ", ".join(str(target) for _, target in moves if target.exists())
+        raise ConfigError(f"`{new}` has content already ({taken}); nothing moved")
+    for source, target in moves:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source.rename(target)
+    config = root / "usecases" / f"{new}.yaml"
+    text = re.sub(r"(?m)^name: .*$", f"name: {new}", config.read_text(encoding="utf-8"), count=1)
+    config.write_text(text.replace(f"knowledge/{old}", f"knowledge/{new}"), encoding="utf-8")
+    agreement = agreement_path(new, root)
+    if agreement.exists():
+        agreed = re.sub(r"(?m)^use_case: .*$", f"use_case: {new}", agreement.read_text(encoding="utf-8"), count=1)
+        agreement.write_text(agreed, encoding="utf-8")
+    registry.unlink(missing_ok=True)
+    if set_project_default(root, old, new):
+        moves.append((root / "cdk.json", root / "cdk.json"))
+    validate(new, root)
+    return moves

@@ -1,5 +1,6 @@
 """`make demo` (= `liftoff demo`) end to end, as a new user sees it in an 80-column terminal: every request
 gets its expected status, and no line is wider than the terminal (no wrapped table, no figure cut short).
+And the demo of another use case: it sends that use case's own eval cases, not the default's.
 In a scratch copy with its own local mode, so the session's local mode is untouched; synth is left to
 the infra tests (--skip-synth)."""
 
@@ -13,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from liftoff import REPO_ROOT
+from liftoff.demo import demo_requests
+from liftoff.foundation.usecases import load_use_case, resolve_use_case, use_case_names
 
 pytestmark = pytest.mark.e2e
 LIFTOFF = Path(sys.executable).parent / "liftoff"
@@ -47,3 +50,29 @@ def test_the_demo_runs_end_to_end_and_fits_an_80_column_terminal(checkout):
     assert not re.search(r"\d…", out), re.findall(r".{0,20}\d….{0,5}", out)
     assert "the first 5 failing or erroring cases" in out  # the eval says what failed, not only how many
     assert "golden canary" in out
+
+
+def test_the_demo_of_another_use_case_sends_its_own_eval_cases(checkout):
+    # Given a use case that is not the project's default
+    other = next(name for name in use_case_names() if name != resolve_use_case(None))
+    sent = demo_requests(load_use_case(other))
+
+    # When its demo runs
+    done = subprocess.run(
+        [str(LIFTOFF), "demo", "--skip-synth", "--use-case", other],
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, "COLUMNS": "160"},
+    )
+
+    # Then every request, its own eval cases and the bad requests built from its prompt, gets the expected status
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out[-4000:]
+    assert "demo ok: every request got the expected answer." in out
+    rows = [line for line in out.splitlines() if line.startswith("│")]
+    for request in sent:
+        assert any(row.split("│")[1].strip() == request.label for row in rows), request.label
+    assert f"the whole eval set of {other}" in out

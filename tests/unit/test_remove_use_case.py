@@ -1,5 +1,6 @@
 """`liftoff remove-use-case NAME`, the inverse of `new-use-case`: it removes exactly the use case's content
-(config, prompts, eval set, charter agreement, documents, local reports) and nothing else."""
+(config, prompts, eval set, charter agreement, documents, local reports) and nothing else; and
+`liftoff rename-use-case OLD NEW`, which moves that content to a new name."""
 
 import os
 import shutil
@@ -10,8 +11,11 @@ from pathlib import Path
 import pytest
 
 from liftoff import REPO_ROOT
+from liftoff.charter import read_agreement
+from liftoff.evals.cases import load_cases
 from liftoff.foundation.errors import ConfigError
-from liftoff.scaffold import content_paths, new_use_case, remove_use_case
+from liftoff.foundation.usecases import load_use_case, project_default_use_case
+from liftoff.scaffold import content_paths, new_use_case, remove_use_case, rename_use_case
 
 LIFTOFF = Path(sys.executable).parent / "liftoff"
 
@@ -83,3 +87,47 @@ def test_the_command_asks_first_and_refuses_without_a_terminal(root):
     assert not (root / "prompts" / "doc-summary").exists()
     assert not (root / "charters" / "doc-summary.yaml").exists()
     assert (root / "usecases" / "support-triage.yaml").exists()
+
+
+def test_removing_the_project_default_drops_that_line_of_cdk_json_and_nothing_else(root):
+    # Given cdk.json naming support-triage as the project default
+    before = (root / "cdk.json").read_text().splitlines(keepends=True)
+    assert any('"liftoff:default_use_case": "support-triage"' in line for line in before)
+    # When support-triage is removed
+    removed = remove_use_case("support-triage", root=root)
+    # Then that line is gone and every other line is as it was (the template's flags merge around it)
+    after = (root / "cdk.json").read_text().splitlines(keepends=True)
+    assert [line for line in before if "liftoff:default_use_case" not in line] == after
+    assert root / "cdk.json" in removed
+    # and removing another use case leaves cdk.json alone
+    remove_use_case("doc-summary", root=root)
+    assert (root / "cdk.json").read_text().splitlines(keepends=True) == after
+
+
+def test_a_renamed_use_case_loads_under_its_new_name_with_everything_it_had(root):
+    # Given a shipped use case with a charter agreement and a local report, named by the project default
+    (root / "reports" / "support-triage").mkdir(parents=True)
+    (root / "reports" / "support-triage" / "report.json").write_text("{}")
+    before = load_use_case("support-triage", root)
+    # When it is renamed
+    moved = rename_use_case("support-triage", "triage-bot", root=root)
+    # Then it loads as triage-bot with the same prompts and eval set, its agreement and report moved with it,
+    # the project default follows, and nothing is left under the old name
+    after = load_use_case("triage-bot", root)
+    assert after.config.name == "triage-bot"
+    assert [p.content_hash() for p in after.prompts] == [p.content_hash() for p in before.prompts]
+    assert len(load_cases("triage-bot", root=root)) > 0
+    assert read_agreement("triage-bot", root)["use_case"] == "triage-bot"
+    assert (root / "reports" / "triage-bot" / "report.json").is_file()
+    assert project_default_use_case(root) == "triage-bot"
+    assert not list(root.rglob("*support-triage*"))
+    assert (root / "cdk.json", root / "cdk.json") in moved
+
+
+def test_a_rename_onto_a_taken_or_invalid_name_moves_nothing(root):
+    for new, says in (("doc-summary", "exists already"), ("Bad_Name", "not a valid use-case name")):
+        with pytest.raises(ConfigError, match=says):
+            rename_use_case("support-triage", new, root=root)
+    assert load_use_case("support-triage", root).config.name == "support-triage"
+    with pytest.raises(ConfigError, match="no use case `nope`"):
+        rename_use_case("nope", "new-bot", root=root)
