@@ -28,6 +28,7 @@ import click
 from liftoff.console import plural
 from liftoff.foundation.errors import ConfigError
 from liftoff.foundation.usecases import UseCase
+from liftoff.options import use_case_option
 
 KNOWLEDGE_BASE_OUTPUT = "KnowledgeBaseId"
 DATA_SOURCE_OUTPUT = "DataSourceId"
@@ -432,12 +433,27 @@ def local_status(use_case: UseCase, echo: Callable[[str], None]) -> int:
 
 
 def _pick_use_case(name: str | None) -> UseCase:
-    """The named use case, or the project's only one with `knowledge:`."""
-    from liftoff.foundation.usecases import load_all_use_cases, load_use_case
+    """The named use case; else the project's default (LIFTOFF_USE_CASE, cdk.json) when it has `knowledge:`;
+    else the project's only one with `knowledge:`."""
+    from liftoff.foundation.usecases import (
+        USE_CASE_ENV,
+        UseCaseNotChosen,
+        choose_use_case,
+        load_all_use_cases,
+        load_use_case,
+    )
 
     try:
         if name:
             return load_use_case(name)
+        try:  # the project's chosen default (LIFTOFF_USE_CASE, cdk.json), when it is a retrieval use case
+            chosen = choose_use_case(None)
+        except UseCaseNotChosen:
+            chosen = None
+        if chosen and chosen.how in (USE_CASE_ENV, "cdk.json"):
+            default = load_use_case(chosen.name)
+            if default.config.knowledge is not None:
+                return default
         with_knowledge = [u for u in load_all_use_cases() if u.config.knowledge is not None]
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -467,9 +483,7 @@ def _target(stage: str | None, local_mode: bool) -> None:
         raise click.UsageError("give either --stage sandbox|prod (a deployed stack) or --local")
 
 
-_use_case_option = click.option(
-    "--use-case", default=None, help="The use case (default: the only one with a `knowledge:` section)."
-)
+_use_case_option = use_case_option(kind="knowledge")
 _stage_option = click.option(
     "--stage", type=click.Choice(["sandbox", "prod"]), default=None, help="The deployed stage."
 )

@@ -18,18 +18,30 @@ EVERY_HELP = (
     f"(${USE_CASE_ENV} and cdk.json's default do not narrow it)."
 )
 
+KNOWLEDGE_HELP = (
+    f"The retrieval use case (one with `knowledge:`). Default: ${USE_CASE_ENV} or cdk.json's "
+    "`liftoff:default_use_case` when that one has `knowledge:`, else the only use case with `knowledge:`."
+)
+HELP = {"one": DEFAULT_HELP, "every": EVERY_HELP, "knowledge": KNOWLEDGE_HELP}
+
 
 class UseCaseOption(click.Option):
-    """`--use-case NAME`; `every`: no name means every use case (the callback then gives None)."""
+    """`--use-case NAME`. kind `one`: resolved to one name (choose_use_case); `every`: no name means every use
+    case; `knowledge`: no name is left to the command (the retrieval use case, liftoff/kb.py). Without a name,
+    `every` and `knowledge` give None; a name given is checked in each kind."""
 
-    def __init__(self, *args, every: bool = False, **kwargs):
-        self.every = every
+    def __init__(self, *args, kind: str = "one", **kwargs):
+        self.kind = kind
         super().__init__(*args, **kwargs)
+
+    @property
+    def every(self) -> bool:
+        return self.kind == "every"
 
 
 def _resolve(ctx: click.Context, param: UseCaseOption, value: str | None) -> str | None:
     try:
-        if param.every:
+        if param.kind != "one":
             if value is not None:
                 require_use_case(value)
             return value
@@ -42,15 +54,17 @@ def _resolve(ctx: click.Context, param: UseCaseOption, value: str | None) -> str
         raise click.UsageError(str(exc), ctx=ctx) from exc
 
 
-def use_case_option(*, every: bool = False):
-    """The `--use-case` option: resolved to one name (every=False), or None for every use case (every=True)."""
+def use_case_option(*, every: bool = False, kind: str | None = None):
+    """The `--use-case` option: resolved to one name, or None for every use case (every=True); kind: see
+    UseCaseOption."""
+    kind = kind or ("every" if every else "one")
     return click.option(
         "--use-case",
         "use_case",
         cls=UseCaseOption,
-        every=every,
+        kind=kind,
         default=None,
         metavar="NAME",
         callback=_resolve,
-        help=EVERY_HELP if every else DEFAULT_HELP,
+        help=HELP[kind],
     )

@@ -116,10 +116,14 @@ def test_every_use_case_option_is_the_shared_one_and_shows_no_fixed_default():
         assert param.default is None, path
         text = " ".join(command.get_help(click.Context(command)).split())
         assert "support-triage" not in text, path
-        assert ("every use case" in text) if param.every else ("the only use case" in text), path
-    # the commands that work on every use case unless told otherwise
+        assert {"every": "every use case", "one": "the only use case", "knowledge": "`knowledge:`"}[param.kind] in text
+    # the commands that work on every use case unless told otherwise, and those on the retrieval use case
     every = sorted(" ".join(path) for path, _, param in commands if param.every)
     assert every == ["local down", "preflight", "scope check", "smoke"]
+    assert sorted(" ".join(path) for path, _, param in commands if param.kind == "knowledge") == [
+        "kb status",
+        "kb sync",
+    ]
 
 
 # (command, what its output shows once it worked on faq-bot); in this order: local up before what needs it
@@ -167,7 +171,9 @@ def test_in_a_one_use_case_project_every_command_works_without_the_option(one_us
 def test_in_a_two_use_case_project_the_choice_is_explicit_or_the_project_default(tmp_path):
     # Given two use cases and no project default
     project = make_project(tmp_path / "project", ["faq-bot", "hr-bot"])
-    refusals = [{"args": [*path, *required_args(cmd)]} for path, cmd, param in use_case_commands() if not param.every]
+    refusals = [
+        {"args": [*path, *required_args(cmd)]} for path, cmd, param in use_case_commands() if param.kind == "one"
+    ]
     chosen = [
         {"args": ["charter", "show"], "env": {"LIFTOFF_USE_CASE": "hr-bot"}},
         {"args": ["charter", "show", "--use-case", "faq-bot"], "env": {"LIFTOFF_USE_CASE": "hr-bot"}},
