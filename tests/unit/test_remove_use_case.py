@@ -12,8 +12,8 @@ import pytest
 
 from liftoff import REPO_ROOT
 from liftoff.charter import read_agreement
-from liftoff.evals.cases import load_cases
 from liftoff.foundation.errors import ConfigError
+from liftoff.foundation.eval_cases import load_cases
 from liftoff.foundation.usecases import load_use_case, project_default_use_case
 from liftoff.scaffold import content_paths, new_use_case, remove_use_case, rename_use_case
 
