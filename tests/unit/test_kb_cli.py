@@ -398,7 +398,7 @@ def test_a_use_case_without_knowledge_is_refused_naming_its_file():
 
 
 def test_the_command_needs_a_stage_or_local():
-    result = CliRunner().invoke(main, ["kb", "sync", "--use-case", "fixture-rag"])
+    result = CliRunner().invoke(main, ["kb", "sync"])  # (a --use-case given must name a use case of the project)
     assert result.exit_code == 2
     assert "give either --stage sandbox|prod (a deployed stack) or --local" in result.output
 
