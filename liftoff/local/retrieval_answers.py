@@ -77,7 +77,8 @@ def _table_rows(lines: list[str]) -> list[str]:
 
 
 def sentences(text: str) -> list[str]:
-    """A passage's sentences: prose split at sentence ends, a table row by row; headings left out."""
+    """A passage's sentences: prose split at sentence ends (Markdown emphasis dropped), a table row by row;
+    headings and questions (an FAQ's "Q?" is not an answer) left out."""
     out: list[str] = []
     table: list[str] = []
     prose: list[str] = []
@@ -88,7 +89,9 @@ def sentences(text: str) -> list[str]:
             table.clear()
         if prose:
             joined = " ".join(prose)
-            out.extend(s.strip() for s in re.split(r"(?<=[.!?])\s+", joined) if s.strip())
+            joined = re.sub(r"\*\*|__|`", "", joined)
+            split = (s.strip() for s in re.split(r"(?<=[.!?])\s+", joined))
+            out.extend(s for s in split if s and not s.endswith("?"))
             prose.clear()
 
     for line in text.splitlines():

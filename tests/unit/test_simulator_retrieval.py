@@ -245,3 +245,8 @@ def test_passages_sent_only_as_guard_content_blocks_are_read_in_place(kb, use_ca
     answer = answer_of(reply)
     assert "180 EUR" in answer["answer"] and reply["stopReason"] == "end_turn"
     assert grounding_filters(reply)["GROUNDING"]["score"] == 1.0
+
+
+def test_an_faqs_question_is_not_an_answer_and_emphasis_is_dropped():
+    faq = "## Limits\n\n**What is the monthly limit on the card?** The standard monthly limit is **3,000 EUR**."
+    assert sentences(faq) == ["The standard monthly limit is 3,000 EUR."]
