@@ -39,6 +39,8 @@ def main() -> None:
             UseCaseStack(app, stack_name(use_case.name, stage.name), use_case=use_case, stage=stage, env=env)
     except PackageBuildError as exc:  # the function package needs PyPI once per lock file
         sys.exit(f"liftoff: cannot build the function package\n{exc}")
+    except ConfigError as exc:  # what only the stack can see: a knowledge folder that is not there
+        sys.exit(f"liftoff: configuration error\n{exc}")
 
     add_nag_checks(app)
     app.synth()

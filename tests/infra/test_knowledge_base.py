@@ -640,3 +640,30 @@ def test_grounding_off_means_no_filter_no_alarm_and_no_grounding_variable():
     use_case = dataclasses.replace(fixture_use_case(), config=off)
     assert "LIFTOFF_GROUNDING" not in knowledge_environment(use_case, "KB12345678")
     assert knowledge_environment(fixture_use_case(), "KB12345678")["LIFTOFF_GROUNDING"] == "BLOCK"
+
+
+def test_the_cdk_app_reports_missing_documents_as_a_configuration_error(tmp_path):
+    """`cdk synth` on a project whose knowledge folder is gone: the file and field, no traceback."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.fixtures.project import CHECKOUT, build_project
+
+    project = build_project(tmp_path / "project")
+    shutil.rmtree(project / "knowledge" / FIXTURE)
+    env = {
+        **os.environ,
+        "LIFTOFF_PROJECT": str(project),
+        "CDK_OUTDIR": str(tmp_path / "out"),
+        "CDK_CONTEXT_JSON": json.dumps({"use_case": FIXTURE, "stage": "sandbox"}),
+        "PYTHONPATH": f"{CHECKOUT}{os.pathsep}{CHECKOUT / 'lambdas'}",
+    }
+    result = subprocess.run(
+        [sys.executable, str(CHECKOUT / "app.py")], cwd=project, env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode != 0
+    assert "liftoff: configuration error" in result.stderr
+    assert "fixture-rag.yaml: field `knowledge.documents.path`" in result.stderr
+    assert "Traceback" not in result.stderr
