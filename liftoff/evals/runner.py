@@ -158,7 +158,9 @@ def score_case(case: EvalCase, suite: Suite, answer: Answer, judge: Judge | None
     passages = passages_as_source(case.variables, answer.retrieval, answer.citations) if facts and answer.ok else None
     source = passages or case.variables
     case_judge = (lambda rubric, text: judge(rubric, text, source)) if judge else None
-    refused = facts is not None and is_refusal(output, answer.retrieval, answer.grounding, facts.refusal)
+    refused = facts is not None and is_refusal(
+        output, answer.retrieval, answer.grounding, facts.refusal, None if answer.ok else answer.error_code
+    )
     judged = None
     if facts is not None and case_judge is not None and output is not None and not refused:
         if passages is None:
@@ -190,6 +192,7 @@ def score_case(case: EvalCase, suite: Suite, answer: Answer, judge: Judge | None
             answerable=case.answerable,
             top_k=facts.top_k,
             judged=judged,
+            error_code=None if answer.ok else answer.error_code,
         )
     return CaseResult(
         case.id, case.tags, score.status, answer, score.checks, invalid_output=score.invalid_output, retrieval=retrieval

@@ -131,7 +131,7 @@ class HttpTarget:
             body["version"] = self._versions[prompt_id]
         headers = {"x-api-key": self._key, "Content-Type": "application/json"}
         for attempt in range(self._backoff.max_retries + 1):
-            started = time.perf_counter()
+            started, payload = time.perf_counter(), {}
             try:
                 response = self._session.post(self._url, json=body, headers=headers, timeout=self._timeout)
             except requests.RequestException as exc:
@@ -165,7 +165,16 @@ class HttpTarget:
                 code, message = error.get("code", ""), error.get("message", "")
                 retry = response.status_code == 429 and code in RETRYABLE_HTTP_CODES
             if not retry or attempt == self._backoff.max_retries:
-                return Answer(ok=False, error_code=code, error_message=message, attempts=attempt + 1)
+                # a retrieval prompt's error may say what retrieval and the grounding check found (a grounding block)
+                found = payload if isinstance(payload, dict) else {}
+                return Answer(
+                    ok=False,
+                    error_code=code,
+                    error_message=message,
+                    attempts=attempt + 1,
+                    retrieval=found.get("retrieval"),
+                    grounding=found.get("grounding"),
+                )
             self._backoff.wait(attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 

@@ -49,11 +49,16 @@ def test_the_canary_publishes_retrieval_recall_and_the_hallucination_rate(call, 
         "unanswerable-refused": _response(REFUSAL, [], outcome="no_context"),
         "unanswerable-answered": _response("Yes, bay 3.", ["c.md"]),  # a hallucination
     }
-    monkeypatch.setattr(
-        canary_module,
-        "invoke",
-        lambda request, *, request_id, deps: SimpleNamespace(response=answers[request.variables["message"]]),
-    )
+    from service.models.errors import GuardrailIntervened
+
+    def invoke(request, *, request_id, deps):
+        if request.variables["message"] == "blocked":  # a grounding BLOCK: a 422 carrying what the check found
+            error = GuardrailIntervened("No answer supported by the policy documents.")
+            error.retrieval_report = SimpleNamespace(grounding={"grounded": False, "blocked": True})
+            raise error
+        return SimpleNamespace(response=answers[request.variables["message"]])
+
+    monkeypatch.setattr(canary_module, "invoke", invoke)
     payload = {
         "golden_canary": {
             "contracts": {},
@@ -64,6 +69,7 @@ def test_the_canary_publishes_retrieval_recall_and_the_hallucination_rate(call, 
                 _case("ungrounded", "a.md"),
                 _case("unanswerable-refused", answerable=False),
                 _case("unanswerable-answered", answerable=False),
+                _case("blocked", answerable=False),  # refused by the block: passes, but the model was ungrounded
             ],
             "budget": {"case_s": 1, "concurrency": 1, "timeout_s": 60},
         }
@@ -71,16 +77,16 @@ def test_the_canary_publishes_retrieval_recall_and_the_hallucination_rate(call, 
     capsys.readouterr()
     # When the canary runs
     stable = canary_module.lambda_handler(payload, None)["stable"]
-    # Then recall@k is the mean over the 3 cases naming sources, the hallucination rate 2 of 5 (the ungrounded
-    # answer and the answered unanswerable question), under the eval's policy
+    # Then recall@k is the mean over the 3 cases naming sources, the hallucination rate 3 of 6 (the ungrounded
+    # answer, the blocked ungrounded one and the answered unanswerable question), under the eval's policy
     assert stable["retrieval_recall"] == pytest.approx(2 / 3)
     assert stable["mrr"] == pytest.approx((0.5 + 0 + 1) / 3)
-    assert stable["hallucination_rate"] == pytest.approx(2 / 5)
-    assert (stable["answered_unanswerable"], stable["ungrounded"]) == (1, 1)
+    assert stable["hallucination_rate"] == pytest.approx(3 / 6)
+    assert (stable["answered_unanswerable"], stable["ungrounded"]) == (1, 2)
     assert stable["failed"] == ["unanswerable-answered"]
     published = _emf(capsys)
     assert published["CanaryRetrievalRecall"] == pytest.approx(2 / 3)
-    assert published["CanaryHallucinationRate"] == pytest.approx(2 / 5)
+    assert published["CanaryHallucinationRate"] == pytest.approx(3 / 6)
 
 
 def test_a_use_case_without_retrieval_publishes_neither(call, store, capsys):

@@ -160,6 +160,21 @@ def test_a_no_context_refusal_is_scored_on_its_json_form_against_the_output_sche
     assert not result.invalid_output
 
 
+def test_a_guardrail_block_is_a_refusal_and_measures_no_retrieval():
+    # Given the 422 GuardrailIntervened a grounding BLOCK answers with (no retrieval in its body)
+    blocked = Answer(ok=False, error_code="GuardrailIntervened", error_message="No answer supported by the policy.")
+    # When an unanswerable case gets it / Then it is a refusal: a pass, and no hallucination
+    unanswerable = score_case(case("parking", answerable=False, tags=("unanswerable",)), SUITE, blocked, None)
+    assert unanswerable.status == "pass"
+    assert unanswerable.retrieval.refused and not unanswerable.retrieval.hallucinated
+    # and a case naming sources is left out of recall (what was retrieved is unknown), not counted a miss
+    answerable = score_case(case("hotel", "travel.md"), SUITE, blocked, None)
+    assert answerable.retrieval.recall is None
+    # but when the error says what the grounding check found, the block counts as ungrounded
+    told = Answer(**{**vars(blocked), "grounding": {"grounded": False, "blocked": True}})
+    assert score_case(case("hotel", "travel.md"), SUITE, told, None).retrieval.ungrounded is True
+
+
 def test_an_answerable_case_refused_is_not_a_hallucination_but_fails_its_checks():
     check = {"type": "contains", "value": "180"}
     result = score_case(

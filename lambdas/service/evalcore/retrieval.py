@@ -4,7 +4,8 @@ response shape, docs/grounded-answers.md).
 
 - Retrieved sources: the passages' source files in rank order, each once (several passages of one file count
   as that file, at its best rank).
-- recall@k of a case naming `expected_sources`: |expected ∩ the first k sources| / |expected|, k being the
+- recall@k of a case naming `expected_sources` (and answered with its `retrieval`: a 422 guardrail block
+  carries none, so what it retrieved is not counted either way): |expected ∩ the first k sources| / |expected|, k being the
   `top_k` the answer was retrieved with; its reciprocal rank: 1 / the rank of the first expected source (0
   when none was retrieved). The run's recall@k and MRR are the means over those cases.
 - A refusal is what the caller got instead of an answer: the prompt's fixed refusal (`retrieval.outcome` is
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from service.evalcore.checks import CheckResult, LlmJudge, normalise, parse_json, value_at
+from service.evalcore.score import GUARDRAIL_BLOCK
 
 NO_CONTEXT = "no_context"
 FAITHFULNESS_CHECK = "faithfulness"
@@ -96,8 +98,13 @@ def scored_output(output: str | None, output_json: Any, retrieval: Any) -> str |
     return output
 
 
-def is_refusal(output: str | None, retrieval: Any, grounding: Any, refusal: str | None) -> bool:
-    """Whether the caller got a refusal instead of an answer (see the module's docstring)."""
+def is_refusal(
+    output: str | None, retrieval: Any, grounding: Any, refusal: str | None, error_code: str | None = None
+) -> bool:
+    """Whether the caller got a refusal instead of an answer (see the module's docstring); a guardrail block
+    (422 GuardrailIntervened: the grounding check's BLOCK answers so) is one."""
+    if error_code == GUARDRAIL_BLOCK:
+        return True
     retrieval, grounding = _plain(retrieval), _plain(grounding)
     if (retrieval or {}).get("outcome") == NO_CONTEXT:
         return True
@@ -174,13 +181,15 @@ def score_retrieval(
     answerable: bool,
     top_k: int,
     judged: CheckResult | None = None,
+    error_code: str | None = None,
 ) -> RetrievalScore:
     """A case's retrieval score from its answer (`output`, the response's `retrieval` and `grounding`); `top_k`
     is the prompt's, used when the answer does not say; `judged` the faithfulness judge's result, if any."""
     retrieval, grounding = _plain(retrieval) or {}, _plain(grounding) or {}
     sources = retrieved_sources(retrieval.get("passages") or [])
     k = int(retrieval.get("top_k") or top_k)
-    named = bool(expected_sources)
+    # no `retrieval` in the answer (a 422 guardrail block carries none): what was retrieved is unknown, not missed
+    named = bool(expected_sources) and bool(retrieval)
     grounded = grounding.get("grounded")
     return RetrievalScore(
         sources=tuple(sources),
@@ -189,7 +198,7 @@ def score_retrieval(
         recall=recall_at_k(expected_sources, sources, k) if named else None,
         reciprocal_rank=reciprocal_rank(expected_sources, sources) if named else None,
         answerable=answerable,
-        refused=is_refusal(output, retrieval, grounding, refusal),
+        refused=is_refusal(output, retrieval, grounding, refusal, error_code),
         outcome=retrieval.get("outcome"),
         ungrounded=None if grounded is None else not grounded,
         unfaithful=None if judged is None or judged.passed is None else not judged.passed,

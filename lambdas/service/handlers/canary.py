@@ -84,8 +84,10 @@ def _one_case(
         cost = outcome.response.cost_usd
     except ServiceError as exc:
         error_code, error_message, cost = exc.code, exc.message, exc.cost_usd
+        # a grounding BLOCK is a 422: what the check found comes with the error (counted ungrounded, as in production)
+        grounding = getattr(exc.retrieval_report, "grounding", None)
     facts = None if case.get("expect_error") else facts
-    refused = facts is not None and is_refusal(output, retrieval, grounding, facts["refusal"])
+    refused = facts is not None and is_refusal(output, retrieval, grounding, facts["refusal"], error_code)
     answerable = case.get("answerable", True)
     score = score_answer(
         output=output,
@@ -115,6 +117,7 @@ def _one_case(
             expected_sources=case.get("expected_sources", []),
             answerable=answerable,
             top_k=facts["top_k"],
+            error_code=error_code,
         )
     return scored
 
