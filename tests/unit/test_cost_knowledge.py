@@ -27,7 +27,10 @@ GROUNDING = BEDROCK["guardrails"]["contextual_grounding_per_1k_units"] / 1000
 def rag(tmp_path, monkeypatch):
     """fixture-rag's project, and `liftoff cost project` reading its use cases from it."""
     project = build_project(tmp_path / "project")
+    from liftoff import options
+
     monkeypatch.setattr(cp, "load_use_case", functools.partial(load_use_case, root=project))
+    monkeypatch.setattr(options, "resolve_use_case", lambda name: name)  # --use-case checks the checkout's names
     monkeypatch.setattr(eval_cases, "golden_cases", functools.partial(eval_cases.golden_cases, root=project))
     cp.knowledge_cost.cache_clear()
     cp.golden_size.cache_clear()
