@@ -162,3 +162,29 @@ def test_a_billed_failure_whose_record_cannot_be_removed_keeps_its_error_and_its
     with pytest.raises(ModelThrottled) as raised:
         invoke(dict(REQUEST), LambdaContext())
     assert raised.value.cost_usd == 0.002
+
+
+def test_a_no_context_refusal_is_stored_and_replayed_not_run_and_billed_again(aws):
+    # Given a retrieval prompt's no-context refusal as the route returns it: `output` the refusal text (not JSON),
+    # `output_json` its JSON form, the Retrieve billed
+    import boto3
+
+    from liftoff.local.environments import LambdaContext
+    from liftoff.local.runtime import create_idempotency_table
+    from service.handlers.idempotency import REPLAYED, make_idempotent
+
+    create_idempotency_table(boto3.client("dynamodb"), "idempotency-refusal")
+    refusal = "I could not find this in the company's policies."
+    calls: list = []
+
+    def run(request: dict) -> dict:
+        calls.append(request["key"])
+        return {"output": refusal, "output_json": {"answer": refusal, "citations": []}, "cost_usd": 0.0000025}
+
+    invoke = make_idempotent(run, table_name="idempotency-refusal", expires_after_seconds=3600)
+    # When it is answered, then retried with the same key
+    first = invoke(dict(REQUEST), LambdaContext())
+    again = invoke(dict(REQUEST), LambdaContext())
+    # Then the retry is the stored refusal (output_json included), not a second Retrieve billed
+    assert calls == [REQUEST["key"]]
+    assert again.pop(REPLAYED) is True and again == first

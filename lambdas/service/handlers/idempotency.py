@@ -81,9 +81,17 @@ def _stored(response: dict) -> dict:
     """The answer once: `output_json` is the parse of `output`, so the record keeps `output` only (a JSON
     answer stored twice, \\u-escaped, took a 35,000-character Japanese summary past DynamoDB's 400 KB)."""
     value = response.get("output_json")
-    if value is not None and json.loads(response["output"]) == value:
+    if value is not None and _parse(response["output"]) == value:
         return {**{k: v for k, v in response.items() if k != "output_json"}, ONE_COPY: True}
     return response
+
+
+def _parse(output: str) -> object:
+    """`output` as JSON, or None when it is not (a retrieval prompt's no-context refusal is its text alone)."""
+    try:
+        return json.loads(output)
+    except ValueError:
+        return None
 
 
 def _replayed(stored: dict) -> dict:
