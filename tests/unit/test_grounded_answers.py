@@ -600,3 +600,41 @@ def test_a_tool_answer_blocked_by_apply_guardrail_is_the_blocked_message_counted
     assert record["Ungrounded"] == [1] and record["GroundingScore"] == [0.1]
     prices = get_settings().guardrail_prices
     assert counted(spend_table) > retrieval_cost() + 3 * prices["contextual_grounding"]
+
+
+def test_apply_guardrail_failing_after_the_billed_model_call_counts_the_call_and_the_retrieve_once(
+    ask, bedrock, spend_table, printed
+):
+    # Given passages, a tool answer (Converse's guardrail does not assess it, so ApplyGuardrail must), and
+    # ApplyGuardrail throttling
+    bedrock.retrieves(MEALS_2026)
+    bedrock.converses(tool_answer({"answer": "EUR 45 a day.", "citations": ["P1"]}, tokens=(700, 40)))
+    bedrock.converse_stub.add_client_error("apply_guardrail", "ThrottlingException", "Rate exceeded", 429)
+    # When the question is asked
+    status, body = ask({"prompt_id": "answer", "variables": {"question": QUESTION}})
+    # Then a 429 JSON error, and the model's call and the Retrieve are on the counter and in CostUSD, once
+    assert (status, body["error"]["code"]) == (429, "ModelThrottled"), body
+    model_usd = (700 * 0.00006 + 40 * 0.00024) / 1000
+    assert counted(spend_table) == pytest.approx(model_usd + retrieval_cost())
+    (record,), _ = printed()
+    assert record["CostUSD"] == [pytest.approx(counted(spend_table))]
+    assert "Grounded" not in record and "Ungrounded" not in record  # nothing was assessed
+
+
+@pytest.mark.parametrize("cited", [["P0"], ["p1"], [" P1"], ["P3"], [1]])
+def test_a_citation_that_is_not_exactly_a_retrieved_id_is_repaired_then_refused(ask, bedrock, cited):
+    # Given two passages and an answer citing something other than P1/P2, twice (answer and repair)
+    bedrock.retrieves(MEALS_2026, PER_DIEM)
+    for _ in range(2):
+        bedrock.converses(tool_answer({"answer": "EUR 45.", "citations": cited}, trace=grounding_trace(0.9, 0.9)))
+    status, body = ask({"prompt_id": "answer", "variables": {"question": QUESTION}})
+    assert (status, body["error"]["code"]) == (502, "ModelOutputInvalid"), body
+
+
+def test_a_duplicate_citation_is_one_citation(ask, bedrock):
+    bedrock.retrieves(MEALS_2026, PER_DIEM)
+    answer = {"answer": "EUR 45 a day.", "citations": ["P1", "P1"]}
+    bedrock.converses(tool_answer(answer, trace=grounding_trace(0.9, 0.9)))
+    status, body = ask({"prompt_id": "answer", "variables": {"question": QUESTION}})
+    assert status == 200, body
+    assert [c["id"] for c in body["citations"]] == ["P1"]
