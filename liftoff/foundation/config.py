@@ -592,7 +592,8 @@ class GroundingConfig(_Strict):
     relevance_threshold: float = Field(default=0.5, ge=0, le=0.99)
     """An answer scoring below it does not answer the question."""
     action: Literal["BLOCK", "NONE"] = "BLOCK"
-    """`BLOCK` replaces an ungrounded answer with the guardrail's blocked-output message; `NONE` measures only."""
+    """`BLOCK` refuses an ungrounded answer (422 `GuardrailIntervened` with the guardrail's blocked-output message);
+    `NONE` measures only (the scores are in the response, the log line and the metrics)."""
 
 
 class KnowledgeConfig(_Strict):
