@@ -302,6 +302,10 @@ class LocalKnowledgeBase:
         metadata: dict[str, dict[str, Any]] = {}
         failed: list[tuple[str, str]] = []
         documents = 0
+        if not self.folder.is_dir():  # a sync of nothing is not a success: say where the documents were looked for
+            failed.append(
+                (str(self.folder), "the documents folder does not exist: create it or fix knowledge.documents.path")
+            )
         for path in self._files():
             if path.name.endswith(SIDECAR_SUFFIX):
                 if not path.with_name(path.name[: -len(SIDECAR_SUFFIX)]).is_file():
@@ -321,8 +325,12 @@ class LocalKnowledgeBase:
             if not text.strip():
                 failed.append((source, "empty document"))
                 continue
+            document_chunks = chunk_document(source, text, self.chunking)
+            if not any(words(c.searched) for c in document_chunks):  # binary, or no Latin-script word to rank
+                failed.append((source, "no words the lexical stand-in can search (binary, or not in a Latin script)"))
+                continue
             documents += 1
-            chunks += chunk_document(source, text, self.chunking)
+            chunks += document_chunks
         tokenized = [words(c.searched) for c in chunks]
         doc_freq: dict[str, int] = {}
         for tokens in tokenized:

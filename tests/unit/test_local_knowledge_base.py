@@ -288,3 +288,34 @@ def test_words_are_stemmed_and_question_words_dropped():
         "cap",
         "cap",
     ]
+
+
+def test_a_documents_folder_that_is_not_there_is_a_failure_not_an_empty_sync(tmp_path):
+    # Given a use case whose documents folder does not exist (a typo in knowledge.documents.path, or not created)
+    kb = LocalKnowledgeBase("t", tmp_path / "missing")
+    # When it is indexed (what `liftoff kb sync --local` does)
+    status = kb.rebuild()
+    # Then it says the folder is missing, so the sync fails, rather than reporting 0 documents indexed
+    assert status.documents == 0
+    ((where, reason),) = status.failed
+    assert where == str(tmp_path / "missing") and "does not exist" in reason and "documents.path" in reason
+    assert kb.scores("anything") == []
+
+
+def test_a_binary_document_and_a_non_utf8_sidecar_are_reported_not_raised(tmp_path):
+    # Given a .txt of binary bytes, and a Markdown document whose sidecar is not UTF-8
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "scan.txt").write_bytes(b"\x00\x01\x02\xff\xfe" * 50)
+    (folder / "a.md").write_text("alpha beta")
+    (folder / "a.md.metadata.json").write_bytes(b'{"metadataAttributes": {"x": "\xff"}}')
+    (folder / "b.md").write_text("")
+    # When indexed / Then nothing raises (bm25s cannot index a corpus without a word): each is a failure with its
+    # reason, and Retrieve answers no passage
+    kb = LocalKnowledgeBase("t", folder)
+    failed = dict(kb.rebuild().failed)
+    assert "not valid JSON" in failed["a.md"] and failed["b.md"] == "empty document"
+    assert "no words the lexical stand-in can search" in failed["scan.txt"]
+    assert kb.retrieve(knowledgeBaseId=kb.knowledge_base_id, retrievalQuery={"text": "alpha"}) == {
+        "retrievalResults": []
+    }
