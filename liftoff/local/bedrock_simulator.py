@@ -23,7 +23,9 @@ an unknown one is a 404, as in Bedrock. With a guardrail and trace enabled, the 
 guardrail's usage in text units, as Converse's does.
 
 Retrieval prompts (the user text holds `[P1] (source: ...)` passages) get an extractive answer citing
-passage ids, and guardContent `grounding_source`/`query` blocks a local contextual grounding check
+passage ids, and guardContent `grounding_source`/`query` blocks a local contextual grounding check (not
+of a forced tool's answer, which Converse's guardrail does not evaluate: ApplyGuardrail, answered here
+too, checks it)
 (liftoff/local/retrieval_answers.py; `[[sim:ungrounded]]` makes an ungrounded answer). The same server
 answers bedrock-agent-runtime's Retrieve for the knowledge bases it is given (point the client here
 with AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME): liftoff/local/knowledge_base.py, a LEXICAL stand-in.
@@ -31,6 +33,7 @@ with AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME): liftoff/local/knowledge_base.py, a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import random
@@ -46,6 +49,7 @@ from liftoff.local.knowledge_base import RETRIEVE_PATH, LocalKnowledgeBase, retr
 from liftoff.local.retrieval_answers import has_passages, retrieval_answer
 
 CONVERSE_PATH = re.compile(r"^/model/(?P<model>[^/]+)/converse$")
+APPLY_GUARDRAIL_PATH = re.compile(r"^/guardrail/(?P<id>[^/]+)/version/(?P<version>[^/]+)/apply$")
 KB_ADMIN = re.compile(r"^/_kb/(?P<kb>[0-9A-Za-z]+)/(?P<action>status|sync)$")  # liftoff kb status|sync --local
 FAULT_MARKER = re.compile(r"\[\[sim:(throttle|error|timeout|model-timeout|too-long|no-access|not-found)\]\]")
 THROTTLE_N = re.compile(r"\[\[sim:throttle-(\d+)\]\]")
@@ -269,7 +273,13 @@ def converse_reply(config: SimulatorConfig, model: str, request: dict) -> Reply:
         if out_tokens > max_tokens:
             text, out_tokens, stop = text[: max_tokens * 4], max_tokens, "max_tokens"
         if guard:
-            verdict, assessment = check_output(guard, text, turn)
+            # Converse's guardrail does not evaluate a forced tool's input (Bedrock user guide, "Include a
+            # guardrail with the Converse API"): no grounding assessment for it; the service checks such an
+            # answer with ApplyGuardrail, which apply_guardrail_reply answers
+            tool_answer = _forced_tool(request) is not None and stop == "end_turn"
+            verdict, assessment = check_output(
+                guard, text, dataclasses.replace(turn, sources=()) if tool_answer else turn
+            )
             trace["outputAssessments"] = {guardrail_config["guardrailIdentifier"]: [assessment]}
             if verdict.action != "NONE":
                 text, stop = verdict.text, "guardrail_intervened"
@@ -332,10 +342,53 @@ def check_output(guard, text: str, turn: UserTurn):
     return verdict, {**assessment, "invocationMetrics": {"usage": usage}}
 
 
+def _forced_tool(request: dict) -> str | None:
+    return request.get("toolConfig", {}).get("toolChoice", {}).get("tool", {}).get("name")
+
+
+def apply_guardrail_reply(config: SimulatorConfig, guardrail_id: str, body: dict) -> Reply:
+    """What ApplyGuardrail answers: the local guardrail on `content` (its guard_content text; with
+    grounding_source and query blocks, the contextual grounding check too, for source OUTPUT)."""
+    guard = config.guardrail
+    if guard is None:
+        return 404, {"message": f"The guardrail {guardrail_id} was not found."}, "ResourceNotFoundException"
+    source, content = body.get("source"), body.get("content")
+    if source not in ("INPUT", "OUTPUT") or not isinstance(content, list) or not content:
+        return 400, {"message": "source must be INPUT or OUTPUT and content a list of blocks"}, "ValidationException"
+    blocks = [
+        (str(b["text"].get("text", "")), set(b["text"].get("qualifiers") or ["guard_content"]))
+        for b in content
+        if isinstance(b, dict) and isinstance(b.get("text"), dict)
+    ]
+    guarded = "\n".join(t for t, q in blocks if "guard_content" in q)
+    turn = UserTurn(
+        text=guarded,
+        guarded_input=guarded,
+        sources=tuple(t for t, q in blocks if "grounding_source" in q),
+        query="\n".join(t for t, q in blocks if "query" in q),
+    )
+    if source == "INPUT":
+        verdict = guard.check_input(guarded)
+        assessment = {**verdict.assessment, "invocationMetrics": {"usage": guardrail_usage(guard, guarded)}}
+    else:
+        verdict, assessment = check_output(guard, guarded, turn)
+    intervened = verdict.action != "NONE"
+    return (
+        200,
+        {
+            "usage": assessment["invocationMetrics"]["usage"],
+            "action": "GUARDRAIL_INTERVENED" if intervened else "NONE",
+            "outputs": [{"text": verdict.text}] if intervened else [],
+            "assessments": [assessment],
+        },
+        None,
+    )
+
+
 def _as_forced_tool(request: dict, text: str, stop: str) -> tuple[list[dict], str]:
     """Converse's answer when a tool is forced (toolChoice.tool): a toolUse block with the answer as
     its input, stopReason tool_use. Otherwise the text, as is (outputConfig's JSON answer is text)."""
-    forced = request.get("toolConfig", {}).get("toolChoice", {}).get("tool", {}).get("name")
+    forced = _forced_tool(request)
     if not forced or stop != "end_turn":
         return [{"text": text}], stop
     try:
@@ -379,16 +432,35 @@ def _make_handler(config: SimulatorConfig):
                 return
             self._send(*retrieve_reply(config.knowledge_bases, unquote(kb_id), body))
 
+        def _json(self, raw: bytes, operation: str) -> dict | None:
+            """The request's JSON body, or None after answering 400 ValidationException."""
+            try:
+                return json.loads(raw or b"{}")
+            except ValueError as exc:
+                self._send(400, {"message": f"malformed {operation} request: {exc}"}, "ValidationException")
+                return None
+
+        def _serve_other(self, raw: bytes) -> bool:
+            """Retrieve, ApplyGuardrail (a guardrail check, not a model call: not counted in `calls`) and the
+            knowledge base's sync; False for anything else."""
+            retrieve, index = RETRIEVE_PATH.match(self.path), KB_ADMIN.match(self.path)
+            applied = APPLY_GUARDRAIL_PATH.match(self.path)
+            sync = bool(index and index["action"] == "sync" and index["kb"] in config.knowledge_bases)
+            if retrieve:
+                self._retrieve(retrieve["kb"], raw)
+            elif sync:
+                self._send(200, config.knowledge_bases[index["kb"]].rebuild().as_dict())
+            elif applied:
+                body = self._json(raw, "ApplyGuardrail")
+                if body is not None:
+                    self._send(*apply_guardrail_reply(config, unquote(applied["id"]), body))
+            return bool(retrieve or sync or applied)
+
         def do_POST(self):
             match = CONVERSE_PATH.match(self.path)
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
-            retrieve, index = RETRIEVE_PATH.match(self.path), KB_ADMIN.match(self.path)
-            if retrieve:
-                self._retrieve(retrieve["kb"], raw)
-                return
-            if index and index["action"] == "sync" and index["kb"] in config.knowledge_bases:
-                self._send(200, config.knowledge_bases[index["kb"]].rebuild().as_dict())
+            if self._serve_other(raw):
                 return
             if not match:
                 self._send(404, {"message": f"no such operation {self.path}"}, "UnknownOperationException")
@@ -401,12 +473,9 @@ def _make_handler(config: SimulatorConfig):
                     self._send(404, {"message": message}, "ResourceNotFoundException")
                     return
                 model = config.profiles[model]
-            try:
-                request = json.loads(raw or b"{}")
-            except ValueError as exc:
-                self._send(400, {"message": f"malformed Converse request: {exc}"}, "ValidationException")
-                return
-            self._send(*converse_reply(config, model, request))
+            request = self._json(raw, "Converse")
+            if request is not None:
+                self._send(*converse_reply(config, model, request))
 
     return Handler
 
