@@ -24,8 +24,8 @@ guardrail's usage in text units, as Converse's does.
 
 Retrieval prompts (the user text holds `[P1] (source: ...)` passages) get an extractive answer citing
 passage ids, and guardContent `grounding_source`/`query` blocks a local contextual grounding check (not
-of a forced tool's answer, which Converse's guardrail does not evaluate: ApplyGuardrail, answered here
-too, checks it)
+of a forced tool's answer, which Converse's guardrail does not evaluate at all, its output filters included:
+ApplyGuardrail, answered here with the same local rules, checks it)
 (liftoff/local/retrieval_answers.py; `[[sim:ungrounded]]` makes an ungrounded answer). The same server
 answers bedrock-agent-runtime's Retrieve for the knowledge bases it is given (point the client here
 with AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME): liftoff/local/knowledge_base.py, a LEXICAL stand-in.
@@ -33,7 +33,6 @@ with AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME): liftoff/local/knowledge_base.py, a
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import random
@@ -176,12 +175,17 @@ class SimulatorConfig:
         self.timeout_s = timeout_s
         self.guardrail = guardrail  # liftoff.local.guardrail_rules.GuardrailRules, applied on guardrailConfig
         self.calls = 0
+        self.guardrail_checks = 0  # ApplyGuardrail calls (not counted in `calls`)
         self._lock = threading.Lock()
         self._throttled: dict[str, int] = {}
 
     def count(self) -> None:
         with self._lock:
             self.calls += 1
+
+    def count_check(self) -> None:
+        with self._lock:
+            self.guardrail_checks += 1
 
     def count_retrieval(self) -> None:
         with self._lock:
@@ -233,6 +237,16 @@ def guardrail_usage(rules, text: str) -> dict:
     }
 
 
+GUARDRAIL_USAGE_MEMBERS = (
+    "topicPolicyUnits",
+    "contentPolicyUnits",
+    "wordPolicyUnits",
+    "sensitiveInformationPolicyUnits",
+    "sensitiveInformationPolicyFreeUnits",
+    "contextualGroundingPolicyUnits",
+)
+
+
 def converse_reply(config: SimulatorConfig, model: str, request: dict) -> Reply:
     """What Converse answers to `request` for `model` (faults, guardrail, truncation included)."""
     started = time.perf_counter()
@@ -272,14 +286,11 @@ def converse_reply(config: SimulatorConfig, model: str, request: dict) -> Reply:
         stop = "end_turn"
         if out_tokens > max_tokens:
             text, out_tokens, stop = text[: max_tokens * 4], max_tokens, "max_tokens"
-        if guard:
-            # Converse's guardrail does not evaluate a forced tool's input (Bedrock user guide, "Include a
-            # guardrail with the Converse API"): no grounding assessment for it; the service checks such an
+        if guard and not (_forced_tool(request) is not None and stop == "end_turn"):
+            # Converse's guardrail does not evaluate a forced tool's input at all (Bedrock user guide, "Include a
+            # guardrail with the Converse API": no output filter, no grounding check); the service checks such an
             # answer with ApplyGuardrail, which apply_guardrail_reply answers
-            tool_answer = _forced_tool(request) is not None and stop == "end_turn"
-            verdict, assessment = check_output(
-                guard, text, dataclasses.replace(turn, sources=()) if tool_answer else turn
-            )
+            verdict, assessment = check_output(guard, text, turn)
             trace["outputAssessments"] = {guardrail_config["guardrailIdentifier"]: [assessment]}
             if verdict.action != "NONE":
                 text, stop = verdict.text, "guardrail_intervened"
@@ -350,11 +361,13 @@ def apply_guardrail_reply(config: SimulatorConfig, guardrail_id: str, body: dict
     """What ApplyGuardrail answers: the local guardrail on `content` (its guard_content text; with
     grounding_source and query blocks, the contextual grounding check too, for source OUTPUT)."""
     guard = config.guardrail
-    if guard is None:
-        return 404, {"message": f"The guardrail {guardrail_id} was not found."}, "ResourceNotFoundException"
     source, content = body.get("source"), body.get("content")
     if source not in ("INPUT", "OUTPUT") or not isinstance(content, list) or not content:
         return 400, {"message": "source must be INPUT or OUTPUT and content a list of blocks"}, "ValidationException"
+    config.count_check()
+    if guard is None:  # a guardrail without local rules (as Converse's guardrailConfig without them): nothing applies
+        usage = dict.fromkeys(GUARDRAIL_USAGE_MEMBERS, 0)
+        return 200, {"usage": usage, "action": "NONE", "outputs": [], "assessments": []}, None
     blocks = [
         (str(b["text"].get("text", "")), set(b["text"].get("qualifiers") or ["guard_content"]))
         for b in content

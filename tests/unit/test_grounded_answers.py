@@ -113,6 +113,11 @@ class Bedrock:
         self.retrieve_stub, self.converse_stub = Stubber(self.agent), Stubber(self.runtime)
         self.converse_requests: list[dict] = []
         self.retrieve_requests: list[dict] = []
+        self.check_requests: list[dict] = []
+        self.runtime.meta.events.register(
+            "before-parameter-build.bedrock-runtime.ApplyGuardrail",
+            lambda params, **_: self.check_requests.append(json.loads(json.dumps(params))),
+        )
         self.runtime.meta.events.register(
             "before-parameter-build.bedrock-runtime.Converse",
             lambda params, **_: self.converse_requests.append(json.loads(json.dumps(params))),
@@ -137,6 +142,11 @@ class Bedrock:
 
     def converses(self, response: dict) -> None:
         self.converse_stub.add_response("converse", response, {k: ANY for k in CONVERSE_PARAMS})
+
+    def checks(self, response: dict) -> None:
+        """ApplyGuardrail's answer on the forced tool's answer (Converse's guardrail does not evaluate it)."""
+        params = ("guardrailIdentifier", "guardrailVersion", "source", "content")
+        self.converse_stub.add_response("apply_guardrail", response, {k: ANY for k in params})
 
     def user_blocks(self, call: int = 0) -> list[dict]:
         return self.converse_requests[call]["messages"][0]["content"]
@@ -217,7 +227,8 @@ def publish(table, rag, **retrieval) -> int:
 def test_passages_are_numbered_rendered_with_sources_and_the_cited_ones_returned(ask, bedrock, spend_table, printed):
     # Given three passages at or above min_score (0.4), and an answer citing P1 that the guardrail finds grounded
     bedrock.retrieves(MEALS_2026, MEALS_2024, PER_DIEM)
-    bedrock.converses(tool_answer({"answer": "EUR 45 a day.", "citations": ["P1"]}, trace=grounding_trace(0.92, 0.8)))
+    bedrock.converses(tool_answer({"answer": "EUR 45 a day.", "citations": ["P1"]}))
+    bedrock.checks(apply_guardrail_response(0.92, 0.8))
     # When the question is asked
     status, body = ask({"prompt_id": "answer", "variables": {"question": QUESTION}})
     # Then the knowledge base was asked the question for top_k 5 (the stub checks the request's exact shape)
@@ -274,7 +285,7 @@ def test_passages_are_numbered_rendered_with_sources_and_the_cited_ones_returned
     price = settings.model_prices[MODEL]
     model = (700 * price.input_per_1k + 40 * price.output_per_1k) / 1000
     guardrail = settings.guardrail_prices["content"] + settings.guardrail_prices["sensitive_information"]
-    grounding = 2 * settings.guardrail_prices["contextual_grounding"]
+    grounding = 3 * settings.guardrail_prices["contextual_grounding"]  # apply_guardrail_response's units
     lines = body["cost_lines"]
     assert lines["model"] == pytest.approx(model) and lines["guardrail"] == pytest.approx(guardrail)
     assert lines["grounding"] == pytest.approx(grounding) and grounding > 0
@@ -295,7 +306,8 @@ def test_passages_are_numbered_rendered_with_sources_and_the_cited_ones_returned
 def test_the_grounding_check_gets_the_passages_the_query_and_the_rest_of_the_input(ask, bedrock):
     # Given two passages and a use case whose grounding check is on (BLOCK)
     bedrock.retrieves(MEALS_2026, PER_DIEM)
-    bedrock.converses(tool_answer({"answer": "EUR 45.", "citations": ["P1"]}, trace=grounding_trace(0.9, 0.9)))
+    bedrock.converses(tool_answer({"answer": "EUR 45.", "citations": ["P1"]}))
+    bedrock.checks(apply_guardrail_response(0.9, 0.9))
     status, _ = ask({"prompt_id": "answer", "variables": {"question": QUESTION}})
     assert status == 200
     request = bedrock.converse_requests[0]
@@ -323,7 +335,8 @@ def test_the_grounding_check_gets_the_passages_the_query_and_the_rest_of_the_inp
 def test_passages_below_min_score_are_dropped(ask, bedrock):
     # Given one passage above min_score (0.4) and one below
     bedrock.retrieves(MEALS_2026, LOW)
-    bedrock.converses(tool_answer({"answer": "EUR 45.", "citations": ["P1"]}, trace=grounding_trace(0.9, 0.9)))
+    bedrock.converses(tool_answer({"answer": "EUR 45.", "citations": ["P1"]}))
+    bedrock.checks(apply_guardrail_response(0.9, 0.9))
     status, body = ask({"prompt_id": "answer", "variables": {"question": QUESTION}})
     # Then only the first reaches the prompt and the response
     assert status == 200
@@ -354,9 +367,23 @@ def test_no_context_call_asks_the_model_with_an_empty_context_and_no_grounding_c
     version = publish(table, rag, no_context="call", top_k=2)
     bedrock.retrieves(LOW, top_k=2)
     bedrock.converses(tool_answer({"answer": "The policies do not say.", "citations": []}))
+    bedrock.checks(
+        {
+            "usage": grounding_trace(1, 1)["guardrail"]["outputAssessments"]["guardrail"][0]["invocationMetrics"][
+                "usage"
+            ]
+            | {"contextualGroundingPolicyUnits": 0},
+            "action": "NONE",
+            "outputs": [],
+            "assessments": [],
+        }
+    )
     status, body = ask({"prompt_id": "answer", "version": version, "variables": {"question": QUESTION}})
-    # Then the model is asked (no passage to check against: no guardContent, grounding not checked)
+    # Then the model is asked (no passage to check against: no guardContent, grounding not checked: the
+    # answer's check by the guardrail's output policies carries no grounding source and no query)
     assert status == 200, body
+    (check,) = bedrock.check_requests
+    assert [b["text"]["qualifiers"] for b in check["content"]] == [["guard_content"]]
     assert body["output_json"]["answer"] == "The policies do not say."
     (block,) = bedrock.user_blocks()
     assert block["text"].startswith("Policy passages:\n\n\nQuestion:")
@@ -415,7 +442,8 @@ def test_an_ungrounded_answer_measured_only_is_answered_and_counted_ungrounded(a
     rag_env.setenv("LIFTOFF_GROUNDING", "NONE")
     get_settings.cache_clear()
     bedrock.retrieves(MEALS_2026)
-    bedrock.converses(tool_answer({"answer": "EUR 90.", "citations": ["P1"]}, trace=grounding_trace(0.3, 0.9)))
+    bedrock.converses(tool_answer({"answer": "EUR 90.", "citations": ["P1"]}))
+    bedrock.checks(apply_guardrail_response(0.3, 0.9))
     status, body = ask({"prompt_id": "answer", "variables": {"question": QUESTION}})
     # Then the answer goes out, marked ungrounded, and the metrics count it
     assert status == 200, body

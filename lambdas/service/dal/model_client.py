@@ -272,16 +272,19 @@ class ModelClient:
         if isinstance(caught_exception, ReadTimeoutError):
             self._timed_out += 1
 
-    def check_answer(self, text: str, grounding: GroundingInput) -> AnswerCheck:
+    def check_answer(self, text: str, grounding: GroundingInput | None = None) -> AnswerCheck:
         """The guardrail on an answer the Converse call could not assess: a forced tool's input, which a guardrail
         in guardrailConfig does not evaluate (Bedrock user guide, "Include a guardrail with the Converse API").
-        ApplyGuardrail with the passages (grounding_source), the query and the answer (guard_content)."""
+        One ApplyGuardrail call (source OUTPUT) on the answer as the client gets it (guard_content); with
+        `grounding`, the passages (grounding_source) and the query go with it for the contextual grounding check.
+        A failed check withholds the answer (fail closed): 502 ModelError, whatever the cause, throttling included
+        (the model's answer is already billed; a retry asks the model again)."""
         identifier, version = self._guardrail
-        content = [{"text": {"text": source, "qualifiers": ["grounding_source"]}} for source in grounding.sources]
-        content += [
-            {"text": {"text": grounding.query, "qualifiers": ["query"]}},
-            {"text": {"text": text, "qualifiers": ["guard_content"]}},
-        ]
+        content = []
+        if grounding is not None:
+            content += [{"text": {"text": source, "qualifiers": ["grounding_source"]}} for source in grounding.sources]
+            content.append({"text": {"text": grounding.query, "qualifiers": ["query"]}})
+        content.append({"text": {"text": text, "qualifiers": ["guard_content"]}})
         try:
             response = self._client.apply_guardrail(
                 guardrailIdentifier=identifier, guardrailVersion=version, source="OUTPUT", content=content
@@ -290,11 +293,7 @@ class ModelClient:
             code = (
                 exc.response.get("Error", {}).get("Code", "Unknown") if isinstance(exc, ClientError) else "Unreachable"
             )
-            error: ServiceError = (
-                ModelThrottled("the guardrail is throttling its checks; retry with backoff")
-                if code in _THROTTLED
-                else ModelError(f"the guardrail could not check the answer ({code}); retry later")
-            )
+            error = ModelError(f"the guardrail could not check the answer ({code}), so it is withheld; retry later")
             raise with_detail(error, f"{code}: {exc}") from exc
         assessments = {"outputAssessments": {"answer": response.get("assessments", [])}}
         outcome = None
@@ -306,7 +305,7 @@ class ModelClient:
             outcome=outcome,
             text="".join(o.get("text", "") for o in outputs) if outcome else text,
             units=_apply_guardrail_units(response.get("usage", {})),
-            grounding=grounding_assessment({"trace": {"guardrail": assessments}}),
+            grounding=grounding_assessment({"trace": {"guardrail": assessments}}) if grounding is not None else None,
         )
 
     def converse(

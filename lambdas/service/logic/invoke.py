@@ -14,7 +14,6 @@ at most (concurrency x the most expensive request)."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from dataclasses import dataclass
 
@@ -25,7 +24,7 @@ from service.dal.model_client import GroundingInput, ModelClient, ModelReply, Re
 from service.dal.spend_counter import SpendCounter, SpendCounterUnavailable
 from service.logic import retrieval
 from service.logic.cost import Bill, ModelPrice, abandoned_attempt_cost_usd, retrieval_cost_lines
-from service.logic.output_contract import Answer, ask
+from service.logic.output_contract import Answer, ask, problem_with, unknown_citation
 from service.logic.prompt_resolver import PromptResolver
 from service.logic.render import RenderedPrompt, check_values, render_prompt
 from service.models.errors import (
@@ -107,8 +106,7 @@ def _invoke_version(
             )
         rendered = render_prompt(prompt.spec, request.variables, context.text if context is not None else None)
         answer, model_id, fallback_from = _answer(prompt.spec, rendered, deps, bill, grounded)
-        if grounded:
-            answer = grounded.check_unassessed(answer, rendered, deps, bill)
+        answer = _guard_tool_answer(prompt.spec, answer, rendered, deps, bill, grounded=grounded)
     except Exception as exc:
         failure = _settled_failure(deps, bill, exc)
         if grounded:
@@ -217,32 +215,6 @@ class _Grounded:
             query=self.plan.query,
             span=rendered.context_span,
         )
-
-    def check_unassessed(self, answer: Answer, rendered: RenderedPrompt, deps: InvokeDeps, bill: Bill) -> Answer:
-        """An answer that came as a forced tool's input (models holding JSON by a tool) is not evaluated by the
-        guardrail of the Converse call: no grounding assessment came back. It is checked on its own
-        (ApplyGuardrail, billed on its lines): blocked, it becomes the guardrail's blocked answer; anonymised,
-        the guardrail's masked JSON (or blocked, when the masking broke the JSON)."""
-        reply = answer.reply
-        grounding = self.grounding_input(rendered)
-        if (
-            grounding is None
-            or reply.tool_use_id is None
-            or reply.grounding is not None
-            or reply.guardrail == "blocked"
-        ):
-            return answer
-        check = deps.model.check_answer(reply.text, grounding)
-        bill.guardrail_checked(check.units)
-        value = answer.value
-        outcome, text = check.outcome, check.text
-        if outcome == "masked":
-            try:
-                value = json.loads(text)
-            except ValueError:
-                outcome, text = "blocked", "the answer was withheld: the guardrail masked it beyond repair"
-        checked = dataclasses.replace(reply, text=text, guardrail=outcome, grounding=check.grounding)
-        return dataclasses.replace(answer, reply=checked, value=value)
 
     def grounding_of(self, reply: ModelReply) -> GroundingResult | None:
         assessment = reply.grounding
@@ -368,6 +340,43 @@ def _answer(
         )
         metrics.add_metric(name="Fallbacks", unit=MetricUnit.Count, value=1)
         return call(fallback), fallback, model_id
+
+
+MASKED_INVALID = (
+    "the answer was withheld: the guardrail's masking left it invalid against the prompt's output schema; "
+    "rephrase the input"
+)
+
+
+def _guard_tool_answer(
+    spec, answer: Answer, rendered: RenderedPrompt, deps: InvokeDeps, bill: Bill, *, grounded: _Grounded | None
+) -> Answer:
+    """The output guardrail on an answer that came as a forced tool's input (models holding JSON by a tool):
+    the guardrail in Converse's guardrailConfig does not evaluate toolUse.input (Bedrock user guide, "Include a
+    guardrail with the Converse API"), so the answer, as the JSON text the client gets, is checked on its own
+    with one ApplyGuardrail call (the passages and the query with it when the grounding check is on), its text
+    units billed. Blocked: the guardrail's blocked answer (422). Anonymised: the masked JSON, when it is still
+    valid against the schema (and cites only retrieved passages), else withheld as a blocked output (422).
+    A failed check raises (502), the model's calls already on the bill."""
+    reply = answer.reply
+    if deps.settings.guardrail is None or reply.tool_use_id is None or reply.guardrail == "blocked":
+        return answer
+    grounding = grounded.grounding_input(rendered) if grounded else None
+    check = deps.model.check_answer(reply.text, grounding)
+    bill.guardrail_checked(check.units)
+    value, outcome, text = answer.value, check.outcome, check.text
+    if outcome == "masked":
+        citable = grounded.context.ids if grounded and grounded.context is not None else None
+        problem, value = problem_with(text, spec.output.schema_)
+        if problem is None and citable is not None:
+            problem = unknown_citation(value, citable)
+        if problem is not None:
+            logger.warning("masked answer invalid against the schema: withheld", extra={"problem": problem})
+            value, outcome, text = None, "blocked", MASKED_INVALID
+    checked = dataclasses.replace(
+        reply, text=text, guardrail=outcome or reply.guardrail, grounding=check.grounding or reply.grounding
+    )
+    return dataclasses.replace(answer, reply=checked, value=value)
 
 
 def _settled_failure(deps: InvokeDeps, bill: Bill, exc: Exception) -> Exception:
