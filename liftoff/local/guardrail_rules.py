@@ -46,7 +46,12 @@ class Verdict:
 
 
 def _pii(entity: str, match: str, action: str) -> dict:
-    return {"sensitiveInformationPolicy": {"piiEntities": [{"match": match, "type": entity, "action": action}]}}
+    return {
+        "sensitiveInformationPolicy": {
+            "piiEntities": [{"match": match, "type": entity, "action": action}],
+            "regexes": [],  # required by the API's shape (botocore's GuardrailSensitiveInformationPolicyAssessment)
+        }
+    }
 
 
 @dataclass(frozen=True)
@@ -112,7 +117,7 @@ class GuardrailRules:
             return Verdict("BLOCKED", self.blocked_input_message, {"contentPolicy": {"filters": [attack]}})
         word = self._blocked_word(text)
         if word:
-            words = {"customWords": [{"match": word, "action": "BLOCKED"}]}
+            words = {"customWords": [{"match": word, "action": "BLOCKED"}], "managedWordLists": []}
             return Verdict("BLOCKED", self.blocked_input_message, {"wordPolicy": words})
         for entity, rule in self.block_pii:
             found = rule.pattern.search(text)
@@ -123,7 +128,7 @@ class GuardrailRules:
     def check_output(self, text: str) -> Verdict:
         word = self._blocked_word(text)
         if word:
-            words = {"customWords": [{"match": word, "action": "BLOCKED"}]}
+            words = {"customWords": [{"match": word, "action": "BLOCKED"}], "managedWordLists": []}
             return Verdict("BLOCKED", self.blocked_output_message, {"wordPolicy": words})
         masked, entities = text, []
         for entity, rule in self.mask_pii:
@@ -132,7 +137,9 @@ class GuardrailRules:
                 entities.append({"match": "", "type": entity, "action": "ANONYMIZED"})
                 masked = replaced
         if entities:
-            return Verdict("ANONYMIZED", masked, {"sensitiveInformationPolicy": {"piiEntities": entities}})
+            return Verdict(
+                "ANONYMIZED", masked, {"sensitiveInformationPolicy": {"piiEntities": entities, "regexes": []}}
+            )
         return Verdict("NONE", text)
 
     def check_grounding(self, output: str, sources: list[str], query: str) -> Verdict:
