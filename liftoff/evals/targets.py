@@ -20,7 +20,7 @@ from liftoff.foundation.pricing import structured_output_mechanism
 from liftoff.local.environments import COLD_START_HEADER
 from service.dal.model_client import ModelClient
 from service.logic.cost import Bill, ModelPrice, abandoned_attempt_cost_usd
-from service.logic.output_contract import ask
+from service.logic.output_contract import ask, checked_answer, needs_output_check
 from service.logic.render import render_prompt
 from service.models.errors import GuardrailIntervened, ModelThrottled, ServiceError
 from service.models.prompt import PromptSpec
@@ -244,6 +244,12 @@ class BedrockTarget:
                     structured_output_mechanism(model_id),
                     max_tokens=int(inference["maxTokens"]),
                 )
+                if needs_output_check(answered, guardrail=self._guardrail_attached):
+                    # as the API does: Converse's guardrail does not evaluate a forced tool's input (a failed
+                    # check is the API's 502, below)
+                    check = self._model.check_answer(answered.reply.text)
+                    bill.guardrail_checked(check.units)
+                    answered = checked_answer(answered, check, spec.output)
             except ModelThrottled as exc:
                 if attempt == self._backoff.max_retries:
                     return Answer(

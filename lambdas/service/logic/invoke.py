@@ -13,7 +13,6 @@ at most (concurrency x the most expensive request)."""
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -24,7 +23,7 @@ from service.dal.model_client import GroundingInput, ModelClient, ModelReply, Re
 from service.dal.spend_counter import SpendCounter, SpendCounterUnavailable
 from service.logic import retrieval
 from service.logic.cost import Bill, ModelPrice, abandoned_attempt_cost_usd, retrieval_cost_lines
-from service.logic.output_contract import Answer, ask, problem_with, unknown_citation
+from service.logic.output_contract import Answer, ask, checked_answer, needs_output_check
 from service.logic.prompt_resolver import PromptResolver
 from service.logic.render import RenderedPrompt, check_values, render_prompt
 from service.models.errors import (
@@ -342,12 +341,6 @@ def _answer(
         return call(fallback), fallback, model_id
 
 
-MASKED_INVALID = (
-    "the answer was withheld: the guardrail's masking left it invalid against the prompt's output schema; "
-    "rephrase the input"
-)
-
-
 def _guard_tool_answer(
     spec, answer: Answer, rendered: RenderedPrompt, deps: InvokeDeps, bill: Bill, *, grounded: _Grounded | None
 ) -> Answer:
@@ -355,28 +348,15 @@ def _guard_tool_answer(
     the guardrail in Converse's guardrailConfig does not evaluate toolUse.input (Bedrock user guide, "Include a
     guardrail with the Converse API"), so the answer, as the JSON text the client gets, is checked on its own
     with one ApplyGuardrail call (the passages and the query with it when the grounding check is on), its text
-    units billed. Blocked: the guardrail's blocked answer (422). Anonymised: the masked JSON, when it is still
-    valid against the schema (and cites only retrieved passages), else withheld as a blocked output (422).
-    A failed check raises (502), the model's calls already on the bill."""
-    reply = answer.reply
-    if deps.settings.guardrail is None or reply.tool_use_id is None or reply.guardrail == "blocked":
+    units billed (output_contract.checked_answer applies the verdict). A failed check raises (502), the model's
+    calls already on the bill."""
+    if not needs_output_check(answer, guardrail=deps.settings.guardrail is not None):
         return answer
     grounding = grounded.grounding_input(rendered) if grounded else None
-    check = deps.model.check_answer(reply.text, grounding)
+    check = deps.model.check_answer(answer.reply.text, grounding)
     bill.guardrail_checked(check.units)
-    value, outcome, text = answer.value, check.outcome, check.text
-    if outcome == "masked":
-        citable = grounded.context.ids if grounded and grounded.context is not None else None
-        problem, value = problem_with(text, spec.output.schema_)
-        if problem is None and citable is not None:
-            problem = unknown_citation(value, citable)
-        if problem is not None:
-            logger.warning("masked answer invalid against the schema: withheld", extra={"problem": problem})
-            value, outcome, text = None, "blocked", MASKED_INVALID
-    checked = dataclasses.replace(
-        reply, text=text, guardrail=outcome or reply.guardrail, grounding=check.grounding or reply.grounding
-    )
-    return dataclasses.replace(answer, reply=checked, value=value)
+    citable = grounded.context.ids if grounded and grounded.context is not None else None
+    return checked_answer(answer, check, spec.output, citable)
 
 
 def _settled_failure(deps: InvokeDeps, bill: Bill, exc: Exception) -> Exception:

@@ -8,12 +8,13 @@ which stops at draft 7; a validator is built once per schema and kept for the en
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from service.dal.model_client import ModelReply, Repair, StructuredOutput
+from service.dal.model_client import AnswerCheck, ModelReply, Repair, StructuredOutput
 from service.logic.json_depth import nesting_depth
 from service.models.errors import ModelOutputInvalid, ModelOutputTruncated
 from service.models.prompt import OutputSpec
@@ -155,3 +156,36 @@ def _withheld(reply: ModelReply) -> bool:
     """No answer to validate: the guardrail blocked it, or the model's own filter withheld it (the caller
     answers 422 for those)."""
     return reply.guardrail == "blocked" or (reply.stop_reason == "content_filtered" and not reply.text.strip())
+
+
+MASKED_INVALID = (
+    "the answer was withheld: the guardrail's masking left it invalid against the prompt's output schema; "
+    "rephrase the input"
+)
+
+
+def needs_output_check(answer: Answer, *, guardrail: bool) -> bool:
+    """Whether the answer still needs the output guardrail on its own (ApplyGuardrail): a forced tool's input,
+    which the guardrail of the Converse call does not evaluate, unless the guardrail already blocked the call."""
+    return guardrail and answer.reply.tool_use_id is not None and answer.reply.guardrail != "blocked"
+
+
+def checked_answer(
+    answer: Answer, check: AnswerCheck, output: OutputSpec, citable: frozenset[str] | None = None
+) -> Answer:
+    """`answer` after the guardrail's check of its output. Blocked: the guardrail's blocked answer. Anonymised:
+    the masked JSON, when it is still valid against the schema (and, with `citable`, cites retrieved passages
+    only); else it is withheld as a blocked output (MASKED_INVALID): an answer that breaks the contract is never
+    returned, and the unmasked one never is either."""
+    value, outcome, text = answer.value, check.outcome, check.text
+    if outcome == "masked":
+        problem, value = problem_with(text, output.schema_)
+        if problem is None and citable is not None:
+            problem = unknown_citation(value, citable)
+        if problem is not None:
+            value, outcome, text = None, "blocked", MASKED_INVALID
+    reply = answer.reply
+    checked = dataclasses.replace(
+        reply, text=text, guardrail=outcome or reply.guardrail, grounding=check.grounding or reply.grounding
+    )
+    return dataclasses.replace(answer, reply=checked, value=value)
