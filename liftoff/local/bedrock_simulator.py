@@ -430,7 +430,12 @@ def _make_handler(config: SimulatorConfig):
         def do_GET(self):
             index = KB_ADMIN.match(self.path)
             if self.path == "/_sim/health":
-                self._send(200, {"ok": True, "calls": config.calls, "retrievals": config.retrievals})
+                health = {
+                    "calls": config.calls,
+                    "retrievals": config.retrievals,
+                    "guardrail_checks": config.guardrail_checks,
+                }
+                self._send(200, {"ok": True, **health})
             elif index and index["action"] == "status" and index["kb"] in config.knowledge_bases:
                 self._send(200, config.knowledge_bases[index["kb"]].status().as_dict())
             else:
