@@ -640,8 +640,9 @@ def test_apply_guardrail_failing_after_the_billed_model_call_counts_the_call_and
     bedrock.converse_stub.add_client_error("apply_guardrail", "ThrottlingException", "Rate exceeded", 429)
     # When the question is asked
     status, body = ask({"prompt_id": "answer", "variables": {"question": QUESTION}})
-    # Then a 429 JSON error, and the model's call and the Retrieve are on the counter and in CostUSD, once
-    assert (status, body["error"]["code"]) == (429, "ModelThrottled"), body
+    # Then the answer is withheld (fail closed: 502 ModelError, as for any failed check: docs/security.md), and
+    # the model's call and the Retrieve are on the counter and in CostUSD, once
+    assert (status, body["error"]["code"]) == (502, "ModelError"), body
     model_usd = (700 * 0.00006 + 40 * 0.00024) / 1000
     assert counted(spend_table) == pytest.approx(model_usd + retrieval_cost())
     (record,), _ = printed()
@@ -662,7 +663,8 @@ def test_a_citation_that_is_not_exactly_a_retrieved_id_is_repaired_then_refused(
 def test_a_duplicate_citation_is_one_citation(ask, bedrock):
     bedrock.retrieves(MEALS_2026, PER_DIEM)
     answer = {"answer": "EUR 45 a day.", "citations": ["P1", "P1"]}
-    bedrock.converses(tool_answer(answer, trace=grounding_trace(0.9, 0.9)))
+    bedrock.converses(tool_answer(answer))
+    bedrock.checks(apply_guardrail_response(0.9, 0.9))
     status, body = ask({"prompt_id": "answer", "variables": {"question": QUESTION}})
     assert status == 200, body
     assert [c["id"] for c in body["citations"]] == ["P1"]
