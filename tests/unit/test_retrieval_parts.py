@@ -23,6 +23,14 @@ def test_a_source_is_the_file_relative_to_the_documents_prefix():
     assert source_name("s3://docs/other/leave.md", "policies/") == "other/leave.md"
 
 
+def test_a_prefix_without_its_slash_strips_whole_folders_only():
+    # Given `prefix: policies` (S3 inclusion prefixes are plain string prefixes: policies-archive/ is in the data
+    # source too)
+    assert source_name("s3://docs/policies/leave.md", "policies") == "leave.md"
+    # Then a key that only starts with the same letters keeps its folder, not "-archive/leave.md"
+    assert source_name("s3://docs/policies-archive/leave.md", "policies") == "policies-archive/leave.md"
+
+
 def test_an_excerpt_is_at_most_300_characters_with_whitespace_collapsed():
     passage = Passage(id="P1", text="word  \n" * 200, source_uri="s3://b/a.md", source="a.md", score=0.5)
     assert len(passage.excerpt) == EXCERPT_CHARS and passage.excerpt.endswith("\u2026") and "  " not in passage.excerpt

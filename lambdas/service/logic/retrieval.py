@@ -90,7 +90,8 @@ def source_name(uri: str, prefix: str = "") -> str:
     parsed = urlparse(uri)
     key = unquote(parsed.path.lstrip("/")) if parsed.scheme == "s3" else uri
     prefix = prefix.lstrip("/")
-    return key[len(prefix) :].lstrip("/") if prefix and key.startswith(prefix) else key
+    folder = prefix if not prefix or prefix.endswith("/") else prefix + "/"  # whole folders: not policies-archive/
+    return key[len(folder) :].lstrip("/") if folder and key.startswith(folder) else key
 
 
 def _effective_date(chunk: RetrievedChunk) -> str | None:
