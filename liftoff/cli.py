@@ -253,8 +253,9 @@ def new_use_case_command(name: str, source: str | None, model: str | None, retri
 
 @main.command(
     "remove-use-case",
-    help="Remove a use case: its config, prompts, eval set, charter agreement, documents and local reports (the "
-    "inverse of new-use-case). A deployed stack is not touched: destroy it first, while its config still exists.",
+    help="Remove a use case: its config, prompts, eval set, charter agreement, documents and local reports, and the "
+    "project default in cdk.json when it names it (the inverse of new-use-case). A deployed stack is not touched: "
+    "destroy it first, while its config still exists.",
 )
 @click.argument("name")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
