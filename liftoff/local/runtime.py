@@ -50,8 +50,9 @@ class LocalState:
         return f"{self.api_url}/v1/invoke"
 
 
-def state_file(use_case: str) -> Path:
-    return STATE_DIR / f"{use_case}.json"
+def state_file(use_case: str, root: Path | None = None) -> Path:
+    """Where local mode of `use_case` records itself: in this project, or in the project at `root`."""
+    return (root / STATE_DIR.name if root else STATE_DIR) / f"{use_case}.json"
 
 
 def log_file(use_case: str) -> Path:
@@ -100,8 +101,8 @@ def restore_registry(table, path: Path) -> int:
     return len(rows)
 
 
-def read_state(use_case: str) -> LocalState | None:
-    path = state_file(use_case)
+def read_state(use_case: str, root: Path | None = None) -> LocalState | None:
+    path = state_file(use_case, root)
     if not path.exists():
         return None
     try:

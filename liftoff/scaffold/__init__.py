@@ -223,7 +223,7 @@ def remove_use_case(name: str, *, root: Path = REPO_ROOT) -> list[Path]:
     from liftoff.local import runtime
 
     require_use_case(name, root)
-    if runtime.is_running(runtime.read_state(name)):
+    if runtime.is_running(runtime.read_state(name, root)):
         raise ConfigError(f"local mode of `{name}` is running: stop it first (liftoff local down --use-case {name})")
     removed = content_paths(name, root)
     for path in removed:
@@ -273,7 +273,7 @@ def rename_use_case(old: str, new: str, *, root: Path = REPO_ROOT) -> list[tuple
 
     require_use_case(old, root)
     check_name(new, root)
-    if runtime.is_running(runtime.read_state(old)):
+    if runtime.is_running(runtime.read_state(old, root)):
         raise ConfigError(f"local mode of `{old}` is running: stop it first (liftoff local down --use-case {old})")
     registry = root / ".liftoff" / "registry" / f"{old}.json"
     moves = [

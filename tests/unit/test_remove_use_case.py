@@ -2,6 +2,7 @@
 (config, prompts, eval set, charter agreement, documents, local reports) and nothing else; and
 `liftoff rename-use-case OLD NEW`, which moves that content to a new name."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -131,3 +132,23 @@ def test_a_rename_onto_a_taken_or_invalid_name_moves_nothing(root):
     assert load_use_case("support-triage", root).config.name == "support-triage"
     with pytest.raises(ConfigError, match="no use case `nope`"):
         rename_use_case("nope", "new-bot", root=root)
+
+
+def test_only_the_projects_own_local_mode_blocks_a_removal(root, tmp_path_factory, monkeypatch):
+    from liftoff.local import runtime
+
+    # Given local mode of support-triage running in another project (this session's), and none in `root`
+    session = tmp_path_factory.mktemp("session") / ".liftoff"
+    session.mkdir()
+    state = {k: "x" for k in ("use_case", "api_url", "api_key", "dynamodb_url", "bedrock_url", "table_name")}
+    state |= {"pid": 1, "spend_table_name": "x", "idempotency_table_name": "x"}
+    (session / "support-triage.json").write_text(json.dumps(state))
+    monkeypatch.setattr(runtime, "STATE_DIR", session)
+    monkeypatch.setattr(runtime, "is_running", lambda found: found is not None)
+    # When `root`'s support-triage is removed / Then the other project's local mode does not stop it
+    remove_use_case("support-triage", root=root)
+    # And local mode running in `root` itself does
+    (root / ".liftoff").mkdir()
+    (root / ".liftoff" / "doc-summary.json").write_text(json.dumps(state))
+    with pytest.raises(ConfigError, match="local mode of `doc-summary` is running: stop it first"):
+        remove_use_case("doc-summary", root=root)
