@@ -159,10 +159,15 @@ def answer_text(output: str) -> str:
 
 def grounding_scores(answer: str, sources: list[str], query: str) -> tuple[float, float]:
     """(grounding, relevance), each 0..1: the share of the answer's words found in the sources, and the
-    share of the query's words found in the answer (a word count, not Bedrock's model)."""
+    share of the query's words found in the answer or in the passage it was drawn from (a word count, not
+    Bedrock's model). A short extractive answer ("The standard monthly limit is 3,000 EUR.") repeats few of
+    the question's words; the passage it comes from is what answers the question, so it counts too."""
     said = set(words(answer))
     known = set(words(" ".join(sources)))
     asked = set(words(SIM_MARKER.sub(" ", query)))
     grounding = len(said & known) / len(said) if said else 0.0
-    relevance = len(asked & said) / len(asked) if asked else 0.0
+    drawn_from = [set(words(source)) for source in sources]
+    drawn_from = [passage for passage in drawn_from if said and len(said & passage) / len(said) >= 0.8]
+    addressed = said.union(*drawn_from)
+    relevance = len(asked & addressed) / len(asked) if asked else 0.0
     return round(grounding, 2), round(relevance, 2)
