@@ -156,6 +156,10 @@ class KnowledgeDocuments(Construct):
             ),
         )
         self._acknowledge_deployment_function()
+        # The copy must not start before its function may read the asset and write the bucket: the grants land
+        # in the handler role's default policy, which nothing else orders before the custom resource (on a first
+        # deploy the copy could fail with AccessDenied). tests/infra/test_deploy_order.py holds it.
+        deployment.node.add_dependency(deployment.handler_role)
         return deployment
 
     def _acknowledge_deployment_function(self) -> None:
