@@ -7,13 +7,13 @@ a deployment (timeouts and retries from its Config, built in service/handlers/in
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
 
+from service.dal.attempts import TimedOutAttempts
 from service.models.errors import RetrievalFailed, RetrievalThrottled, ServiceError, with_detail
 
 _THROTTLED = {"ThrottlingException", "ServiceQuotaExceededException"}
@@ -55,26 +55,11 @@ class KnowledgeClient:
 
     def __init__(self, client: Any):
         self._client = client
-        self._attempts = threading.local()
-        events = getattr(getattr(client, "meta", None), "events", None)  # None: an in-memory fake client
-        if events is not None:
-            events.register("needs-retry.bedrock-agent-runtime.Retrieve", self._after_attempt)
-
-    @property
-    def _timed_out(self) -> int:
-        return getattr(self._attempts, "timed_out", 0)
-
-    @_timed_out.setter
-    def _timed_out(self, value: int) -> None:
-        self._attempts.timed_out = value
-
-    def _after_attempt(self, caught_exception=None, **_kwargs) -> None:
-        if isinstance(caught_exception, ReadTimeoutError):
-            self._timed_out += 1
+        self._timed_out = TimedOutAttempts(client, "bedrock-agent-runtime.Retrieve")
 
     def retrieve(self, *, knowledge_base_id: str, query: str, top_k: int) -> Retrieved:
         """The `top_k` best chunks for `query` (RetrievalThrottled, RetrievalFailed)."""
-        self._timed_out = 0
+        self._timed_out.reset()
         started = time.perf_counter()
         try:
             response = self._client.retrieve(
@@ -84,12 +69,12 @@ class KnowledgeClient:
             )
         except (ClientError, BotoCoreError) as exc:
             error = _map_error(exc)
-            error.abandoned_attempts = self._timed_out
+            error.abandoned_attempts = self._timed_out.count
             raise error from exc
         return Retrieved(
             chunks=[_chunk(r) for r in response.get("retrievalResults", [])],
             latency_ms=round((time.perf_counter() - started) * 1000),
-            abandoned_attempts=self._timed_out,
+            abandoned_attempts=self._timed_out.count,
         )
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
 
+from service.dal.attempts import TimedOutAttempts
 from service.models.errors import (
     Misconfigured,
     ModelError,
@@ -253,24 +253,8 @@ class ModelClient:
         self._client = client
         self._guardrail = guardrail
         self._profiles = dict(profiles or {})
-        self._attempts = threading.local()  # per thread: the eval harness shares a client between threads
-        # botocore asks "needs-retry?" after every attempt, the last one included: count the attempts
-        # that timed out, which Bedrock may still have run and billed
-        events = getattr(getattr(client, "meta", None), "events", None)  # None: an in-memory fake client
-        if events is not None:
-            events.register("needs-retry.bedrock-runtime.Converse", self._after_attempt)
-
-    @property
-    def _timed_out(self) -> int:
-        return getattr(self._attempts, "timed_out", 0)
-
-    @_timed_out.setter
-    def _timed_out(self, value: int) -> None:
-        self._attempts.timed_out = value
-
-    def _after_attempt(self, caught_exception=None, **_kwargs) -> None:
-        if isinstance(caught_exception, ReadTimeoutError):
-            self._timed_out += 1
+        # the Converse attempts that timed out, which Bedrock may still have run and billed
+        self._timed_out = TimedOutAttempts(client, "bedrock-runtime.Converse")
 
     def check_answer(self, text: str, grounding: GroundingInput | None = None) -> AnswerCheck:
         """The guardrail on an answer the Converse call could not assess: a forced tool's input, which a guardrail
@@ -341,13 +325,13 @@ class ModelClient:
                 "guardrailVersion": version,
                 "trace": "enabled",
             }
-        self._timed_out = 0  # one request at a time per execution environment
+        self._timed_out.reset()  # one request at a time per execution environment
         try:
             response = self._client.converse(**request)
         except (ClientError, BotoCoreError, RecursionError) as exc:
             error = _map_error(exc, model_id)
             # every attempt that timed out before this error may have been run, and billed, by Bedrock
-            error.abandoned_attempts += self._timed_out
+            error.abandoned_attempts += self._timed_out.count
             raise error from exc
 
         blocks = response["output"]["message"]["content"]
@@ -370,7 +354,7 @@ class ModelClient:
             cache_write_tokens=int(usage.get("cacheWriteInputTokens", 0)),
             guardrail=guardrail_outcome(response),
             guardrail_units=guardrail_units(response),
-            abandoned_attempts=self._timed_out,
+            abandoned_attempts=self._timed_out.count,
             grounding=grounding_assessment(response) if grounding is not None else None,
         )
 
