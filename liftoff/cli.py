@@ -74,6 +74,13 @@ def main() -> None:
         )
 
 
+def _confirm(question: str, action: str) -> None:
+    """Ask before a change to the project's files; without a terminal, ask for --yes instead of guessing."""
+    if not sys.stdin.isatty():
+        raise click.UsageError(f"not a terminal, so nothing was asked: pass --yes to {action}")
+    click.confirm(question, abort=True)
+
+
 @main.group(help="Run the system locally: moto DynamoDB, a Bedrock simulator and the real handler behind a local API.")
 def local() -> None:
     pass
@@ -174,9 +181,7 @@ def rename_use_case_command(old: str, new: str, yes: bool) -> None:
             f"{old} stack is not renamed and nothing would manage it any more; destroy it first, while its config still "
             f"exists: npx cdk destroy -c stage=sandbox -c use_case={old}"
         )
-        if not sys.stdin.isatty():
-            raise click.UsageError("not a terminal, so nothing was asked: pass --yes to rename it")
-        click.confirm("rename it?", abort=True)
+        _confirm("rename it?", "rename it")
     try:
         moved = rename_use_case(old, new, root=REPO_ROOT)
     except ConfigError as exc:
@@ -271,9 +276,7 @@ def remove_use_case_command(name: str, yes: bool) -> None:
             f"a deployed stack is not touched: if {name} is deployed, destroy it first (it needs this config): "
             f"npx cdk destroy -c stage=sandbox -c use_case={name}"
         )
-        if not sys.stdin.isatty():
-            raise click.UsageError("not a terminal, so nothing was asked: pass --yes to remove it")
-        click.confirm("remove these?", abort=True)
+        _confirm("remove these?", "remove it")
     try:
         removed = remove_use_case(name, root=REPO_ROOT)
     except ConfigError as exc:
