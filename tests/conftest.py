@@ -6,16 +6,28 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
+import atexit
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
-import liftoff
+from tests.fixtures.project import build_project
+
+# The template's tests run on a project of their own (tests/fixtures/project), never on the checkout's
+# usecases/, prompts/, evals/ and knowledge/: a team deletes or renames the shipped use cases and `make test`
+# stays green. Set before `liftoff` is imported (it fixes REPO_ROOT then), and inherited by every process a test
+# starts (local mode, the CLI, `cdk synth`). tests/contract/ checks the checkout's own use cases.
+_FIXTURE_ROOT = Path(tempfile.mkdtemp(prefix="liftoff-tests-"))
+atexit.register(shutil.rmtree, _FIXTURE_ROOT, ignore_errors=True)
+os.environ["LIFTOFF_PROJECT"] = str(build_project(_FIXTURE_ROOT / "project"))
+
+import liftoff  # noqa: E402
 
 # What a team writes (the rest of a clone is the template's code, which tests import from the checkout)
 TEAM_CONTENT_FILES = ("cdk.json", "openapi.yaml")
-TEAM_CONTENT_FOLDERS = ("usecases", "prompts", "evals", "pricing", "charters")
+TEAM_CONTENT_FOLDERS = ("usecases", "prompts", "evals", "pricing", "charters", "knowledge")
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import requests
 
 from liftoff.local import runtime
 
-USE_CASE = "support-triage"
+USE_CASE = "fixture-triage"
 SPEND_READING_MAX_AGE_S = 0.5
 
 

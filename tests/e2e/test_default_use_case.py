@@ -115,7 +115,7 @@ def test_every_use_case_option_is_the_shared_one_and_shows_no_fixed_default():
         assert isinstance(param, UseCaseOption), path
         assert param.default is None, path
         text = " ".join(command.get_help(click.Context(command)).split())
-        assert "support-triage" not in text, path
+        assert "fixture-triage" not in text, path
         assert {"every": "every use case", "one": "the only use case", "knowledge": "`knowledge:`"}[param.kind] in text
     # the commands that work on every use case unless told otherwise, and those on the retrieval use case
     every = sorted(" ".join(path) for path, _, param in commands if param.every)

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from liftoff.evals.cli import eval_group
 
 pytestmark = pytest.mark.e2e
-USE_CASE = "support-triage"
+USE_CASE = "fixture-triage"
 
 
 def test_a_wrong_api_key_is_an_unusable_target_not_five_wrong_answers(local, tmp_path):

@@ -17,7 +17,7 @@ from liftoff.foundation.eval_cases import EvalCase, load_suite
 from liftoff.foundation.usecases import load_use_case
 
 pytestmark = pytest.mark.e2e
-USE_CASE = "support-triage"
+USE_CASE = "fixture-triage"
 CATEGORY_BILLING = [{"type": "json_field", "path": "category", "equals": "billing"}]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.mark.parametrize("name", use_case_names())
 def test_each_use_case_answers_locally_and_runs_its_evals(local, name, tmp_path):
-    state = runtime.up(name)  # its own process, beside the session's support-triage
+    state = runtime.up(name)  # its own process, beside the session's fixture-triage
     first = next(c for c in load_cases(name) if "clean" in c.tags)
     response = requests.post(
         state.invoke_url,
@@ -33,7 +33,7 @@ def test_each_use_case_answers_locally_and_runs_its_evals(local, name, tmp_path)
     (run,) = report["runs"]
     assert run["cases"] == 15
     assert run["errors"] == 0  # every shipped case gets an answer (or the refusal it expects)
-    assert runtime.is_running(runtime.read_state("support-triage"))  # the other use case kept running
+    assert runtime.is_running(runtime.read_state("fixture-triage"))  # the other use case kept running
 
 
 def _suite_prompt(name: str) -> str:

@@ -13,7 +13,7 @@ from liftoff.evals.cli import eval_group
 from liftoff.local import runtime
 
 pytestmark = pytest.mark.e2e
-USE_CASE = "doc-summary"  # its own local mode: the session's support-triage keeps its settings
+USE_CASE = "fixture-summary"  # its own local mode: the session's fixture-triage keeps its settings
 HARVESTED = REPO_ROOT / "evals" / USE_CASE / "harvested.jsonl"
 DOCUMENTS = [
     "From 1 March all travel must be booked through the Navan portal; economy class under six hours.",
@@ -113,7 +113,7 @@ def test_harvest_with_capture_off_says_so_and_how_to_turn_it_on(local, monkeypat
         # When it is harvested / Then it says capture is off (it said only "nothing new") and how to turn it on
         harvested = CliRunner().invoke(eval_group, ["harvest", "--use-case", USE_CASE, "--since", "1h"])
         assert harvested.exit_code == 0, harvested.output
-        assert "capture is off for doc-summary (this local mode)" in harvested.output
-        assert "LIFTOFF_LOCAL_CAPTURE=true liftoff local up --use-case doc-summary" in harvested.output
+        assert "capture is off for fixture-summary (this local mode)" in harvested.output
+        assert "LIFTOFF_LOCAL_CAPTURE=true liftoff local up --use-case fixture-summary" in harvested.output
     finally:
         runtime.down(USE_CASE)

@@ -14,8 +14,8 @@ from service.dal.prompt_store import LIVE_ALIAS, PromptStore
 from service.models.prompt import PromptSpec
 
 pytestmark = pytest.mark.e2e
-USE_CASE = "doc-summary"  # its own local mode: the session's support-triage keeps its registry
-ALARM = "liftoff-doc-summary-local-CanaryVersionAccuracy"
+USE_CASE = "fixture-summary"  # its own local mode: the session's fixture-triage keeps its registry
+ALARM = "liftoff-fixture-summary-local-CanaryVersionAccuracy"
 
 
 @pytest.fixture

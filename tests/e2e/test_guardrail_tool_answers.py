@@ -1,4 +1,4 @@
-"""support-triage's JSON answer comes as a forced tool's input (Nova: `structured_output: tool`), which the
+"""fixture-triage's JSON answer comes as a forced tool's input (Nova: `structured_output: tool`), which the
 guardrail in Converse's guardrailConfig does not evaluate; the API checks it with ApplyGuardrail. Through local
 mode as a user runs it: the simulator plays both, as Bedrock does."""
 
@@ -33,13 +33,13 @@ def test_a_triage_answer_quoting_an_email_is_masked_through_the_local_api(post, 
 
 
 def model_usd(body: dict) -> float:
-    price = load_use_case("support-triage").prices[body["model_id"]]
+    price = load_use_case("fixture-triage").prices[body["model_id"]]
     return (
         body["usage"]["input_tokens"] * price.input_per_1k + body["usage"]["output_tokens"] * price.output_per_1k
     ) / 1000
 
 
 def guardrail_unit_usd() -> float:
-    rules = GuardrailRules.for_use_case(load_use_case("support-triage").config)
+    rules = GuardrailRules.for_use_case(load_use_case("fixture-triage").config)
     usage, per_unit = guardrail_usage(rules, "x"), load_pricing().guardrails.per_unit()
     return sum(usage[member] * per_unit[policy] for member, policy in GUARDRAIL_UNITS.items())

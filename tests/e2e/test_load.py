@@ -13,10 +13,10 @@ pytestmark = pytest.mark.e2e
 
 
 def test_a_short_steady_run_is_summarised(local):
-    # doc-summary, so the session's support-triage local mode keeps its settings
+    # fixture-summary, so the session's fixture-triage local mode keeps its settings
     result = CliRunner().invoke(
         load,
-        ["--use-case", "doc-summary", "--users", "3", "--duration", "5", "--sim-latency-ms", "20", "--json"],
+        ["--use-case", "fixture-summary", "--users", "3", "--duration", "5", "--sim-latency-ms", "20", "--json"],
     )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)  # progress goes to stderr; stdout is the JSON alone
@@ -34,24 +34,24 @@ def test_a_short_steady_run_is_summarised(local):
     # and the run is kept as the last local load result, with the rate it ran at, for `liftoff readiness`
     from liftoff.last_results import read_results
 
-    last = read_results("doc-summary", "load")["local"]
+    last = read_results("fixture-summary", "load")["local"]
     assert (last["rps"], last["users"], last["duration_s"]) == (summary["rps"], 3, 5)
 
 
 def test_what_a_command_starts_it_stops(local):
-    # Given doc-summary not running in local mode
-    runtime.down("doc-summary")
+    # Given fixture-summary not running in local mode
+    runtime.down("fixture-summary")
     # When an eval run needs it / Then it starts it, says so, and stops it at the end
-    result = CliRunner().invoke(eval_group, ["run", "--use-case", "doc-summary", "--limit", "2", "--gate"])
+    result = CliRunner().invoke(eval_group, ["run", "--use-case", "fixture-summary", "--limit", "2", "--gate"])
     assert result.exit_code in (0, 1), result.output
-    assert "starting local mode for doc-summary" in result.stderr
+    assert "starting local mode for fixture-summary" in result.stderr
     assert "stopped the local mode this command started" in result.stderr
     assert len(result.stdout.strip().splitlines()) == 1  # the gate's one verdict line
-    assert not runtime.is_running(runtime.read_state("doc-summary"))
+    assert not runtime.is_running(runtime.read_state("fixture-summary"))
     # With --keep-local it is left running, and the command says where and how to stop it
     kept = CliRunner().invoke(
-        eval_group, ["run", "--use-case", "doc-summary", "--limit", "2", "--gate", "--keep-local"]
+        eval_group, ["run", "--use-case", "fixture-summary", "--limit", "2", "--gate", "--keep-local"]
     )
-    assert "liftoff local down --use-case doc-summary" in kept.stderr
-    assert runtime.is_running(runtime.read_state("doc-summary"))
-    runtime.down("doc-summary")
+    assert "liftoff local down --use-case fixture-summary" in kept.stderr
+    assert runtime.is_running(runtime.read_state("fixture-summary"))
+    runtime.down("fixture-summary")

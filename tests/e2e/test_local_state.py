@@ -11,7 +11,7 @@ from service.dal.prompt_store import LIVE_ALIAS, PromptStore
 
 pytestmark = pytest.mark.e2e
 
-USE_CASE = "doc-summary"  # not the session fixture's use case: these tests start and stop their own
+USE_CASE = "fixture-summary"  # not the session fixture's use case: these tests start and stop their own
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ def test_load_uses_a_running_local_mode_as_it_is_and_leaves_it_running(registry_
         assert used.pid == state.pid  # the same process: not restarted
 
     # Then it says why the latency is not the one asked for, and the user's local mode still runs with v2
-    assert "using the running local mode of doc-summary as it is" in said[0]
+    assert "using the running local mode of fixture-summary as it is" in said[0]
     assert "not --sim-latency-ms 300" in said[0]
     after = runtime.read_state(USE_CASE)
     assert runtime.is_running(after) and after.pid == state.pid

@@ -12,7 +12,7 @@ CATEGORIES = {"billing", "technical", "account", "shipping", "other"}
 
 
 def test_a_triage_answer_is_validated_json_a_bad_one_repaired_or_refused(local, post):
-    # A support-triage request returns output_json with a category from the schema's enum
+    # A fixture-triage request returns output_json with a category from the schema's enum
     status, body = post({"prompt_id": "triage", "variables": {"message": "Where is my parcel?"}})
     assert status == 200 and body["output_json"]["category"] in CATEGORIES and body["repairs"] == 0
 
@@ -21,13 +21,13 @@ def test_a_triage_answer_is_validated_json_a_bad_one_repaired_or_refused(local, 
     assert (status, body["repairs"]) == (200, 1)
     assert body["output_json"]["category"] in CATEGORIES
 
-    # The same fault with repair_attempts 0: 502 ModelOutputInvalid. Shown on doc-summary's registry (a
-    # version pinned by the request), so support-triage's registry stays as the registry-flow test expects
-    runtime.up("doc-summary")
-    prompt = load_use_case("doc-summary").prompts[0]
+    # The same fault with repair_attempts 0: 502 ModelOutputInvalid. Shown on fixture-summary's registry (a
+    # version pinned by the request), so fixture-triage's registry stays as the registry-flow test expects
+    runtime.up("fixture-summary")
+    prompt = load_use_case("fixture-summary").prompts[0]
     strict = prompt.model_copy(update={"output": prompt.output.model_copy(update={"repair_attempts": 0})})
-    version = open_store("doc-summary", None).publish(strict, author="e2e", message="no repairs").version
-    state = runtime.read_state("doc-summary")
+    version = open_store("fixture-summary", None).publish(strict, author="e2e", message="no repairs").version
+    state = runtime.read_state("fixture-summary")
     document = "The office moves to Lyon on 3 May. Badges change the same week. [[sim:invalid-output]]"
     response = requests.post(
         state.invoke_url,

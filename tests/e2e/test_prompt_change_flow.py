@@ -17,7 +17,7 @@ from liftoff.foundation.usecases import load_prompt_file
 
 pytestmark = pytest.mark.e2e
 LIFTOFF = Path(sys.executable).parent / "liftoff"
-USE_CASE = "support-triage"
+USE_CASE = "fixture-triage"
 PASSING_TAGS = ("--tag", "punctuation", "--tag", "markup")  # cases the simulator's keyword rule answers right
 
 

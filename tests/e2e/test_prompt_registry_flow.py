@@ -30,7 +30,7 @@ def served_version(post, request_id: str, **extra) -> int:
 
 def test_publish_canary_promote_rollback_pin(local, post, monkeypatch):
     monkeypatch.setenv("LIFTOFF_AUTHOR", "e2e")
-    store = open_store("support-triage", None)
+    store = open_store("fixture-triage", None)
     # Given the repo's file is already v1 (publishing it again is a no-op)
     assert "unchanged, still v1" in cli("publish", "triage")
     # Given v2 of the triage prompt is published (live stays on v1)
@@ -94,7 +94,7 @@ def test_registry_outage_with_warm_cache_still_serves(local, post):
     finally:
         # restore the tables the way `local up` made them, for any test that runs later
         provision(
-            load_use_case("support-triage"),
+            load_use_case("fixture-triage"),
             table=local.table_name,
             spend_table=local.spend_table_name,
             dynamodb_url=local.dynamodb_url,

@@ -21,7 +21,7 @@ from liftoff.readiness import FAIL, NOT_MEASURED, NOT_REAL, PASS, RegistrySource
 from service.dal.prompt_store import PromptStore
 
 pytestmark = pytest.mark.e2e
-USE_CASE = "support-triage"
+USE_CASE = "fixture-triage"
 ITEMS = [
     "charter",
     "exit criteria: triage",
@@ -58,7 +58,7 @@ def test_in_local_mode_readiness_is_no_go_and_says_accuracy_was_not_measured_on_
     assert accuracy["status"] == NOT_MEASURED
     assert NOT_REAL in accuracy["evidence"] and "(live, sha256:" in accuracy["evidence"]
     assert accuracy["date"] and accuracy["source"].endswith("report.json")
-    assert accuracy["fix"].startswith("liftoff eval run --use-case support-triage --target api")
+    assert accuracy["fix"].startswith("liftoff eval run --use-case fixture-triage --target api")
     assert lines["security checks at synth"]["status"] == PASS
     assert lines["scope"]["status"] == PASS
     for item in ("load at peak rate", "smoke test", "golden canary"):

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.mark.parametrize("name", use_case_names())
 def test_smoke_passes_against_local_mode_for_every_use_case(local, name):
-    # Given local mode running for the use case (the session's support-triage, the others beside it):
+    # Given local mode running for the use case (the session's fixture-triage, the others beside it):
     # deploy.yml runs smoke right after every deploy, so it must pass for each use case shipped
     state = local if name == local.use_case else runtime.up(name)
     # When smoke runs against it

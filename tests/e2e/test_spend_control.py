@@ -52,7 +52,7 @@ def test_concurrent_clients_through_the_api_lose_no_update(local, counter):
 
 
 def test_cap_reached_refuses_with_429_and_a_retry_after(local, post, counter):
-    cap = 5.0  # budget.daily_cap_usd of support-triage
+    cap = 5.0  # budget.daily_cap_usd of fixture-triage
     table = counter._table
     key = {"pk": f"{local.use_case}#{counter.today().isoformat()}"}
     spent = counter.spent_today_usd()

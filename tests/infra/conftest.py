@@ -33,8 +33,8 @@ def synthesized(request, tmp_path_factory):
 
 @pytest.fixture
 def template(synthesized):
-    """support-triage's template, in the stage `synthesized` is parametrised with."""
-    return synthesized[2]["support-triage"]
+    """fixture-triage's template, in the stage `synthesized` is parametrised with."""
+    return synthesized[2]["fixture-triage"]
 
 
 @pytest.fixture

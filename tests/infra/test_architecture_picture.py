@@ -8,12 +8,12 @@ from pathlib import Path
 
 import aws_cdk as cdk
 
-from liftoff import REPO_ROOT
+from liftoff import INSTALLED_FROM, REPO_ROOT
 from liftoff.foundation.config import get_stage
 from liftoff.foundation.usecases import load_use_case
 from stacks.usecase_stack import UseCaseStack
 
-CONSTRUCTS = REPO_ROOT / "stacks" / "constructs"
+CONSTRUCTS = INSTALLED_FROM / "stacks" / "constructs"
 
 
 def _drawing():
@@ -31,13 +31,13 @@ def test_every_construct_module_has_a_box_and_every_box_a_construct():
 
 
 def test_the_prod_stacks_are_built_from_exactly_the_constructs_drawn(tmp_path):
-    """A use case without `knowledge:` (support-triage) and one with it (the fixture project's fixture-rag)
+    """A use case without `knowledge:` (fixture-triage) and one with it (the fixture project's fixture-rag)
     together use every construct drawn, and no other."""
     from tests.fixtures.project import CONTENT
 
     app = cdk.App(outdir=str(tmp_path))
     used = set()
-    for use_case in (load_use_case("support-triage"), load_use_case("fixture-rag", root=CONTENT)):
+    for use_case in (load_use_case("fixture-triage"), load_use_case("fixture-rag", root=CONTENT)):
         stack = UseCaseStack(
             app,
             f"Liftoff-{use_case.name}-prod",
@@ -61,8 +61,8 @@ def test_the_committed_svg_is_current():
 
 
 def test_the_readme_and_the_architecture_page_show_it():
-    assert "docs/img/architecture.svg" in (REPO_ROOT / "README.md").read_text()
-    assert "img/architecture.svg" in (REPO_ROOT / "docs" / "architecture.md").read_text()
+    assert "docs/img/architecture.svg" in (INSTALLED_FROM / "README.md").read_text()
+    assert "img/architecture.svg" in (INSTALLED_FROM / "docs" / "architecture.md").read_text()
 
 
 def _segments(drawing, solid_only: bool):

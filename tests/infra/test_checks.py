@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def synth_variant(tmp_path, name: str, stage: str, section: str, **fields):
-    """support-triage with `section`'s `fields` changed, synthesized with cdk-nag on (fails on any
+    """fixture-triage with `section`'s `fields` changed, synthesized with cdk-nag on (fails on any
     unacknowledged finding); its template."""
     import dataclasses
 
@@ -23,7 +23,7 @@ def synth_variant(tmp_path, name: str, stage: str, section: str, **fields):
     from liftoff.foundation.usecases import load_use_case
     from stacks.usecase_stack import UseCaseStack
 
-    use_case = load_use_case("support-triage")
+    use_case = load_use_case("fixture-triage")
     changed = getattr(use_case.config, section).model_copy(update=fields)
     config = use_case.config.model_copy(update={section: changed})
     app = cdk.App(outdir=str(tmp_path / name))
@@ -288,8 +288,8 @@ def test_a_golden_canary_turned_off_has_no_schedule_and_no_golden_alarms(tmp_pat
     # a prompt canary's traffic alarms still end it
     (rule,) = template.find_resources("AWS::Events::Rule").values()
     assert sorted(rule["Properties"]["EventPattern"]["detail"]["alarmName"]) == [
-        "liftoff-support-triage-prod-CanaryVersionErrorRate",
-        "liftoff-support-triage-prod-CanaryVersionLatencyP95",
+        "liftoff-fixture-triage-prod-CanaryVersionErrorRate",
+        "liftoff-fixture-triage-prod-CanaryVersionLatencyP95",
     ]
 
 

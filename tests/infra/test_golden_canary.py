@@ -8,7 +8,7 @@ from pathlib import Path
 from liftoff.foundation.canary import canary_payload
 from liftoff.foundation.config import schedule_seconds
 
-USE_CASE = "support-triage"
+USE_CASE = "fixture-triage"
 
 
 def _statements(template, role_prefix: str) -> dict:

@@ -13,6 +13,7 @@ import cfnlint
 import pytest
 import yaml
 
+from liftoff import REPO_ROOT
 from liftoff.foundation.config import GUARDRAIL_LIMITS, get_stage, guardrail_limit, load_use_case_config
 from liftoff.foundation.errors import ConfigError
 from liftoff.foundation.usecases import load_use_case
@@ -68,7 +69,7 @@ def test_denied_topic_definition_is_bedrocks_200_not_the_schemas_1000():
 
 
 def at_the_maximum() -> dict:
-    data = yaml.safe_load((REPO / "usecases" / "support-triage.yaml").read_text())
+    data = yaml.safe_load((REPO_ROOT / "usecases" / "fixture-triage.yaml").read_text())
     limit = guardrail_limit
     data["guardrail"]["denied_topics"] = [
         {
@@ -89,7 +90,7 @@ def at_the_maximum() -> dict:
 
 
 def write(tmp_path, data) -> Path:
-    path = tmp_path / "support-triage.yaml"
+    path = tmp_path / "fixture-triage.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
 
@@ -117,7 +118,7 @@ def test_one_past_a_limit_is_refused_naming_the_field(tmp_path, mutate, field):
 
 
 def test_a_config_at_every_maximum_synthesizes_to_a_template_cfn_lint_passes(tmp_path):
-    # Given support-triage with every guardrail field at its maximum and the longest use-case name
+    # Given fixture-triage with every guardrail field at its maximum and the longest use-case name
     config = load_use_case_config(write(tmp_path, at_the_maximum()))
     longest = "a" * 38 + "-z"  # 40 characters, the most a use-case name may have
     # (the golden canary is off: its cases come from evals/<name>/, which this made-up name has none of)
@@ -125,7 +126,7 @@ def test_a_config_at_every_maximum_synthesizes_to_a_template_cfn_lint_passes(tmp
         update={"canary": config.monitoring.canary.model_copy(update={"schedule": "off"})}
     )
     config = config.model_copy(update={"name": longest, "monitoring": canary_off})
-    use_case = dataclasses.replace(load_use_case("support-triage"), config=config)
+    use_case = dataclasses.replace(load_use_case("fixture-triage"), config=config)
     app = cdk.App(outdir=str(tmp_path / "out"))
     stack = UseCaseStack(
         app,

@@ -10,7 +10,7 @@ from liftoff.foundation.names import digest
 from liftoff.foundation.usecases import load_use_case
 from stacks.constructs.monitoring import ERROR_CLASSES
 
-USE_CASE = "support-triage"
+USE_CASE = "fixture-triage"
 CONFIG = load_use_case(USE_CASE).config
 
 

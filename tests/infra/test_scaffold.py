@@ -119,12 +119,12 @@ def test_a_retrieval_use_case_loads_with_its_knowledge_base_and_synthesizes(root
 
 def test_retrieval_and_from_are_refused_together(root):
     with pytest.raises(ConfigError, match="give one of them"):
-        new_use_case("policy-bot", source="support-triage", retrieval=True, root=root)
+        new_use_case("policy-bot", source="fixture-triage", retrieval=True, root=root)
     assert not (root / "usecases" / "policy-bot.yaml").exists()
 
 
 def test_copy_from_an_existing_use_case_on_another_model(root):
-    new_use_case("triage-two", source="support-triage", model="us.amazon.nova-lite-v1:0", root=root)
+    new_use_case("triage-two", source="fixture-triage", model="us.amazon.nova-lite-v1:0", root=root)
     use_case = load_use_case("triage-two", root)
     assert use_case.config.models.allowed == ["us.amazon.nova-lite-v1:0"]
     assert {p.model_id for p in use_case.prompts} == {"us.amazon.nova-lite-v1:0"}
@@ -138,10 +138,10 @@ def test_bad_names_are_refused(root, name):
 
 
 def test_an_existing_name_is_refused_and_nothing_is_overwritten(root):
-    before = (root / "usecases" / "support-triage.yaml").read_text()
+    before = (root / "usecases" / "fixture-triage.yaml").read_text()
     with pytest.raises(ConfigError, match="exists already"):
-        new_use_case("support-triage", root=root)
-    assert (root / "usecases" / "support-triage.yaml").read_text() == before
+        new_use_case("fixture-triage", root=root)
+    assert (root / "usecases" / "fixture-triage.yaml").read_text() == before
 
 
 def test_an_unpriced_model_is_refused_before_anything_is_written(root):

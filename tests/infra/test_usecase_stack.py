@@ -7,7 +7,7 @@ from liftoff.foundation.usecases import load_use_case
 from stacks.bedrock_access import invoke_resource_arns
 from stacks.constructs.model_guardrail import policy_properties, version_description
 
-USE_CASE = "support-triage"
+USE_CASE = "fixture-triage"
 
 
 def test_resources_of_one_use_case(template):

@@ -31,7 +31,7 @@ from service.settings import get_settings
 TABLE = "prompts-test"
 SPEND_TABLE = "spend-test"
 IDEMPOTENCY_TABLE = "idempotency-test"
-USE_CASE = "support-triage"
+USE_CASE = "fixture-triage"
 
 
 @pytest.fixture

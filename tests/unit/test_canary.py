@@ -15,7 +15,7 @@ from service.models.prompt import PromptSpec
 
 ALARM_EVENT = {
     "detail-type": "CloudWatch Alarm State Change",
-    "detail": {"alarmName": "liftoff-support-triage-local-CanaryVersionAccuracy", "state": {"value": "ALARM"}},
+    "detail": {"alarmName": "liftoff-fixture-triage-local-CanaryVersionAccuracy", "state": {"value": "ALARM"}},
 }
 
 # a bad version is canaried on purpose: forced past the eval gate, as a person would with a reason
@@ -31,7 +31,7 @@ def _bad_version(store: PromptStore, triage) -> int:
 
 
 def test_the_golden_set_defaults_to_clean_and_edge_cases_and_refuses_unknown_ids(tmp_path):
-    cases = golden_cases("support-triage")
+    cases = golden_cases("fixture-triage")
     assert 0 < len(cases) <= 20 and all({"clean", "edge"} & set(c.tags) for c in cases)
     import shutil
 
@@ -40,14 +40,14 @@ def test_the_golden_set_defaults_to_clean_and_edge_cases_and_refuses_unknown_ids
     for folder in ("usecases", "prompts", "evals", "pricing"):
         shutil.copytree(REPO_ROOT / folder, tmp_path / folder)
     (tmp_path / "cdk.json").write_text("{}")
-    suite = tmp_path / "evals" / "support-triage" / "suite.yaml"
+    suite = tmp_path / "evals" / "fixture-triage" / "suite.yaml"
     suite.write_text(suite.read_text() + "\ngolden:\n  cases: [billing-001, no-such-case]\n")
     with pytest.raises(ConfigError, match="golden.cases.*no-such-case"):
-        golden_cases("support-triage", root=tmp_path)
+        golden_cases("fixture-triage", root=tmp_path)
 
 
 def test_the_canary_scores_the_stable_version_and_a_bad_canary_apart(call, store, triage):
-    payload = canary_payload("support-triage")
+    payload = canary_payload("fixture-triage")
     stable = canary_module.lambda_handler(payload, None)
     assert stable["stable"]["cases"] == len(payload["golden_canary"]["cases"])
     assert "canary" not in stable  # no prompt canary running
@@ -69,7 +69,7 @@ def test_an_alarm_ends_the_canary_and_history_names_it(call, store, triage):
     assert (alias.version, alias.canary_version) == (1, None)
     last = alias.history[-1]
     assert (last["action"], last["by"]) == ("auto-rollback", "auto-rollback")
-    assert last["note"] == "alarm liftoff-support-triage-local-CanaryVersionAccuracy"
+    assert last["note"] == "alarm liftoff-fixture-triage-local-CanaryVersionAccuracy"
     # an OK (or any non-ALARM) state change does nothing
     assert canary_rollback.lambda_handler({**ALARM_EVENT, "detail": {"state": {"value": "OK"}}}, None) == {
         "rolled_back": []
@@ -120,7 +120,7 @@ def test_a_run_where_nothing_is_answered_publishes_no_accuracy(call, store, tria
     spend_table.put_item(Item={"pk": f"{triage.name}#{today}", "spend_usd": 1000, "requests": 1})
     capsys.readouterr()
     # When the golden canary runs
-    result = canary_module.lambda_handler(canary_payload("support-triage"), None)
+    result = canary_module.lambda_handler(canary_payload("fixture-triage"), None)
     # Then no case is a wrong answer, there is no accuracy, and none is published (not a 0)
     stable = result["stable"]
     assert (stable["passed"], stable["failed_count"], stable["errors"]) == (0, 0, stable["cases"])
@@ -144,7 +144,7 @@ def test_unanswered_cases_are_errors_apart_under_the_eval_policy(call, store, tr
         return real_invoke(request, request_id=request_id, deps=deps)
 
     monkeypatch.setattr(canary_module, "invoke", throttling)
-    payload = canary_payload("support-triage")
+    payload = canary_payload("fixture-triage")
     payload["golden_canary"]["budget"]["concurrency"] = 1  # every other case, in order
     capsys.readouterr()
     # When the canary runs
@@ -166,9 +166,9 @@ def test_expect_error_cases_pass_when_refused_with_that_code(call, store, tmp_pa
     for folder in ("usecases", "prompts", "evals", "pricing"):
         shutil.copytree(REPO_ROOT / folder, tmp_path / folder)
     (tmp_path / "cdk.json").write_text("{}")
-    suite = tmp_path / "evals" / "support-triage" / "suite.yaml"
+    suite = tmp_path / "evals" / "fixture-triage" / "suite.yaml"
     suite.write_text(suite.read_text() + "\ngolden:\n  cases: [edge-empty, edge-whitespace-only]\n")
-    payload = canary_payload("support-triage", root=tmp_path)
+    payload = canary_payload("fixture-triage", root=tmp_path)
     assert {c["expect_error"] for c in payload["golden_canary"]["cases"]} == {"MissingVariable"}
     # When the canary runs them
     stable = canary_module.lambda_handler(payload, None)["stable"]
@@ -178,7 +178,7 @@ def test_expect_error_cases_pass_when_refused_with_that_code(call, store, tmp_pa
 
 def test_the_run_starts_a_case_only_while_its_worst_case_fits(call, store, monkeypatch):
     # Given a function with room for two cases' worst case, and cases that each take their worst case
-    payload = canary_payload("support-triage")
+    payload = canary_payload("fixture-triage")
     budget = payload["golden_canary"]["budget"]
     budget["concurrency"] = 1
     now = [1000.0]

@@ -91,7 +91,7 @@ def test_the_canary_publishes_retrieval_recall_and_the_hallucination_rate(call, 
 
 def test_a_use_case_without_retrieval_publishes_neither(call, store, capsys):
     capsys.readouterr()
-    stable = canary_module.lambda_handler(canary_payload("support-triage"), None)["stable"]
+    stable = canary_module.lambda_handler(canary_payload("fixture-triage"), None)["stable"]
     assert "retrieval_recall" not in stable
     published = _emf(capsys)
     assert "CanaryAccuracy" in published
@@ -108,4 +108,4 @@ def test_the_payload_carries_what_retrieval_scoring_needs(tmp_path):
     assert by_id["carry-over"]["expected_sources"] == ["leave-policy.md"]
     assert by_id["carry-over"]["answerable"] is True
     assert {i for i, c in by_id.items() if not c["answerable"]} == {"parking", "stock-options"}
-    assert "retrieval" not in canary_payload("support-triage")["golden_canary"]
+    assert "retrieval" not in canary_payload("fixture-triage")["golden_canary"]

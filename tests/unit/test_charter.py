@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from liftoff import REPO_ROOT
+from liftoff import INSTALLED_FROM
 from liftoff.charter import agree, amend, check_scope, read_agreement, scope_of
 from liftoff.foundation.errors import ConfigError
 from liftoff.foundation.usecases import load_all_use_cases, load_use_case
@@ -47,40 +47,40 @@ def test_every_shipped_use_case_is_within_its_agreed_scope():
 def test_the_shipped_examples_are_agreed():
     from liftoff.foundation.usecases import use_case_names
 
-    examples = [name for name in ("support-triage", "doc-summary") if name in use_case_names()]  # a clone may drop them
+    examples = [name for name in ("fixture-triage", "fixture-summary") if name in use_case_names()]  # a clone may drop them
     assert all(read_agreement(name) is not None for name in examples)
 
 
 def test_lowering_min_accuracy_fails_the_check_until_an_amendment_covers_it(root):
-    # Given the scratch copy's support-triage, agreed at min_accuracy 0.85
-    assert _liftoff(root, "scope", "check", "--use-case", "support-triage").returncode == 0
+    # Given the scratch copy's fixture-triage, agreed at min_accuracy 0.85
+    assert _liftoff(root, "scope", "check", "--use-case", "fixture-triage").returncode == 0
     # When min_accuracy is lowered without an amendment
-    _edit(root / "usecases" / "support-triage.yaml", r"^  min_accuracy: 0\.85$", "  min_accuracy: 0.70")
-    failed = _liftoff(root, "scope", "check", "--use-case", "support-triage")
+    _edit(root / "usecases" / "fixture-triage.yaml", r"^  min_accuracy: 0\.85$", "  min_accuracy: 0.70")
+    failed = _liftoff(root, "scope", "check", "--use-case", "fixture-triage")
     # Then the check fails, naming the field, old -> new, and the command to run
     assert failed.returncode == 1
     assert "exit_criteria.min_accuracy: 0.85 -> 0.7" in failed.stdout
-    assert "liftoff charter amend --use-case support-triage --by NAME" in failed.stdout
+    assert "liftoff charter amend --use-case fixture-triage --by NAME" in failed.stdout
     assert "Traceback" not in failed.stderr
     # When an amendment is added, Then it passes, and the amendment records who, what and why
-    amended = _liftoff(root, "charter", "amend", "--use-case", "support-triage", "--by", "Jo", "--why", "noisy set")
+    amended = _liftoff(root, "charter", "amend", "--use-case", "fixture-triage", "--by", "Jo", "--why", "noisy set")
     assert amended.returncode == 0, amended.stderr
-    assert _liftoff(root, "scope", "check", "--use-case", "support-triage").returncode == 0
-    entry = read_agreement("support-triage", root)["amendments"][-1]
+    assert _liftoff(root, "scope", "check", "--use-case", "fixture-triage").returncode == 0
+    entry = read_agreement("fixture-triage", root)["amendments"][-1]
     assert (entry["by"], entry["why"]) == ("Jo", "noisy set")
     assert entry["what"] == "exit_criteria.min_accuracy: 0.85 -> 0.7"
 
 
 def test_a_new_prompt_and_a_new_model_are_scope_changes(root):
     # Given an agreed use case, When a prompt (a new workflow) and a model are added
-    prompts = root / "prompts" / "support-triage"
+    prompts = root / "prompts" / "fixture-triage"
     shutil.copy(prompts / "triage.yaml", prompts / "refund.yaml")
     _edit(
-        root / "usecases" / "support-triage.yaml",
+        root / "usecases" / "fixture-triage.yaml",
         r"^    - us\.amazon\.nova-lite-v1:0$",
         "    - us.amazon.nova-lite-v1:0\n    - us.amazon.nova-pro-v1:0",
     )
-    result = check_scope(load_use_case("support-triage", root))
+    result = check_scope(load_use_case("fixture-triage", root))
     # Then both are named
     assert not result.ok
     assert {c.field for c in result.changes} == {"prompt_ids", "allowed_models"}
@@ -89,28 +89,28 @@ def test_a_new_prompt_and_a_new_model_are_scope_changes(root):
 
 
 def test_in_production_changes_are_reported_not_enforced(root):
-    path = root / "usecases" / "support-triage.yaml"
+    path = root / "usecases" / "fixture-triage.yaml"
     _edit(path, r"^  phase: poc$", "  phase: production")
     _edit(path, r"^  min_accuracy: 0\.85$", "  min_accuracy: 0.80")
-    result = check_scope(load_use_case("support-triage", root))
+    result = check_scope(load_use_case("fixture-triage", root))
     assert result.ok
     assert "not enforced" in result.detail and "0.85 -> 0.8" in result.detail
 
 
 def test_a_pilot_must_be_agreed_a_poc_not_yet(root):
-    (root / "charters" / "support-triage.yaml").unlink()
-    assert check_scope(load_use_case("support-triage", root)).ok  # poc: scope still being written
-    _edit(root / "usecases" / "support-triage.yaml", r"^  phase: poc$", "  phase: pilot")
-    result = check_scope(load_use_case("support-triage", root))
+    (root / "charters" / "fixture-triage.yaml").unlink()
+    assert check_scope(load_use_case("fixture-triage", root)).ok  # poc: scope still being written
+    _edit(root / "usecases" / "fixture-triage.yaml", r"^  phase: poc$", "  phase: pilot")
+    result = check_scope(load_use_case("fixture-triage", root))
     assert not result.ok
-    assert result.fix == "liftoff charter agree --use-case support-triage --by NAME"
+    assert result.fix == "liftoff charter agree --use-case fixture-triage --by NAME"
 
 
 def test_agree_records_who_when_and_the_fingerprint_and_refuses_twice(root):
-    (root / "charters" / "support-triage.yaml").unlink()
-    use_case = load_use_case("support-triage", root)
+    (root / "charters" / "fixture-triage.yaml").unlink()
+    use_case = load_use_case("fixture-triage", root)
     agree(use_case, "Head of Support", now=NOW)
-    agreement = read_agreement("support-triage", root)
+    agreement = read_agreement("fixture-triage", root)
     assert (agreement["agreed_by"], agreement["agreed_at"]) == ("Head of Support", "2026-12-01T09:30:00+00:00")
     assert agreement["scope"] == scope_of(use_case)
     assert agreement["scope"]["api_routes"] == ["POST /v1/feedback", "POST /v1/invoke"]
@@ -120,22 +120,22 @@ def test_agree_records_who_when_and_the_fingerprint_and_refuses_twice(root):
 
 
 def test_an_agreement_edited_by_hand_is_refused(root):
-    path = root / "charters" / "support-triage.yaml"
+    path = root / "charters" / "fixture-triage.yaml"
     data = yaml.safe_load(path.read_text())
     data["scope"]["exit_criteria"]["min_accuracy"] = 0.5
     path.write_text(yaml.safe_dump(data))
-    with pytest.raises(ConfigError, match="charters/support-triage.yaml: the fingerprint does not match"):
-        check_scope(load_use_case("support-triage", root))
+    with pytest.raises(ConfigError, match="charters/fixture-triage.yaml: the fingerprint does not match"):
+        check_scope(load_use_case("fixture-triage", root))
 
 
 def test_an_amendment_needs_a_change(root):
     with pytest.raises(ConfigError, match="has not changed since it was last agreed"):
-        amend(load_use_case("support-triage", root), "Jo", "no reason")
+        amend(load_use_case("fixture-triage", root), "Jo", "no reason")
 
 
 def test_a_criterion_added_to_the_template_at_its_default_is_not_a_change(root):
     # Given an agreement written before a criterion existed
-    path = root / "charters" / "support-triage.yaml"
+    path = root / "charters" / "fixture-triage.yaml"
     data = yaml.safe_load(path.read_text())
     del data["scope"]["exit_criteria"]["max_invalid_output_rate"]
     from liftoff.charter import fingerprint
@@ -143,13 +143,13 @@ def test_a_criterion_added_to_the_template_at_its_default_is_not_a_change(root):
     data["fingerprint"] = fingerprint(data["scope"])
     path.write_text(yaml.safe_dump(data))
     # Then the criterion at its default is no change, but written with another value it is
-    assert check_scope(load_use_case("support-triage", root)).ok
+    assert check_scope(load_use_case("fixture-triage", root)).ok
     _edit(
-        root / "usecases" / "support-triage.yaml",
+        root / "usecases" / "fixture-triage.yaml",
         r"^  max_error_rate: 0\.05",
         "  max_invalid_output_rate: 0.2\n  max_error_rate: 0.05",
     )
-    assert not check_scope(load_use_case("support-triage", root)).ok
+    assert not check_scope(load_use_case("fixture-triage", root)).ok
 
 
 def test_a_charter_with_placeholders_cannot_be_agreed(root):
@@ -165,17 +165,17 @@ def test_a_charter_with_placeholders_cannot_be_agreed(root):
 def test_a_copied_use_case_gets_a_charter_to_agree_afresh(root):
     from liftoff.scaffold import new_use_case
 
-    new_use_case("triage-two", source="support-triage", root=root)
+    new_use_case("triage-two", source="fixture-triage", root=root)
     charter = load_use_case("triage-two", root).config.charter
     assert charter.placeholders() == ["charter.owner", "charter.outcome", "charter.stakeholders"]
     assert (
         charter.expected_requests_per_day
-        == load_use_case("support-triage", root).config.charter.expected_requests_per_day
+        == load_use_case("fixture-triage", root).config.charter.expected_requests_per_day
     )
 
 
 def test_ci_runs_the_scope_check():
-    steps = yaml.safe_load((REPO_ROOT / ".github" / "workflows" / "ci.yml").read_text())["jobs"]["test"]["steps"]
+    steps = yaml.safe_load((INSTALLED_FROM / ".github" / "workflows" / "ci.yml").read_text())["jobs"]["test"]["steps"]
     assert any(step.get("run", "").strip() == ".venv/bin/liftoff scope check" for step in steps)
 
 
@@ -193,7 +193,7 @@ def test_ci_runs_the_scope_check():
     ],
 )
 def test_a_bad_charter_fails_naming_the_file_and_field(root, pattern, replacement, message):
-    _edit(root / "usecases" / "support-triage.yaml", pattern, replacement)
-    with pytest.raises(ConfigError, match="usecases/support-triage.yaml") as raised:
-        load_use_case("support-triage", root)
+    _edit(root / "usecases" / "fixture-triage.yaml", pattern, replacement)
+    with pytest.raises(ConfigError, match="usecases/fixture-triage.yaml") as raised:
+        load_use_case("fixture-triage", root)
     assert message in str(raised.value)

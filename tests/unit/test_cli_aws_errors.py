@@ -35,7 +35,7 @@ def test_an_eval_on_bedrock_without_a_region_says_so_without_a_traceback(tmp_pat
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env |= {"AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}
     done = subprocess.run(
-        [str(LIFTOFF), "eval", "run", "--use-case", "support-triage", "--target", "bedrock", "--limit", "1"],
+        [str(LIFTOFF), "eval", "run", "--use-case", "fixture-triage", "--target", "bedrock", "--limit", "1"],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

@@ -3,15 +3,16 @@ from pathlib import Path
 import pytest
 import yaml
 
+from liftoff import REPO_ROOT
 from liftoff.foundation.config import get_stage, load_use_case_config, retry_backoff_bound_seconds
 from liftoff.foundation.errors import ConfigError
 from liftoff.foundation.usecases import load_all_use_cases, load_prompt_file, load_prompts
 
 REPO = Path(__file__).resolve().parents[2]
-TRIAGE = yaml.safe_load((REPO / "usecases/support-triage.yaml").read_text())
+TRIAGE = yaml.safe_load((REPO_ROOT / "usecases/fixture-triage.yaml").read_text())
 
 
-def write(tmp_path: Path, data: dict, name: str = "support-triage") -> Path:
+def write(tmp_path: Path, data: dict, name: str = "fixture-triage") -> Path:
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
@@ -73,20 +74,20 @@ def test_config_error_names_file_and_field(tmp_path, mutate, field, words):
     with pytest.raises(ConfigError) as err:
         load_use_case_config(write(tmp_path, data))
     message = str(err.value)
-    assert "support-triage.yaml" in message
+    assert "fixture-triage.yaml" in message
     assert f"field `{field}`" in message
     assert words in message
 
 
 def test_name_must_match_file(tmp_path):
-    with pytest.raises(ConfigError, match="field `name` is `support-triage` but the file is `other.yaml`"):
+    with pytest.raises(ConfigError, match="field `name` is `fixture-triage` but the file is `other.yaml`"):
         load_use_case_config(write(tmp_path, TRIAGE, name="other"))
 
 
 def test_yaml_syntax_error_names_line(tmp_path):
-    path = tmp_path / "support-triage.yaml"
-    path.write_text("name: support-triage\nmodels: [unclosed\n")
-    with pytest.raises(ConfigError, match=r"support-triage.yaml:\d+: not valid YAML"):
+    path = tmp_path / "fixture-triage.yaml"
+    path.write_text("name: fixture-triage\nmodels: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"fixture-triage.yaml:\d+: not valid YAML"):
         load_use_case_config(path)
 
 
@@ -142,7 +143,7 @@ PROMPT = {
     ],
 )
 def test_prompt_file_errors_name_file_and_field(tmp_path, triage, change, words):
-    folder = tmp_path / "prompts" / "support-triage"
+    folder = tmp_path / "prompts" / "fixture-triage"
     folder.mkdir(parents=True)
     (folder / "greet.yaml").write_text(yaml.safe_dump({**PROMPT, **change}))
     with pytest.raises(ConfigError) as err:
@@ -184,7 +185,7 @@ def test_a_canary_schedule_that_would_not_deploy_is_refused(tmp_path, schedule, 
     # When the config is loaded / Then it fails at synth, naming the file and the field
     with pytest.raises(ConfigError) as err:
         load_use_case_config(write(tmp_path, data))
-    assert "support-triage.yaml" in str(err.value) and "field `monitoring.canary.schedule`" in str(err.value)
+    assert "fixture-triage.yaml" in str(err.value) and "field `monitoring.canary.schedule`" in str(err.value)
     assert words in str(err.value)
 
 
@@ -214,7 +215,7 @@ def test_a_golden_run_that_cannot_fit_the_canary_timeout_fails_synth_naming_the_
     with pytest.raises(ConfigError) as err:
         canary_budget(replace(triage, config=config), 20)
     message = str(err.value)
-    assert "usecases/support-triage.yaml: field `monitoring.canary.concurrency` (1)" in message
+    assert "usecases/fixture-triage.yaml: field `monitoring.canary.concurrency` (1)" in message
     assert f"exceeds the canary function's {CANARY_TIMEOUT_S}s timeout" in message
     # and the shipped concurrency fits: 40 runs / 4 = 10 rounds x 60 s + 15 s
     assert canary_budget(triage, 20).worst_run_s == 615 <= CANARY_TIMEOUT_S

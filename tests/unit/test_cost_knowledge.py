@@ -10,7 +10,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from liftoff import REPO_ROOT
+from liftoff import INSTALLED_FROM, REPO_ROOT
 from liftoff import cost_project as cp
 from liftoff.foundation import eval_cases
 from liftoff.foundation.usecases import load_use_case
@@ -208,7 +208,7 @@ def test_the_command_shows_the_knowledge_base_in_every_format(rag, tmp_path):
 
 
 def test_the_idle_table_in_docs_cost_md_is_the_tools():
-    text = (REPO_ROOT / "docs" / "cost.md").read_text()
+    text = (INSTALLED_FROM / "docs" / "cost.md").read_text()
     block = text.split("<!-- vector-store-idle:begin -->\n", 1)[1].split("<!-- vector-store-idle:end -->", 1)[0]
     assert block == cp.alternatives_markdown(), (
         "docs/cost.md's idle table is out of date: replace the block between the vector-store-idle markers with "

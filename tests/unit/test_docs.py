@@ -12,7 +12,7 @@ import click
 import pytest
 from pydantic import TypeAdapter
 
-from liftoff import REPO_ROOT
+from liftoff import INSTALLED_FROM
 from liftoff.cli import main
 from liftoff.foundation.config import STAGES, StageConfig, UseCaseConfig
 from liftoff.foundation.errors import ConfigError
@@ -87,7 +87,7 @@ def test_the_cli_reference_lists_every_command_and_option():
 def test_the_site_builds_strict_with_the_generated_pages(tmp_path):
     done = subprocess.run(
         [str(MKDOCS), "build", "--strict", "--site-dir", str(tmp_path / "site")],
-        cwd=REPO_ROOT,
+        cwd=INSTALLED_FROM,
         capture_output=True,
         text=True,
         timeout=120,

@@ -9,7 +9,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from liftoff import REPO_ROOT, doctor
+from liftoff import INSTALLED_FROM, REPO_ROOT, doctor
 
 LIFTOFF = Path(sys.executable).parent / "liftoff"
 
@@ -100,9 +100,9 @@ def _scratch_project(tmp_path: Path) -> Path:
     copy = tmp_path / "project"
     copy.mkdir()
     for name in ("cdk.json", "requirements.txt", "package-lock.json"):
-        shutil.copy(REPO_ROOT / name, copy / name)
+        shutil.copy(INSTALLED_FROM / name, copy / name)
     (copy / "lambdas").mkdir()
-    shutil.copy(REPO_ROOT / "lambdas" / "requirements.txt", copy / "lambdas" / "requirements.txt")
+    shutil.copy(INSTALLED_FROM / "lambdas" / "requirements.txt", copy / "lambdas" / "requirements.txt")
     for folder in ("usecases", "prompts", "evals", "pricing"):
         shutil.copytree(REPO_ROOT / folder, copy / folder)
     return copy
@@ -111,7 +111,7 @@ def _scratch_project(tmp_path: Path) -> Path:
 def test_a_broken_use_case_is_reported_with_every_field_synth_names_within_80_columns(tmp_path):
     # Given a use case with two wrong fields
     copy = _scratch_project(tmp_path)
-    config = copy / "usecases" / "support-triage.yaml"
+    config = copy / "usecases" / "fixture-triage.yaml"
     text = config.read_text().replace("min_accuracy: 0.85", "min_accuracy: 1.85")
     config.write_text(text.replace("quota_per_day: 10000", "quota_per_day: -1"))
 

@@ -10,14 +10,14 @@ CRITERIA = ExitCriteria(min_accuracy=0.5, p95_latency_ms=10_000, max_cost_per_re
 
 
 def test_the_suite_carries_the_prompts_schema():
-    suite = load_suite("support-triage")
+    suite = load_suite("fixture-triage")
     (check,) = suite.contract_checks("triage")
     assert check.type == "json_schema" and "category" in check.json_schema["properties"]
     assert suite.contract_checks("no-such-prompt") == []
 
 
 def test_answers_that_break_the_contract_are_invalid_outputs():
-    suite = load_suite("support-triage")
+    suite = load_suite("fixture-triage")
     good = EvalCase(id="good", variables={"message": "x"}, tags=["clean"])
     valid = Answer(ok=True, output='{"category": "billing", "priority": "high", "summary": "refund"}')
     off_contract = Answer(ok=True, output='{"category": "refunds", "priority": "high", "summary": "refund"}')

@@ -18,7 +18,7 @@ CASES = [EvalCase(id="a", variables={"message": "x"}, tags=["clean"])]
 
 def evaluated(**changes) -> Evaluated:
     values = {
-        "use_case": "support-triage",
+        "use_case": "fixture-triage",
         "prompt_id": "triage",
         "version": 2,
         "alias": None,
@@ -50,7 +50,7 @@ def test_report_json_names_what_was_evaluated_and_becomes_evidence(tmp_path):
     # Given a passing run of v2 through a deployed API
     run = run_of((20, False), (30, False))
     # When the report is written
-    out = write_report("support-triage", [run], CRITERIA, simulated=False, evaluated=evaluated(), directory=tmp_path)
+    out = write_report("fixture-triage", [run], CRITERIA, simulated=False, evaluated=evaluated(), directory=tmp_path)
     report = json.loads((out / "report.json").read_text())
     # Then it says what was evaluated, and whether every criterion was met
     assert report["evaluated"] == evaluated().to_dict()
@@ -73,7 +73,7 @@ def test_report_json_names_what_was_evaluated_and_becomes_evidence(tmp_path):
 )
 def test_simulated_evidence_is_not_a_real_model(tmp_path, changes, real):
     out = write_report(
-        "support-triage",
+        "fixture-triage",
         [run_of((1, False))],
         CRITERIA,
         simulated=True,
@@ -86,7 +86,7 @@ def test_simulated_evidence_is_not_a_real_model(tmp_path, changes, real):
 
 def test_a_working_copy_run_is_no_evidence_and_says_unpublished(tmp_path):
     out = write_report(
-        "support-triage",
+        "fixture-triage",
         [run_of((1, False))],
         CRITERIA,
         simulated=False,
@@ -100,7 +100,7 @@ def test_a_working_copy_run_is_no_evidence_and_says_unpublished(tmp_path):
 def test_a_run_without_the_guardrail_says_so_in_every_report(tmp_path):
     what = evaluated(target="bedrock", guardrail=None, guardrail_applied=False)
     out = write_report(
-        "support-triage", [run_of((1, False))], CRITERIA, simulated=False, evaluated=what, directory=tmp_path
+        "fixture-triage", [run_of((1, False))], CRITERIA, simulated=False, evaluated=what, directory=tmp_path
     )
     for name in ("report.md", "report.html"):
         assert GUARDRAIL_NOT_APPLIED in (out / name).read_text()
@@ -130,7 +130,7 @@ def test_eval_set_hash_follows_the_cases():
 
 def _evidence(version: int, created: str, **changes) -> EvalEvidence:
     values = {
-        "use_case": "support-triage",
+        "use_case": "fixture-triage",
         "prompt_id": "triage",
         "version": version,
         "content_hash": f"hash{version}",
@@ -170,7 +170,7 @@ def test_the_registry_keeps_evidence_per_version_newest_first(store, triage):
 def test_a_run_of_part_of_the_eval_set_says_so_in_the_report_and_its_record(tmp_path):
     # Given a run narrowed by --limit, --tag or --file
     out = write_report(
-        "support-triage", [run_of((20, False))], CRITERIA, simulated=False, evaluated=evaluated(sample=True),
+        "fixture-triage", [run_of((20, False))], CRITERIA, simulated=False, evaluated=evaluated(sample=True),
         directory=tmp_path,
     )  # fmt: skip
     report = json.loads((out / "report.json").read_text())

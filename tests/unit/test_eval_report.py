@@ -19,7 +19,7 @@ from liftoff.foundation.eval_cases import EvalCase
 from service.evalcore.checks import CheckResult
 
 CRITERIA = ExitCriteria(min_accuracy=0.85, p95_latency_ms=1000, max_cost_per_request_usd=0.01, max_error_rate=0.5)
-USE_CASE = "support-triage"
+USE_CASE = "fixture-triage"
 LONG = "my parcel never arrived and " * 20  # longer than the shortened cell
 
 

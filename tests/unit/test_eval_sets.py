@@ -10,7 +10,7 @@ from liftoff.evals.cli import eval_group
 from liftoff.foundation.errors import ConfigError
 from liftoff.foundation.eval_cases import load_cases, load_suite, read_cases
 
-USE_CASE = "support-triage"
+USE_CASE = "fixture-triage"
 
 
 def test_the_shipped_triage_set_is_realistic_sized_and_tagged():
@@ -99,7 +99,7 @@ def test_the_api_target_says_plainly_when_the_stage_has_no_api_key(monkeypatch):
         "liftoff.deployed.stack_outputs", lambda use_case, stage, required: {"InvokeUrl": "https://x/v1/invoke"}
     )
     with pytest.raises(click.ClickException, match="API-key auth only"):
-        cli.api_endpoint("support-triage", "prod")
+        cli.api_endpoint("fixture-triage", "prod")
 
 
 @pytest.fixture

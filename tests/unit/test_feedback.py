@@ -230,7 +230,7 @@ def test_harvest_builds_each_case_from_one_request(call, rate, feedback_resource
     from datetime import timedelta
 
     result = harvest(
-        CaptureStore(feedback_resources), "support-triage", ratings=("bad",), since=timedelta(days=1), root=tmp_path
+        CaptureStore(feedback_resources), "fixture-triage", ratings=("bad",), since=timedelta(days=1), root=tmp_path
     )
     # Then each case pairs a request's text with that request's correction
     cases = {c.variables["message"]: c for c in result.written}

@@ -520,7 +520,7 @@ def test_a_missing_question_is_a_400_before_retrieve(ask, bedrock, spend_table):
 
 
 def test_a_prompt_without_retrieval_answers_exactly_the_fields_it_answered_before(call):
-    # Given support-triage's prompt (no retrieval:), on the simulator
+    # Given fixture-triage's prompt (no retrieval:), on the simulator
     status, body = call({"prompt_id": "triage", "variables": {"message": "I was charged twice"}})
     # Then none of the retrieval fields is in its body: existing clients see what they saw
     assert status == 200

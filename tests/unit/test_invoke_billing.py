@@ -180,7 +180,7 @@ def test_a_truncated_json_answer_is_its_own_error_naming_max_tokens_without_a_re
     assert counted(spend_table) == (pytest.approx(cost_of(first)), 1)
 
 
-def test_a_support_triage_message_of_1000_emoji_is_refused_as_truncated_in_one_call(call, spend_table):
+def test_a_fixture_triage_message_of_1000_emoji_is_refused_as_truncated_in_one_call(call, spend_table):
     # Given the simulator, which echoes the message into `summary` (past the prompt's 200 output tokens)
     status, body = call({"prompt_id": "triage", "variables": {"message": "\N{GRINNING FACE}" * 1000}})
     # Then the truncation is said plainly, with one billed call
@@ -197,7 +197,7 @@ def test_error_bodies_carry_no_account_id_or_arn_and_the_log_keeps_the_detail(sc
     # Given Bedrock denying access with its usual text (the role's and the profile's ARNs)
     import boto3
 
-    role = f"arn:aws:sts::{ACCOUNT}:assumed-role/liftoff-support-triage-prod-invoke/fn"
+    role = f"arn:aws:sts::{ACCOUNT}:assumed-role/liftoff-fixture-triage-prod-invoke/fn"
     profile = f"arn:aws:bedrock:us-east-1:{ACCOUNT}:application-inference-profile/abc123"
     bedrock = boto3.client("bedrock-runtime", region_name="us-east-1")
     stub = Stubber(bedrock)

@@ -97,7 +97,7 @@ def test_one_emf_record_with_two_dimensions_and_one_log_line(call, printed):
     (directive,) = record["_aws"]["CloudWatchMetrics"]
     assert directive["Namespace"] == "Liftoff"
     assert directive["Dimensions"] == [["UseCase", "Stage"]]
-    assert (record["UseCase"], record["Stage"]) == ("support-triage", "local")
+    assert (record["UseCase"], record["Stage"]) == ("fixture-triage", "local")
     names = {m["Name"] for m in directive["Metrics"]}
     assert names == {
         "Requests",

@@ -112,7 +112,7 @@ def test_an_unknown_profile_is_not_found_in_the_simulator(simulator_url):
 
 
 ACCOUNT = "123456789012"
-ROLE_ARN = f"arn:aws:sts::{ACCOUNT}:assumed-role/liftoff-support-triage-prod-invoke/fn"
+ROLE_ARN = f"arn:aws:sts::{ACCOUNT}:assumed-role/liftoff-fixture-triage-prod-invoke/fn"
 PROFILE_ARN = f"arn:aws:bedrock:us-east-1:{ACCOUNT}:application-inference-profile/abc123"
 
 

@@ -46,7 +46,7 @@ def spent(spend_table) -> tuple[Decimal, int]:
 
 
 def test_a_hung_model_gets_exactly_max_attempts_and_a_json_504_inside_the_budget(faulty_call, sim, triage):
-    # Given support-triage's max_attempts (3) and a model that never answers
+    # Given fixture-triage's max_attempts (3) and a model that never answers
     config, _ = sim
     models = triage.config.models
     budget = ModelsConfig(

@@ -10,6 +10,7 @@ import pytest
 import yaml
 from botocore.stub import ANY, Stubber
 
+from liftoff import REPO_ROOT
 from liftoff.foundation.errors import ConfigError
 from liftoff.foundation.usecases import load_all_use_cases, load_prompt_file, load_prompts
 from service.dal.model_client import ModelClient, ModelReply, Repair, StructuredOutput
@@ -105,7 +106,7 @@ def test_json_on_a_model_without_any_mechanism_fails_synth_naming_file_and_model
     folder.mkdir(parents=True)
     (folder / "schemas").mkdir()
     (folder / "schemas" / "triage.json").write_text(json.dumps(SCHEMA))
-    source = yaml.safe_load((REPO / "prompts" / "support-triage" / "triage.yaml").read_text())
+    source = yaml.safe_load((REPO_ROOT / "prompts" / "fixture-triage" / "triage.yaml").read_text())
     (folder / "triage.yaml").write_text(yaml.safe_dump(source))
     with pytest.raises(ConfigError) as err:
         load_prompts(triage.config, tmp_path)
@@ -207,7 +208,7 @@ def test_tool_mechanism_forces_one_tool_and_a_repair_answers_its_tool_use():
         )
 
 
-def test_a_support_triage_answer_comes_back_as_validated_json(call):
+def test_a_fixture_triage_answer_comes_back_as_validated_json(call):
     status, body = call({"prompt_id": "triage", "variables": {"message": "I was charged twice, refund please"}})
     assert status == 200 and body["repairs"] == 0
     assert body["output_json"]["category"] in {"billing", "technical", "account", "shipping", "other"}

@@ -205,10 +205,10 @@ def by_name(checks):
     return {c.name: c for c in checks}
 
 
-def test_a_fresh_account_refuses_doc_summary_and_names_each_fix():
-    # Given a new account: no bootstrap, no model enabled, a concurrency quota of 10, and doc-summary
+def test_a_fresh_account_refuses_fixture_summary_and_names_each_fix():
+    # Given a new account: no bootstrap, no model enabled, a concurrency quota of 10, and fixture-summary
     # reserving 40 executions
-    use_case = with_reservation(load_use_case("doc-summary"), 40)
+    use_case = with_reservation(load_use_case("fixture-summary"), 40)
     session = FakeSession()
     stub_account(session, use_case, bootstrap=None, availability=lambda m: NOT_ENABLED, concurrency=(10, 10))
     # When preflight runs
@@ -218,23 +218,23 @@ def test_a_fresh_account_refuses_doc_summary_and_names_each_fix():
     assert preflight.exit_code(checks.values()) == 1
     assert checks["CDK bootstrap"].status == FAIL
     assert f"npx cdk bootstrap aws://{ACCOUNT}/{REGION}" in checks["CDK bootstrap"].fix
-    lite = checks["doc-summary: Model us.amazon.nova-lite-v1:0"]
+    lite = checks["fixture-summary: Model us.amazon.nova-lite-v1:0"]
     assert lite.status == FAIL and "us-west-2: authorizationStatus NOT_AUTHORIZED" in lite.detail
     assert "Model access" in lite.fix
     # Claude is allowed but no prompt uses it yet: a warning that says what to do before switching
-    claude = checks["doc-summary: Model us.anthropic.claude-haiku-4-5-20251001-v1:0"]
+    claude = checks["fixture-summary: Model us.anthropic.claude-haiku-4-5-20251001-v1:0"]
     assert claude.status == WARN and "first-use form" in claude.fix and "Marketplace" in claude.fix
-    concurrency = checks["doc-summary: Lambda concurrency"]
+    concurrency = checks["fixture-summary: Lambda concurrency"]
     assert concurrency.status == FAIL
     assert "Lambda requires 100" in concurrency.detail
     assert "set capacity.reserved_concurrency to 0 or less" in concurrency.fix
     assert checks["Cost-allocation tag"].status == WARN
-    tokens = checks["doc-summary: Tokens/min us.amazon.nova-lite-v1:0"]
+    tokens = checks["fixture-summary: Tokens/min us.amazon.nova-lite-v1:0"]
     assert tokens.status == WARN and "no quota named" in tokens.detail
 
 
 def test_a_healthy_account_passes():
-    use_case = with_reservation(load_use_case("doc-summary"), 40)
+    use_case = with_reservation(load_use_case("fixture-summary"), 40)
     session = FakeSession()
     stub_account(
         session,
@@ -254,7 +254,7 @@ def test_a_healthy_account_passes():
 
 def test_a_redeploy_counts_the_functions_own_reservation_back_in():
     # 40 reserved by the deployed function already: 130 unreserved + 40 - 100 = 70 reservable
-    use_case = with_reservation(load_use_case("doc-summary"), 60)
+    use_case = with_reservation(load_use_case("fixture-summary"), 60)
     session = FakeSession()
     stub_account(
         session,
@@ -266,18 +266,18 @@ def test_a_redeploy_counts_the_functions_own_reservation_back_in():
         quota_value=2_000_000,
     )
     checks = by_name(run_preflight([use_case], "sandbox", session_factory=lambda: session))
-    assert checks["doc-summary: Lambda concurrency"].status == PASS
+    assert checks["fixture-summary: Lambda concurrency"].status == PASS
 
 
 def test_an_old_bootstrap_and_a_low_token_quota():
-    use_case = load_use_case("support-triage")
+    use_case = load_use_case("fixture-triage")
     session = FakeSession()
     stub_account(
         session, use_case, bootstrap=5, availability=lambda m: AVAILABLE, concurrency=(1000, 1000), quota_value=10_000
     )
     checks = by_name(run_preflight([use_case], "prod", session_factory=lambda: session))
     assert checks["CDK bootstrap"].status == FAIL and "to upgrade" in checks["CDK bootstrap"].fix
-    tokens = checks["support-triage: Tokens/min us.amazon.nova-micro-v1:0"]
+    tokens = checks["fixture-triage: Tokens/min us.amazon.nova-micro-v1:0"]
     assert tokens.status == WARN and "request an increase" in tokens.fix
 
 
@@ -288,7 +288,7 @@ def test_no_credentials_is_a_failure_that_says_what_to_do():
         def get_credentials(self):
             return None
 
-    (check,) = run_preflight([load_use_case("support-triage")], "sandbox", session_factory=NoCredentials)
+    (check,) = run_preflight([load_use_case("fixture-triage")], "sandbox", session_factory=NoCredentials)
     assert check.status == FAIL and "aws configure sso" in check.fix
 
 
@@ -304,8 +304,8 @@ def test_render_has_one_line_per_check_and_a_verdict():
 
 
 def test_a_region_that_is_not_a_source_of_the_profile_fails_before_the_deploy():
-    # Given support-triage (us.* profiles) and a deploy to eu-west-1, where Bedrock has no `us.` profile
-    use_case = load_use_case("support-triage")
+    # Given fixture-triage (us.* profiles) and a deploy to eu-west-1, where Bedrock has no `us.` profile
+    use_case = load_use_case("fixture-triage")
     session = FakeSession()
     session.region_name = "eu-west-1"
     for model_id in use_case.config.models.allowed:
@@ -329,7 +329,7 @@ def test_a_region_that_is_not_a_source_of_the_profile_fails_before_the_deploy():
 def test_the_routes_come_from_the_profile_and_outside_ones_are_named_with_the_fix():
     # Given a `us.` profile that, in this account, routes to us-east-1 and ca-central-1: the second is
     # not a Region the invoke role may call (IAM's table says us-east-1, us-east-2, us-west-2)
-    use_case = load_use_case("support-triage")
+    use_case = load_use_case("fixture-triage")
     session = FakeSession()
     for model_id in use_case.config.models.allowed:
         session.stub("bedrock").add_response(
@@ -343,12 +343,12 @@ def test_the_routes_come_from_the_profile_and_outside_ones_are_named_with_the_fi
     # Then it fails naming the Region and the config line that grants it
     micro = checks["Model us.amazon.nova-micro-v1:0"]
     assert micro.status == FAIL and "routes to ca-central-1" in micro.detail
-    assert micro.fix == ("set models.profile_regions.us to [ca-central-1, us-east-1] in usecases/support-triage.yaml")
+    assert micro.fix == ("set models.profile_regions.us to [ca-central-1, us-east-1] in usecases/fixture-triage.yaml")
 
 
 def test_access_is_checked_in_exactly_the_regions_the_profile_routes_to():
     # Given profiles that route to two Regions only, both granted, with the model enabled there
-    use_case = load_use_case("support-triage")
+    use_case = load_use_case("fixture-triage")
     session = FakeSession()
     stub_models(session, use_case, lambda m: AVAILABLE, routes=("us-east-1", "us-west-2"))
     # When the models are checked / Then access was asked in those two Regions (no other call: Stubber)
@@ -359,7 +359,7 @@ def test_access_is_checked_in_exactly_the_regions_the_profile_routes_to():
 
 
 def test_a_profile_that_cannot_be_read_says_which_permission_is_missing():
-    use_case = load_use_case("support-triage")
+    use_case = load_use_case("fixture-triage")
     session = FakeSession()
     for _ in use_case.config.models.allowed:
         session.stub("bedrock").add_client_error(
@@ -371,9 +371,9 @@ def test_a_profile_that_cannot_be_read_says_which_permission_is_missing():
 
 
 def test_a_global_profile_is_read_as_a_profile_and_every_route_is_granted():
-    # Given support-triage calling a global cross-Region profile (IAM grants it the Region-less model ARN, so
+    # Given fixture-triage calling a global cross-Region profile (IAM grants it the Region-less model ARN, so
     # any route is allowed) that routes to three Regions on two continents, the model enabled there
-    use_case = load_use_case("support-triage")
+    use_case = load_use_case("fixture-triage")
     model_id = "global.anthropic.claude-haiku-4-5-20251001-v1:0"
     models = use_case.config.models.model_copy(update={"allowed": [model_id], "default": model_id, "fallback": None})
     use_case = dataclasses.replace(use_case, config=use_case.config.model_copy(update={"models": models}))
@@ -468,4 +468,4 @@ def test_access_denied_to_s3_vectors_names_the_actions_to_grant(rag):
 
 
 def test_a_use_case_without_knowledge_has_no_retrieval_checks():
-    assert check_knowledge(Clients(FakeSession()), load_use_case("support-triage")) == []
+    assert check_knowledge(Clients(FakeSession()), load_use_case("fixture-triage")) == []

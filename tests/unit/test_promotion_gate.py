@@ -22,7 +22,7 @@ from service.models.evidence import EvalEvidence
 
 from .test_prompts import spec
 
-# values that meet support-triage's exit criteria (usecases/support-triage.yaml)
+# values that meet fixture-triage's exit criteria (usecases/fixture-triage.yaml)
 MET = {
     name: {"value": value, "limit": value, "met": True}
     for name, value in [
@@ -72,7 +72,7 @@ def record(
 def test_a_version_without_a_record_is_refused_with_the_command_to_run(three):
     with pytest.raises(EvidenceMissing, match=r"has no eval record in the local registry") as caught:
         prove(three, "echo", 2, stage=None)
-    assert "`liftoff eval run --use-case support-triage --version 2`" in caught.value.message
+    assert "`liftoff eval run --use-case fixture-triage --version 2`" in caught.value.message
     assert "--force --reason" in caught.value.message
 
 
@@ -159,7 +159,7 @@ def cli(three, monkeypatch):
 
 def test_promote_refuses_then_accepts_and_force_needs_a_reason(cli, three):
     refused = cli("promote", "echo", "2")
-    assert refused.exit_code == 1 and "liftoff eval run --use-case support-triage --version 2" in refused.output
+    assert refused.exit_code == 1 and "liftoff eval run --use-case fixture-triage --version 2" in refused.output
     assert "Traceback" not in refused.output
     assert "needs --reason" in cli("promote", "echo", "2", "--force").output
     record(three, 2)
@@ -254,7 +254,7 @@ def test_import_into_a_stage_needs_the_exported_versions_passing_record(aws, tri
     # When it is imported into prod / Then prod's live does not move, and the refusal says what to run
     with pytest.raises(click.ClickException, match=r"no passing eval record .* where it was exported") as caught:
         import_export(prod, triage.name, document, author="ci", source="sandbox.json", deployed=True)
-    assert "liftoff eval run --use-case support-triage --version 2 --target api --stage S" in caught.value.message
+    assert "liftoff eval run --use-case fixture-triage --version 2 --target api --stage S" in caught.value.message
     assert prod.get_alias(v1.prompt_id, "live").version == 1
     assert prod.latest_version(v1.prompt_id).version == 1  # nothing published either
     # Given a passing real-model record of the whole set in sandbox, exported with the version
@@ -290,9 +290,9 @@ def test_import_into_a_stage_needs_the_exported_versions_passing_record(aws, tri
     "content",
     [
         "not json",
-        '{"use_case": "support-triage"}',
-        '{"use_case": "support-triage", "alias": "live", "prompts": [{"prompt_id": "echo"}]}',
-        '{"use_case": "support-triage", "alias": "live", "prompts": [{"prompt_id": "echo", "version": 1, '
+        '{"use_case": "fixture-triage"}',
+        '{"use_case": "fixture-triage", "alias": "live", "prompts": [{"prompt_id": "echo"}]}',
+        '{"use_case": "fixture-triage", "alias": "live", "prompts": [{"prompt_id": "echo", "version": 1, '
         '"content_hash": "x", "spec": {"prompt_id": "echo"}}]}',
     ],
 )
@@ -314,6 +314,6 @@ def test_a_pass_under_exit_criteria_tightened_since_does_not_promote(cli, three)
     assert "does not meet today's exit criteria: accuracy 80.0% (min_accuracy 85.0%)" in " ".join(
         refused.output.split()
     )
-    assert "liftoff eval run --use-case support-triage --version 2" in refused.output
+    assert "liftoff eval run --use-case fixture-triage --version 2" in refused.output
     assert cli("canary", "echo", "--version", "2", "--weight", "10").exit_code == 1
     assert three.get_alias("echo", LIVE_ALIAS).version == 1

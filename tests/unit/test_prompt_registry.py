@@ -115,7 +115,7 @@ def test_export_from_one_stage_and_import_into_another(aws, triage):
     document["prompts"][0]["spec"]["system"] = "changed"
     with pytest.raises(click.ClickException, match="changed after export"):
         import_export(prod, triage.name, document, author="ci", source="x.json", deployed=True)
-    with pytest.raises(click.ClickException, match="not `support-triage`"):
+    with pytest.raises(click.ClickException, match="not `fixture-triage`"):
         import_export(prod, triage.name, {**document, "use_case": "other"}, author="ci", source="x.json", deployed=True)
 
 

@@ -24,7 +24,7 @@ from liftoff.readiness import (
     smoke_line,
 )
 
-USE_CASE = "support-triage"
+USE_CASE = "fixture-triage"
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def test_load_at_the_charters_peak_within_the_criteria(root):
     assert _load(root).status == PASS
     slow = _load(root, rps=peak / 2)
     assert slow.status == FAIL and f"below the charter's peak {peak:g}/s" in slow.evidence
-    assert slow.fix.startswith("liftoff load --use-case support-triage --target api --stage prod --users ")
+    assert slow.fix.startswith("liftoff load --use-case fixture-triage --target api --stage prod --users ")
     assert "p95 3100 ms over 2500 ms" in _load(root, p95_ms=3100.0).evidence
     assert "error rate 9.0% over 5%" in _load(root, error_rate=0.09).evidence
 
@@ -144,7 +144,7 @@ def test_scope_changed_without_an_amendment_is_no_go(root):
     path.write_text(path.read_text().replace("  min_accuracy: 0.85", "  min_accuracy: 0.80"))
     line = scope_line(load_use_case(USE_CASE, root))
     assert line.status == FAIL and "exit_criteria.min_accuracy: 0.85 -> 0.8" in line.evidence
-    assert line.fix.startswith("liftoff charter amend --use-case support-triage")
+    assert line.fix.startswith("liftoff charter amend --use-case fixture-triage")
 
 
 def test_cost_over_the_budget_at_the_charters_volume_is_no_go(root):
@@ -179,7 +179,7 @@ def test_a_stage_it_cannot_read_is_a_plain_error(monkeypatch):
         result = CliRunner().invoke(readiness.readiness_command, ["--use-case", USE_CASE, "--stage", "prod"])
     # Then it says what it could not read and what it needs, without a traceback
     assert result.exit_code == 1
-    assert "cannot read stage prod of support-triage: prompt registry error: ResourceNotFoundException" in result.output
+    assert "cannot read stage prod of fixture-triage: prompt registry error: ResourceNotFoundException" in result.output
     assert "cloudwatch:GetMetricStatistics" in result.output
     assert result.exc_info[0] is SystemExit
 
@@ -206,7 +206,7 @@ def test_a_pass_under_criteria_tightened_since_is_judged_by_todays(root):
     runs = [{"criteria": [{"name": n, "measured": v, "threshold": t, "passed": True} for n, v, t, _ in measured]}]
     report = {"evaluated": evaluated, "runs": runs, "passed": True, "created_at": "2026-11-30T12:00:00"}
     (folder / "report.json").write_text(json.dumps(report))
-    # When readiness judges it while usecases/support-triage.yaml asks min_accuracy 0.85
+    # When readiness judges it while usecases/fixture-triage.yaml asks min_accuracy 0.85
     assert criteria.min_accuracy > 0.80
     (line,) = criteria_lines(use_case, NoRegistry(), root)
     # Then it is not met: the evidence is judged against today's exit criteria, and the line says so

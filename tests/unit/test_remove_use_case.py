@@ -62,7 +62,7 @@ def test_an_unknown_use_case_is_refused_naming_the_known_ones(root):
 def test_the_command_asks_first_and_refuses_without_a_terminal(root):
     env = {**os.environ}
     done = subprocess.run(
-        [str(LIFTOFF), "remove-use-case", "doc-summary"],
+        [str(LIFTOFF), "remove-use-case", "fixture-summary"],
         cwd=root,
         capture_output=True,
         text=True,
@@ -74,11 +74,11 @@ def test_the_command_asks_first_and_refuses_without_a_terminal(root):
     assert done.returncode == 2
     assert "pass --yes" in done.stderr
     assert (
-        "npx cdk destroy -c stage=sandbox -c use_case=doc-summary" in done.stdout
+        "npx cdk destroy -c stage=sandbox -c use_case=fixture-summary" in done.stdout
     )  # destroy first: it needs this config
-    assert (root / "usecases" / "doc-summary.yaml").exists()  # nothing removed
+    assert (root / "usecases" / "fixture-summary.yaml").exists()  # nothing removed
     done = subprocess.run(
-        [str(LIFTOFF), "remove-use-case", "doc-summary", "--yes"],
+        [str(LIFTOFF), "remove-use-case", "fixture-summary", "--yes"],
         cwd=root,
         capture_output=True,
         text=True,
@@ -87,34 +87,34 @@ def test_the_command_asks_first_and_refuses_without_a_terminal(root):
         env=env,
     )
     assert done.returncode == 0, done.stderr
-    assert not (root / "usecases" / "doc-summary.yaml").exists()
-    assert not (root / "prompts" / "doc-summary").exists()
-    assert not (root / "charters" / "doc-summary.yaml").exists()
-    assert (root / "usecases" / "support-triage.yaml").exists()
+    assert not (root / "usecases" / "fixture-summary.yaml").exists()
+    assert not (root / "prompts" / "fixture-summary").exists()
+    assert not (root / "charters" / "fixture-summary.yaml").exists()
+    assert (root / "usecases" / "fixture-triage.yaml").exists()
 
 
 def test_removing_the_project_default_drops_that_line_of_cdk_json_and_nothing_else(root):
-    # Given cdk.json naming support-triage as the project default
+    # Given cdk.json naming fixture-triage as the project default
     before = (root / "cdk.json").read_text().splitlines(keepends=True)
-    assert any('"liftoff:default_use_case": "support-triage"' in line for line in before)
-    # When support-triage is removed
-    removed = remove_use_case("support-triage", root=root)
+    assert any('"liftoff:default_use_case": "fixture-triage"' in line for line in before)
+    # When fixture-triage is removed
+    removed = remove_use_case("fixture-triage", root=root)
     # Then that line is gone and every other line is as it was (the template's flags merge around it)
     after = (root / "cdk.json").read_text().splitlines(keepends=True)
     assert [line for line in before if "liftoff:default_use_case" not in line] == after
     assert root / "cdk.json" in removed
     # and removing another use case leaves cdk.json alone
-    remove_use_case("doc-summary", root=root)
+    remove_use_case("fixture-summary", root=root)
     assert (root / "cdk.json").read_text().splitlines(keepends=True) == after
 
 
 def test_a_renamed_use_case_loads_under_its_new_name_with_everything_it_had(root):
     # Given a shipped use case with a charter agreement and a local report, named by the project default
-    (root / "reports" / "support-triage").mkdir(parents=True)
-    (root / "reports" / "support-triage" / "report.json").write_text("{}")
-    before = load_use_case("support-triage", root)
+    (root / "reports" / "fixture-triage").mkdir(parents=True)
+    (root / "reports" / "fixture-triage" / "report.json").write_text("{}")
+    before = load_use_case("fixture-triage", root)
     # When it is renamed
-    moved = rename_use_case("support-triage", "triage-bot", root=root)
+    moved = rename_use_case("fixture-triage", "triage-bot", root=root)
     # Then it loads as triage-bot with the same prompts and eval set, its agreement and report moved with it,
     # the project default follows, and nothing is left under the old name
     after = load_use_case("triage-bot", root)
@@ -124,15 +124,15 @@ def test_a_renamed_use_case_loads_under_its_new_name_with_everything_it_had(root
     assert read_agreement("triage-bot", root)["use_case"] == "triage-bot"
     assert (root / "reports" / "triage-bot" / "report.json").is_file()
     assert project_default_use_case(root) == "triage-bot"
-    assert not list(root.rglob("*support-triage*"))
+    assert not list(root.rglob("*fixture-triage*"))
     assert (root / "cdk.json", root / "cdk.json") in moved
 
 
 def test_a_rename_onto_a_taken_or_invalid_name_moves_nothing(root):
-    for new, says in (("doc-summary", "exists already"), ("Bad_Name", "not a valid use-case name")):
+    for new, says in (("fixture-summary", "exists already"), ("Bad_Name", "not a valid use-case name")):
         with pytest.raises(ConfigError, match=says):
-            rename_use_case("support-triage", new, root=root)
-    assert load_use_case("support-triage", root).config.name == "support-triage"
+            rename_use_case("fixture-triage", new, root=root)
+    assert load_use_case("fixture-triage", root).config.name == "fixture-triage"
     with pytest.raises(ConfigError, match="no use case `nope`"):
         rename_use_case("nope", "new-bot", root=root)
 
@@ -140,18 +140,18 @@ def test_a_rename_onto_a_taken_or_invalid_name_moves_nothing(root):
 def test_only_the_projects_own_local_mode_blocks_a_removal(root, tmp_path_factory, monkeypatch):
     from liftoff.local import runtime
 
-    # Given local mode of support-triage running in another project (this session's), and none in `root`
+    # Given local mode of fixture-triage running in another project (this session's), and none in `root`
     session = tmp_path_factory.mktemp("session") / ".liftoff"
     session.mkdir()
     state = {k: "x" for k in ("use_case", "api_url", "api_key", "dynamodb_url", "bedrock_url", "table_name")}
     state |= {"pid": 1, "spend_table_name": "x", "idempotency_table_name": "x"}
-    (session / "support-triage.json").write_text(json.dumps(state))
+    (session / "fixture-triage.json").write_text(json.dumps(state))
     monkeypatch.setattr(runtime, "STATE_DIR", session)
     monkeypatch.setattr(runtime, "is_running", lambda found: found is not None)
-    # When `root`'s support-triage is removed / Then the other project's local mode does not stop it
-    remove_use_case("support-triage", root=root)
+    # When `root`'s fixture-triage is removed / Then the other project's local mode does not stop it
+    remove_use_case("fixture-triage", root=root)
     # And local mode running in `root` itself does
     (root / ".liftoff").mkdir()
-    (root / ".liftoff" / "doc-summary.json").write_text(json.dumps(state))
-    with pytest.raises(ConfigError, match="local mode of `doc-summary` is running: stop it first"):
-        remove_use_case("doc-summary", root=root)
+    (root / ".liftoff" / "fixture-summary.json").write_text(json.dumps(state))
+    with pytest.raises(ConfigError, match="local mode of `fixture-summary` is running: stop it first"):
+        remove_use_case("fixture-summary", root=root)

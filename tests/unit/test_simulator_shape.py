@@ -36,7 +36,7 @@ def simulator(triage_rules):
 def triage_rules():
     from liftoff.foundation.usecases import load_use_case
 
-    return GuardrailRules.from_config(load_use_case("support-triage").config.guardrail)
+    return GuardrailRules.from_config(load_use_case("fixture-triage").config.guardrail)
 
 
 def converse(url: str, **request) -> dict:

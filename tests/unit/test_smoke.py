@@ -40,12 +40,12 @@ class SilentTarget:
 
 
 def test_a_prompt_without_live_version_fails():
-    check = smoke.check_registry(SilentTarget(), load_use_case("support-triage"))
+    check = smoke.check_registry(SilentTarget(), load_use_case("fixture-triage"))
     assert check.status == smoke.FAIL and "no live version of triage" in check.detail
 
 
 def test_an_unreachable_api_fails_the_good_request_and_every_bad_one():
-    checks = smoke.run_smoke(SilentTarget(live={"triage": 1}), load_use_case("support-triage"), log_wait_s=0)
+    checks = smoke.run_smoke(SilentTarget(live={"triage": 1}), load_use_case("fixture-triage"), log_wait_s=0)
     by_name = {c.name: c for c in checks}
     assert by_name["good request"].status == smoke.FAIL
     assert all(c.status == smoke.FAIL for n, c in by_name.items() if n.startswith("bad:"))
@@ -70,7 +70,7 @@ def test_spend_that_did_not_move_fails():
 def aws_target():
     """An AwsTarget with its stack already read: only the CloudWatch client is exercised."""
     target = object.__new__(smoke.AwsTarget)
-    target._outputs = {"DashboardName": "liftoff-support-triage-sandbox"}
+    target._outputs = {"DashboardName": "liftoff-fixture-triage-sandbox"}
     target._resources = [
         {"ResourceType": "AWS::CloudWatch::Alarm", "PhysicalResourceId": f"alarm-{i}"} for i in range(3)
     ] + [{"ResourceType": "AWS::Lambda::Function", "PhysicalResourceId": "fn"}]
@@ -126,16 +126,16 @@ def test_an_answer_without_a_feedback_token_fails_the_feedback_check():
 def test_the_dashboard_check_asks_for_the_name_the_stack_outputs(aws_target):
     # Given a stack whose dashboard name carries its Region (dashboards are global to the account)
     target, stub = aws_target
-    target._outputs = {"DashboardName": "liftoff-support-triage-sandbox-eu-west-1"}
+    target._outputs = {"DashboardName": "liftoff-fixture-triage-sandbox-eu-west-1"}
     stub.add_response(
         "get_dashboard",
-        {"DashboardName": "liftoff-support-triage-sandbox-eu-west-1", "DashboardBody": "{}"},
-        {"DashboardName": "liftoff-support-triage-sandbox-eu-west-1"},
+        {"DashboardName": "liftoff-fixture-triage-sandbox-eu-west-1", "DashboardBody": "{}"},
+        {"DashboardName": "liftoff-fixture-triage-sandbox-eu-west-1"},
     )
     # When smoke checks it / Then it asked for exactly that name, and passes
     with stub:
         check = target.dashboard()
-    assert check == Check("dashboard", smoke.PASS, "liftoff-support-triage-sandbox-eu-west-1")
+    assert check == Check("dashboard", smoke.PASS, "liftoff-fixture-triage-sandbox-eu-west-1")
 
 
 # --- a retrieval use case (knowledge:) ------------------------------------------------------------------
@@ -306,7 +306,7 @@ def test_an_answer_without_citations_or_citing_unknown_sources_fails(rag, monkey
 
 
 def test_a_use_case_without_knowledge_runs_no_retrieval_check():
-    checks = smoke.run_smoke(SilentTarget(live={"triage": 1}), load_use_case("support-triage"), log_wait_s=0)
+    checks = smoke.run_smoke(SilentTarget(live={"triage": 1}), load_use_case("fixture-triage"), log_wait_s=0)
     assert not {"knowledge base", "last ingestion", "grounded answer"} & {c.name for c in checks}
 
 

@@ -24,12 +24,12 @@ from service.models.errors import SpendCapHit
 from service.settings import Settings
 
 DAY = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-KEY = {"pk": "support-triage#2026-11-25"}
+KEY = {"pk": "fixture-triage#2026-11-25"}
 
 
 def _settings(*, cap: float = 5.0, max_age_s: float = 5.0, unseen: int = 100, criterion: float = 0.0015) -> Settings:
     return Settings(
-        use_case="support-triage",
+        use_case="fixture-triage",
         stage="test",
         prompts_table="prompts",
         allowed_model_ids=("m",),
@@ -55,7 +55,7 @@ def stubbed():
     table = boto3.resource("dynamodb", region_name="us-east-1").Table("spend")
     stub = Stubber(table.meta.client)
     monotonic = Monotonic()
-    counter = SpendCounter(table, "support-triage", clock=lambda: DAY, monotonic=monotonic)
+    counter = SpendCounter(table, "fixture-triage", clock=lambda: DAY, monotonic=monotonic)
     with stub:
         yield stub, counter, monotonic
         stub.assert_no_pending_responses()  # and no call beyond the stubbed ones was made (it would raise)
@@ -140,7 +140,7 @@ def test_a_reading_at_the_cap_refuses_without_a_call(stubbed):
 def test_a_new_utc_day_reads_the_new_days_counter():
     table = boto3.resource("dynamodb", region_name="us-east-1").Table("spend")
     now = {"t": DAY.replace(hour=23, minute=59, second=59)}
-    counter = SpendCounter(table, "support-triage", clock=lambda: now["t"], monotonic=Monotonic())
+    counter = SpendCounter(table, "fixture-triage", clock=lambda: now["t"], monotonic=Monotonic())
     deps = InvokeDeps(_settings(cap=5.0), None, None, counter)
     with Stubber(table.meta.client) as stub:
         _expect_add(stub, 0.001, "5.0")
@@ -148,8 +148,8 @@ def test_a_new_utc_day_reads_the_new_days_counter():
         now["t"] = DAY.replace(day=26, hour=0, minute=0, second=1)  # yesterday's reading says nothing of today
         stub.add_response(
             "get_item",
-            {"Item": {"pk": {"S": "support-triage#2026-11-26"}, "spend_usd": {"N": "0"}}},
-            {"TableName": "spend", "Key": {"pk": "support-triage#2026-11-26"}, "ConsistentRead": True},
+            {"Item": {"pk": {"S": "fixture-triage#2026-11-26"}, "spend_usd": {"N": "0"}}},
+            {"TableName": "spend", "Key": {"pk": "fixture-triage#2026-11-26"}, "ConsistentRead": True},
         )
         _check_spend_cap(deps)  # served: a new day
         stub.assert_no_pending_responses()

@@ -20,7 +20,7 @@ def clock():
 
 @pytest.fixture
 def counter(spend_table, clock):
-    return SpendCounter(spend_table, "support-triage", clock=clock)
+    return SpendCounter(spend_table, "fixture-triage", clock=clock)
 
 
 def test_add_returns_the_running_total_and_counts_requests(counter, spend_table):
@@ -28,7 +28,7 @@ def test_add_returns_the_running_total_and_counts_requests(counter, spend_table)
     assert counter.add(0.000125) == pytest.approx(0.000125)
     assert counter.add(0.0000091) == pytest.approx(0.0001341)
     assert counter.spent_today_usd() == pytest.approx(0.0001341)
-    item = spend_table.get_item(Key={"pk": "support-triage#2026-11-25"})["Item"]
+    item = spend_table.get_item(Key={"pk": "fixture-triage#2026-11-25"})["Item"]
     assert item["requests"] == 2
     # TTL: KEEP_DAYS after the day, set once
     assert item["expires_at"] == int(datetime(2026, 11, 25, tzinfo=UTC).timestamp()) + KEEP_DAYS * 86_400
@@ -89,13 +89,13 @@ def test_concurrent_environments_each_send_one_atomic_add_and_never_read(clock):
                 {
                     "TableName": "spend",
                     # the Table resource's form: the stub checks before its serializer runs
-                    "Key": {"pk": "support-triage#2026-11-25"},
+                    "Key": {"pk": "fixture-triage#2026-11-25"},
                     "UpdateExpression": "ADD spend_usd :cost, requests :one SET expires_at = if_not_exists(expires_at, :exp)",
                     "ExpressionAttributeValues": {":cost": Decimal(str(cost)), ":one": 1, ":exp": ANY},
                     "ReturnValues": "UPDATED_NEW",
                 },
             )
-        mine = SpendCounter(table, "support-triage", clock=clock)
+        mine = SpendCounter(table, "fixture-triage", clock=clock)
         with stub:
             for _ in range(adds):
                 mine.add(cost)
@@ -115,7 +115,7 @@ def _stubbed_counter(clock):
     from botocore.stub import Stubber
 
     table = boto3.resource("dynamodb", region_name="us-east-1").Table("spend")
-    return SpendCounter(table, "support-triage", clock=clock), Stubber(table.meta.client)
+    return SpendCounter(table, "fixture-triage", clock=clock), Stubber(table.meta.client)
 
 
 def _expect_add(stub, cost: str, requests: int, total: str = "1") -> None:
@@ -128,7 +128,7 @@ def _expect_add(stub, cost: str, requests: int, total: str = "1") -> None:
         {"Attributes": {"spend_usd": {"N": total}}},
         {
             "TableName": "spend",
-            "Key": {"pk": "support-triage#2026-11-25"},
+            "Key": {"pk": "fixture-triage#2026-11-25"},
             "UpdateExpression": ANY,
             "ExpressionAttributeValues": {":cost": Decimal(cost), ":one": requests, ":exp": ANY},
             "ReturnValues": "UPDATED_NEW",

@@ -1,7 +1,7 @@
 """A JSON answer given as a forced tool's input (Nova: pricing/bedrock.yaml `structured_output: tool`) is not
 evaluated by the guardrail in Converse's guardrailConfig (Bedrock user guide, "Include a guardrail with the
 Converse API": toolUse.input is not evaluated), so the service checks it on its own with ApplyGuardrail
-(source OUTPUT). Through the real handler on support-triage, DynamoDB from moto, Bedrock's runtime stubbed."""
+(source OUTPUT). Through the real handler on fixture-triage, DynamoDB from moto, Bedrock's runtime stubbed."""
 
 import dataclasses
 import functools
@@ -99,7 +99,7 @@ def runtime():
 
 @pytest.fixture
 def ask(call, runtime, monkeypatch):
-    """ask(body) -> (status, body): support-triage's handler with `runtime` as Bedrock."""
+    """ask(body) -> (status, body): fixture-triage's handler with `runtime` as Bedrock."""
 
     def _ask(body: dict):
         handler_module.get_deps.cache_clear()

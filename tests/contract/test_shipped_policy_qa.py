@@ -1,21 +1,27 @@
 """The policy-qa documents (knowledge/policy-qa/) and their eval set (evals/policy-qa/) hold together: every
 case names documents that exist and hold its answer, every document has a Bedrock metadata sidecar within the
 documented limits, and the messy cases (outdated, near-duplicate, OCR, table, long document) are what their
-tags say. evals/policy-qa/README.md describes the corpus."""
+tags say. evals/policy-qa/README.md describes the corpus.
+
+The checkout's shipped content, not the template's code: a team that removes policy-qa
+(`liftoff remove-use-case policy-qa`) skips this module, and tests/contract/ still checks whatever use cases remain."""
 
 import json
 import re
 from datetime import date
 from functools import cache
 
+import pytest
 import yaml
 
-from liftoff import REPO_ROOT
+from liftoff import INSTALLED_FROM
 from liftoff.foundation.eval_cases import EvalCase, Suite
 from service.evalcore.checks import normalise
 
-CORPUS = REPO_ROOT / "knowledge" / "policy-qa"
-EVALS = REPO_ROOT / "evals" / "policy-qa"
+CORPUS = INSTALLED_FROM / "knowledge" / "policy-qa"
+EVALS = INSTALLED_FROM / "evals" / "policy-qa"
+if not (INSTALLED_FROM / "usecases" / "policy-qa.yaml").is_file():
+    pytest.skip("the shipped policy-qa use case is not in this checkout's usecases/", allow_module_level=True)
 SIDECAR = ".metadata.json"
 # Bedrock Knowledge Bases, S3 data source: `<file>.metadata.json` beside the file, one `metadataAttributes`
 # object, string/number/boolean values, at most 10 KB
