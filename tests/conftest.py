@@ -17,11 +17,13 @@ from tests.fixtures.project import build_project
 
 # The template's tests run on a project of their own (tests/fixtures/project), never on the checkout's
 # usecases/, prompts/, evals/ and knowledge/: a team deletes or renames the shipped use cases and `make test`
-# stays green. Set before `liftoff` is imported (it fixes REPO_ROOT then), and inherited by every process a test
-# starts (local mode, the CLI, `cdk synth`). tests/contract/ checks the checkout's own use cases.
+# stays green. The session stands in it as a user stands in their clone (liftoff finds the project from the current
+# directory, so `liftoff` is imported after), and every process a test starts inherits it; a test that makes a
+# scratch project runs its commands there (cwd=). tests/contract/ checks the checkout's own use cases.
 _FIXTURE_ROOT = Path(tempfile.mkdtemp(prefix="liftoff-tests-"))
 atexit.register(shutil.rmtree, _FIXTURE_ROOT, ignore_errors=True)
-os.environ["LIFTOFF_PROJECT"] = str(build_project(_FIXTURE_ROOT / "project"))
+os.environ.pop("LIFTOFF_PROJECT", None)  # a user's own setting would name their project instead
+os.chdir(build_project(_FIXTURE_ROOT / "project"))
 
 import liftoff  # noqa: E402
 
