@@ -174,13 +174,16 @@ def test_the_figures_in_docs_cost_md_are_the_tools():
     recorded = json.loads(block.split("<!-- usage: ", 1)[1].split(" -->", 1)[0])
     duration = recorded.pop("duration_ms")
     usage = Usage(**recorded)
-    # When the tool projects the same usage (fixture-triage, prod, 10,000 a day)
+    # When the tool projects the same usage (prod, 10,000 a day) for the template's triage example: the docs show the
+    # shipped support-triage, and fixture-triage is its copy (tests/fixtures/project), there whether or not a team
+    # kept the example in usecases/
     projections = [project_use_case("fixture-triage", "prod", n, usage, duration) for n in (10_000, 100_000, 1_000_000)]
     fresh = markdown("fixture-triage", "prod", projections, usage, duration)
+    fresh = fresh.replace("| fixture-triage, prod (USD", "| support-triage, prod (USD", 1)  # the table's label
     # Then the docs show exactly its figures
     assert block == fresh, (
         "docs/cost.md's projection is out of date: replace the block between the cost-project markers with "
-        "`liftoff cost project --use-case fixture-triage --requests-per-day 10000 --markdown` (after a local "
+        "`liftoff cost project --use-case support-triage --requests-per-day 10000 --markdown` (after a local "
         f"eval), or with this, computed from the usage it records:\n{fresh}"
     )
     assert "first limit reached: daily spend cap (budget.daily_cap_usd)" in block.split("- **10,000/day**", 1)[1]
