@@ -1,7 +1,8 @@
 """A use case with `knowledge:` (tests/fixtures/project's fixture-rag): its stack holds the documents bucket
 and their deployment, the S3 Vectors bucket and index, the Bedrock knowledge base on S3_VECTORS with its data
 source, and an ingestion trigger; every new role's IAM is exactly what it needs; retention follows the stage;
-cdk-nag, cfn-lint and checkov stay clean. A use case without `knowledge:` gets none of it."""
+cdk-nag, cfn-lint and checkov stay clean (test_checks.py, over the same synth). A use case without `knowledge:` gets
+none of it."""
 
 from __future__ import annotations
 
@@ -25,8 +26,7 @@ from stacks.nag import add_nag_checks
 from stacks.usecase_stack import UseCaseStack
 from tests.fixtures.project import CONTENT
 
-from .conftest import ENV, STAGES
-from .test_checks import assert_cfn_lint_clean, assert_checkov_clean, assert_nag_clean
+from .conftest import ENV
 from .test_effective_permissions import as_list, boundary_refusals, identity_statements
 
 FIXTURE = "fixture-rag"
@@ -56,11 +56,12 @@ def synth(outdir: str, stage: str, use_case) -> dict:
     return Template.from_stack(stack).to_json()
 
 
-@pytest.fixture(scope="module", params=STAGES)
-def rag(request, tmp_path_factory):
-    """(stage, outdir, template) of fixture-rag: one synth per stage for the whole module."""
-    outdir = tmp_path_factory.mktemp(f"rag-{request.param}")
-    return request.param, outdir, synth(str(outdir), request.param, fixture_use_case())
+@pytest.fixture
+def rag(synthesized):
+    """(stage, outdir, template) of fixture-rag, from the session's synth of the fixture project (tests/infra/
+    conftest.py), which test_checks.py also holds to cdk-nag, cfn-lint and checkov: fixture-rag is one of its stacks."""
+    stage, outdir, templates = synthesized
+    return stage, outdir, templates[FIXTURE].to_json()
 
 
 def of_type(template: dict, kind: str) -> dict[str, dict]:
@@ -487,24 +488,6 @@ def test_the_outputs_the_cli_and_smoke_read(rag):
     assert outputs["DataSourceIds"]["Value"] == {"Fn::GetAtt": [source_id, "DataSourceId"]}  # one: no comma
     assert outputs["DocumentsBucket"]["Value"] == {"Ref": one(template, "AWS::S3::Bucket")[0]}
     assert "DocumentsPrefix" not in outputs
-
-
-# -- checks ---------------------------------------------------------------------------------------------
-
-
-def test_nag_is_clean_and_every_acknowledgement_has_a_reason(rag):
-    _, outdir, _ = rag
-    assert_nag_clean(outdir)
-
-
-def test_cfn_lint_is_clean(rag):
-    _, outdir, _ = rag
-    assert_cfn_lint_clean(outdir)
-
-
-def test_checkov_is_clean(rag):
-    _, outdir, _ = rag
-    assert_checkov_clean(outdir)
 
 
 # -- an existing bucket, and what does not synthesize ---------------------------------------------------
