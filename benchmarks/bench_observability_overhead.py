@@ -32,8 +32,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 import boto3
 from moto import mock_aws
 
-from benchmarks.report import BenchRun, bench_run
-from liftoff.foundation.usecases import load_use_case
+from benchmarks.report import BenchRun, bench_run, bench_use_case
 from liftoff.local.environments import LambdaContext
 from liftoff.local.local_api import invoke_event
 from liftoff.local.runtime import create_prompts_table, create_spend_table, handler_environment
@@ -50,7 +49,7 @@ ROUNDS = 15
 PER_ROUND = 200
 
 
-# a valid support-triage answer: the handler validates it against the prompt's output schema
+# a valid answer of the triage use case: the handler validates it against the prompt's output schema
 ANSWER = '{"category": "billing", "priority": "high", "summary": "Customer was charged twice."}'
 
 
@@ -111,7 +110,7 @@ def time_requests(event: dict, n: int) -> list[float]:
 def main(run: BenchRun) -> None:
     rounds, per_round = run.size(ROUNDS, 1), run.size(PER_ROUND, 20)
     warnings.filterwarnings("ignore", message="No application metrics to publish")
-    use_case = load_use_case("support-triage")
+    use_case = bench_use_case()
     for key, value in handler_environment(
         use_case, table="bench-prompts", spend_table="bench-spend", dynamodb_url="", bedrock_url=""
     ).items():

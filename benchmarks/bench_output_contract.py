@@ -4,7 +4,7 @@
 The function validates with jsonschema (Draft 2020-12, the dialect the prompt files declare), one
 validator per schema kept for the environment's life (service.logic.output_contract.problem_with:
 json.loads + validation). Compared with Powertools' validation library, fastjsonschema (compiles the
-schema to Python; draft 7 at most), on the same support-triage answer and schema.
+schema to Python; draft 7 at most), on the same answer and schema: the benchmark's triage use case's (benchmarks/report.py).
 Writes the `output_contract` section of reports/bench.json and prints medians in microseconds.
 """
 
@@ -17,8 +17,7 @@ import time
 
 import fastjsonschema
 
-from benchmarks.report import BenchRun, bench_run
-from liftoff.foundation.usecases import load_use_case
+from benchmarks.report import BenchRun, bench_run, bench_use_case
 from service.logic.output_contract import problem_with
 
 SAMPLES = 20_000
@@ -35,7 +34,7 @@ def median_us(fn, samples: int) -> float:
 
 def main(run: BenchRun) -> None:
     samples = run.size(SAMPLES, 200)
-    schema = load_use_case("support-triage").prompts[0].output.schema_
+    schema = bench_use_case().prompts[0].output.schema_
     valid = json.dumps(
         {"category": "billing", "priority": "high", "summary": "Customer was charged twice for one order."}
     )
@@ -57,7 +56,7 @@ def main(run: BenchRun) -> None:
         "json_loads_only_us": median_us(lambda: json.loads(valid), samples),
     }
     run.write("output_contract", result)
-    print("output contract: validating one support-triage answer (median of", samples, "runs, microseconds)")
+    print("output contract: validating one answer of the triage use case (median of", samples, "runs, microseconds)")
     for key, value in result.items():
         if key != "samples":
             print(f"  {key:<28} {value:>8}")

@@ -19,8 +19,7 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
 import boto3
 from moto import mock_aws
 
-from benchmarks.report import BenchRun, bench_run
-from liftoff.foundation.usecases import load_use_case
+from benchmarks.report import BenchRun, bench_run, bench_use_case
 from liftoff.local.runtime import create_prompts_table
 from service.dal.prompt_store import PromptStore
 from service.logic.prompt_registry import Proof, start_canary
@@ -46,7 +45,7 @@ class CountingStore:
 
 def main(run: BenchRun) -> None:
     requests, hit_samples = run.size(REQUESTS, 500), run.size(HIT_SAMPLES, 500)
-    use_case = load_use_case("support-triage")
+    use_case = bench_use_case()
     with mock_aws():
         create_prompts_table(boto3.client("dynamodb"), "bench")
         store = PromptStore(boto3.resource("dynamodb").Table("bench"), use_case.name)

@@ -46,7 +46,7 @@ import requests
 from moto.server import ThreadedMotoServer
 
 from benchmarks.lambda_layout import file_count, remove, run_probe, unpack
-from benchmarks.report import BenchRun, bench_run
+from benchmarks.report import USE_CASE, BenchRun, bench_run, bench_use_case
 from liftoff import REPO_ROOT
 from liftoff.foundation.usecases import load_use_case
 from liftoff.local import runtime
@@ -127,7 +127,7 @@ def simulator_in_another_process(use_case):
 
 
 def warm_requests(run: BenchRun, env: dict[str, str]) -> dict:
-    use_case = load_use_case("support-triage")
+    use_case = bench_use_case()
     warm_up, warm_requests = run.size(WARM_UP, 2), run.size(WARM_REQUESTS, 10)
     sim_url = env["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"]
     os.environ.update(env)
@@ -392,11 +392,11 @@ def synth_times(run: BenchRun) -> dict:
     from stacks.nag import add_nag_checks
     from stacks.usecase_stack import UseCaseStack
 
-    base = load_use_case("support-triage")
+    base = bench_use_case()
     out = {}
     counts = (1, 1, 5) if not run.quick else (1,)  # the first run warms up jsii and is not kept
     with tempfile.TemporaryDirectory() as scratch:
-        # a scratch project of copies of support-triage: config, prompts and eval set (the golden canary
+        # a scratch project of copies of the triage use case: config, prompts and eval set (the golden canary
         # reads the suite.yaml of each), as `liftoff new-use-case` would leave them
         root = Path(scratch)
         config_text = (base.root / "usecases" / f"{base.name}.yaml").read_text()
@@ -433,8 +433,8 @@ CONCURRENCY = (1, 8, 32)
 def local_throughput(run: BenchRun) -> dict:
     """Requests per second through the local API at concurrency 1, 8 and 32 with a zero-latency model,
     after one round that starts the pool's environments (their cold starts are local_load's figure)."""
-    runtime.down("support-triage")
-    state = runtime.up("support-triage")
+    runtime.down(USE_CASE)
+    state = runtime.up(USE_CASE)
     headers = {"x-api-key": state.api_key, "Content-Type": "application/json"}
     body = {"prompt_id": "triage", "variables": {"message": "my parcel is late"}}
 
@@ -455,7 +455,7 @@ def local_throughput(run: BenchRun) -> dict:
             out[f"rps_concurrency_{concurrency}"] = round(statuses.count(200) / took, 1)
             out[f"throttled_concurrency_{concurrency}"] = statuses.count(429)
     finally:
-        runtime.down("support-triage")
+        runtime.down(USE_CASE)
     return out
 
 
@@ -474,6 +474,8 @@ def local_load(run: BenchRun) -> dict:
             [
                 str(Path(sys.executable).parent / "liftoff"),
                 "load",
+                "--use-case",
+                USE_CASE,
                 "--users",
                 str(users),
                 "--duration",
@@ -513,7 +515,7 @@ def main(run: BenchRun) -> None:
 
     # one moto, one simulator and the package unpacked once for the three sections that need them
     with (
-        local_services(load_use_case("support-triage"), "b") as env,
+        local_services(bench_use_case(), "b") as env,
         unpacked(bytecode=False) as (source, substituted),
         unpacked(bytecode=True) as (shipped, _),
     ):
@@ -567,4 +569,4 @@ if __name__ == "__main__":
     try:
         main(bench_run(__doc__))
     finally:
-        runtime.down("support-triage")
+        runtime.down(USE_CASE)

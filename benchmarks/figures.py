@@ -8,12 +8,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from pathlib import Path
 
-from liftoff import REPO_ROOT
+from benchmarks.report import CHECKOUT
 
-RESULTS = Path(__file__).resolve().parent / "results.json"
-DOCS = {"readme": REPO_ROOT / "README.md", "all": REPO_ROOT / "docs" / "benchmarks.md"}
+RESULTS = CHECKOUT / "benchmarks" / "results.json"
+DOCS = {"readme": CHECKOUT / "README.md", "all": CHECKOUT / "docs" / "benchmarks.md"}
 
 
 def _x(value: float) -> str:
@@ -63,7 +62,7 @@ ROWS: dict[str, list[Row]] = {
         ("warm `lambda_handler`, metrics + log line on vs off (fake model)", ("observability_overhead", "added_us", "observed"), lambda v: f"+{_us(v)}", ""),
         ("prompt registry reads per request, steady state", ("prompt_cache", "reads_per_request"), _plain, "<= 0.01"),
         ("prompt resolution on a cache hit, median", ("prompt_cache", "cache_hit_median_us"), _us, "< 50 us"),
-        ("output contract: validate one triage answer, valid / invalid", ("output_contract",), lambda v: f"{_us(v['jsonschema_valid_us'])} / {_us(v['jsonschema_invalid_us'])}", ""),
+        ("output contract: validate one answer of the benchmark's triage use case, valid / invalid", ("output_contract",), lambda v: f"{_us(v['jsonschema_valid_us'])} / {_us(v['jsonschema_invalid_us'])}", ""),
         ("PII redaction of 60,000 characters, a document / adversarial (60k vs 10k: linear is x6)", ("redaction",), lambda v: f"{v['document']['60k_ms']} ms / {v['adversarial']['60k_ms']} ms (x{v['document']['ratio']} / x{v['adversarial']['ratio']})", "<= x12"),
     ],
     "local mode and synth": [
@@ -128,7 +127,7 @@ def update_docs(results: dict) -> list[str]:
         )
         if new != text:
             path.write_text(new)
-            changed.append(path.relative_to(REPO_ROOT).as_posix())
+            changed.append(path.relative_to(CHECKOUT).as_posix())
     return changed
 
 

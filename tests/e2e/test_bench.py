@@ -2,16 +2,18 @@
 and each writes its figures. No timing is asserted: the figures are the full run's business."""
 
 import json
+import os
+import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from benchmarks.figures import RESULTS
+from benchmarks.report import CHECKOUT
+from liftoff import PROJECT_ENV
 from liftoff.foundation.memory import MEASURED
 
-REPO = Path(__file__).resolve().parents[2]
 SECTIONS = {
     *("prompt_cache", "observability_overhead", "output_contract", "redaction"),
     *("machine", "warm", "cold_start", "memory", "synth", "local_api", "local_load"),
@@ -26,16 +28,18 @@ def leaf_paths(data, prefix=()) -> set[tuple[str, ...]]:
 
 @pytest.fixture(scope="module")
 def quick_report(tmp_path_factory):
-    """`python -m benchmarks.run --quick` in a project of its own (links to this one's files), so its
-    local mode is not the one the other end-to-end tests share."""
-    project = tmp_path_factory.mktemp("bench-project")
-    for name in ("cdk.json", "usecases", "prompts", "evals", "pricing", "loadtests", "benchmarks"):
-        (project / name).symlink_to(REPO / name)
-    report = project / "reports" / "bench.json"
+    """`python -m benchmarks.run --quick` from a project whose use cases are all gone (as a team's clone may
+    be): the bench builds the fixture project it measures, so its local mode is not the one the other
+    end-to-end tests share either."""
+    tmp = tmp_path_factory.mktemp("bench")
+    (tmp / "clone" / "usecases").mkdir(parents=True)
+    shutil.copy(CHECKOUT / "cdk.json", tmp / "clone" / "cdk.json")
+    report = tmp / "bench.json"
     memory_before = MEASURED.read_bytes()
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.run", "--quick", "--report", str(report)],
-        cwd=project,
+        cwd=CHECKOUT,
+        env={**os.environ, PROJECT_ENV: str(tmp / "clone")},
         capture_output=True,
         text=True,
         timeout=600,
