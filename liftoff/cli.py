@@ -202,9 +202,18 @@ def rename_use_case_command(old: str, new: str, yes: bool) -> None:
     f"(--use-case, ${USE_CASE_ENV}, cdk.json's `{DEFAULT_USE_CASE_KEY}`, or the only one).",
 )
 @click.option("--default", "only_default", is_flag=True, help="Print only the default's name (for scripts).")
-def use_cases_command(only_default: bool) -> None:
-    from liftoff.foundation.usecases import UseCaseNotChosen, choose_use_case, use_case_names
+@click.option("--names", "only_names", is_flag=True, help="Print only the names, one a line (for scripts).")
+def use_cases_command(only_default: bool, only_names: bool) -> None:
+    from liftoff.foundation.usecases import NO_USE_CASES, UseCaseNotChosen, choose_use_case, use_case_names
 
+    if only_default and only_names:
+        raise click.UsageError("give --default or --names, not both")
+    if only_names:
+        names = use_case_names()
+        if not names:  # a script looping over them would do nothing and succeed
+            raise click.ClickException(NO_USE_CASES)
+        click.echo("\n".join(names))
+        return
     try:
         chosen = choose_use_case(None)
     except UseCaseNotChosen as exc:

@@ -141,6 +141,7 @@ def require_use_case(name: str, root: Path = REPO_ROOT, *, named_by: str = "") -
 # function reads a variable of the same name, set to its own use case: liftoff/function_env.py.)
 USE_CASE_ENV = "LIFTOFF_USE_CASE"
 DEFAULT_USE_CASE_KEY = "liftoff:default_use_case"
+NO_USE_CASES = f"no use cases: add one under {USECASES_DIR}/ (liftoff new-use-case NAME)"
 HOW_TO_CHOOSE = (
     f'pass --use-case NAME, set {USE_CASE_ENV}=NAME, or set the project default in cdk.json: "context": '
     f'{{"{DEFAULT_USE_CASE_KEY}": "NAME"}}'
@@ -186,7 +187,7 @@ def choose_use_case(explicit: str | None, root: Path = REPO_ROOT) -> UseCaseChoi
     if len(names) == 1:
         return UseCaseChoice(names[0], "the only use case")
     if not names:
-        raise UseCaseNotChosen(f"no use cases: add one under {USECASES_DIR}/ (liftoff new-use-case NAME)")
+        raise UseCaseNotChosen(NO_USE_CASES)
     raise UseCaseNotChosen(
         f"which use case? {USECASES_DIR}/ has {len(names)} ({', '.join(names)}) and none is chosen: {HOW_TO_CHOOSE}"
     )
@@ -208,5 +209,5 @@ def load_use_case(name: str, root: Path = REPO_ROOT) -> UseCase:
 def load_all_use_cases(root: Path = REPO_ROOT) -> list[UseCase]:
     names = use_case_names(root)
     if not names:
-        raise ConfigError(f"no use cases: add one under {USECASES_DIR}/ (liftoff new-use-case NAME)")
+        raise ConfigError(NO_USE_CASES)
     return [load_use_case(name, root) for name in names]

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
@@ -100,3 +101,95 @@ def test_the_real_aws_suite_does_nothing_without_credentials_and_says_why(tmp_pa
     result = subprocess.run([str(REPO / "tools" / "test-aws")], capture_output=True, text=True, env=env, check=False)
     assert result.returncode == 0, result.stderr
     assert "no AWS credentials found, so nothing was deployed" in result.stdout
+
+
+# A stand-in for .venv/bin/liftoff in the ci eval step: `use-cases --names` prints $FAKE/names (exit
+# $FAKE/names_exit), `eval run --use-case NAME ... --out DIR` records NAME in $FAKE/ran and does what
+# $FAKE/NAME says: "CODE report" writes DIR/report.json and exits CODE, "CODE" exits CODE without one.
+FAKE_LIFTOFF = """#!/bin/bash
+if [ "$1" = use-cases ]; then
+  [ "$2" = --names ] || exit 2
+  cat "$FAKE/names"
+  exit "$(cat "$FAKE/names_exit")"
+fi
+while [ $# -gt 0 ]; do
+  case "$1" in --use-case) use_case=$2; shift ;; --out) out=$2; shift ;; esac
+  shift
+done
+echo "$use_case" >> "$FAKE/ran"
+read -r code report < "$FAKE/$use_case"
+if [ "$report" = report ]; then mkdir -p "$out" && echo '{}' > "$out/report.json"; fi
+exit "$code"
+"""
+
+
+def run_ci_eval_step(tmp_path, outcomes: dict[str, str], names_exit: int = 0):
+    (step,) = [s for s in steps(load("ci.yml")) if "liftoff eval run" in s.get("run", "")]
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    (fake / "names").write_text("".join(f"{name}\n" for name in outcomes))
+    (fake / "names_exit").write_text(str(names_exit))
+    for name, outcome in outcomes.items():
+        (fake / name).write_text(outcome + "\n")
+    liftoff = tmp_path / ".venv" / "bin" / "liftoff"
+    liftoff.parent.mkdir(parents=True)
+    liftoff.write_text(FAKE_LIFTOFF)
+    liftoff.chmod(0o755)
+    (tmp_path / "step.sh").write_text(step["run"])
+    # bash -e: how GitHub runs a step that names no shell
+    done = subprocess.run(
+        ["bash", "-e", "step.sh"],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "FAKE": str(fake)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    ran = (fake / "ran").read_text().split() if (fake / "ran").exists() else []
+    return done.returncode, ran
+
+
+def test_ci_evaluates_every_use_case_of_the_project_whatever_their_names(tmp_path):
+    # Given a project whose use cases the template never shipped, one of them failing its criteria on the
+    # simulator (a verdict: the wiring works)
+    outcomes = {"faq-bot": "0 report", "hr-bot": "1 report", "it-desk": "0 report"}
+    # When ci's local eval step runs / Then it ran each and passes
+    code, ran = run_ci_eval_step(tmp_path, outcomes)
+    assert (code, ran) == (0, ["faq-bot", "hr-bot", "it-desk"])
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        "3 report",  # nothing answered: local mode is broken
+        "1",  # refused before any case ran (a broken eval set or config): no verdict
+        "2",  # a usage error
+    ],
+)
+def test_ci_fails_on_an_eval_run_that_reaches_no_verdict(tmp_path, broken):
+    code, ran = run_ci_eval_step(tmp_path, {"faq-bot": "0 report", "hr-bot": broken, "it-desk": "0 report"})
+    assert code != 0 and ran == ["faq-bot", "hr-bot"]
+
+
+def test_ci_fails_when_the_use_cases_cannot_be_listed(tmp_path):
+    # Given `liftoff use-cases --names` failing (no use cases, no project) / Then the step fails, not a loop over none
+    code, ran = run_ci_eval_step(tmp_path, {"faq-bot": "0 report"}, names_exit=1)
+    assert code != 0 and ran == []
+
+
+def test_use_cases_names_prints_the_project_s_use_cases_one_a_line(monkeypatch):
+    from click.testing import CliRunner
+
+    from liftoff.cli import main
+    from liftoff.foundation import usecases
+
+    # Given the session's project / When a script asks for the names / Then it gets exactly them
+    listed = CliRunner().invoke(main, ["use-cases", "--names"])
+    assert listed.exit_code == 0 and listed.output.splitlines() == usecases.use_case_names()
+    assert listed.output.splitlines() == ["fixture-rag", "fixture-summary", "fixture-triage"]
+    # Given none / Then it refuses (a loop over its output would do nothing and succeed), saying how to add one
+    monkeypatch.setattr(usecases, "use_case_names", lambda root=None: [])
+    empty = CliRunner().invoke(main, ["use-cases", "--names"])
+    assert empty.exit_code == 1 and usecases.NO_USE_CASES in empty.output
+    both = CliRunner().invoke(main, ["use-cases", "--names", "--default"])
+    assert both.exit_code == 2 and "give --default or --names, not both" in both.output
