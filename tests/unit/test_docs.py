@@ -104,7 +104,7 @@ def test_the_site_builds_strict_with_the_generated_pages(tmp_path):
     assert "<code>--stage [sandbox|prod]</code>" in cli
     prompt_files = (tmp_path / "site" / "prompt-files" / "index.html").read_text()
     assert "variables[].required" in prompt_files and "output.schema_file" in prompt_files
-    # the shipped prompt file, included as it is (the highlighter puts each token in a span)
+    # the example prompt file, included as it is (the highlighter puts each token in a span)
     assert "schema_file: schemas/triage.json" in re.sub(r"<[^>]+>", "", prompt_files)
     grounded = (tmp_path / "site" / "grounded-answers" / "index.html").read_text()
     assert "knowledge.grounding.relevance_threshold" in grounded and "retrieval.no_context" in grounded
