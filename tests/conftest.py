@@ -18,14 +18,22 @@ from tests.fixtures.project import build_project
 # The template's tests run on a project of their own (tests/fixtures/project), never on the checkout's
 # usecases/, prompts/, evals/ and knowledge/: a team deletes or renames the shipped use cases and `make test`
 # stays green. The session stands in it as a user stands in their clone (liftoff finds the project from the current
-# directory, so `liftoff` is imported after), and every process a test starts inherits it; a test that makes a
-# scratch project runs its commands there (cwd=). tests/contract/ checks the checkout's own use cases.
+# directory), and every process a test starts inherits it; a test that makes a scratch project runs its commands
+# there (cwd=). tests/contract/ checks the checkout's own use cases. Done here, before `liftoff` is imported (it fixes
+# the project, REPO_ROOT, then).
+_INVOKED_IN = Path.cwd()
 _FIXTURE_ROOT = Path(tempfile.mkdtemp(prefix="liftoff-tests-"))
 atexit.register(shutil.rmtree, _FIXTURE_ROOT, ignore_errors=True)
 os.environ.pop("LIFTOFF_PROJECT", None)  # a user's own setting would name their project instead
 os.chdir(build_project(_FIXTURE_ROOT / "project"))
 
-import liftoff  # noqa: E402
+
+def pytest_configure(config):
+    """pytest-xdist's controller runs no test: it goes back where it was invoked, so the workers it starts find the
+    tests in the checkout (each then stands in a fixture project of its own, as above)."""
+    if getattr(config.option, "numprocesses", None) and not os.environ.get("PYTEST_XDIST_WORKER"):
+        os.chdir(_INVOKED_IN)
+
 
 # What a team writes (the rest of a clone is the template's code, which tests import from the checkout)
 TEAM_CONTENT_FILES = ("cdk.json", "openapi.yaml")
@@ -35,10 +43,22 @@ TEAM_CONTENT_FOLDERS = ("usecases", "prompts", "evals", "pricing", "charters", "
 @pytest.fixture
 def scratch_project(tmp_path) -> Path:
     """A scratch copy of the project's use cases, prompts, eval sets, prices, charters and API: edit it freely."""
+    from liftoff import REPO_ROOT
+
     root = tmp_path / "project"
     root.mkdir()
     for file in TEAM_CONTENT_FILES:
-        shutil.copy(liftoff.REPO_ROOT / file, root / file)
+        shutil.copy(REPO_ROOT / file, root / file)
     for folder in TEAM_CONTENT_FOLDERS:
-        shutil.copytree(liftoff.REPO_ROOT / folder, root / folder)
+        shutil.copytree(REPO_ROOT / folder, root / folder)
     return root
+
+
+def pytest_collection_modifyitems(items):
+    """`make test` runs on two workers (pytest-xdist, `--dist loadgroup` in pyproject.toml): a test file stays on one
+    worker (its module fixtures, and the order its tests were written in, hold), and tests/infra is one group, so the
+    session's synth of both stages (tests/infra/conftest.py) is done once. Each worker stands in a fixture project of
+    its own (above), so their local modes, reports and state never meet."""
+    for item in items:
+        folder = Path(str(item.path)).parent.name
+        item.add_marker(pytest.mark.xdist_group("infra" if folder == "infra" else item.nodeid.split("::", 1)[0]))

@@ -18,7 +18,7 @@ from liftoff.cli import main
 from liftoff.foundation.usecases import DEFAULT_USE_CASE_KEY
 from liftoff.options import UseCaseOption
 from liftoff.scaffold import new_use_case
-from tests.fixtures.project import CHECKOUT, TEMPLATE_FILES
+from tests.fixtures.project import CHECKOUT, link_template
 
 pytestmark = pytest.mark.e2e
 PYTHON = sys.executable
@@ -37,10 +37,8 @@ def cdk_json(default: str | None = None) -> str:
 def make_project(root: Path, names: list[str]) -> Path:
     """A project of the template's files (linked) and only these use cases, scaffolded by new-use-case."""
     root.mkdir()
-    for name in TEMPLATE_FILES:
-        if (CHECKOUT / name).exists():
-            (root / name).symlink_to(CHECKOUT / name)
     (root / "cdk.json").write_text(cdk_json())
+    link_template(root)
     (root / "usecases").mkdir()
     for name in names:
         new_use_case(name, root=root)

@@ -25,7 +25,7 @@ LIFTOFF = Path(sys.executable).parent / "liftoff"
 @pytest.fixture
 def checkout(tmp_path):
     shutil.copy(REPO_ROOT / "cdk.json", tmp_path / "cdk.json")
-    for folder in ("usecases", "prompts", "evals", "pricing", "charters"):
+    for folder in ("usecases", "prompts", "evals", "pricing", "charters", "knowledge"):
         if (REPO_ROOT / folder).is_dir():
             shutil.copytree(REPO_ROOT / folder, tmp_path / folder)
     yield tmp_path

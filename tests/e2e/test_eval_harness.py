@@ -38,7 +38,9 @@ def test_runner_retries_throttling_and_reports_failures_as_errors_not_wrong_answ
         case("broken", "refund [[sim:error]]"),  # the model fails: an error, not a wrong answer
         case("empty", "", expect_error="MissingVariable"),
     ]
-    criteria = ExitCriteria(min_accuracy=0.5, p95_latency_ms=10_000, max_cost_per_request_usd=0.01, max_error_rate=0.1)
+    # p95 far out of reach: four concurrent cases may start local environments (seconds each on a busy machine), and
+    # this test is about retries and errors, not latency
+    criteria = ExitCriteria(min_accuracy=0.5, p95_latency_ms=120_000, max_cost_per_request_usd=0.01, max_error_rate=0.1)
     run = run_cases(cases, load_suite(USE_CASE), target, criteria, concurrency=4)
     status = {r.id: r for r in run.results}
     assert {k: v.status for k, v in status.items()} == {

@@ -25,7 +25,7 @@ PASSING_TAGS = ("--tag", "punctuation", "--tag", "markup")  # cases the simulato
 def checkout(tmp_path_factory):
     copy = tmp_path_factory.mktemp("checkout")
     shutil.copy(REPO_ROOT / "cdk.json", copy / "cdk.json")
-    for folder in ("usecases", "prompts", "evals", "pricing", "charters"):
+    for folder in ("usecases", "prompts", "evals", "pricing", "charters", "knowledge"):
         if (REPO_ROOT / folder).is_dir():
             shutil.copytree(REPO_ROOT / folder, copy / folder)
     yield copy
@@ -89,6 +89,7 @@ def test_edit_publish_evaluate_promote_and_roll_back(checkout):
     # When v2 is evaluated / Then the report names v2 and its hash, and the result is recorded
     out = checkout / "reports" / "v2"
     evaluated = ok(checkout, "eval", "run", "--version", "2", *PASSING_TAGS, "--out", str(out))
+    evaluated = " ".join(evaluated.split())  # as a terminal of any width shows it, lines joined
     assert f"evaluated: triage v2, sha256:{v2_hash}" in evaluated
     assert "recorded in the local registry: triage v2" in evaluated
     report = json.loads((out / "report.json").read_text())
