@@ -1,15 +1,9 @@
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
 
 from stacks.nag import acknowledge, add_nag_checks
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.checks import assert_cfn_lint_clean, assert_checkov_clean, assert_nag_clean, nag_problems
 
 
 def synth_variant(tmp_path, name: str, stage: str, section: str, **fields):
@@ -46,20 +40,6 @@ def invoke_function(template) -> dict:
     return function
 
 
-def assert_nag_clean(outdir) -> None:
-    """Zero unacknowledged findings of both packs in `outdir`'s validation report, every acknowledgement
-    with a real reason."""
-    report = json.loads((Path(outdir) / "validation-report.json").read_text())
-    plugins = {p["pluginName"]: p for p in report["pluginReports"]}
-    assert set(plugins) == {"AwsSolutions", "Serverless"}
-    for plugin in plugins.values():
-        assert plugin["violations"] == []
-        acknowledged = plugin["suppressedViolations"]
-        assert acknowledged, "expected the documented acknowledgements to be recorded"
-        for finding in acknowledged:
-            assert len(finding["reason"]) > 40, finding["ruleName"]
-
-
 def test_nag_runs_clean_and_every_acknowledgement_has_a_reason(synthesized):
     # synthesizing at all means zero unacknowledged findings (the plugin fails synth otherwise)
     _, outdir, _ = synthesized
@@ -73,12 +53,18 @@ def _stack_with_wildcard_role(app: cdk.App) -> iam.Role:
     return role
 
 
-def test_an_unacknowledged_finding_fails_synth(tmp_path):
+def test_an_unacknowledged_finding_fails_synth_and_is_told_by_its_stack(tmp_path):
+    # Given a stack with a wildcard grant beside one without
     app = cdk.App(outdir=str(tmp_path))
     _stack_with_wildcard_role(app)
+    iam.Role(cdk.Stack(app, "Clean"), "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
     add_nag_checks(app)
+    # When it is synthesized / Then synth fails on the finding
     with pytest.raises(RuntimeError, match=r"AwsSolutions-IAM5\[Resource::\*\]"):
         app.synth()
+    # and the report (what the contract tests read per use case) puts it on its own stack only
+    assert "AwsSolutions-IAM5[Resource::*] at Probe/Role/DefaultPolicy/Resource" in nag_problems(tmp_path, "Probe")
+    assert not [p for p in nag_problems(tmp_path, "Clean") if " at " in p]
 
 
 def test_acknowledge_silences_exactly_that_finding(tmp_path):
@@ -92,24 +78,6 @@ def test_acknowledge_silences_exactly_that_finding(tmp_path):
 def test_acknowledge_refuses_an_empty_reason(tmp_path):
     with pytest.raises(ValueError, match="needs a real reason"):
         acknowledge(cdk.Stack(cdk.App(outdir=str(tmp_path)), "S"), "L1", "because")
-
-
-def assert_cfn_lint_clean(outdir) -> None:
-    templates = sorted(str(p) for p in Path(outdir).glob("*.template.json"))
-    assert templates
-    result = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "cfn-lint"),
-            "--config-file",
-            str(REPO / ".cfnlintrc.yaml"),
-            "--",
-            *templates,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_cfn_lint_is_clean(synthesized):
@@ -137,60 +105,6 @@ def test_each_auth_mode_synthesizes_nag_clean(tmp_path, mode):
             "AWS::Cognito::UserPool",
             {"MfaConfiguration": "ON", "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": True}},
         )
-
-
-CHECKOV = REPO / ".tools" / "checkov" / "bin" / "checkov"
-
-
-def assert_checkov_clean(outdir) -> None:
-    """checkov finds nothing that is not skipped with a recorded reason (the repository's list, or the
-    resource's own Metadata), and every recorded per-resource skip shows up as skipped."""
-    import yaml
-
-    assert CHECKOV.exists(), "checkov is installed by `make test` (and `make test-infra`) into .tools/checkov"
-    skips = yaml.safe_load((REPO / "tools" / "checkov-skips.yaml").read_text())
-    for check, reason in skips.items():
-        assert len(reason) > 60, f"{check} needs a real reason"
-    result = subprocess.run(
-        [
-            str(CHECKOV),
-            "--directory",
-            str(outdir),
-            "--framework",
-            "cloudformation",
-            "--skip-download",
-            "--skip-check",
-            ",".join(skips),
-            "--output",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    reports = json.loads(result.stdout)
-    reports = reports if isinstance(reports, list) else [reports]
-    failed = [
-        f"{f['check_id']} {f['resource']}: {f['check_name']}"
-        for report in reports
-        for f in report.get("results", {}).get("failed_checks", [])
-    ]
-    assert failed == [], "\n".join(failed)
-    # per-resource skips are CloudFormation Metadata on the resource, each with its comment
-    inline = {}
-    for template in Path(outdir).glob("*.template.json"):
-        for logical_id, resource in json.loads(template.read_text())["Resources"].items():
-            for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
-                assert len(skip.get("comment", "")) > 40, (logical_id, skip["id"])
-                inline[(skip["id"], logical_id)] = skip["comment"]
-    skipped = {
-        (f["check_id"], f["resource"].split(".", 1)[1])
-        for report in reports
-        for f in report.get("results", {}).get("skipped_checks", [])
-    }
-    assert skipped, "expected the recorded per-resource skips to show up as skipped"
-    assert skipped <= set(inline)
 
 
 def test_checkov_finds_nothing_without_a_recorded_reason(synthesized):

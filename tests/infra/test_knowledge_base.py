@@ -25,8 +25,8 @@ from stacks.constructs.vector_store import index_name
 from stacks.nag import add_nag_checks
 from stacks.usecase_stack import UseCaseStack
 from tests.fixtures.project import CONTENT
+from tests.synth import ENV
 
-from .conftest import ENV
 from .test_effective_permissions import as_list, boundary_refusals, identity_statements
 
 FIXTURE = "fixture-rag"
