@@ -1,6 +1,6 @@
-"""Every use case in usecases/ (the shipped ones and any you add): its stack has its own tables,
-function, role, guardrail, budget and alarms, wired to its own config, and nothing is shared
-between use cases."""
+"""Every use case of the fixture project (a triage, a summary and a retrieval one): its stack has its own
+tables, function, role, guardrail, budget and alarms, wired to its own config, and nothing is shared between
+use cases. The template's behaviour; the checkout's own use cases are held to their contract by tests/contract/."""
 
 import json
 
