@@ -19,7 +19,7 @@ STAGE ?= sandbox
 # Material for MkDocs prints a notice about its successor on every build; the docs pages say it (docs/contributing.md).
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: help setup demo eval fuzz test test-aws test-unit test-infra test-e2e lint format synth bench docs docs-serve clean
+.PHONY: help setup demo eval fuzz test test-aws test-unit test-infra test-e2e test-contract lint format synth bench docs docs-serve clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -78,6 +78,9 @@ test-infra: setup $(CHECKOV_STAMP) ## CDK assertions, cdk-nag (AwsSolutions + Se
 
 test-e2e: setup ## End-to-end through the local API (evals, faults, fuzz, load)
 	@$(BIN)/pytest -p no:cacheprovider tests/e2e
+
+test-contract: setup $(CHECKOV_STAMP) ## Your use cases (usecases/): nag/cfn-lint/checkov clean, prompts, evals, criteria, smoke
+	@$(BIN)/pytest -p no:cacheprovider tests/contract
 
 lint: setup ## ruff lint + format check
 	@$(BIN)/ruff check .
