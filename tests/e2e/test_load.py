@@ -13,7 +13,9 @@ pytestmark = pytest.mark.e2e
 
 
 def test_a_short_steady_run_is_summarised(local):
-    # fixture-summary, so the session's fixture-triage local mode keeps its settings
+    # fixture-summary, so the session's fixture-triage local mode keeps its settings; not running, so the run starts
+    # its environments (an earlier test on this worker may have left it up, warm)
+    runtime.down("fixture-summary")
     result = CliRunner().invoke(
         load,
         ["--use-case", "fixture-summary", "--users", "3", "--duration", "5", "--sim-latency-ms", "20", "--json"],
