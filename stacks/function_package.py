@@ -22,6 +22,8 @@ deterministic (sorted entries, fixed times), so an unchanged function is not red
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import importlib.util
 import os
@@ -139,6 +141,16 @@ def dependencies_dir() -> Path:
     return target
 
 
+@contextlib.contextmanager
+def _build_lock():
+    """One build at a time in .build/lambda: two `cdk synth`s of the same checkout at once (two stages, or the tests'
+    two workers) would otherwise each remove the other's zip (old ones are cleared) or collide on the same folder."""
+    BUILD_DIR.mkdir(parents=True, exist_ok=True)
+    with (BUILD_DIR / ".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        yield
+
+
 def _files(root: Path) -> list[tuple[str, Path]]:
     """(path inside the zip, file) under `root`, sorted; the bytecode compile_tree wrote included."""
     found = []
@@ -152,6 +164,11 @@ def _files(root: Path) -> list[tuple[str, Path]]:
 def function_package() -> Path:
     """The zip Lambda runs (`service/` and its dependencies at the top level), built when its
     inputs changed."""
+    with _build_lock():
+        return _function_package()
+
+
+def _function_package() -> Path:
     deps = dependencies_dir()
     source = [
         (name, path)

@@ -240,3 +240,26 @@ def test_a_lock_entry_that_is_not_pinned_is_refused_with_file_and_line(tmp_path)
     lock.write_text("boto3==1.44.5\npydantic>=2\n")
     with pytest.raises(PackageBuildError, match=r"requirements.txt:2: `pydantic>=2` is not pinned exactly"):
         pinned_requirements(lock)
+
+
+def test_one_build_at_a_time_in_the_build_folder():
+    # Given a build under way (the tests' two workers, or two `cdk synth`s, share .build/lambda)
+    import threading
+    import time
+
+    from stacks.function_package import _build_lock
+
+    order = []
+
+    def second():
+        with _build_lock():
+            order.append("second")
+
+    with _build_lock():
+        other = threading.Thread(target=second)
+        other.start()
+        time.sleep(0.3)
+        # Then another waits for it (each would otherwise clear the other's zip as an old one)
+        order.append("first")
+    other.join(timeout=30)
+    assert order == ["first", "second"]
