@@ -535,13 +535,26 @@ def _stop(use_case: str) -> bool:
     except (ProcessLookupError, PermissionError):
         return False
     for _ in range(50):
-        try:
-            os.kill(state.pid, 0)
-        except ProcessLookupError:
+        if _exited(state.pid):
             return True
         time.sleep(0.1)
     os.killpg(state.pid, signal.SIGKILL)
+    _exited(state.pid)
     return True
+
+
+def _exited(pid: int) -> bool:
+    """Whether local mode's process `pid` has exited. Started by this process (up(), e.g. `liftoff load`), it is
+    our child: once exited it stays a zombie, which signal 0 still finds, until it is reaped here."""
+    try:
+        reaped, _status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:  # another process started it: gone when signal 0 finds nothing
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+    return reaped == pid
 
 
 if __name__ == "__main__":
