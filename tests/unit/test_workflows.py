@@ -10,6 +10,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 WORKFLOWS = REPO / ".github" / "workflows"
+CLONE_JOB = "clone-with-its-own-use-case"
 
 
 def load(name: str) -> dict:
@@ -84,9 +85,86 @@ def test_the_deploy_gate_evaluates_the_change_and_only_a_pass_starts_its_canary(
 
 def test_workflows_test_and_deploy_with_the_lambda_python_and_node_22():
     for name in ("ci.yml", "deploy.yml"):
-        setup = {s["uses"].split("@")[0]: s.get("with", {}) for s in steps(load(name)) if "uses" in s}
-        assert setup["actions/setup-python"]["python-version"] == "3.13", name
-        assert setup["actions/setup-node"]["node-version"] == "22", name
+        for job_id, job in load(name)["jobs"].items():
+            setup = {s["uses"].split("@")[0]: s.get("with", {}) for s in job["steps"] if "uses" in s}
+            assert setup["actions/setup-python"]["python-version"] == "3.13", (name, job_id)
+            assert setup["actions/setup-node"]["node-version"] == "22", (name, job_id)
+
+
+def test_ci_runs_make_test_in_a_clone_without_the_shipped_use_cases_and_with_its_own():
+    jobs = load("ci.yml")["jobs"]
+    assert CLONE_JOB in jobs, f"ci.yml has no {CLONE_JOB} job"
+    clone_steps = jobs[CLONE_JOB]["steps"]
+    # Given the test job's setup (checkout, Python, Node and their caches), step for step
+    setup = [s for s in clone_steps if "uses" in s]
+    assert setup == [s for s in jobs["test"]["steps"] if "uses" in s]
+    assert clone_steps[: len(setup)] == setup
+    # When the job runs: a clone, every shipped use case removed (asked nothing: no terminal), faq-bot
+    # scaffolded, then make test; in that order, one step each, and every step after the clone in the clone
+    commands = [s["run"] for s in clone_steps[len(setup) :]]
+    order = ["git clone", "liftoff remove-use-case", "liftoff new-use-case faq-bot", "make test"]
+    first = [next((i for i, run in enumerate(commands) if step in run), None) for step in order]
+    assert None not in first, dict(zip(order, first, strict=True))
+    assert first == sorted(first) and len(set(first)) == len(first), dict(zip(order, first, strict=True))
+    assert commands[0].split()[-1] == '"$RUNNER_TEMP/clone"'
+    for step in clone_steps[len(setup) + 1 :]:
+        assert step.get("working-directory") == "${{ runner.temp }}/clone", step
+    assert 'test "$(ls usecases)" = "faq-bot.yaml"' in commands[first[2]]  # nothing shipped is left
+    # Then make test is the job's last step: what it checks is the clone as the steps left it
+    assert commands[-1].strip() == "make test"
+
+
+# A stand-in for .venv/bin/liftoff in the clone job's removal step: records each call in $FAKE/ran;
+# `use-cases --names` prints $FAKE/names and exits $FAKE/names_exit.
+FAKE_REMOVER = """#!/bin/bash
+echo "$*" >> "$FAKE/ran"
+if [ "$1" = use-cases ]; then
+  cat "$FAKE/names"
+  exit "$(cat "$FAKE/names_exit")"
+fi
+"""
+
+
+def run_clone_removal_step(tmp_path, names: list[str], names_exit: int = 0) -> tuple[int, list[str]]:
+    (step,) = [s for s in load("ci.yml")["jobs"][CLONE_JOB]["steps"] if "remove-use-case" in s.get("run", "")]
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    (fake / "names").write_text("".join(f"{name}\n" for name in names))
+    (fake / "names_exit").write_text(str(names_exit))
+    liftoff = tmp_path / ".venv" / "bin" / "liftoff"
+    liftoff.parent.mkdir(parents=True)
+    liftoff.write_text(FAKE_REMOVER)
+    liftoff.chmod(0o755)
+    (tmp_path / "step.sh").write_text(step["run"])
+    done = subprocess.run(  # bash -e: how GitHub runs a step that names no shell
+        ["bash", "-e", "step.sh"],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "FAKE": str(fake)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    ran = (fake / "ran").read_text().splitlines() if (fake / "ran").exists() else []
+    return done.returncode, ran
+
+
+def test_the_clone_job_removes_every_use_case_the_clone_has_without_asking(tmp_path):
+    # Given a clone whose use cases are whatever the commit ships / When the removal step runs
+    code, ran = run_clone_removal_step(tmp_path, ["doc-summary", "hr-bot", "policy-qa"])
+    # Then it removed each one with --yes (no terminal in CI: without it the command refuses)
+    assert code == 0
+    assert ran == [
+        "use-cases --names",
+        "remove-use-case doc-summary --yes",
+        "remove-use-case hr-bot --yes",
+        "remove-use-case policy-qa --yes",
+    ]
+
+
+def test_the_clone_job_fails_when_the_use_cases_cannot_be_listed(tmp_path):
+    # Given `liftoff use-cases --names` failing / Then the step fails, not a loop over none
+    code, ran = run_clone_removal_step(tmp_path, [], names_exit=1)
+    assert code != 0 and ran == ["use-cases --names"]
 
 
 def test_the_real_aws_suite_does_nothing_without_credentials_and_says_why(tmp_path):
