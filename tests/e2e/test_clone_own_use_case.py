@@ -130,8 +130,20 @@ def team_clone(tmp_path_factory) -> TeamClone:
     return TeamClone(root, shipped)
 
 
+def checks_of(test_ids: list[str], use_case: str) -> set[str]:
+    """The tests parametrized for `use_case` (its name in their parameters), with the name taken out: what it is
+    checked by, comparable across use cases."""
+    found = set()
+    for test in test_ids:
+        function, bracket, parameters = test.partition("[")
+        if bracket and use_case in parameters:
+            found.add(f"{function}[{parameters.replace(use_case, '{}')}")
+    return found
+
+
 def test_the_clone_collects_the_checkouts_template_tests_and_contract_tests_of_its_own(checkout_collection, team_clone):
-    # Given the checkout's suite and the clone's (collected side by side: `make test` runs on one core)
+    # Given the checkout's suite and the clone's, collected side by side (`make test` runs one test at a time: a
+    # second core is free)
     clone_collection = Collection.start(team_clone.root)
     try:
         # When both are collected
@@ -149,7 +161,14 @@ def test_the_clone_collects_the_checkouts_template_tests_and_contract_tests_of_i
         f"only in the checkout: {sorted(template - clone_template)[:20]}; "
         f"only in the clone: {sorted(clone_template - template)[:20]}"
     )
-    # and tests/contract/ names none of the removed use cases any more
     contract = [test for test in clone_ids if test.startswith(CONTRACT)]
-    stale = [test for test in contract for name in team_clone.removed if name in test]
-    assert not stale, stale
+    # and tests/contract/ differs by its use cases alone: faq-bot gets every check each removed use case had (and no
+    # kind of check none of them had), and nothing else there names a use case or differs from the checkout's
+    checkout_contract = [test for test in checkout_ids if test.startswith(CONTRACT)]
+    removed = [checks_of(checkout_contract, name) for name in team_clone.removed]
+    ours = checks_of(contract, TEAM_USE_CASE)
+    assert ours, f"tests/contract/ checks nothing of {TEAM_USE_CASE}: {contract}"
+    assert set.intersection(*removed) <= ours, sorted(set.intersection(*removed) - ours)
+    assert ours <= set.union(*removed), sorted(ours - set.union(*removed))
+    about_no_use_case = {test for test in checkout_contract if not any(name in test for name in team_clone.removed)}
+    assert {test for test in contract if TEAM_USE_CASE not in test} <= about_no_use_case
