@@ -109,7 +109,7 @@ def team_clone(tmp_path_factory) -> TeamClone:
     process, tests/cli_in_project.py, standing in the copy: importing liftoff is most of a command's time)."""
     root = copy_checkout(tmp_path_factory.mktemp("team-clone"))
     shipped = use_case_names(root)
-    assert shipped, "the checkout ships example use cases"
+    assert shipped, "the checkout has no use case in usecases/ to remove"
     steps = [{"args": ["remove-use-case", name, "--yes"]} for name in shipped]
     steps.append({"args": ["new-use-case", TEAM_USE_CASE]})
     steps_file, results_file = root.parent / "steps.json", root.parent / "results.json"
