@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -172,3 +173,25 @@ def test_the_clone_collects_the_checkouts_template_tests_and_contract_tests_of_i
     assert ours <= set.union(*removed), sorted(ours - set.union(*removed))
     about_no_use_case = {test for test in checkout_contract if not any(name in test for name in team_clone.removed)}
     assert {test for test in contract if TEAM_USE_CASE not in test} <= about_no_use_case
+
+
+def test_the_contract_suites_quick_checks_pass_on_the_clones_own_use_case(team_clone):
+    # Given the clone, its one use case scaffolded by new-use-case
+    # When tests/contract/ runs there on it, without the checks that synthesize or start local mode (CI's
+    # clone-with-its-own-use-case job runs those, in its make test)
+    command = [PYTHON, "-m", "pytest", "-p", "no:cacheprovider", "-q", CONTRACT, "-k", TEAM_USE_CASE]
+    command += ["-p", "tests.e2e.quick_contract_checks"]
+    done = subprocess.run(
+        command,
+        cwd=team_clone.root,
+        env=env_in(team_clone.root),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        check=False,
+    )
+    # Then they pass, and there are some
+    summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+    passed = re.search(r"(\d+) passed", summary)
+    assert passed and int(passed.group(1)) > 0, summary
