@@ -27,6 +27,7 @@ TEAM_USE_CASE = "faq-bot"
 INSTALLED = (".venv", "node_modules", ".tools")  # installed, not tracked: the copy links the checkout's
 CONTRACT = "tests/contract/"  # the tests of the project's own use cases: the only ones a team's content changes
 TIMEOUT_S = 300
+PYTEST_OPTIONS = ("-p", "no:cacheprovider", "-n", "0")  # one process: the suite's own workers would start for little
 
 
 def env_in(project: Path) -> dict[str, str]:
@@ -69,8 +70,9 @@ class Collection:
     @classmethod
     def start(cls, project: Path) -> Collection:
         # --assert=plain: collecting does not need pytest's assertion rewriting, the slowest part of importing
-        # the test modules of a fresh copy
-        command = [PYTHON, "-m", "pytest", "-p", "no:cacheprovider", "--collect-only", "-q", "--assert=plain"]
+        # the test modules of a fresh copy; -n 0: in the process that collects, standing in the fixture project as
+        # make test's workers do (an xdist controller goes back to the checkout: tests/conftest.py)
+        command = [PYTHON, "-m", "pytest", *PYTEST_OPTIONS, "--collect-only", "-q", "--assert=plain"]
         process = subprocess.Popen(
             command, cwd=project, env=env_in(project), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
@@ -143,8 +145,7 @@ def checks_of(test_ids: list[str], use_case: str) -> set[str]:
 
 
 def test_the_clone_collects_the_checkouts_template_tests_and_contract_tests_of_its_own(checkout_collection, team_clone):
-    # Given the checkout's suite and the clone's, collected side by side (`make test` runs one test at a time: a
-    # second core is free)
+    # Given the checkout's suite and the clone's, collected side by side
     clone_collection = Collection.start(team_clone.root)
     try:
         # When both are collected
@@ -179,7 +180,7 @@ def test_the_contract_suites_quick_checks_pass_on_the_clones_own_use_case(team_c
     # Given the clone, its one use case scaffolded by new-use-case
     # When tests/contract/ runs there on it, without the checks that synthesize or start local mode (CI's
     # clone-with-its-own-use-case job runs those, in its make test)
-    command = [PYTHON, "-m", "pytest", "-p", "no:cacheprovider", "-q", CONTRACT, "-k", TEAM_USE_CASE]
+    command = [PYTHON, "-m", "pytest", *PYTEST_OPTIONS, "-q", CONTRACT, "-k", TEAM_USE_CASE]
     command += ["-p", "tests.e2e.quick_contract_checks"]
     done = subprocess.run(
         command,
