@@ -29,7 +29,8 @@ os.chdir(build_project(_FIXTURE_ROOT / "project"))
 
 
 def pytest_configure(config):
-    """pytest-xdist's controller runs no test: it goes back where it was invoked, so the workers it starts find the
+    """`make test` runs on two pytest-xdist workers (`-n 2 --dist loadfile` in pyproject.toml: a test file stays on
+    one worker, so its module fixtures and the order its tests were written in hold). The controller runs no test: it goes back where it was invoked, so the workers it starts find the
     tests in the checkout (each then stands in a fixture project of its own, as above)."""
     if getattr(config.option, "numprocesses", None) and not os.environ.get("PYTEST_XDIST_WORKER"):
         os.chdir(_INVOKED_IN)
@@ -52,13 +53,3 @@ def scratch_project(tmp_path) -> Path:
     for folder in TEAM_CONTENT_FOLDERS:
         shutil.copytree(REPO_ROOT / folder, root / folder)
     return root
-
-
-def pytest_collection_modifyitems(items):
-    """`make test` runs on two workers (pytest-xdist, `--dist loadgroup` in pyproject.toml): a test file stays on one
-    worker (its module fixtures, and the order its tests were written in, hold), and tests/infra is one group, so the
-    session's synth of both stages (tests/infra/conftest.py) is done once. Each worker stands in a fixture project of
-    its own (above), so their local modes, reports and state never meet."""
-    for item in items:
-        folder = Path(str(item.path)).parent.name
-        item.add_marker(pytest.mark.xdist_group("infra" if folder == "infra" else item.nodeid.split("::", 1)[0]))
