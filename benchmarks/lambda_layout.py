@@ -19,6 +19,7 @@ import subprocess
 import sys
 import sysconfig
 import zipfile
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 
@@ -54,10 +55,17 @@ def file_count(root: Path) -> int:
     return sum(len(files) for _folder, _dirs, files in os.walk(root))
 
 
+@cache
+def _distributions() -> dict[str, list[str]]:
+    """Which installed distributions own each top-level package: a scan of every installed one (about a second),
+    the same for both unpacked packages."""
+    return metadata.packages_distributions()
+
+
 def _host_extensions(root: Path) -> list[str]:
     suffix = sysconfig.get_config_var("EXT_SUFFIX")  # e.g. .cpython-313-x86_64-linux-gnu.so
     host_lib = Path(sysconfig.get_paths()["platlib"])
-    owners = metadata.packages_distributions()
+    owners = _distributions()
     pins = pinned_requirements()
     substituted = []
     for path in sorted(root.rglob("*.so")):
