@@ -350,12 +350,11 @@ def provision(
 
 def serve(use_case_name: str, ready_file: Path) -> None:
     """Run the local system in this process until SIGTERM/SIGINT (what `local up` spawns)."""
-    from moto.server import ThreadedMotoServer
-
     from liftoff.local.bedrock_simulator import SimulatorConfig, start_simulator
+    from liftoff.local.moto_server import MotoServer
 
     use_case = load_use_case(use_case_name)
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto = MotoServer()  # one request at a time: moto's ADD is not atomic across threads
     moto.start()
     host, port = moto.get_host_and_port()
     dynamodb_url = f"http://{host}:{port}"
