@@ -125,18 +125,22 @@ fi
 """
 
 
-def run_clone_removal_step(tmp_path, names: list[str], names_exit: int = 0) -> tuple[int, list[str]]:
-    (step,) = [s for s in load("ci.yml")["jobs"][CLONE_JOB]["steps"] if "remove-use-case" in s.get("run", "")]
+def run_step_with_a_stand_in(tmp_path, step: dict, script: str, names: list[str], names_exit: int, files=None):
+    """Run a workflow step with bash -e (how GitHub runs a step that names no shell) in `tmp_path`, `script` standing
+    in for .venv/bin/liftoff (it lists `names`, exiting `names_exit`, and reads `files` from $FAKE); the exit code,
+    and the commands the stand-in recorded."""
     fake = tmp_path / "fake"
     fake.mkdir()
     (fake / "names").write_text("".join(f"{name}\n" for name in names))
     (fake / "names_exit").write_text(str(names_exit))
+    for name, text in (files or {}).items():
+        (fake / name).write_text(text)
     liftoff = tmp_path / ".venv" / "bin" / "liftoff"
     liftoff.parent.mkdir(parents=True)
-    liftoff.write_text(FAKE_REMOVER)
+    liftoff.write_text(script)
     liftoff.chmod(0o755)
     (tmp_path / "step.sh").write_text(step["run"])
-    done = subprocess.run(  # bash -e: how GitHub runs a step that names no shell
+    done = subprocess.run(
         ["bash", "-e", "step.sh"],
         cwd=tmp_path,
         env={"PATH": "/usr/bin:/bin", "FAKE": str(fake)},
@@ -146,6 +150,11 @@ def run_clone_removal_step(tmp_path, names: list[str], names_exit: int = 0) -> t
     )
     ran = (fake / "ran").read_text().splitlines() if (fake / "ran").exists() else []
     return done.returncode, ran
+
+
+def run_clone_removal_step(tmp_path, names: list[str], names_exit: int = 0) -> tuple[int, list[str]]:
+    (step,) = [s for s in load("ci.yml")["jobs"][CLONE_JOB]["steps"] if "remove-use-case" in s.get("run", "")]
+    return run_step_with_a_stand_in(tmp_path, step, FAKE_REMOVER, names, names_exit)
 
 
 def test_the_clone_job_removes_every_use_case_the_clone_has_without_asking(tmp_path):
@@ -203,28 +212,9 @@ exit "$code"
 
 def run_ci_eval_step(tmp_path, outcomes: dict[str, str], names_exit: int = 0):
     (step,) = [s for s in steps(load("ci.yml")) if "liftoff eval run" in s.get("run", "")]
-    fake = tmp_path / "fake"
-    fake.mkdir()
-    (fake / "names").write_text("".join(f"{name}\n" for name in outcomes))
-    (fake / "names_exit").write_text(str(names_exit))
-    for name, outcome in outcomes.items():
-        (fake / name).write_text(outcome + "\n")
-    liftoff = tmp_path / ".venv" / "bin" / "liftoff"
-    liftoff.parent.mkdir(parents=True)
-    liftoff.write_text(FAKE_LIFTOFF)
-    liftoff.chmod(0o755)
-    (tmp_path / "step.sh").write_text(step["run"])
-    # bash -e: how GitHub runs a step that names no shell
-    done = subprocess.run(
-        ["bash", "-e", "step.sh"],
-        cwd=tmp_path,
-        env={"PATH": "/usr/bin:/bin", "FAKE": str(fake)},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    ran = (fake / "ran").read_text().split() if (fake / "ran").exists() else []
-    return done.returncode, ran
+    files = {name: outcome + "\n" for name, outcome in outcomes.items()}
+    code, ran = run_step_with_a_stand_in(tmp_path, step, FAKE_LIFTOFF, list(outcomes), names_exit, files)
+    return code, [word for line in ran for word in line.split()]
 
 
 def test_ci_evaluates_every_use_case_of_the_project_whatever_their_names(tmp_path):
