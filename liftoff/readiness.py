@@ -480,7 +480,8 @@ def cost_line(use_case: UseCase, stage: str | None) -> tuple[Line, dict | None]:
     if config.charter is None:
         return Line("cost at expected volume", FAIL, "no charter: no expected volume", None, "", ""), None
     per_day = config.charter.expected_requests_per_day
-    reports = sorted((use_case.root / "reports" / use_case.name).glob("*/report.json"))
+    # the newest written, not the last by name: a run given `--out reports/NAME/anything` sorts after a timestamp
+    reports = sorted((use_case.root / "reports" / use_case.name).glob("*/report.json"), key=lambda p: p.stat().st_mtime)
     try:
         usage = measured_usage(use_case.name, reports[-1].parent if reports else None)
     except click.ClickException as exc:

@@ -740,5 +740,6 @@ def write_report(
 
 def latest_report(use_case: str) -> Path | None:
     directory = REPORTS_DIR / use_case
-    found = sorted(p for p in directory.glob("*/report.json")) if directory.is_dir() else []
+    # the newest written, not the last by name (a folder given with --out may sort after a timestamp)
+    found = sorted(directory.glob("*/report.json"), key=lambda p: p.stat().st_mtime) if directory.is_dir() else []
     return found[-1] if found else None
