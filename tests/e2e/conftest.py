@@ -1,9 +1,11 @@
 import os
 
+import boto3
 import pytest
 import requests
 
 from liftoff.local import runtime
+from service.dal.spend_counter import SpendCounter
 
 USE_CASE = "fixture-triage"
 SPEND_READING_MAX_AGE_S = 0.5
@@ -35,3 +37,10 @@ def post(local):
         return response.status_code, response.json()
 
     return _post
+
+
+@pytest.fixture
+def counter(local):
+    """The session local mode's spend counter, read as the function reads it."""
+    dynamodb = boto3.resource("dynamodb", endpoint_url=local.dynamodb_url, region_name=runtime.REGION)
+    return SpendCounter(dynamodb.Table(local.spend_table_name), local.use_case)

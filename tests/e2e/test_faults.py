@@ -4,20 +4,10 @@ spend counter neither loses nor double-counts a request."""
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import boto3
 import pytest
 import requests
 
-from liftoff.local.runtime import REGION
-from service.dal.spend_counter import SpendCounter
-
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def counter(local):
-    dynamodb = boto3.resource("dynamodb", endpoint_url=local.dynamodb_url, region_name=REGION)
-    return SpendCounter(dynamodb.Table(local.spend_table_name), local.use_case)
 
 
 def fire(local, messages: list[str], workers: int = 8) -> list[tuple[int, dict, float]]:

@@ -80,14 +80,15 @@ def test_cli_errors_are_clear(local):
     assert result.exit_code == 1 and "give --version and --weight" in result.output
 
 
-def test_registry_outage_with_warm_cache_still_serves(local, post):
+def test_registry_outage_with_warm_cache_still_serves(local, post, counter):
     # Given a warm function (live alias and v1 cached)
     assert served_version(post, "warm") == 1
     # When DynamoDB loses everything (moto's reset: every call now fails with ResourceNotFound)
     assert requests.post(f"{local.dynamodb_url}/moto-api/reset", timeout=5).ok
     try:
         # Then the cached prompt keeps serving (the alias cache expired: TTL is 0 in these tests)
-        assert served_version(post, "during-outage") == 1
+        status, during = post({"prompt_id": "triage", "variables": {"message": "refund please"}}, request_id="outage")
+        assert (status, during["prompt_version"]) == (200, 1), during
         # and a prompt that was never cached gets a clear 503, not a 5xx stack trace
         status, body = post({"prompt_id": "other", "variables": {}})
         assert (status, body["error"]["code"]) == (503, "PromptRegistryUnavailable")
@@ -100,3 +101,11 @@ def test_registry_outage_with_warm_cache_still_serves(local, post):
             dynamodb_url=local.dynamodb_url,
             idempotency_table=local.idempotency_table_name,
         )
+    # And what the request served during the outage spent is not lost: its ADD was refused (the table was
+    # gone), so the environment carries it into its next ADD. (Left carried, it landed in whatever test
+    # came next on this local mode: test_spend_control's counter then ran one request ahead.)
+    status, after = post({"prompt_id": "triage", "variables": {"message": "refund please"}}, request_id="after")
+    assert status == 200, after
+    today = counter.day(counter.today())  # the restored table started the day at zero
+    assert today.spend_usd == pytest.approx(during["cost_usd"] + after["cost_usd"], rel=1e-9)
+    assert today.requests == 2

@@ -5,21 +5,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
-import boto3
 import pytest
 import requests
 
-from liftoff.local.runtime import REGION
-from service.dal.spend_counter import SpendCounter
 from tests.e2e.conftest import SPEND_READING_MAX_AGE_S
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def counter(local):
-    dynamodb = boto3.resource("dynamodb", endpoint_url=local.dynamodb_url, region_name=REGION)
-    return SpendCounter(dynamodb.Table(local.spend_table_name), local.use_case)
 
 
 def test_summed_cost_of_the_responses_equals_the_counter(post, counter):
