@@ -86,11 +86,9 @@ def summarize(stats_file: Path, costs: dict, duration_s: float) -> dict:
 
 
 def chart(prefix: Path, out: Path, title: str) -> None:
-    import matplotlib as mpl
+    from liftoff.charts import pyplot, svg
 
-    mpl.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     with Path(f"{prefix}_stats_history.csv").open() as history:
         rows = [r for r in csv.DictReader(history) if r["Name"] == "Aggregated" and r["Requests/s"] != "N/A"]
     if not rows:
@@ -112,14 +110,8 @@ def chart(prefix: Path, out: Path, title: str) -> None:
     bottom.set_xlabel("seconds")
     bottom.legend()
     fig.savefig(out / "load.png", dpi=90, bbox_inches="tight")
-    import io
-
-    buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", bbox_inches="tight")
-    plt.close(fig)
-    svg = buffer.getvalue()
     (out / "load.html").write_text(
-        f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>{svg[svg.index('<svg') :]}"
+        f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>{svg(fig)}"
     )
 
 

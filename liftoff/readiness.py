@@ -694,11 +694,12 @@ def readiness(
 
 def cost_chart_svg(figures: dict[str, tuple[float, float]]) -> str:
     """Spend at the expected volume as a share of the daily cap and of the monthly budget."""
-    from liftoff.evals.report import FAIL_COLOR, PASS_COLOR, _svg, plt
+    from liftoff.charts import pyplot, svg
+    from liftoff.evals.report import FAIL_COLOR, PASS_COLOR
 
     labels = ["daily spend / daily cap", "monthly bill / budget"]
     shares = [figures["daily"][0] / figures["daily"][1], figures["monthly"][0] / figures["monthly"][1]]
-    fig, ax = plt.subplots(figsize=(6, 1.8))
+    fig, ax = pyplot().subplots(figsize=(6, 1.8))
     ax.barh(labels, [s * 100 for s in shares], color=[FAIL_COLOR if s > 1 else PASS_COLOR for s in shares])
     ax.axvline(100, color="#57606a", linestyle="--", linewidth=1)
     ax.set_xlabel("% of the limit at the charter's expected volume")
@@ -706,7 +707,7 @@ def cost_chart_svg(figures: dict[str, tuple[float, float]]) -> str:
     for y, share in enumerate(shares):
         ax.text(share * 100, y, f" {share:.0%}", va="center", fontsize=9)
     ax.set_xlim(0, max(120, max(shares) * 115))
-    return _svg(fig)
+    return svg(fig)
 
 
 def when(stamp: str | None) -> str:

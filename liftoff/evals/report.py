@@ -5,22 +5,16 @@ offline)."""
 from __future__ import annotations
 
 import html
-import io
 import json
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-import matplotlib as mpl
-
-mpl.use("Agg")
-mpl.rcParams["svg.fonttype"] = "none"  # text stays text: smaller, selectable
-import matplotlib.pyplot as plt  # noqa: E402
-
-from liftoff import REPO_ROOT  # noqa: E402
-from liftoff.evals.evidence import Evaluated  # noqa: E402
-from liftoff.evals.runner import (  # noqa: E402
+from liftoff import REPO_ROOT
+from liftoff.charts import pyplot, svg
+from liftoff.evals.evidence import Evaluated
+from liftoff.evals.runner import (
     LATENCY_WARM,
     CaseResult,
     Criterion,
@@ -28,8 +22,8 @@ from liftoff.evals.runner import (  # noqa: E402
     RunSummary,
     cheapest_passing,
 )
-from liftoff.foundation.config import ExitCriteria  # noqa: E402
-from liftoff.foundation.eval_cases import STANDARD_TAGS, EvalCase  # noqa: E402
+from liftoff.foundation.config import ExitCriteria
+from liftoff.foundation.eval_cases import STANDARD_TAGS, EvalCase
 
 REPORTS_DIR = REPO_ROOT / "reports"
 SIMULATOR_NOTE = (
@@ -178,14 +172,6 @@ def summary_dict(summary: RunSummary) -> dict:
 # -- charts --------------------------------------------------------------------------------------
 
 
-def _svg(fig) -> str:
-    buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", bbox_inches="tight")
-    plt.close(fig)
-    text = buffer.getvalue()
-    return text[text.index("<svg") :]
-
-
 def tag_order(tag: str) -> tuple[int, str]:
     """The standard tags first, then the use case's own, then the generator's `aug:*`."""
     if tag in STANDARD_TAGS:
@@ -197,7 +183,7 @@ def accuracy_by_tag_chart(summary: RunSummary, min_accuracy: float) -> str:
     tags = sorted(summary.accuracy_by_tag, key=tag_order)
     counts = [summary.accuracy_by_tag[t] for t in tags]
     values = [p / n if n else 0 for p, n in counts]
-    fig, ax = plt.subplots(figsize=(7, 0.3 * len(tags) + 1.4))
+    fig, ax = pyplot().subplots(figsize=(7, 0.3 * len(tags) + 1.4))
     colors = [PASS_COLOR if v >= min_accuracy else FAIL_COLOR for v in values]
     ax.barh(tags, values, color=colors)
     ax.axvline(min_accuracy, color="black", linestyle="--", linewidth=1, label=f"min accuracy {min_accuracy:.0%}")
@@ -212,7 +198,7 @@ def accuracy_by_tag_chart(summary: RunSummary, min_accuracy: float) -> str:
     ax.set_xlabel("accuracy (pass / scored)")
     ax.set_title("accuracy per tag", fontsize=10, loc="left")
     ax.legend(loc="lower right", bbox_to_anchor=(1, 1), fontsize=8, frameon=False)
-    return _svg(fig)
+    return svg(fig)
 
 
 FEW_VALUES = 5  # this many distinct values or fewer: one bar per value, not a histogram
@@ -227,7 +213,7 @@ def distribution_chart(values: list[float], *, label: str, unit: str, limit: flo
             f"{'the one answered case' if len(values) == 1 else f'all {len(values)} answered cases'}: "
             f"{distinct[0]:.6g} {unit} each (exit criterion {limit:g} {unit}).</p>"
         )
-    fig, ax = plt.subplots(figsize=(7, 2.8))
+    fig, ax = pyplot().subplots(figsize=(7, 2.8))
     if len(distinct) <= FEW_VALUES:
         counts = [values.count(v) for v in distinct]
         names = [f"{v:.6g}" for v in distinct]
@@ -246,12 +232,12 @@ def distribution_chart(values: list[float], *, label: str, unit: str, limit: flo
         ax.set_xlabel(label)
         ax.legend(fontsize=8)
     ax.set_ylabel("cases")
-    return f"<figure>{_svg(fig)}</figure>"
+    return f"<figure>{svg(fig)}</figure>"
 
 
 def comparison_chart(runs: list[Run], criteria: ExitCriteria, *, x: str) -> str:
     """Accuracy against cost or p95 latency, one point per model, the region that meets both shaded."""
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    fig, ax = pyplot().subplots(figsize=(6.5, 4))
     if x == "cost":
         xs = [r.summary.cost_avg_usd or 0 for r in runs]
         limit, label = criteria.max_cost_per_request_usd, "cost per request (USD)"
@@ -280,7 +266,7 @@ def comparison_chart(runs: list[Run], criteria: ExitCriteria, *, x: str) -> str:
     ax.set_xlabel(label)
     ax.set_ylabel("accuracy")
     ax.set_title("shaded: meets both exit criteria", fontsize=9)
-    return _svg(fig)
+    return svg(fig)
 
 
 # -- documents -----------------------------------------------------------------------------------

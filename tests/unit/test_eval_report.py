@@ -160,7 +160,7 @@ def test_no_previous_run_means_no_comparison(tmp_path):
 def figures(monkeypatch):
     """The matplotlib figures the charts draw, kept open to measure."""
     drawn = []
-    monkeypatch.setattr(report, "_svg", lambda fig: drawn.append(fig) or "<svg></svg>")
+    monkeypatch.setattr(report, "svg", lambda fig: drawn.append(fig) or "<svg></svg>")
     yield drawn
     plt.close("all")
 
