@@ -43,7 +43,6 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 import boto3
 import requests
-from moto.server import ThreadedMotoServer
 
 from benchmarks.lambda_layout import file_count, remove, run_probe, unpack
 from benchmarks.report import USE_CASE, BenchRun, bench_run, bench_use_case
@@ -53,6 +52,7 @@ from liftoff.local import runtime
 from liftoff.local.bedrock_simulator import SimulatorConfig, start_simulator
 from liftoff.local.environments import LambdaContext
 from liftoff.local.local_api import invoke_event
+from liftoff.local.moto_server import serving
 from service.dal.spend_counter import SpendCounter
 from service.handlers import invoke as handler_module
 from service.settings import get_settings
@@ -90,19 +90,12 @@ class MemoryTable:
 
 @contextlib.contextmanager
 def moto_server():
-    """A moto server on loopback, its state wiped when done: every server in one process shares moto's
-    backends, so the next section would find this one's tables and secret."""
-    # moto's server logs every request through werkzeug (verbose=False does not stop it): figures only here
+    """Local mode's moto server (one request at a time, as local mode runs it: the requests here are
+    sequential, so that costs them nothing), its state wiped when done."""
+    # moto's server logs every request through werkzeug: figures only here
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    moto.start()
-    host, port = moto.get_host_and_port()
-    url = f"http://{host}:{port}"
-    try:
+    with serving() as url:
         yield url
-    finally:
-        requests.post(f"{url}/moto-api/reset", timeout=30)
-        moto.stop()
 
 
 def _simulator_process(profiles: dict, urls) -> None:

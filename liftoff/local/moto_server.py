@@ -9,10 +9,12 @@ a time. moto answers from memory, so the wait is short.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+import requests
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
@@ -55,3 +57,18 @@ class MotoServer:
         self._server.shutdown()
         self._thread.join()
         self._server.server_close()
+
+
+@contextlib.contextmanager
+def serving() -> Iterator[str]:
+    """A MotoServer on loopback for the length of a block: yields its URL, then wipes moto's state and stops.
+    Every server in one process shares moto's backends, so the next one would find this one's tables."""
+    server = MotoServer()
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    try:
+        yield url
+    finally:
+        requests.post(f"{url}/moto-api/reset", timeout=30)
+        server.stop()

@@ -5,10 +5,9 @@ from datetime import UTC, datetime
 
 import boto3
 import pytest
-import requests
 from moto.dynamodb.models.dynamo_type import DynamoType
 
-from liftoff.local.moto_server import MotoServer
+from liftoff.local.moto_server import serving
 from liftoff.local.runtime import REGION, create_spend_table
 from service.dal.spend_counter import SpendCounter
 
@@ -17,15 +16,8 @@ HOLD_S = 2.0  # how long the first ADD waits for a second one to compute its sum
 
 @pytest.fixture
 def moto_url():
-    server = MotoServer()
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    try:
+    with serving() as url:
         yield url
-    finally:
-        requests.post(f"{url}/moto-api/reset", timeout=30)  # moto's backends are this process's
-        server.stop()
 
 
 def _counter(url: str) -> SpendCounter:
