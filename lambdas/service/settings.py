@@ -107,7 +107,8 @@ GROUNDING_ACTIONS = ("BLOCK", "NONE")
 class KnowledgeSettings:
     """The use case's knowledge base (`knowledge:` in its config): where prompts with `retrieval:` retrieve
     from, the defaults of their top_k and min_score, the grounding check's action (None: no check), the
-    prices of a Retrieve, and the documents' prefix (a passage's source is its file relative to it)."""
+    prices of a Retrieve, the documents' prefix (a passage's source is its file relative to it), and
+    Retrieve's timeouts and attempts."""
 
     knowledge_base_id: str
     top_k: int
@@ -115,6 +116,10 @@ class KnowledgeSettings:
     price: RetrievalPrice
     grounding: str | None = None
     documents_prefix: str = ""
+    # Retrieve's own timeouts and attempts (knowledge.* in the config): retrieval and the model share the 29 s
+    connect_timeout_s: float = 1.0
+    read_timeout_s: float = 2.0
+    max_attempts: int = 2
 
 
 def _knowledge(env: Mapping[str, str]) -> KnowledgeSettings | None:
@@ -140,6 +145,9 @@ def _knowledge(env: Mapping[str, str]) -> KnowledgeSettings | None:
         price=price,
         grounding=grounding,
         documents_prefix=env.get("LIFTOFF_KNOWLEDGE_PREFIX", ""),
+        connect_timeout_s=_required_number(env, "LIFTOFF_RETRIEVE_CONNECT_TIMEOUT_S"),
+        read_timeout_s=_required_number(env, "LIFTOFF_RETRIEVE_READ_TIMEOUT_S"),
+        max_attempts=int(_required_number(env, "LIFTOFF_RETRIEVE_MAX_ATTEMPTS")),
     )
 
 

@@ -5,8 +5,9 @@ Built at synth, so the schedule carries the eval set of the commit that was depl
 run` sends the same thing locally.
 
 The budget: a run must end inside the function's timeout even when every model call times out. One
-case's worst case is every model call it may make (the first, and each repair of the output contract)
-taking the models' whole attempt budget (`models.model_budget_seconds`), plus its DynamoDB calls; the
+case's worst case is its Retrieve (a knowledge use case: `knowledge.retrieval_budget_seconds`), then every
+model call it may make (the first, and each repair of the output contract) taking the models' whole
+attempt budget (`models.model_budget_seconds`), plus its DynamoDB calls; the
 cases run `monitoring.canary.concurrency` at a time, on the stable version and, during a prompt canary,
 on the canary's version too. That worst case must fit CANARY_TIMEOUT_S less CANARY_HEADROOM_S, or the
 synth fails naming the field; the function also starts a case only while its worst case still fits
@@ -52,16 +53,19 @@ def canary_budget(use_case: UseCase, cases: int) -> CanaryBudget:
     config = use_case.config
     repairs = max((p.output.repair_attempts for p in use_case.prompts if p.output.format == "json"), default=0)
     dynamodb_s = DYNAMODB_CALLS_PER_CASE * TOTAL_ATTEMPTS * (CONNECT_TIMEOUT_S + READ_TIMEOUT_S)
+    retrieval_s = config.knowledge.retrieval_budget_seconds if config.knowledge else 0.0
     budget = CanaryBudget(
         cases=cases,
         concurrency=config.monitoring.canary.concurrency,
-        case_s=(1 + repairs) * config.models.model_budget_seconds + dynamodb_s,
+        case_s=retrieval_s + (1 + repairs) * config.models.model_budget_seconds + dynamodb_s,
     )
     if budget.worst_run_s > CANARY_TIMEOUT_S:
         raise ConfigError(
             f"{USECASES_DIR}/{config.name}.yaml: field `monitoring.canary.concurrency` ({budget.concurrency}): "
             f"{cases} golden cases x {ROLES} (stable and a prompt canary's version) / {budget.concurrency} = "
-            f"{budget.rounds} rounds x {budget.case_s:g}s per case (1 + {repairs} repair calls x "
+            f"{budget.rounds} rounds x {budget.case_s:g}s per case ("
+            + (f"retrieval {retrieval_s:g}s + " if retrieval_s else "")
+            + f"1 + {repairs} repair calls x "
             f"models.model_budget_seconds {config.models.model_budget_seconds:g}s + DynamoDB {dynamodb_s:g}s) "
             f"+ {CANARY_HEADROOM_S}s = {budget.worst_run_s:g}s exceeds the canary function's {CANARY_TIMEOUT_S}s "
             f"timeout; raise it, or choose fewer golden cases (evals/{config.name}/suite.yaml `golden`)"

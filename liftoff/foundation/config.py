@@ -44,6 +44,12 @@ def retry_backoff_bound_seconds(attempts: int) -> float:
     return float(sum(min(2 ** (i - 1), 20) for i in range(1, attempts)))
 
 
+def attempts_budget_seconds(attempts: int, connect_timeout_s: float, read_timeout_s: float) -> float:
+    """The longest a call with botocore's standard retries can take: every attempt's connect and read
+    timeouts, plus the longest backoff between them."""
+    return attempts * (connect_timeout_s + read_timeout_s) + retry_backoff_bound_seconds(attempts)
+
+
 class ModelsConfig(_Strict):
     """Which Bedrock models the use case may call. IAM allows exactly these."""
 
@@ -85,20 +91,12 @@ class ModelsConfig(_Strict):
     def attempt_budget_seconds(self) -> float:
         """The longest one model's attempts can take: each attempt's connect and read timeouts, plus the
         longest backoff between them."""
-        return self.max_attempts * (self.connect_timeout_seconds + self.timeout_seconds) + retry_backoff_bound_seconds(
-            self.max_attempts
-        )
+        return attempts_budget_seconds(self.max_attempts, self.connect_timeout_seconds, self.timeout_seconds)
 
     @property
     def model_budget_seconds(self) -> float:
         """The longest the model calls of one request can take: every attempt, then the fallback's."""
         return self.attempt_budget_seconds * (2 if self.fallback else 1)
-
-    @property
-    def lambda_timeout_seconds(self) -> int:
-        """Long enough for every model attempt, short enough to answer before API Gateway gives up
-        (29 s): the model budget + headroom <= Lambda <= 29 s."""
-        return min(API_GATEWAY_MAX_TIMEOUT_S, math.ceil(self.model_budget_seconds) + LAMBDA_TIMEOUT_HEADROOM_S)
 
 
 class ExitCriteria(_Strict):
@@ -612,6 +610,18 @@ class KnowledgeConfig(_Strict):
     (a prompt's `retrieval.min_score` overrides it)."""
     grounding: GroundingConfig = Field(default_factory=GroundingConfig)
     """The contextual grounding check."""
+    timeout_seconds: float = Field(default=2.0, gt=0, le=10)
+    """Per Retrieve attempt: how long to wait for the passages (embedding the question and the vector query;
+    S3 Vectors answers in under a second). Retrieval runs before the model, in the same 29 s."""
+    connect_timeout_seconds: float = Field(default=1.0, gt=0, le=10)
+    """Per Retrieve attempt: how long to wait for a connection."""
+    max_attempts: int = Field(default=2, ge=1, le=5)
+    """Retrieve attempts in all (1 = no retry); a throttled Retrieve that outlasts them is 429 `RetrievalThrottled`."""
+
+    @property
+    def retrieval_budget_seconds(self) -> float:
+        """The longest one Retrieve can take: every attempt, and the backoff between them."""
+        return attempts_budget_seconds(self.max_attempts, self.connect_timeout_seconds, self.timeout_seconds)
 
     def documents_path(self, use_case: str) -> str:
         """The repository folder uploaded at deploy (relative to the project)."""
@@ -687,6 +697,35 @@ class UseCaseConfig(_Strict):
             raise ValueError(
                 "knowledge.grounding.enabled needs guardrail.enabled: the grounding check is a guardrail filter "
                 "(set guardrail.enabled: true, or knowledge.grounding.enabled: false)"
+            )
+        return self
+
+    @property
+    def request_budget_seconds(self) -> float:
+        """The longest the Bedrock calls of one request can take: the Retrieve (a knowledge use case), then
+        the model calls (every attempt, then the fallback's)."""
+        retrieval = self.knowledge.retrieval_budget_seconds if self.knowledge else 0.0
+        return retrieval + self.models.model_budget_seconds
+
+    @property
+    def lambda_timeout_seconds(self) -> int:
+        """Long enough for the request's every Bedrock attempt, short enough to answer before API Gateway gives
+        up (29 s): the request budget + headroom <= Lambda <= 29 s."""
+        return min(API_GATEWAY_MAX_TIMEOUT_S, math.ceil(self.request_budget_seconds) + LAMBDA_TIMEOUT_HEADROOM_S)
+
+    @model_validator(mode="after")
+    def _retrieval_and_model_fit_the_api(self) -> UseCaseConfig:
+        limit = API_GATEWAY_MAX_TIMEOUT_S - LAMBDA_TIMEOUT_HEADROOM_S
+        if self.knowledge is not None and self.request_budget_seconds > limit:
+            knowledge = self.knowledge
+            raise ValueError(
+                f"knowledge: max_attempts {knowledge.max_attempts} x (connect_timeout_seconds "
+                f"{knowledge.connect_timeout_seconds:g} + timeout_seconds {knowledge.timeout_seconds:g}) + retry "
+                f"backoff {retry_backoff_bound_seconds(knowledge.max_attempts):g} = "
+                f"{knowledge.retrieval_budget_seconds:g}s of retrieval, then models: "
+                f"{self.models.model_budget_seconds:g}s, is {self.request_budget_seconds:g}s: above the {limit}s "
+                "the API can wait (a request cut off there answers no JSON and is never counted); lower "
+                "knowledge.timeout_seconds or max_attempts, or the models' timeouts"
             )
         return self
 

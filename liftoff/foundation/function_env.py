@@ -40,7 +40,7 @@ def spend_unseen_requests(use_case: UseCase, reading_max_age_s: float = SPEND_RE
     reading ages: API Gateway admits at most burst + rate x time, and a request that finishes in the
     window started at most a function timeout before it."""
     cfg = use_case.config
-    window_s = reading_max_age_s + cfg.models.lambda_timeout_seconds
+    window_s = reading_max_age_s + cfg.lambda_timeout_seconds
     return math.ceil(cfg.api.throttle_burst + cfg.api.throttle_rate_per_s * window_s)
 
 
@@ -87,7 +87,7 @@ class FunctionResources:
 def knowledge_environment(use_case: UseCase, knowledge_base_id: str) -> dict[str, str]:
     """What the invoke function reads of the use case's knowledge base (service.settings.KnowledgeSettings):
     its id, the defaults of a prompt's top_k and min_score, the grounding check's action (set only when the
-    check is on), one Retrieve's prices and the documents' prefix."""
+    check is on), one Retrieve's prices, the documents' prefix and Retrieve's timeouts and attempts."""
     knowledge = use_case.config.knowledge
     env = {
         "LIFTOFF_KNOWLEDGE_BASE_ID": knowledge_base_id,
@@ -95,6 +95,9 @@ def knowledge_environment(use_case: UseCase, knowledge_base_id: str) -> dict[str
         "LIFTOFF_RETRIEVAL_MIN_SCORE": str(knowledge.min_score),
         "LIFTOFF_RETRIEVAL_PRICES": retrieval_prices_env_value(knowledge.embedding.model_id),
         "LIFTOFF_KNOWLEDGE_PREFIX": knowledge.documents.prefix,
+        "LIFTOFF_RETRIEVE_CONNECT_TIMEOUT_S": str(knowledge.connect_timeout_seconds),
+        "LIFTOFF_RETRIEVE_READ_TIMEOUT_S": str(knowledge.timeout_seconds),
+        "LIFTOFF_RETRIEVE_MAX_ATTEMPTS": str(knowledge.max_attempts),
     }
     if knowledge.grounding.enabled and use_case.config.guardrail.enabled:
         env["LIFTOFF_GROUNDING"] = knowledge.grounding.action

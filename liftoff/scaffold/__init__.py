@@ -34,10 +34,14 @@ STARTER_FIELDS = {
     False: {
         "description": "Answer a question using only the context given with it.",
         "max_cost_per_request_usd": "0.001",
+        # 3 x (1 + 6) s + 3 s of backoff = 24 s of the 27 s the function may take
+        "model_attempts": "3           # in all; attempts x (connect + read) + backoff must fit in API Gateway's 29 s",
     },
     True: {
         "description": "Answer questions from the documents in the knowledge base, citing them.",
         "max_cost_per_request_usd": "0.004",
+        # Retrieve's 7 s (knowledge.*) come first: 7 + 2 x (1 + 6) s + 1 s = 22 s; 3 attempts would be 31 s
+        "model_attempts": "2           # in all; retrieval + attempts x (connect + read) + backoff must fit in 27 s",
     },
 }
 

@@ -67,7 +67,7 @@ class InvokeFunction(Construct):
                 description=f"Liftoff {use_case.name} ({stage.name}): "
                 + ("the golden canary (scheduled)" if golden_canary else "invoke a prompt on Bedrock"),
                 # the canary runs its cases one after another, on two versions during a prompt canary
-                timeout_seconds=CANARY_TIMEOUT_S if golden_canary else config.models.lambda_timeout_seconds,
+                timeout_seconds=CANARY_TIMEOUT_S if golden_canary else config.lambda_timeout_seconds,
                 reserved_concurrency=None if golden_canary else config.capacity.reserved_concurrency,
                 async_invoker="EventBridge Scheduler (the golden canary's schedule)" if golden_canary else None,
                 tracing=config.observability.tracing,

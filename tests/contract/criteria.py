@@ -15,11 +15,12 @@ def latency_problems(config: UseCaseConfig) -> list[str]:
     """p95_latency_ms within what a request can take: a criterion at or above the bound cannot fail (a slower
     request is cut off, a timeout, not a latency sample)."""
     models, p95 = config.models, config.exit_criteria.p95_latency_ms
+    retrieval = f"knowledge: {config.knowledge.max_attempts} Retrieve attempt(s), then " if config.knowledge else ""
     bounds = {
-        f"the model calls' retry bound (models: {models.max_attempts} attempt(s), backoff"
+        f"the Bedrock calls' retry bound ({retrieval}models: {models.max_attempts} attempt(s), backoff"
         + (", the fallback" if models.fallback else "")
-        + ")": models.model_budget_seconds,
-        "the invoke function's timeout": models.lambda_timeout_seconds,
+        + ")": config.request_budget_seconds,
+        "the invoke function's timeout": config.lambda_timeout_seconds,
         "API Gateway's integration timeout": API_GATEWAY_MAX_TIMEOUT_S,
     }
     return [

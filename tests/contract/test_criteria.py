@@ -46,6 +46,18 @@ def test_a_p95_criterion_the_request_cannot_reach_is_refused():
     assert len(problems) == 3 and "API Gateway" in problems[2] and "function's timeout" in problems[1]
 
 
+def test_a_retrieval_use_cases_p95_bound_counts_its_retrieve_before_its_model_calls():
+    # Given fixture-rag: Retrieve may take knowledge.retrieval_budget_seconds before the model calls' budget
+    config = _config("fixture-rag")
+    models_ms = config.models.model_budget_seconds * 1000
+    # When its p95 criterion is at the model calls' bound alone / Then it still can fail (retrieval comes first)
+    assert latency_problems(_with(config, "exit_criteria", p95_latency_ms=int(models_ms))) == []
+    # and at retrieval + model calls it cannot
+    bound_ms = config.request_budget_seconds * 1000
+    (problem,) = latency_problems(_with(config, "exit_criteria", p95_latency_ms=int(bound_ms)))
+    assert "knowledge: 2 Retrieve attempt(s), then models: 2 attempt(s)" in problem and "cannot fail" in problem
+
+
 def test_the_charters_volume_at_the_cost_criterion_must_fit_the_daily_cap_and_the_month():
     # Given fixture-triage's cost criterion and charter volume
     config = _config("fixture-triage")

@@ -56,7 +56,7 @@ def test_each_use_case_is_its_own_stack_wired_to_its_own_config(synthesized, nam
         and r["Properties"].get("Handler") == "service.handlers.invoke.lambda_handler"
     ]
     assert invoke["Properties"].get("ReservedConcurrentExecutions") == config.capacity.reserved_concurrency
-    assert invoke["Properties"]["Timeout"] == config.models.lambda_timeout_seconds <= 29
+    assert invoke["Properties"]["Timeout"] == config.lambda_timeout_seconds <= 29
     assert invoke["Properties"]["Environment"]["Variables"].get("LIFTOFF_FALLBACK_MODEL_ID") == config.models.fallback
     for resource in resources.values():
         tags = resource.get("Properties", {}).get("Tags")

@@ -17,6 +17,9 @@ OPTIONAL = {
     "LIFTOFF_RETRIEVAL_MIN_SCORE": lambda cfg: cfg.knowledge is not None,
     "LIFTOFF_RETRIEVAL_PRICES": lambda cfg: cfg.knowledge is not None,
     "LIFTOFF_KNOWLEDGE_PREFIX": lambda cfg: cfg.knowledge is not None,
+    "LIFTOFF_RETRIEVE_CONNECT_TIMEOUT_S": lambda cfg: cfg.knowledge is not None,
+    "LIFTOFF_RETRIEVE_READ_TIMEOUT_S": lambda cfg: cfg.knowledge is not None,
+    "LIFTOFF_RETRIEVE_MAX_ATTEMPTS": lambda cfg: cfg.knowledge is not None,
     "LIFTOFF_GROUNDING": lambda cfg: (
         cfg.knowledge is not None and cfg.knowledge.grounding.enabled and cfg.guardrail.enabled
     ),

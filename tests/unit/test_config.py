@@ -6,7 +6,7 @@ import yaml
 from liftoff import REPO_ROOT
 from liftoff.foundation.config import get_stage, load_use_case_config, retry_backoff_bound_seconds
 from liftoff.foundation.errors import ConfigError
-from liftoff.foundation.usecases import load_all_use_cases, load_prompt_file, load_prompts
+from liftoff.foundation.usecases import load_all_use_cases, load_prompt_file, load_prompts, load_use_case
 
 REPO = Path(__file__).resolve().parents[2]
 TRIAGE = yaml.safe_load((REPO_ROOT / "usecases/fixture-triage.yaml").read_text())
@@ -100,8 +100,33 @@ def test_unknown_stage_is_refused():
 def test_lambda_timeout_covers_every_model_attempt(triage):
     models = triage.config.models
     worst = models.max_attempts * (models.connect_timeout_seconds + models.timeout_seconds)
-    assert models.lambda_timeout_seconds >= worst + retry_backoff_bound_seconds(models.max_attempts)
-    assert models.lambda_timeout_seconds <= 29
+    assert triage.config.lambda_timeout_seconds >= worst + retry_backoff_bound_seconds(models.max_attempts)
+    assert triage.config.lambda_timeout_seconds <= 29
+
+
+def test_a_knowledge_use_cases_lambda_timeout_covers_its_retrieve_then_its_model_attempts():
+    # Given fixture-rag: 2 model attempts of 1 + 8 s and 1 s of backoff; Retrieve's defaults, 2 of 1 + 2 s and 1 s
+    config = load_use_case("fixture-rag").config
+    assert config.models.model_budget_seconds == 19
+    assert config.knowledge.retrieval_budget_seconds == 7
+    # Then the request may take both, and the function waits for both (with its headroom) within the 29 s
+    assert config.request_budget_seconds == 26
+    assert config.lambda_timeout_seconds == 28
+
+
+def test_retrieval_and_model_attempts_beyond_what_the_api_can_wait_are_refused_naming_the_fields(tmp_path):
+    # Given fixture-rag with Retrieve allowed 3 attempts of 1 + 5 s (20 s), before 19 s of model attempts
+    raw = yaml.safe_load((REPO_ROOT / "usecases/fixture-rag.yaml").read_text())
+    raw["knowledge"].update(timeout_seconds=5, max_attempts=3)
+    path = tmp_path / "fixture-rag.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    # When it is loaded / Then the file, the fields and the sum are named, with what to lower
+    with pytest.raises(ConfigError) as raised:
+        load_use_case_config(path)
+    message = str(raised.value)
+    assert "fixture-rag.yaml" in message and "knowledge: max_attempts 3" in message
+    assert "= 21s of retrieval, then models: 19s, is 40s: above the 27s the API can wait" in message
+    assert "lower knowledge.timeout_seconds" in message
 
 
 @pytest.mark.parametrize("attempts", [1, 2, 3, 5, 8])
@@ -219,3 +244,15 @@ def test_a_golden_run_that_cannot_fit_the_canary_timeout_fails_synth_naming_the_
     assert f"exceeds the canary function's {CANARY_TIMEOUT_S}s timeout" in message
     # and the shipped concurrency fits: 40 runs / 4 = 10 rounds x 60 s + 15 s
     assert canary_budget(triage, 20).worst_run_s == 615 <= CANARY_TIMEOUT_S
+
+
+
+def test_a_retrieval_use_cases_golden_case_budgets_its_retrieve_before_its_model_calls():
+    from liftoff.foundation.canary import canary_budget
+
+    # Given fixture-rag: Retrieve's 7 s, then its model calls (the first and any repair) of 19 s each, and
+    # 3 DynamoDB calls of 2 attempts x (1 + 1) s
+    rag = load_use_case("fixture-rag")
+    repairs = max((p.output.repair_attempts for p in rag.prompts if p.output.format == "json"), default=0)
+    # Then one golden case may take all of them
+    assert canary_budget(rag, 5).case_s == 7 + (1 + repairs) * 19 + 3 * 2 * 2

@@ -668,3 +668,21 @@ def test_a_duplicate_citation_is_one_citation(ask, bedrock):
     status, body = ask({"prompt_id": "answer", "variables": {"question": QUESTION}})
     assert status == 200, body
     assert [c["id"] for c in body["citations"]] == ["P1"]
+
+
+def test_retrieve_has_its_own_timeouts_and_attempts_from_the_config_and_the_model_keeps_its_own(rag_env, rag):
+    # Given fixture-rag's function environment (knowledge.* and models.* of its config)
+    handler_module.get_deps.cache_clear()
+    deps = handler_module.get_deps()
+    # Then Retrieve waits as long as knowledge.* says, not as long as a model answer may take
+    retrieve = deps.knowledge._client.meta.config
+    knowledge, models = rag.config.knowledge, rag.config.models
+    assert (retrieve.connect_timeout, retrieve.read_timeout) == (
+        knowledge.connect_timeout_seconds,
+        knowledge.timeout_seconds,
+    )
+    assert retrieve.retries["total_max_attempts"] == knowledge.max_attempts
+    # and Converse as models.* says (local mode's environment shortens the read timeout: the simulator's hangs)
+    converse, settings = deps.model._client.meta.config, get_settings()
+    assert converse.read_timeout == settings.bedrock_read_timeout_s != retrieve.read_timeout
+    assert converse.retries["total_max_attempts"] == models.max_attempts

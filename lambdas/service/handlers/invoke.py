@@ -45,7 +45,7 @@ from service.models.errors import ModelOutputInvalid, PayloadTooLarge, ServiceEr
 from service.models.invoke import InvokeRequest
 from service.models.retrieval import RetrievalReport
 from service.observability import logger, metrics, traced
-from service.settings import Settings, get_settings
+from service.settings import KnowledgeSettings, Settings, get_settings
 from service.snapstart import refresh_after_restore
 
 ROUTE = ("POST", "/v1/invoke")
@@ -58,10 +58,11 @@ def get_deps() -> InvokeDeps:
     settings = get_settings()
     dynamodb = dynamodb_resource()  # short timeouts: service/dal/dynamodb.py
     bedrock = boto3.client("bedrock-runtime", config=bedrock_config(settings))
-    # Retrieve, with the same timeouts and retries; `AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME` points it at local
-    # mode's stand-in, as AWS_ENDPOINT_URL_BEDROCK_RUNTIME points Converse at the simulator
+    # Retrieve, with its own timeouts and attempts (it runs before the model, in the same 29 s);
+    # `AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME` points it at local mode's stand-in, as
+    # AWS_ENDPOINT_URL_BEDROCK_RUNTIME points Converse at the simulator
     knowledge = (
-        KnowledgeClient(boto3.client("bedrock-agent-runtime", config=bedrock_config(settings)))
+        KnowledgeClient(boto3.client("bedrock-agent-runtime", config=retrieve_config(settings.knowledge)))
         if settings.knowledge is not None
         else None
     )
@@ -82,16 +83,27 @@ def get_deps() -> InvokeDeps:
 
 
 def bedrock_config(settings: Settings) -> Config:
-    """The Bedrock clients' timeouts and retries (Converse and Retrieve)."""
+    """The model client's timeouts and retries (Converse and ApplyGuardrail)."""
+    return _client_config(
+        settings.bedrock_connect_timeout_s, settings.bedrock_read_timeout_s, settings.bedrock_max_attempts
+    )
+
+
+def retrieve_config(knowledge: KnowledgeSettings) -> Config:
+    """The knowledge base client's timeouts and retries (Retrieve)."""
+    return _client_config(knowledge.connect_timeout_s, knowledge.read_timeout_s, knowledge.max_attempts)
+
+
+def _client_config(connect_timeout_s: float, read_timeout_s: float, attempts: int) -> Config:
     return Config(
-        connect_timeout=settings.bedrock_connect_timeout_s,
-        read_timeout=settings.bedrock_read_timeout_s,
+        connect_timeout=connect_timeout_s,
+        read_timeout=read_timeout_s,
         # standard: jittered exponential backoff on throttling and transient errors. Not adaptive: its
         # client-side rate limiter pays off for a client shared by many requests, but a Lambda
         # environment serves one request at a time, so it would only add waiting (measured: the
         # throttling fault tests took 2.5x longer); sustained throttling goes to `models.fallback`.
         # total_max_attempts counts every attempt; botocore's `max_attempts` would count retries (one more)
-        retries={"mode": "standard", "total_max_attempts": settings.bedrock_max_attempts},
+        retries={"mode": "standard", "total_max_attempts": attempts},
     )
 
 
