@@ -68,9 +68,16 @@ def test_knowledge_settings_are_read_only_with_a_knowledge_base_and_refuse_a_bad
         "LIFTOFF_RETRIEVAL_TOP_K": "5",
         "LIFTOFF_RETRIEVAL_MIN_SCORE": "0.4",
         "LIFTOFF_RETRIEVAL_PRICES": PRICES,
+        "LIFTOFF_RETRIEVE_CONNECT_TIMEOUT_S": "1",
+        "LIFTOFF_RETRIEVE_READ_TIMEOUT_S": "2.5",
+        "LIFTOFF_RETRIEVE_MAX_ATTEMPTS": "2",
     }
     settings = _knowledge(env)
     assert (settings.top_k, settings.min_score, settings.grounding) == (5, 0.4, None)
+    assert (settings.connect_timeout_s, settings.read_timeout_s, settings.max_attempts) == (1, 2.5, 2)
+    without_timeouts = {k: v for k, v in env.items() if not k.startswith("LIFTOFF_RETRIEVE_")}
+    with pytest.raises(Misconfigured, match="LIFTOFF_RETRIEVE_CONNECT_TIMEOUT_S is not set"):
+        _knowledge(without_timeouts)
     with pytest.raises(Misconfigured, match="LIFTOFF_GROUNDING='block' is not one of BLOCK, NONE"):
         _knowledge({**env, "LIFTOFF_GROUNDING": "block"})
     with pytest.raises(Misconfigured, match="LIFTOFF_RETRIEVAL_PRICES"):
