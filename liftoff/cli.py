@@ -173,8 +173,15 @@ def demo(use_case: str, prompt_id: str | None, skip_synth: bool) -> None:
 @click.argument("new")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def rename_use_case_command(old: str, new: str, yes: bool) -> None:
-    from liftoff.scaffold import rename_use_case
+    from liftoff.foundation.usecases import require_use_case
+    from liftoff.scaffold import check_name, rename_use_case, shown
 
+    try:  # the names first: a question about stacks is no place to learn that OLD is not a use case
+        require_use_case(old, REPO_ROOT)
+        if new != old:
+            check_name(new, REPO_ROOT)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
     if not yes:
         click.echo(
             f"renaming {old} to {new} renames its stacks (Liftoff-{old}-STAGE becomes Liftoff-{new}-STAGE): a deployed "
@@ -188,11 +195,7 @@ def rename_use_case_command(old: str, new: str, yes: bool) -> None:
         raise click.ClickException(str(exc)) from exc
     for source, target in moved:
         edited = f"{source.name}: the project default is now {new}"
-        click.echo(
-            f"  {source.relative_to(REPO_ROOT)} -> {target.relative_to(REPO_ROOT)}"
-            if source != target
-            else f"  {edited}"
-        )
+        click.echo(f"  {shown(source)} -> {shown(target)}" if source != target else f"  {edited}")
     click.echo(f"renamed {old} to {new}; commit it: git add -A && git commit")
 
 
@@ -214,21 +217,26 @@ def use_cases_command(only_default: bool, only_names: bool) -> None:
             raise click.ClickException(NO_USE_CASES)
         click.echo("\n".join(names))
         return
+    names = use_case_names()
+    if not names:
+        raise click.ClickException(NO_USE_CASES)
+    problem = None
     try:
         chosen = choose_use_case(None)
-    except UseCaseNotChosen as exc:
+    except ConfigError as exc:  # no default, or one that names no use case: list them anyway, and say what is wrong
         if only_default:
             raise click.UsageError(str(exc)) from exc
-        chosen = None
-    except ConfigError as exc:
-        raise click.UsageError(str(exc)) from exc
+        chosen, problem = None, exc
     if only_default:
         click.echo(chosen.name)
         return
-    for name in use_case_names():
+    for name in names:
         click.echo(f"{name}  (default: {chosen.how})" if chosen and chosen.name == name else name)
-    if chosen is None:
+    if isinstance(problem, UseCaseNotChosen):
         click.echo(f"no default: a command without --use-case refuses; {HOW_TO_CHOOSE}")
+    elif problem is not None:
+        click.echo(f"the default is wrong: {problem}", err=True)
+        raise SystemExit(2)
 
 
 @main.command("new-use-case", help="Create a use case (config, prompt, eval set) ready to synth, test and run.")
@@ -274,13 +282,16 @@ def new_use_case_command(name: str, source: str | None, model: str | None, retri
 @click.argument("name")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def remove_use_case_command(name: str, yes: bool) -> None:
-    from liftoff.scaffold import content_paths, remove_use_case
+    from liftoff.scaffold import removal_plan, remove_use_case, shown
 
-    paths = content_paths(name, REPO_ROOT)
-    if paths and not yes:
+    try:
+        paths = removal_plan(name, REPO_ROOT)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not yes:
         click.echo(f"this removes use case {name}:")
         for path in paths:
-            click.echo(f"  {path.relative_to(REPO_ROOT)}")
+            click.echo(f"  {shown(path)}")
         click.echo(
             f"a deployed stack is not touched: if {name} is deployed, destroy it first (it needs this config): "
             f"npx cdk destroy -c stage=sandbox -c use_case={name}"

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from liftoff import REPO_ROOT
 from liftoff.foundation.config import (
+    USE_CASE_NAME,
     UseCaseConfig,
     display_path,
     format_validation_error,
@@ -129,11 +130,18 @@ class UseCaseNotChosen(ConfigError):
 
 def require_use_case(name: str, root: Path = REPO_ROOT, *, named_by: str = "") -> None:
     """UnknownUseCase (listing the known ones) unless `usecases/<name>.yaml` exists; `named_by` says where the
-    name came from (`LIFTOFF_USE_CASE`, cdk.json) when it was not typed."""
-    if not (root / USECASES_DIR / f"{name}.yaml").is_file():
-        known = ", ".join(use_case_names(root)) or "none"
+    name came from (`LIFTOFF_USE_CASE`, cdk.json) when it was not typed. Only a name of a file in usecases/ is a
+    use case: a path (`../openapi`, `/tmp/x`) never is, so no command reads, moves or deletes outside its folders."""
+    names = use_case_names(root)
+    if name not in names or not (root / USECASES_DIR / f"{name}.yaml").is_file():
+        known = ", ".join(names) or "none"
         where = f"{named_by} names `{name}`, but there is no such use case" if named_by else f"no use case `{name}`"
-        raise UnknownUseCase(f"{where} ({USECASES_DIR}/{name}.yaml does not exist); known: {known}")
+        why = (
+            f"{USECASES_DIR}/{name}.yaml does not exist"
+            if USE_CASE_NAME.match(name)
+            else "a use-case name is 3-40 characters of a-z, 0-9 and '-', not a path"
+        )
+        raise UnknownUseCase(f"{where} ({why}); known: {known}")
 
 
 # How a command picks its use case when `--use-case` is not given (resolve_use_case): this variable, then the

@@ -55,15 +55,16 @@ def state_file(use_case: str, root: Path | None = None) -> Path:
     return (root / STATE_DIR.name if root else STATE_DIR) / f"{use_case}.json"
 
 
-def log_file(use_case: str) -> Path:
-    return STATE_DIR / f"{use_case}.log"
+def log_file(use_case: str, root: Path | None = None) -> Path:
+    return (root / STATE_DIR.name if root else STATE_DIR) / f"{use_case}.log"
 
 
-def registry_file(use_case: str) -> Path:
+def registry_file(use_case: str, root: Path | None = None) -> Path:
     """Where `local up --persist` keeps the prompt registry (versions, aliases, history, eval evidence) between
     runs; beside the state files but in its own folder, so it is never read as one ($LIFTOFF_LOCAL_REGISTRY_DIR
     moves the folder)."""
-    folder = os.environ.get("LIFTOFF_LOCAL_REGISTRY_DIR") or STATE_DIR / "registry"
+    state_dir = root / STATE_DIR.name if root else STATE_DIR
+    folder = os.environ.get("LIFTOFF_LOCAL_REGISTRY_DIR") or state_dir / "registry"
     return Path(folder) / f"{use_case}.json"
 
 

@@ -69,7 +69,14 @@ def check_name(name: str, root: Path) -> None:
         )
     taken = [p for p in _targets(root, name).values() if p.exists()]
     if taken:
-        raise ConfigError(f"use case `{name}` exists already ({', '.join(str(p) for p in taken)}); nothing written")
+        left = (
+            ""
+            if _targets(root, name)["config"].exists()
+            else f" (left by a removed use case? `liftoff remove-use-case {name}` removes it)"
+        )
+        raise ConfigError(
+            f"use case `{name}` exists already ({', '.join(str(p) for p in taken)}){left}; nothing written"
+        )
 
 
 # a new use case's charter, and a copy's (who owns it, what it is for: agreed afresh), starts with these
@@ -124,9 +131,13 @@ def _from_starter(root: Path, name: str, model: str, retrieval: bool = False) ->
 
 
 def _from_existing(root: Path, name: str, source: str, model: str | None) -> list[Path]:
+    from liftoff.foundation.usecases import UnknownUseCase, require_use_case
+
+    try:
+        require_use_case(source, root)
+    except UnknownUseCase as exc:
+        raise ConfigError(f"--from {source}: {exc}") from exc
     origin = _targets(root, source)
-    if not origin["config"].exists():
-        raise ConfigError(f"--from {source}: usecases/{source}.yaml does not exist")
     targets = _targets(root, name)
     config = origin["config"].read_text(encoding="utf-8")
     config = re.sub(r"(?m)^name: .*$", f"name: {name}", config, count=1)
@@ -204,9 +215,12 @@ def validate(name: str, root: Path) -> None:
 
 def content_paths(name: str, root: Path = REPO_ROOT) -> list[Path]:
     """What a use case owns in the repository (the team's content, never template code): its config, prompts, eval
-    set, charter agreement and documents, plus its local reports and local-mode state; only those that exist."""
-    paths = [*_content(name, root), root / ".liftoff" / "registry" / f"{name}.json"]
-    return [path for path in paths if path.exists()]
+    set, charter agreement and documents, plus its local reports and local-mode state; only those that exist (a
+    symbolic link counts as itself, even when what it points to is gone)."""
+    from liftoff.local import runtime
+
+    paths = [*_content(name, root), runtime.registry_file(name, root), runtime.log_file(name, root)]
+    return [path for path in paths if path.exists() or path.is_symlink()]
 
 
 def _content(name: str, root: Path) -> list[Path]:
@@ -220,77 +234,133 @@ def _content(name: str, root: Path) -> list[Path]:
     ]
 
 
-def remove_use_case(name: str, *, root: Path = REPO_ROOT) -> list[Path]:
-    """The inverse of new_use_case: delete what content_paths lists. Refuses an unknown name and a use case whose
-    local mode is running (stop it first); returns what it removed."""
+def shown(path: Path, root: Path = REPO_ROOT) -> str:
+    """A path as a command prints it: relative to the project when it is inside it."""
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+
+def removal_plan(name: str, root: Path = REPO_ROOT) -> list[Path]:
+    """What remove_use_case(name) deletes, before anything is: a name that is not a use-case name (a path never
+    is) is refused, and so is one with nothing to remove. What a use case left when its config was deleted by hand
+    (prompts, evals, ...) is removable too: no other command can take that name again."""
     from liftoff.foundation.usecases import require_use_case
+
+    if not USE_CASE_NAME.match(name):
+        require_use_case(name, root)  # UnknownUseCase: not a name, and the known ones
+    paths = content_paths(name, root)
+    if not paths:
+        require_use_case(name, root)
+    return paths
+
+
+def _refuse_if_running(name: str, root: Path) -> None:
     from liftoff.local import runtime
 
-    require_use_case(name, root)
     if runtime.is_running(runtime.read_state(name, root)):
         raise ConfigError(f"local mode of `{name}` is running: stop it first (liftoff local down --use-case {name})")
-    removed = content_paths(name, root)
-    for path in removed:
-        if path.is_dir():
-            shutil.rmtree(path)
-        else:
-            path.unlink()
-    if set_project_default(root, name, None):
+
+
+def _delete(path: Path) -> None:
+    """A symbolic link is unlinked (what it points to is not the use case's); a folder goes with its content."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+
+
+def remove_use_case(name: str, *, root: Path = REPO_ROOT) -> list[Path]:
+    """The inverse of new_use_case: delete what removal_plan lists, and drop the project default when it named the
+    use case. Everything that can refuse (the name, a running local mode, a cdk.json it cannot edit) is checked
+    before the first deletion; returns what it removed."""
+    paths = removal_plan(name, root)
+    _refuse_if_running(name, root)
+    cdk_json = _default_edited(root, name, None)
+    removed: list[Path] = []
+    for path in paths:
+        try:
+            _delete(path)
+        except OSError as exc:
+            done = ", ".join(shown(p, root) for p in removed) or "nothing"
+            left = ", ".join(shown(p, root) for p in paths if p not in removed)
+            raise ConfigError(
+                f"cannot remove {shown(path, root)}: {exc}. Removed so far: {done}; still there: {left}. "
+                f"Fix that, then run `liftoff remove-use-case {name}` again"
+            ) from exc
+        removed.append(path)
+    if cdk_json is not None:
+        (root / "cdk.json").write_text(cdk_json, encoding="utf-8")
         removed.append(root / "cdk.json")
     return removed
 
 
-def set_project_default(root: Path, current: str, new: str | None) -> bool:
-    """In cdk.json, repoint the project default (context `liftoff:default_use_case`) from `current` to `new`,
-    or drop it (None); True when it named `current`. Edits that one line, so the rest of the file (the
-    template's feature flags) merges with the template's next release as it was."""
+def _default_edited(root: Path, current: str, new: str | None) -> str | None:
+    """cdk.json's text with the project default repointed from `current` to `new` (None: dropped), or None when it
+    does not name `current`. Edits that one line, so the rest of the file (the template's feature flags) merges
+    with the template's next release as it was; ConfigError (and nothing written) when it cannot."""
     from liftoff.foundation.usecases import DEFAULT_USE_CASE_KEY, project_default_use_case
 
     path = root / "cdk.json"
     if project_default_use_case(root) != current:
-        return False
+        return None
     text = path.read_text(encoding="utf-8")
     line = re.compile(
         rf'(?m)^([ \t]*"{re.escape(DEFAULT_USE_CASE_KEY)}"[ \t]*:[ \t]*)"{re.escape(current)}"(,?)[ \t]*\n'
     )
     found = line.search(text)
     if found is None:  # not written on a line of its own: say what to edit rather than rewrite the file
-        raise ConfigError(f"cdk.json: set or remove context `{DEFAULT_USE_CASE_KEY}` (it names `{current}`) by hand")
+        then = f"set it to `{new}`" if new else "remove it"
+        raise ConfigError(
+            f"cdk.json: context `{DEFAULT_USE_CASE_KEY}` names `{current}` but not on a line of its own, so it is "
+            f"not edited: {then} by hand, then run the command again; nothing changed"
+        )
     if new is not None:
-        text = text[: found.start()] + f'{found.group(1)}"{new}"{found.group(2)}\n' + text[found.end() :]
-    elif found.group(2):
-        text = text[: found.start()] + text[found.end() :]
-    else:  # the last key of `context`: the comma before it goes too
-        before = text[: found.start()].rstrip()
-        text = before.removesuffix(",") + "\n" + text[found.end() :]
-    path.write_text(text, encoding="utf-8")
-    return True
+        return text[: found.start()] + f'{found.group(1)}"{new}"{found.group(2)}\n' + text[found.end() :]
+    if found.group(2):
+        return text[: found.start()] + text[found.end() :]
+    before = text[: found.start()].rstrip()  # the last key of `context`: the comma before it goes too
+    return before.removesuffix(",") + "\n" + text[found.end() :]
 
 
 def rename_use_case(old: str, new: str, *, root: Path = REPO_ROOT) -> list[tuple[Path, Path]]:
     """Move a use case's content (content_paths) to a new name: the config's `name`, its prompts, eval set,
     charter agreement, documents and local reports, and the project default in cdk.json when it named it.
-    The local registry (keyed by the old name) is dropped. Returns (from, to) pairs."""
+    The local registry and log (keyed by the old name) are dropped. Everything that can refuse (the names, a
+    running local mode, a use case that does not load, taken targets, cdk.json) is checked before the first move.
+    Returns (from, to) pairs."""
     from liftoff.charter import agreement_path
     from liftoff.foundation.usecases import require_use_case
     from liftoff.local import runtime
 
     require_use_case(old, root)
+    if new == old:
+        raise ConfigError(f"`{old}` is its own name already: give another NEW; nothing moved")
     check_name(new, root)
-    if runtime.is_running(runtime.read_state(old, root)):
-        raise ConfigError(f"local mode of `{old}` is running: stop it first (liftoff local down --use-case {old})")
-    registry = root / ".liftoff" / "registry" / f"{old}.json"
+    _refuse_if_running(old, root)
+    try:
+        validate(old, root)
+    except ConfigError as exc:
+        raise ConfigError(f"`{old}` does not load, so it is not renamed (nothing moved): {exc}") from exc
     moves = [
         (source, target)
         for source, target in zip(_content(old, root), _content(new, root), strict=True)
-        if source.exists()
+        if source.exists() or source.is_symlink()
     ]
     if any(target.exists() for _, target in moves):
         taken = ", ".join(str(target) for _, target in moves if target.exists())
         raise ConfigError(f"`{new}` has content already ({taken}); nothing moved")
+    cdk_json = _default_edited(root, old, new)
+    done: list[tuple[Path, Path]] = []
     for source, target in moves:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        source.rename(target)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            source.rename(target)
+        except OSError as exc:
+            moved = ", ".join(f"{shown(a, root)} -> {shown(b, root)}" for a, b in done) or "nothing"
+            raise ConfigError(
+                f"cannot move {shown(source, root)} to {shown(target, root)}: {exc}. Moved so far: {moved}; move "
+                "those back (git status shows them), fix the cause, and run the command again"
+            ) from exc
+        done.append((source, target))
     config = root / "usecases" / f"{new}.yaml"
     text = re.sub(r"(?m)^name: .*$", f"name: {new}", config.read_text(encoding="utf-8"), count=1)
     config.write_text(text.replace(f"knowledge/{old}", f"knowledge/{new}"), encoding="utf-8")
@@ -298,8 +368,10 @@ def rename_use_case(old: str, new: str, *, root: Path = REPO_ROOT) -> list[tuple
     if agreement.exists():
         agreed = re.sub(r"(?m)^use_case: .*$", f"use_case: {new}", agreement.read_text(encoding="utf-8"), count=1)
         agreement.write_text(agreed, encoding="utf-8")
-    registry.unlink(missing_ok=True)
-    if set_project_default(root, old, new):
-        moves.append((root / "cdk.json", root / "cdk.json"))
+    runtime.registry_file(old, root).unlink(missing_ok=True)
+    runtime.log_file(old, root).unlink(missing_ok=True)
+    if cdk_json is not None:
+        (root / "cdk.json").write_text(cdk_json, encoding="utf-8")
+        done.append((root / "cdk.json", root / "cdk.json"))
     validate(new, root)
-    return moves
+    return done

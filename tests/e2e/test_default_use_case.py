@@ -183,6 +183,7 @@ def test_in_a_two_use_case_project_the_choice_is_explicit_or_the_project_default
         {"args": ["charter", "show"], "env": {"LIFTOFF_USE_CASE": "faq-bot"}},
         {"args": ["use-cases", "--default"]},
         {"args": ["charter", "show"], "files": {"cdk.json": cdk_json(default="gone-bot")}},
+        {"args": ["use-cases"]},  # with that stale default: the command that diagnoses it still lists them
     ]
     # When every command that needs one use case runs without --use-case, and then with one chosen
     results = run_in(project, refusals + chosen, tmp_path)
@@ -192,7 +193,9 @@ def test_in_a_two_use_case_project_the_choice_is_explicit_or_the_project_default
         assert "which use case? usecases/ has 2 (faq-bot, hr-bot) and none is chosen" in result["output"]
         assert "--use-case NAME, set LIFTOFF_USE_CASE=NAME" in result["output"], result["args"]
         assert f'"{DEFAULT_USE_CASE_KEY}": "NAME"' in result["output"], result["args"]
-    by_env, typed, unknown_env, unknown_typed, listed, by_cdk, env_first, default, stale = results[len(refusals) :]
+    by_env, typed, unknown_env, unknown_typed, listed, by_cdk, env_first, default, stale, listed_stale = results[
+        len(refusals) :
+    ]
     # LIFTOFF_USE_CASE picks, and --use-case beats it
     assert by_env["exit_code"] == 0 and "--use-case hr-bot" in by_env["output"]
     assert typed["exit_code"] == 0 and "--use-case faq-bot" in typed["output"]
@@ -210,3 +213,5 @@ def test_in_a_two_use_case_project_the_choice_is_explicit_or_the_project_default
     assert default["output"].strip() == "hr-bot"
     assert stale["exit_code"] == 2
     assert f"cdk.json's context `{DEFAULT_USE_CASE_KEY}` names `gone-bot`, but there is no such" in stale["output"]
+    assert listed_stale["exit_code"] == 2 and listed_stale["output"].startswith("faq-bot\nhr-bot\n")
+    assert "the default is wrong: cdk.json's context" in listed_stale["output"]

@@ -155,3 +155,103 @@ def test_only_the_projects_own_local_mode_blocks_a_removal(root, tmp_path_factor
     (root / ".liftoff" / "fixture-summary.json").write_text(json.dumps(state))
     with pytest.raises(ConfigError, match="local mode of `fixture-summary` is running: stop it first"):
         remove_use_case("fixture-summary", root=root)
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("name", ["../cdk", "../pricing/bedrock", "../evals/fixture-triage/suite", "OUTSIDE"])
+def test_a_path_is_never_a_use_case_and_nothing_anywhere_is_removed_or_moved(root, tmp_path_factory, name):
+    # Given files a path could reach: in the project, and outside it (an absolute name)
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / "important").mkdir()
+    (outside / "important" / "data.txt").write_text("keep")
+    (outside / "important.yaml").write_text("a: 1\n")
+    name = str(outside / "important") if name == "OUTSIDE" else name
+    before, before_outside = _tree(root), _tree(outside)
+    # When it is named as the use case to remove or rename / Then it is refused, and every file is where it was
+    with pytest.raises(ConfigError, match="not a path"):
+        remove_use_case(name, root=root)
+    with pytest.raises(ConfigError, match="not a path"):
+        rename_use_case(name, "faq-bot", root=root)
+    assert (_tree(root), _tree(outside)) == (before, before_outside)
+
+
+def test_the_cli_refuses_a_path_with_a_clear_error_and_no_trace(root):
+    done = subprocess.run(
+        [LIFTOFF, "remove-use-case", "../pricing/bedrock", "--yes"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "no use case `../pricing/bedrock`" in done.stderr and (root / "pricing" / "bedrock.yaml").is_file()
+
+
+@pytest.mark.parametrize("command", ["remove", "rename"])
+def test_a_cdk_json_it_cannot_edit_is_found_before_anything_is_changed(root, command):
+    # Given the project default on a line it does not own (cdk.json written on one line)
+    cdk = json.loads((root / "cdk.json").read_text())
+    cdk["context"]["liftoff:default_use_case"] = "fixture-summary"
+    (root / "cdk.json").write_text(json.dumps(cdk))
+    before = _tree(root)
+    # When the default's use case is removed or renamed / Then it says what to edit, and nothing changed
+    with pytest.raises(ConfigError, match="by hand, then run the command again; nothing changed"):
+        if command == "remove":
+            remove_use_case("fixture-summary", root=root)
+        else:
+            rename_use_case("fixture-summary", "summary-bot", root=root)
+    assert _tree(root) == before
+
+
+def test_a_use_case_that_does_not_load_is_not_renamed_half_way(root):
+    # Given a use case whose prompts were deleted by hand
+    shutil.rmtree(root / "prompts" / "fixture-summary")
+    before = _tree(root)
+    # When it is renamed / Then it is refused before any move, saying why
+    with pytest.raises(ConfigError, match="does not load, so it is not renamed \\(nothing moved\\)"):
+        rename_use_case("fixture-summary", "summary-bot", root=root)
+    assert _tree(root) == before
+    with pytest.raises(ConfigError, match="its own name already"):
+        rename_use_case("fixture-triage", "fixture-triage", root=root)
+
+
+def test_a_linked_documents_folder_is_unlinked_and_what_it_points_to_is_kept(root, tmp_path_factory):
+    # Given a use case whose documents are a link to a folder shared with others
+    shared = tmp_path_factory.mktemp("shared")
+    (shared / "handbook.md").write_text("shared")
+    new_use_case("faq-bot", root=root)
+    (root / "knowledge").mkdir(exist_ok=True)
+    (root / "knowledge" / "faq-bot").symlink_to(shared, target_is_directory=True)
+    # When it is removed / Then the link goes, the shared folder stays
+    removed = remove_use_case("faq-bot", root=root)
+    assert root / "knowledge" / "faq-bot" in removed
+    assert not (root / "knowledge" / "faq-bot").is_symlink()
+    assert (shared / "handbook.md").read_text() == "shared"
+
+
+def test_what_a_hand_deleted_config_left_behind_is_removable_and_the_name_reusable(root):
+    # Given a use case whose config was deleted by hand: new-use-case cannot take the name
+    new_use_case("faq-bot", root=root)
+    (root / "usecases" / "faq-bot.yaml").unlink()
+    with pytest.raises(ConfigError, match="liftoff remove-use-case faq-bot` removes it"):
+        new_use_case("faq-bot", root=root)
+    # When what is left is removed / Then the name can be scaffolded again
+    removed = remove_use_case("faq-bot", root=root)
+    assert {p.relative_to(root).as_posix() for p in removed} >= {"prompts/faq-bot", "evals/faq-bot"}
+    new_use_case("faq-bot", root=root)
+    assert load_use_case("faq-bot", root).config.name == "faq-bot"
+
+
+def test_local_state_goes_with_the_use_case(root, monkeypatch):
+    monkeypatch.delenv("LIFTOFF_LOCAL_REGISTRY_DIR", raising=False)
+    (root / ".liftoff" / "registry").mkdir(parents=True)
+    (root / ".liftoff" / "fixture-summary.log").write_text("log")
+    (root / ".liftoff" / "registry" / "fixture-summary.json").write_text("{}")
+    removed = remove_use_case("fixture-summary", root=root)
+    assert {root / ".liftoff" / "fixture-summary.log", root / ".liftoff" / "registry" / "fixture-summary.json"} <= set(
+        removed
+    )
+    assert not list((root / ".liftoff").rglob("fixture-summary*"))
