@@ -24,7 +24,11 @@ from tests.fixtures.project import build_project
 _INVOKED_IN = Path.cwd()
 _FIXTURE_ROOT = Path(tempfile.mkdtemp(prefix="liftoff-tests-"))
 atexit.register(shutil.rmtree, _FIXTURE_ROOT, ignore_errors=True)
-os.environ.pop("LIFTOFF_PROJECT", None)  # a user's own setting would name their project instead
+# A user's own settings (LIFTOFF_PROJECT, LIFTOFF_USE_CASE: docs/getting-started.md suggests exporting it, the
+# LIFTOFF_LOCAL_* of local mode) would pick their project, use case and local settings instead of the fixtures';
+# only what chooses how the tests run is kept
+for _name in [n for n in os.environ if n.startswith("LIFTOFF_") and n != "LIFTOFF_FUZZ_EXAMPLES"]:
+    del os.environ[_name]
 os.chdir(build_project(_FIXTURE_ROOT / "project"))
 
 
