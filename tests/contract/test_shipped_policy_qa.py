@@ -4,7 +4,7 @@ documented limits, and the messy cases (outdated, near-duplicate, OCR, table, lo
 tags say. evals/policy-qa/README.md describes the corpus.
 
 The checkout's shipped content, not the template's code: a team that removes policy-qa
-(`liftoff remove-use-case policy-qa`) skips this module, and tests/contract/ still checks whatever use cases remain."""
+(`liftoff remove-use-case policy-qa`), or replaces it with its own use case of that name, skips this module, and tests/contract/ still checks whatever use cases remain."""
 
 import json
 import re
@@ -20,8 +20,18 @@ from service.evalcore.checks import normalise
 
 CORPUS = INSTALLED_FROM / "knowledge" / "policy-qa"
 EVALS = INSTALLED_FROM / "evals" / "policy-qa"
-if not (INSTALLED_FROM / "usecases" / "policy-qa.yaml").is_file():
-    pytest.skip("the shipped policy-qa use case is not in this checkout's usecases/", allow_module_level=True)
+README = EVALS / "README.md"
+# The shipped example, not any use case that a team gave the same name (`new-use-case policy-qa --retrieval`):
+# its corpus is Northwind Logistics' policies, which its README describes
+SHIPPED = (
+    (INSTALLED_FROM / "usecases" / "policy-qa.yaml").is_file()
+    and README.is_file()
+    and "Northwind Logistics" in README.read_text(encoding="utf-8")
+)
+if not SHIPPED:
+    pytest.skip(
+        "the shipped policy-qa example (Northwind Logistics' policies) is not in this checkout", allow_module_level=True
+    )
 SIDECAR = ".metadata.json"
 # Bedrock Knowledge Bases, S3 data source: `<file>.metadata.json` beside the file, one `metadataAttributes`
 # object, string/number/boolean values, at most 10 KB
