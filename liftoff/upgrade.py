@@ -61,7 +61,15 @@ def upgrade(ref: str, root: Path = REPO_ROOT) -> Upgrade:
     if _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False).returncode != 0:
         raise ConfigError(f"no commit `{ref}`: fetch it first (git fetch upstream --tags)")
     result = Upgrade(ref)
-    base = _git(root, "merge-base", "HEAD", ref).stdout.strip()
+    found = _git(root, "merge-base", "HEAD", ref, check=False)
+    if found.returncode != 0:
+        raise ConfigError(
+            f"this repository and `{ref}` share no history (a project made with GitHub's 'Use this template' or from "
+            "a copy of the files starts a history of its own), so git cannot tell your changes from the release's. "
+            f"Merge it once by hand, keeping your content: git merge --allow-unrelated-histories {ref}, resolve the "
+            "conflicts, run make test and commit; `liftoff upgrade` works from then on (docs/upgrading.md)"
+        )
+    base = found.stdout.strip()
     removed = _use_cases_at(root, base) - _use_cases_at(root, "HEAD")
     merge = _git(root, "merge", "--no-ff", "--no-commit", ref, check=False)
     if "Already up to date" in merge.stdout:

@@ -106,3 +106,19 @@ def test_a_clone_with_its_own_use_case_merges_the_next_release_cleanly(template,
     for folder in ("prompts", "evals"):
         assert not (clone / folder / example).exists()
     assert sh(clone, str(LIFTOFF), "use-cases", "--default").stdout.strip() == "faq-bot"
+
+
+def test_a_project_with_a_history_of_its_own_is_told_how_to_merge_the_first_release(template, tmp_path):
+    # Given a project made from a copy of the template's files (GitHub's "Use this template"): no shared history
+    project = tmp_path / "project"
+    shutil.copytree(template, project, ignore=shutil.ignore_patterns(".git"))
+    sh(project, "git", "init", "--quiet", "--initial-branch=main")
+    sh(project, "git", "add", "-A")
+    sh(project, "git", "commit", "--quiet", "-m", "from the template")
+    sh(project, "git", "remote", "add", "upstream", str(template))
+    sh(project, "git", "fetch", "--quiet", "upstream", "--tags")
+    # When it upgrades / Then it is told why git cannot merge, and the one-time merge that makes it work
+    done = sh(project, str(LIFTOFF), "upgrade", "v1", ok=False)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "share no history" in done.stderr and "git merge --allow-unrelated-histories v1" in done.stderr
+    assert sh(project, "git", "status", "--porcelain").stdout == ""  # nothing was changed
