@@ -20,6 +20,11 @@ every_use_case = pytest.mark.parametrize("name", USE_CASES)
 every_stage = pytest.mark.parametrize("stage", STAGES)
 
 
+def test_the_project_has_a_use_case_to_hold_to_the_contract():
+    # with none, every test below would be skipped for an empty parameter set and `make test` pass on nothing
+    assert USE_CASES, "usecases/ holds no use case: add one (liftoff new-use-case NAME), as every command asks"
+
+
 def _template(name: str, stage: str) -> str:
     return stack_name(name, stage) + TEMPLATE_SUFFIX
 
