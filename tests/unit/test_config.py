@@ -246,7 +246,6 @@ def test_a_golden_run_that_cannot_fit_the_canary_timeout_fails_synth_naming_the_
     assert canary_budget(triage, 20).worst_run_s == 615 <= CANARY_TIMEOUT_S
 
 
-
 def test_a_retrieval_use_cases_golden_case_budgets_its_retrieve_before_its_model_calls():
     from liftoff.foundation.canary import canary_budget
 
