@@ -454,3 +454,7 @@ def _register_subcommands() -> None:
 
 
 _register_subcommands()
+
+
+if __name__ == "__main__":  # python -m liftoff.cli, as the `liftoff` script
+    main()

@@ -20,3 +20,11 @@ def test_a_chart_still_draws_after_the_lazy_import():
     ax.bar(["a"], [1])
     drawn = svg(fig)
     assert drawn.startswith("<svg") and "<text" in drawn  # svg.fonttype none: labels stay text
+
+
+def test_python_dash_m_runs_the_cli_as_the_script_does():
+    # a test that stops a stray local mode with `python -m liftoff.cli local down` relies on it doing something
+    done = subprocess.run(
+        [sys.executable, "-m", "liftoff.cli", "use-cases", "--names"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0 and done.stdout.split() == ["fixture-rag", "fixture-summary", "fixture-triage"]
