@@ -27,7 +27,7 @@ def _with(config: UseCaseConfig, section: str, **fields) -> UseCaseConfig:
     return config.model_copy(update={section: changed})
 
 
-@pytest.mark.parametrize("name", ["fixture-triage", "fixture-summary"])
+@pytest.mark.parametrize("name", ["fixture-triage", "fixture-summary", "fixture-rag"])
 def test_consistent_use_cases_break_no_rule(name):
     assert criteria_problems(_config(name)) == []
 
