@@ -49,7 +49,7 @@ def test_a_bad_canary_is_measured_and_rolled_back_by_its_alarm(summary_local):
     # When the golden canary runs
     run = runner.invoke(main, ["canary", "run", "--use-case", USE_CASE, "--json"])
     assert run.exit_code == 0, run.output
-    result = json.loads(run.output)
+    result = json.loads(run.stdout)
     minimum = use_case.config.exit_criteria.min_accuracy
     # Then the canary version is below the criterion, the stable version is not
     assert result["canary_versions"] == {"summarize": bad}

@@ -157,13 +157,13 @@ def test_the_command_names_the_cap_first_and_defaults_to_the_charters_volume(rep
     assert "monthly budget (budget.monthly_usd)" in text
     defaulted = CliRunner().invoke(project, ["--report", str(report), "--json"])
     charter = load_use_case("fixture-triage").config.charter
-    assert json.loads(defaulted.output)["projections"][0]["requests_per_day"] == charter.expected_requests_per_day
+    assert json.loads(defaulted.stdout)["projections"][0]["requests_per_day"] == charter.expected_requests_per_day
 
 
 def test_the_command_prints_three_scales(report):
     result = CliRunner().invoke(project, ["--requests-per-day", "1000", "--report", str(report), "--json"])
     assert result.exit_code == 0, result.output
-    document = json.loads(result.output)
+    document = json.loads(result.stdout)
     assert list(document["monthly_usd"]) == ["1,000/day", "10,000/day", "100,000/day"]
 
 

@@ -179,7 +179,7 @@ def test_history_shows_the_canary_and_the_evidence_of_each_move(cli, three):
 
 def test_pending_lists_what_was_published_since_live_and_canary_pending_proves_each(cli, three):
     # Given live on v1 and v3 the latest (a deploy published it)
-    rows = json.loads(cli("pending", "--json").output)
+    rows = json.loads(cli("pending", "--json").stdout)
     assert [(r["prompt_id"], r["version"], r["live"], r["evidence"]) for r in rows] == [("echo", 3, 1, None)]
     # When the deploy gate starts its canary before the eval passed / Then it refuses, naming the command
     refused = cli("canary", "--pending", "--weight", "10", "--stage", "sandbox")
@@ -208,13 +208,13 @@ def test_a_version_rolled_back_or_whose_canary_ended_is_not_pending_again(cli, t
     assert cli("canary", "echo", "--version", "3", "--weight", "10").exit_code == 0
     assert auto_rollback(three, "echo", reason="CanaryErrors ALARM") is not None
     # When the next deploy asks what is pending / Then v3 is not: the deploy gate must not start its canary again
-    assert json.loads(cli("pending", "--json").output) == []
+    assert json.loads(cli("pending", "--json").stdout) == []
     assert "nothing pending" in cli("canary", "--pending", "--weight", "10").output
     assert three.get_alias("echo", LIVE_ALIAS).canary_version is None
     # and a version promoted then rolled back is not pending either
     promote(three, "echo", version=3, alias=LIVE_ALIAS, author="a", proof=Proof(None, "test"))
     rollback(three, "echo", alias=LIVE_ALIAS, author="b")
-    assert json.loads(cli("pending", "--json").output) == []
+    assert json.loads(cli("pending", "--json").stdout) == []
 
 
 def test_a_sample_of_the_eval_set_is_no_evidence_on_a_stage(three):
