@@ -194,8 +194,12 @@ def rename_use_case_command(old: str, new: str, yes: bool) -> None:
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
     for source, target in moved:
-        edited = f"{source.name}: the project default is now {new}"
-        click.echo(f"  {shown(source)} -> {shown(target)}" if source != target else f"  {edited}")
+        if target is None:
+            click.echo(f"  {shown(source)}: dropped (local mode's state, kept under the old name)")
+        elif source == target:
+            click.echo(f"  {source.name}: the project default is now {new}")
+        else:
+            click.echo(f"  {shown(source)} -> {shown(target)}")
     click.echo(f"renamed {old} to {new}; commit it: git add -A && git commit")
 
 
@@ -282,16 +286,19 @@ def new_use_case_command(name: str, source: str | None, model: str | None, retri
 @click.argument("name")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def remove_use_case_command(name: str, yes: bool) -> None:
-    from liftoff.scaffold import removal_plan, remove_use_case, shown
+    from liftoff.scaffold import left_outside, removal_plan, remove_use_case, shown
 
     try:
         paths = removal_plan(name, REPO_ROOT)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+    outside = left_outside(name, REPO_ROOT)
     if not yes:
         click.echo(f"this removes use case {name}:")
         for path in paths:
             click.echo(f"  {shown(path)}")
+        for path in outside:
+            click.echo(f"  (kept: {shown(path)} is in {path.parent.resolve()}, a linked folder outside the project)")
         click.echo(
             f"a deployed stack is not touched: if {name} is deployed, destroy it first (it needs this config): "
             f"npx cdk destroy -c stage=sandbox -c use_case={name}"
@@ -301,6 +308,8 @@ def remove_use_case_command(name: str, yes: bool) -> None:
         removed = remove_use_case(name, root=REPO_ROOT)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+    for path in outside:
+        click.echo(f"kept {shown(path)}: it is in {path.parent.resolve()}, a linked folder outside the project")
     click.echo(f"removed use case {name} ({len(removed)} paths); commit the removal: git add -A && git commit")
 
 

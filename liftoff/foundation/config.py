@@ -20,7 +20,7 @@ from liftoff import REPO_ROOT
 from liftoff.foundation.errors import ConfigError
 from service.models.regex import RegexPattern
 
-USE_CASE_NAME = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
+USE_CASE_NAME = re.compile(r"\A[a-z][a-z0-9-]{1,38}[a-z0-9]\Z")  # \Z: `$` would let a trailing newline in
 # A value that becomes a tag must fit every tagged resource; Bedrock's rule (Guardrail, inference
 # profiles: botocore's bedrock TagValue shape) is the strictest of them. ASCII: `\s` is ASCII whitespace there.
 TAG_VALUE = re.compile(r"[a-zA-Z0-9\s._:/=+@-]*", re.ASCII)

@@ -133,12 +133,13 @@ def require_use_case(name: str, root: Path = REPO_ROOT, *, named_by: str = "") -
     name came from (`LIFTOFF_USE_CASE`, cdk.json) when it was not typed. Only a name of a file in usecases/ is a
     use case: a path (`../openapi`, `/tmp/x`) never is, so no command reads, moves or deletes outside its folders."""
     names = use_case_names(root)
-    if name not in names or not (root / USECASES_DIR / f"{name}.yaml").is_file():
+    valid = USE_CASE_NAME.match(name) is not None  # `.` or `..` from a file `usecases/..yaml` is no name either
+    if not valid or name not in names or not (root / USECASES_DIR / f"{name}.yaml").is_file():
         known = ", ".join(names) or "none"
         where = f"{named_by} names `{name}`, but there is no such use case" if named_by else f"no use case `{name}`"
         why = (
             f"{USECASES_DIR}/{name}.yaml does not exist"
-            if USE_CASE_NAME.match(name)
+            if valid
             else "a use-case name is 3-40 characters of a-z, 0-9 and '-', not a path"
         )
         raise UnknownUseCase(f"{where} ({why}); known: {known}")

@@ -214,13 +214,35 @@ def validate(name: str, root: Path) -> None:
 
 
 def content_paths(name: str, root: Path = REPO_ROOT) -> list[Path]:
-    """What a use case owns in the repository (the team's content, never template code): its config, prompts, eval
+    """What a use case owns in the project (the team's content, never template code): its config, prompts, eval
     set, charter agreement and documents, plus its local reports and local-mode state; only those that exist (a
-    symbolic link counts as itself, even when what it points to is gone)."""
+    symbolic link counts as itself, even when what it points to is gone) and that live in the project (not through
+    a linked folder, and not a registry kept elsewhere by $LIFTOFF_LOCAL_REGISTRY_DIR, which other clones share)."""
+    return [
+        path for path in [*_content(name, root), *_local_state(name, root)] if _present(path) and _inside(path, root)
+    ]
+
+
+def _local_state(name: str, root: Path) -> list[Path]:
     from liftoff.local import runtime
 
-    paths = [*_content(name, root), runtime.registry_file(name, root), runtime.log_file(name, root)]
-    return [path for path in paths if path.exists() or path.is_symlink()]
+    return [runtime.registry_file(name, root), runtime.log_file(name, root)]
+
+
+def _present(path: Path) -> bool:
+    return path.exists() or path.is_symlink()
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """The entry itself is in the project: its folder, links resolved, is under the project's (the entry may be
+    a link to elsewhere: deleting or moving it touches only the link)."""
+    return (path.parent.resolve() / path.name).is_relative_to(root.resolve())
+
+
+def left_outside(name: str, root: Path = REPO_ROOT) -> list[Path]:
+    """The use case's content that is reached through a linked folder (knowledge/ linked to a shared store): not
+    the project's to delete, so remove_use_case leaves it."""
+    return [path for path in _content(name, root) if _present(path) and not _inside(path, root)]
 
 
 def _content(name: str, root: Path) -> list[Path]:
@@ -241,14 +263,14 @@ def shown(path: Path, root: Path = REPO_ROOT) -> str:
 
 def removal_plan(name: str, root: Path = REPO_ROOT) -> list[Path]:
     """What remove_use_case(name) deletes, before anything is: a name that is not a use-case name (a path never
-    is) is refused, and so is one with nothing to remove. What a use case left when its config was deleted by hand
-    (prompts, evals, ...) is removable too: no other command can take that name again."""
+    is) is refused, and so is one with no content (local state alone is no use case). What a use case left when
+    its config was deleted by hand (prompts, evals, ...) is removable too: no other command can take that name."""
     from liftoff.foundation.usecases import require_use_case
 
     if not USE_CASE_NAME.match(name):
         require_use_case(name, root)  # UnknownUseCase: not a name, and the known ones
     paths = content_paths(name, root)
-    if not paths:
+    if not any(path in paths for path in _content(name, root)):
         require_use_case(name, root)
     return paths
 
@@ -321,15 +343,14 @@ def _default_edited(root: Path, current: str, new: str | None) -> str | None:
     return before.removesuffix(",") + "\n" + text[found.end() :]
 
 
-def rename_use_case(old: str, new: str, *, root: Path = REPO_ROOT) -> list[tuple[Path, Path]]:
+def rename_use_case(old: str, new: str, *, root: Path = REPO_ROOT) -> list[tuple[Path, Path | None]]:
     """Move a use case's content (content_paths) to a new name: the config's `name`, its prompts, eval set,
     charter agreement, documents and local reports, and the project default in cdk.json when it named it.
     The local registry and log (keyed by the old name) are dropped. Everything that can refuse (the names, a
-    running local mode, a use case that does not load, taken targets, cdk.json) is checked before the first move.
-    Returns (from, to) pairs."""
+    running local mode, a use case that does not load, a linked config, taken targets, cdk.json) is checked before
+    the first move. Returns (from, to) pairs; to is None for what was dropped."""
     from liftoff.charter import agreement_path
     from liftoff.foundation.usecases import require_use_case
-    from liftoff.local import runtime
 
     require_use_case(old, root)
     if new == old:
@@ -340,16 +361,23 @@ def rename_use_case(old: str, new: str, *, root: Path = REPO_ROOT) -> list[tuple
         validate(old, root)
     except ConfigError as exc:
         raise ConfigError(f"`{old}` does not load, so it is not renamed (nothing moved): {exc}") from exc
+    for edited in (root / "usecases" / f"{old}.yaml", agreement_path(old, root)):
+        if edited.is_symlink() or (_present(edited) and not _inside(edited, root)):
+            raise ConfigError(
+                f"{shown(edited, root)} is a link to {edited.resolve()}: renaming edits the names in it, which would "
+                "change a file outside the project. Put a copy in its place (cp --remove-destination), then rename; "
+                "nothing moved"
+            )
     moves = [
         (source, target)
         for source, target in zip(_content(old, root), _content(new, root), strict=True)
-        if source.exists() or source.is_symlink()
+        if _present(source)
     ]
     if any(target.exists() for _, target in moves):
         taken = ", ".join(str(target) for _, target in moves if target.exists())
         raise ConfigError(f"`{new}` has content already ({taken}); nothing moved")
     cdk_json = _default_edited(root, old, new)
-    done: list[tuple[Path, Path]] = []
+    done: list[tuple[Path, Path | None]] = []
     for source, target in moves:
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -363,13 +391,22 @@ def rename_use_case(old: str, new: str, *, root: Path = REPO_ROOT) -> list[tuple
         done.append((source, target))
     config = root / "usecases" / f"{new}.yaml"
     text = re.sub(r"(?m)^name: .*$", f"name: {new}", config.read_text(encoding="utf-8"), count=1)
-    config.write_text(text.replace(f"knowledge/{old}", f"knowledge/{new}"), encoding="utf-8")
+    # the documents' folder moved only if it was the default one: a path naming it exactly moves with it
+    # (not `knowledge/OLD-v2`, which stayed where it was)
+    text = re.sub(
+        rf"(?m)^(\s*path:\s*)(['\"]?)knowledge/{re.escape(old)}/?\2(\s*(?:#.*)?)$",
+        rf"\g<1>\g<2>knowledge/{new}\g<2>\g<3>",
+        text,
+    )
+    config.write_text(text, encoding="utf-8")
     agreement = agreement_path(new, root)
     if agreement.exists():
         agreed = re.sub(r"(?m)^use_case: .*$", f"use_case: {new}", agreement.read_text(encoding="utf-8"), count=1)
         agreement.write_text(agreed, encoding="utf-8")
-    runtime.registry_file(old, root).unlink(missing_ok=True)
-    runtime.log_file(old, root).unlink(missing_ok=True)
+    for state in _local_state(old, root):  # keyed by the old name; a registry kept outside the project is not ours
+        if _present(state) and _inside(state, root):
+            state.unlink()
+            done.append((state, None))
     if cdk_json is not None:
         (root / "cdk.json").write_text(cdk_json, encoding="utf-8")
         done.append((root / "cdk.json", root / "cdk.json"))

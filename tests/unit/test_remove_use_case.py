@@ -255,3 +255,88 @@ def test_local_state_goes_with_the_use_case(root, monkeypatch):
         removed
     )
     assert not list((root / ".liftoff").rglob("fixture-summary*"))
+
+
+@pytest.mark.parametrize("name", [".", ".."])
+def test_a_dot_name_from_an_odd_file_in_usecases_removes_nothing(root, name):
+    # Given a file whose stem is `.` or `..` in usecases/ (`..yaml`, `...yaml`)
+    shutil.copy(root / "usecases" / "fixture-summary.yaml", root / "usecases" / f"{name}.yaml")
+    before = _tree(root)
+    # When it is named / Then it is no use case: prompts/.. is the project itself
+    with pytest.raises(ConfigError, match="not a path"):
+        remove_use_case(name, root=root)
+    with pytest.raises(ConfigError, match="not a path"):
+        rename_use_case(name, "faq-bot", root=root)
+    assert _tree(root) == before
+
+
+def test_a_new_name_with_a_trailing_newline_is_refused_before_anything_moves(root):
+    before = _tree(root)
+    with pytest.raises(ConfigError, match="not a valid use-case name"):
+        rename_use_case("fixture-summary", "summary-bot\n", root=root)
+    assert _tree(root) == before
+
+
+def test_a_documents_path_that_only_starts_with_the_old_name_is_left_as_it_is(root):
+    # Given a retrieval use case whose documents are in knowledge/faq-bot-v2 (not the default folder)
+    new_use_case("faq-bot", root=root, retrieval=True)
+    (root / "knowledge" / "faq-bot").rename(root / "knowledge" / "faq-bot-v2")
+    config = root / "usecases" / "faq-bot.yaml"
+    config.write_text(config.read_text().replace("path: knowledge/faq-bot\n", "path: knowledge/faq-bot-v2\n"))
+    # When it is renamed / Then its documents are still found where they are
+    rename_use_case("faq-bot", "help-bot", root=root)
+    assert load_use_case("help-bot", root).config.knowledge.documents_path("help-bot") == "knowledge/faq-bot-v2"
+    assert (root / "knowledge" / "faq-bot-v2").is_dir()
+    # and the default folder, named exactly, moves with the use case
+    new_use_case("hr-bot", root=root, retrieval=True)
+    rename_use_case("hr-bot", "people-bot", root=root)
+    assert load_use_case("people-bot", root).config.knowledge.documents_path("people-bot") == "knowledge/people-bot"
+    assert (root / "knowledge" / "people-bot").is_dir() and not (root / "knowledge" / "hr-bot").exists()
+
+
+def test_a_registry_kept_outside_the_project_is_neither_removed_nor_a_use_case(root, tmp_path_factory, monkeypatch):
+    # Given $LIFTOFF_LOCAL_REGISTRY_DIR shared by clones, holding another clone's claims-bot and this one's
+    shared = tmp_path_factory.mktemp("registries")
+    monkeypatch.setenv("LIFTOFF_LOCAL_REGISTRY_DIR", str(shared))
+    (shared / "claims-bot.json").write_text("{}")
+    (shared / "fixture-summary.json").write_text("{}")
+    # When either is removed here / Then the registry file is not this project's to delete
+    with pytest.raises(ConfigError, match="no use case `claims-bot`"):
+        remove_use_case("claims-bot", root=root)
+    remove_use_case("fixture-summary", root=root)
+    assert {p.name for p in shared.iterdir()} == {"claims-bot.json", "fixture-summary.json"}
+
+
+def test_a_rename_says_it_dropped_the_local_registry(root, monkeypatch):
+    monkeypatch.delenv("LIFTOFF_LOCAL_REGISTRY_DIR", raising=False)
+    registry = root / ".liftoff" / "registry" / "fixture-summary.json"
+    registry.parent.mkdir(parents=True)
+    registry.write_text("{}")
+    moves = rename_use_case("fixture-summary", "summary-bot", root=root)
+    assert (registry, None) in moves and not registry.exists()
+
+
+def test_content_in_a_linked_folder_outside_the_project_is_kept(root, tmp_path_factory):
+    # Given knowledge/ linked to a store outside the project, holding the use case's documents
+    store = tmp_path_factory.mktemp("store")
+    new_use_case("faq-bot", root=root, retrieval=True)
+    shutil.move(root / "knowledge", store / "knowledge")
+    (root / "knowledge").symlink_to(store / "knowledge", target_is_directory=True)
+    documents = sorted(p.name for p in (store / "knowledge" / "faq-bot").iterdir())
+    # When it is removed / Then the project's content goes, the store's documents stay, and are named as kept
+    from liftoff.scaffold import left_outside
+
+    assert left_outside("faq-bot", root) == [root / "knowledge" / "faq-bot"]
+    removed = remove_use_case("faq-bot", root=root)
+    assert root / "knowledge" / "faq-bot" not in removed and not (root / "usecases" / "faq-bot.yaml").exists()
+    assert sorted(p.name for p in (store / "knowledge" / "faq-bot").iterdir()) == documents
+
+
+def test_a_linked_config_is_not_renamed_through_to_the_file_it_points_to(root, tmp_path_factory):
+    outside = tmp_path_factory.mktemp("outside") / "shared.yaml"
+    shutil.move(root / "usecases" / "fixture-summary.yaml", outside)
+    (root / "usecases" / "fixture-summary.yaml").symlink_to(outside)
+    before, text = _tree(root), outside.read_text()
+    with pytest.raises(ConfigError, match="is a link to .*would change a file outside the project"):
+        rename_use_case("fixture-summary", "summary-bot", root=root)
+    assert (_tree(root), outside.read_text()) == (before, text)
