@@ -826,9 +826,10 @@ def get_stage(name: str) -> StageConfig:
 def format_validation_error(path: Path, exc: ValidationError) -> str:
     lines = [f"{display_path(path)}: {exc.error_count()} problem(s)"]
     for err in exc.errors():
-        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        field = ".".join(str(p) for p in err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
-        lines.append(f"  - field `{field}`: {msg}")
+        # a rule across sections (the whole config's validators) names its fields in its message
+        lines.append(f"  - field `{field}`: {msg}" if field else f"  - {msg}")
     return "\n".join(lines)
 
 

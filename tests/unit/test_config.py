@@ -59,7 +59,8 @@ def test_every_shipped_use_case_loads():
         ),
         # 3 attempts x (1 s connect + 8 s read) + 3 s backoff = 30 s: every attempt counted, not just the retries
         (lambda d: d["models"].update(timeout_seconds=8, max_attempts=3), "models", "= 30s exceeds the 27s"),
-        (lambda d: d.update(capacity={"reserved_concurrency": 3}), "(top level)", "that needs 25"),
+        # a rule across sections names its fields itself
+        (lambda d: d.update(capacity={"reserved_concurrency": 3}), "capacity.reserved_concurrency 3", "that needs 25"),
         # cost_center becomes a tag on the Bedrock resources, whose tag values are [a-zA-Z0-9\s._:/=+@-]*, <= 256
         (lambda d: d.update(cost_center="R&D (EU)"), "cost_center", "Bedrock refuses '&()'"),
         (lambda d: d.update(cost_center="caf\u00e9"), "cost_center", "Bedrock refuses '\u00e9'"),
@@ -75,8 +76,8 @@ def test_config_error_names_file_and_field(tmp_path, mutate, field, words):
         load_use_case_config(write(tmp_path, data))
     message = str(err.value)
     assert "fixture-triage.yaml" in message
-    assert f"field `{field}`" in message
-    assert words in message
+    assert f"field `{field}`" in message or f"  - {field}" in message
+    assert words in message and "(top level)" not in message
 
 
 def test_name_must_match_file(tmp_path):
