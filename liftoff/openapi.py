@@ -36,7 +36,9 @@ ERROR_STATUSES = {
     "passage that was not retrieved is a ModelOutputInvalid",
     "503": "The prompt registry is unavailable and no cached copy exists (PromptRegistryUnavailable), or the "
     "Idempotency-Key's record cannot be written before the call (IdempotencyUnavailable; nothing ran or was billed)",
-    "504": "The model did not answer in time (ModelTimeout); the timed-out attempts are charged at an estimate",
+    "504": "The model did not answer in time (ModelTimeout), or a further model attempt (a repair turn, the guardrail's "
+    "check of a tool answer) could outlast the function's timeout and was not sent (RequestOutOfTime); the calls "
+    "made and the timed-out attempts are charged",
 }
 
 

@@ -18,6 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, Val
 
 from liftoff import REPO_ROOT
 from liftoff.foundation.errors import ConfigError
+from service.dal.deadline import RESERVE_S
 from service.models.regex import RegexPattern
 
 USE_CASE_NAME = re.compile(r"\A[a-z][a-z0-9-]{1,38}[a-z0-9]\Z")  # \Z: `$` would let a trailing newline in
@@ -29,7 +30,7 @@ TAG_VALUE_MAX = 256
 USE_CASE_TAG, STAGE_TAG = "use-case", "stage"
 REDACT_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,31}$")
 API_GATEWAY_MAX_TIMEOUT_S = 29  # REST API integration timeout (default quota)
-LAMBDA_TIMEOUT_HEADROOM_S = 2
+LAMBDA_TIMEOUT_HEADROOM_S = RESERVE_S  # after the budgeted Bedrock calls: the spend ADD and the answer
 
 
 class _Strict(BaseModel):

@@ -14,7 +14,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
 
 from service.dal.attempts import TimedOutAttempts
-from service.models.errors import RetrievalFailed, RetrievalThrottled, ServiceError, with_detail
+from service.dal.deadline import keep_within_deadline
+from service.models.errors import RequestOutOfTime, RetrievalFailed, RetrievalThrottled, ServiceError, with_detail
 
 _THROTTLED = {"ThrottlingException", "ServiceQuotaExceededException"}
 # Retrieve's own limit on the query's text (botocore: KnowledgeBaseQueryTextString max 20000)
@@ -56,6 +57,7 @@ class KnowledgeClient:
     def __init__(self, client: Any):
         self._client = client
         self._timed_out = TimedOutAttempts(client, "bedrock-agent-runtime.Retrieve")
+        keep_within_deadline(client)
 
     def retrieve(self, *, knowledge_base_id: str, query: str, top_k: int) -> Retrieved:
         """The `top_k` best chunks for `query` (RetrievalThrottled, RetrievalFailed)."""
@@ -71,6 +73,9 @@ class KnowledgeClient:
             error = _map_error(exc)
             error.abandoned_attempts = self._timed_out.count
             raise error from exc
+        except RequestOutOfTime as exc:
+            exc.abandoned_attempts = self._timed_out.count
+            raise
         return Retrieved(
             chunks=[_chunk(r) for r in response.get("retrievalResults", [])],
             latency_ms=round((time.perf_counter() - started) * 1000),

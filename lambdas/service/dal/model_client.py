@@ -11,6 +11,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
 
 from service.dal.attempts import TimedOutAttempts
+from service.dal.deadline import keep_within_deadline
 from service.models.errors import (
     Misconfigured,
     ModelError,
@@ -18,6 +19,7 @@ from service.models.errors import (
     ModelRejectedInput,
     ModelThrottled,
     ModelTimeout,
+    RequestOutOfTime,
     ServiceError,
     with_detail,
 )
@@ -255,6 +257,7 @@ class ModelClient:
         self._profiles = dict(profiles or {})
         # the Converse attempts that timed out, which Bedrock may still have run and billed
         self._timed_out = TimedOutAttempts(client, "bedrock-runtime.Converse")
+        keep_within_deadline(client)  # Converse and ApplyGuardrail: no attempt that could outlast the function
 
     def check_answer(self, text: str, grounding: GroundingInput | None = None) -> AnswerCheck:
         """The guardrail on an answer the Converse call could not assess: a forced tool's input, which a guardrail
@@ -333,6 +336,9 @@ class ModelClient:
             # every attempt that timed out before this error may have been run, and billed, by Bedrock
             error.abandoned_attempts += self._timed_out.count
             raise error from exc
+        except RequestOutOfTime as exc:  # the next attempt was not sent; the ones before may have been billed
+            exc.abandoned_attempts += self._timed_out.count
+            raise
 
         blocks = response["output"]["message"]["content"]
         usage = response["usage"]

@@ -20,6 +20,7 @@ from botocore.config import Config
 from pydantic import ValidationError
 
 from service.dal.capture_store import CaptureStore
+from service.dal.deadline import request_deadline
 from service.dal.dynamodb import dynamodb_resource
 from service.dal.feedback_key import FeedbackKeyUnavailable, feedback_key
 from service.dal.knowledge_client import KnowledgeClient
@@ -417,7 +418,9 @@ def _handle(event: dict, context: LambdaContext) -> dict:
         body = _parse(event, request_id)
         if isinstance(body, dict):  # the 400 that says what is wrong
             return body
-        return _invoke_route(body, event, context, request_id)
+        # no Bedrock attempt that could outlast the function's timeout (service/dal/deadline.py)
+        with request_deadline(context.get_remaining_time_in_millis() / 1000 if context is not None else None):
+            return _invoke_route(body, event, context, request_id)
     except ServiceError as exc:
         return _service_error(exc, request_id)
     except Exception:

@@ -126,6 +126,15 @@ class ModelTimeout(ServiceError):
     error_class = "ModelError"
 
 
+class RequestOutOfTime(ServiceError):
+    """A further Bedrock attempt (a repair turn, the ApplyGuardrail check, a retry after them) could outlast the
+    function's timeout, so it was not sent (service/dal/deadline.py); what the request spent is billed."""
+
+    status = 504
+    code = "RequestOutOfTime"
+    error_class = "ModelError"
+
+
 class SpendCapHit(ServiceError):
     """Today's spend of the use case has reached `budget.daily_cap_usd`."""
 
