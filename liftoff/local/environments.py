@@ -20,6 +20,7 @@ from typing import Any
 DEFAULT_MAX_ENVIRONMENTS = 10  # local cap when the use case reserves no concurrency (each is ~150 MB)
 DEFAULT_IDLE_TIMEOUT_S = 120.0
 HANDLER = "service.handlers.invoke.lambda_handler"
+LAMBDA_MAX_API_TIMEOUT_S = 29.0  # a context made without the function's timeout: API Gateway's longest wait
 # on a proxy result whose request started its environment: `liftoff eval` sets local cold starts apart
 COLD_START_HEADER = "X-Liftoff-Cold-Start"
 
@@ -32,12 +33,14 @@ class LambdaContext:
     memory_limit_in_mb = 512
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:liftoff-local-invoke"
 
-    def __init__(self):
+    def __init__(self, timeout_s: float = LAMBDA_MAX_API_TIMEOUT_S):
         self.aws_request_id = str(uuid.uuid4())
+        self._deadline = time.monotonic() + timeout_s
 
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 29_000
+    def get_remaining_time_in_millis(self) -> int:
+        """What is left of the function's timeout, counting down from the invocation as Lambda's does (the
+        invoke function stops a Bedrock attempt that could outlast it: service/dal/deadline.py)."""
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
 class Throttled(Exception):
@@ -48,7 +51,7 @@ class EnvironmentFailed(Exception):
     """The environment died while serving the request (the process exited)."""
 
 
-def _serve(conn: Any, handler_path: str) -> None:
+def _serve(conn: Any, handler_path: str, timeout_s: float = LAMBDA_MAX_API_TIMEOUT_S) -> None:
     """An environment's life: import the handler (the cold start), then one request at a time."""
     import importlib
 
@@ -60,7 +63,7 @@ def _serve(conn: Any, handler_path: str) -> None:
             event = conn.recv()
         except (EOFError, OSError):
             return
-        conn.send(handler(event, LambdaContext()))
+        conn.send(handler(event, LambdaContext(timeout_s)))
 
 
 @dataclass
@@ -88,8 +91,12 @@ class EnvironmentPool:
         max_environments: int,
         idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S,
         handler_path: str = HANDLER,
+        timeout_s: float = LAMBDA_MAX_API_TIMEOUT_S,
     ):
+        """`timeout_s`: the function's timeout, which each invocation's context counts down from (Lambda does
+        not stop a local environment at it, but the function sees its time left as it would deployed)."""
         self.max_environments = max_environments
+        self.timeout_s = timeout_s
         self._idle_timeout_s = idle_timeout_s
         self._handler_path = handler_path
         self._context = multiprocessing.get_context("spawn")  # a fresh interpreter: a real cold start
@@ -131,7 +138,7 @@ class EnvironmentPool:
     def _start(self) -> _Environment:
         started = time.perf_counter()
         parent, child = self._context.Pipe()
-        process = self._context.Process(target=_serve, args=(child, self._handler_path), daemon=True)
+        process = self._context.Process(target=_serve, args=(child, self._handler_path, self.timeout_s), daemon=True)
         try:
             process.start()
             child.close()

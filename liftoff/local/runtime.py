@@ -416,7 +416,9 @@ def serve(use_case_name: str, ready_file: Path) -> None:
     reserved = use_case.config.capacity.reserved_concurrency
     # both functions of the stack (invoke, feedback) in each environment: liftoff/local/dispatch.py
     pool = EnvironmentPool(
-        max_environments=min(reserved, cap) if reserved else cap, handler_path="liftoff.local.dispatch.lambda_handler"
+        max_environments=min(reserved, cap) if reserved else cap,
+        handler_path="liftoff.local.dispatch.lambda_handler",
+        timeout_s=use_case.config.lambda_timeout_seconds,  # the invoke function's, as the stack deploys it
     )
     api_key = secrets.token_urlsafe(24)
     api_server, api_url = start_local_api(

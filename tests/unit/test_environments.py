@@ -78,3 +78,13 @@ def test_an_environment_that_dies_is_replaced(pool):
         environments.invoke({"exit": True})
     assert environments.stats().environments == 0
     assert environments.invoke({})["statusCode"] == 200
+
+
+def test_each_invocation_sees_the_functions_timeout_count_down(pool):
+    # Given environments of a function with a 12 s timeout
+    environments = pool(timeout_s=12)
+    # When a request takes 0.3 s before it asks / Then it sees what is left of the 12 s, as Lambda's context says
+    left_ms = json.loads(environments.invoke({"sleep": 0.3})["body"])["left_ms"]
+    assert 11_000 < left_ms <= 11_700
+    # and the next invocation starts from 12 s again
+    assert json.loads(environments.invoke({})["body"])["left_ms"] > 11_900
