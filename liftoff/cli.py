@@ -173,13 +173,10 @@ def demo(use_case: str, prompt_id: str | None, skip_synth: bool) -> None:
 @click.argument("new")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def rename_use_case_command(old: str, new: str, yes: bool) -> None:
-    from liftoff.foundation.usecases import require_use_case
-    from liftoff.scaffold import check_name, rename_use_case, shown
+    from liftoff.scaffold import check_rename, rename_use_case, shown
 
     try:  # the names first: a question about stacks is no place to learn that OLD is not a use case
-        require_use_case(old, REPO_ROOT)
-        if new != old:
-            check_name(new, REPO_ROOT)
+        check_rename(old, new, REPO_ROOT)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
     if not yes:
@@ -215,15 +212,12 @@ def use_cases_command(only_default: bool, only_names: bool) -> None:
 
     if only_default and only_names:
         raise click.UsageError("give --default or --names, not both")
+    names = use_case_names()
+    if not names:  # a script looping over them (--names) would do nothing and succeed
+        raise click.ClickException(NO_USE_CASES)
     if only_names:
-        names = use_case_names()
-        if not names:  # a script looping over them would do nothing and succeed
-            raise click.ClickException(NO_USE_CASES)
         click.echo("\n".join(names))
         return
-    names = use_case_names()
-    if not names:
-        raise click.ClickException(NO_USE_CASES)
     problem = None
     try:
         chosen = choose_use_case(None)
@@ -292,13 +286,16 @@ def remove_use_case_command(name: str, yes: bool) -> None:
         paths = removal_plan(name, REPO_ROOT)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    outside = left_outside(name, REPO_ROOT)
+    kept = [
+        f"kept {shown(path)}: it is in {path.parent.resolve()}, a linked folder outside the project"
+        for path in left_outside(name, REPO_ROOT)
+    ]
     if not yes:
         click.echo(f"this removes use case {name}:")
         for path in paths:
             click.echo(f"  {shown(path)}")
-        for path in outside:
-            click.echo(f"  (kept: {shown(path)} is in {path.parent.resolve()}, a linked folder outside the project)")
+        for line in kept:
+            click.echo(f"  ({line})")
         click.echo(
             f"a deployed stack is not touched: if {name} is deployed, destroy it first (it needs this config): "
             f"npx cdk destroy -c stage=sandbox -c use_case={name}"
@@ -308,8 +305,8 @@ def remove_use_case_command(name: str, yes: bool) -> None:
         removed = remove_use_case(name, root=REPO_ROOT)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    for path in outside:
-        click.echo(f"kept {shown(path)}: it is in {path.parent.resolve()}, a linked folder outside the project")
+    for line in kept:
+        click.echo(line)
     click.echo(f"removed use case {name} ({len(removed)} paths); commit the removal: git add -A && git commit")
 
 

@@ -480,10 +480,11 @@ def cost_line(use_case: UseCase, stage: str | None) -> tuple[Line, dict | None]:
     if config.charter is None:
         return Line("cost at expected volume", FAIL, "no charter: no expected volume", None, "", ""), None
     per_day = config.charter.expected_requests_per_day
-    # the newest written, not the last by name: a run given `--out reports/NAME/anything` sorts after a timestamp
-    reports = sorted((use_case.root / "reports" / use_case.name).glob("*/report.json"), key=lambda p: p.stat().st_mtime)
+    from liftoff.evals.report import latest_report
+
+    report = latest_report(use_case.name, use_case.root)
     try:
-        usage = measured_usage(use_case.name, reports[-1].parent if reports else None)
+        usage = measured_usage(use_case.name, report.parent if report else None)
     except click.ClickException as exc:
         return Line(
             "cost at expected volume",

@@ -117,9 +117,9 @@ class KnowledgeSettings:
     grounding: str | None = None
     documents_prefix: str = ""
     # Retrieve's own timeouts and attempts (knowledge.* in the config): retrieval and the model share the 29 s
-    connect_timeout_s: float = 1.0
-    read_timeout_s: float = 2.0
-    max_attempts: int = 2
+    connect_timeout_s: float = field(kw_only=True)
+    read_timeout_s: float = field(kw_only=True)
+    max_attempts: int = field(kw_only=True)
 
 
 def _knowledge(env: Mapping[str, str]) -> KnowledgeSettings | None:

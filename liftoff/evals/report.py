@@ -724,8 +724,8 @@ def write_report(
     return out
 
 
-def latest_report(use_case: str) -> Path | None:
-    directory = REPORTS_DIR / use_case
+def latest_report(use_case: str, root: Path = REPO_ROOT) -> Path | None:
+    directory = root / REPORTS_DIR.name / use_case
     # the newest written, not the last by name (a folder given with --out may sort after a timestamp)
     found = sorted(directory.glob("*/report.json"), key=lambda p: p.stat().st_mtime) if directory.is_dir() else []
     return found[-1] if found else None

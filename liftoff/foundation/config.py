@@ -31,6 +31,7 @@ USE_CASE_TAG, STAGE_TAG = "use-case", "stage"
 REDACT_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,31}$")
 API_GATEWAY_MAX_TIMEOUT_S = 29  # REST API integration timeout (default quota)
 LAMBDA_TIMEOUT_HEADROOM_S = RESERVE_S  # after the budgeted Bedrock calls: the spend ADD and the answer
+BEDROCK_BUDGET_LIMIT_S = API_GATEWAY_MAX_TIMEOUT_S - LAMBDA_TIMEOUT_HEADROOM_S  # what the budgeted calls may take
 
 
 class _Strict(BaseModel):
@@ -49,6 +50,14 @@ def attempts_budget_seconds(attempts: int, connect_timeout_s: float, read_timeou
     """The longest a call with botocore's standard retries can take: every attempt's connect and read
     timeouts, plus the longest backoff between them."""
     return attempts * (connect_timeout_s + read_timeout_s) + retry_backoff_bound_seconds(attempts)
+
+
+def attempts_chain(attempts: int, connect_timeout_s: float, read_timeout_s: float) -> str:
+    """attempts_budget_seconds as a config error spells it out, field by field."""
+    return (
+        f"max_attempts {attempts} x (connect_timeout_seconds {connect_timeout_s:g} + timeout_seconds "
+        f"{read_timeout_s:g}) + retry backoff {retry_backoff_bound_seconds(attempts):g}"
+    )
 
 
 class ModelsConfig(_Strict):
@@ -76,15 +85,13 @@ class ModelsConfig(_Strict):
             raise ValueError(f"`default` ({self.default}) must be one of `allowed`")
         if self.fallback is not None and self.fallback not in self.allowed:
             raise ValueError(f"`fallback` ({self.fallback}) must be one of `allowed`")
-        limit = API_GATEWAY_MAX_TIMEOUT_S - LAMBDA_TIMEOUT_HEADROOM_S
-        if self.model_budget_seconds > limit:
-            chain = (
-                f"max_attempts {self.max_attempts} x (connect_timeout_seconds {self.connect_timeout_seconds:g} + "
-                f"timeout_seconds {self.timeout_seconds:g}) + retry backoff "
-                f"{retry_backoff_bound_seconds(self.max_attempts):g}" + (", x 2 (fallback)" if self.fallback else "")
+        if self.model_budget_seconds > BEDROCK_BUDGET_LIMIT_S:
+            chain = attempts_chain(self.max_attempts, self.connect_timeout_seconds, self.timeout_seconds) + (
+                ", x 2 (fallback)" if self.fallback else ""
             )
             raise ValueError(
-                f"{chain} = {self.model_budget_seconds:g}s exceeds the {limit}s the API can wait; lower one of them"
+                f"{chain} = {self.model_budget_seconds:g}s exceeds the {BEDROCK_BUDGET_LIMIT_S}s the API can wait; "
+                "lower one of them"
             )
         return self
 
@@ -716,16 +723,13 @@ class UseCaseConfig(_Strict):
 
     @model_validator(mode="after")
     def _retrieval_and_model_fit_the_api(self) -> UseCaseConfig:
-        limit = API_GATEWAY_MAX_TIMEOUT_S - LAMBDA_TIMEOUT_HEADROOM_S
-        if self.knowledge is not None and self.request_budget_seconds > limit:
+        if self.knowledge is not None and self.request_budget_seconds > BEDROCK_BUDGET_LIMIT_S:
             knowledge = self.knowledge
+            chain = attempts_chain(knowledge.max_attempts, knowledge.connect_timeout_seconds, knowledge.timeout_seconds)
             raise ValueError(
-                f"knowledge: max_attempts {knowledge.max_attempts} x (connect_timeout_seconds "
-                f"{knowledge.connect_timeout_seconds:g} + timeout_seconds {knowledge.timeout_seconds:g}) + retry "
-                f"backoff {retry_backoff_bound_seconds(knowledge.max_attempts):g} = "
-                f"{knowledge.retrieval_budget_seconds:g}s of retrieval, then models: "
-                f"{self.models.model_budget_seconds:g}s, is {self.request_budget_seconds:g}s: above the {limit}s "
-                "the API can wait (a request cut off there answers no JSON and is never counted); lower "
+                f"knowledge: {chain} = {knowledge.retrieval_budget_seconds:g}s of retrieval, then models: "
+                f"{self.models.model_budget_seconds:g}s, is {self.request_budget_seconds:g}s: above the "
+                f"{BEDROCK_BUDGET_LIMIT_S}s the API can wait (a request cut off there answers no JSON and is never counted); lower "
                 "knowledge.timeout_seconds or max_attempts, or the models' timeouts"
             )
         return self

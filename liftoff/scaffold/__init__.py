@@ -67,11 +67,12 @@ def check_name(name: str, root: Path) -> None:
             f"`{name}` is not a valid use-case name: 3-40 characters of a-z, 0-9 and '-', starting with a "
             "letter and not ending with '-' (it becomes part of stack, table and alarm names)"
         )
-    taken = [p for p in _targets(root, name).values() if p.exists()]
+    targets = _targets(root, name)
+    taken = [p for p in targets.values() if p.exists()]
     if taken:
         left = (
             ""
-            if _targets(root, name)["config"].exists()
+            if targets["config"].exists()
             else f" (left by a removed use case? `liftoff remove-use-case {name}` removes it)"
         )
         raise ConfigError(
@@ -343,6 +344,16 @@ def _default_edited(root: Path, current: str, new: str | None) -> str | None:
     return before.removesuffix(",") + "\n" + text[found.end() :]
 
 
+def check_rename(old: str, new: str, root: Path = REPO_ROOT) -> None:
+    """ConfigError unless OLD is a use case and NEW a free, valid name other than OLD."""
+    from liftoff.foundation.usecases import require_use_case
+
+    require_use_case(old, root)
+    if new == old:
+        raise ConfigError(f"`{old}` is its own name already: give another NEW; nothing moved")
+    check_name(new, root)
+
+
 def rename_use_case(old: str, new: str, *, root: Path = REPO_ROOT) -> list[tuple[Path, Path | None]]:
     """Move a use case's content (content_paths) to a new name: the config's `name`, its prompts, eval set,
     charter agreement, documents and local reports, and the project default in cdk.json when it named it.
@@ -350,12 +361,8 @@ def rename_use_case(old: str, new: str, *, root: Path = REPO_ROOT) -> list[tuple
     running local mode, a use case that does not load, a linked config, taken targets, cdk.json) is checked before
     the first move. Returns (from, to) pairs; to is None for what was dropped."""
     from liftoff.charter import agreement_path
-    from liftoff.foundation.usecases import require_use_case
 
-    require_use_case(old, root)
-    if new == old:
-        raise ConfigError(f"`{old}` is its own name already: give another NEW; nothing moved")
-    check_name(new, root)
+    check_rename(old, new, root)
     _refuse_if_running(old, root)
     try:
         validate(old, root)
