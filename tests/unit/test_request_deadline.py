@@ -15,7 +15,7 @@ MODEL = "us.amazon.nova-micro-v1:0"
 
 
 class Clock:
-    """Moves only when told: `at(t)` for what comes next."""
+    """The deadline's clock, standing still until a test sets `now`."""
 
     def __init__(self):
         self.now = 0.0
