@@ -1,4 +1,4 @@
-"""docs/upgrading.md's flow, in scratch git repositories: a clone that removed the shipped examples and added its
+"""docs/upgrading.md's flow, in scratch git repositories: a clone that removed the template's examples and added its
 own use case takes the template's next release, which changed template code and a removed example, with no
 conflict; its use case is untouched, the template's change is in, the example stays removed."""
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from liftoff.foundation.usecases import use_case_names
-from tests.fixtures.project import CHECKOUT
+from tests.fixtures.project import CHECKOUT, CONTENT, TEAM_CONTENT, fixture_cdk_json
 
 pytestmark = pytest.mark.e2e
 LIFTOFF = Path(sys.executable).parent / "liftoff"
@@ -26,6 +26,7 @@ GIT_ENV = {
     "GIT_CONFIG_NOSYSTEM": "1",
 }
 TEMPLATE_CODE_CHANGE = "stacks/usecase_stack.py"
+OWN = "faq-bot"  # the clone's own use case
 
 
 def sh(cwd: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess:
@@ -42,14 +43,20 @@ def files_of(folder: Path) -> dict[str, bytes]:
 
 @pytest.fixture
 def template(tmp_path) -> Path:
-    """A template repository at tag v1: the checkout's files (tracked and new), committed."""
+    """A template repository at tag v1: the checkout's template files (tracked and new) with the fixture project's
+    use cases as its examples, committed. Not the checkout's use cases: in a team's clone those are the team's own,
+    which may be what this test's clone scaffolds (git then pairs the removed example with it as a rename)."""
     root = tmp_path / "template"
     listed = sh(CHECKOUT, "git", "ls-files", "--cached", "--others", "--exclude-standard").stdout.split("\n")
     for name in filter(None, listed):
         source = CHECKOUT / name
-        if source.is_file() and not source.is_symlink():
+        if name.split("/", 1)[0] not in TEAM_CONTENT and source.is_file() and not source.is_symlink():
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, root / name)
+    for folder in TEAM_CONTENT:
+        if (CONTENT / folder).is_dir():
+            shutil.copytree(CONTENT / folder, root / folder)
+    (root / "cdk.json").write_text(fixture_cdk_json())
     sh(root, "git", "init", "--quiet", "--initial-branch=main")
     sh(root, "git", "add", "-A")
     sh(root, "git", "commit", "--quiet", "-m", "template v1")
@@ -66,11 +73,11 @@ def test_a_clone_with_its_own_use_case_merges_the_next_release_cleanly(template,
     sh(clone, "git", "switch", "--quiet", "-c", "main")
     for name in shipped:
         sh(clone, str(LIFTOFF), "remove-use-case", name, "--yes")
-    sh(clone, str(LIFTOFF), "new-use-case", "faq-bot")
+    sh(clone, str(LIFTOFF), "new-use-case", OWN)
     sh(clone, "git", "add", "-A")
     sh(clone, "git", "commit", "--quiet", "-m", "our use case")
-    ours = {folder: files_of(clone / folder / "faq-bot") for folder in ("prompts", "evals")}
-    config = (clone / "usecases" / "faq-bot.yaml").read_bytes()
+    ours = {folder: files_of(clone / folder / OWN) for folder in ("prompts", "evals")}
+    config = (clone / "usecases" / f"{OWN}.yaml").read_bytes()
 
     # And a release v2 of the template that changed template code and a shipped example (and added to it)
     example = shipped[0]
@@ -100,12 +107,12 @@ def test_a_clone_with_its_own_use_case_merges_the_next_release_cleanly(template,
     assert sh(clone, "git", "rev-parse", "v2^{commit}").stdout.strip() in parents
     # the template's change is in, the clone's use case untouched, the removed example still removed
     assert (clone / TEMPLATE_CODE_CHANGE).read_text().endswith("# v2\n")
-    assert {folder: files_of(clone / folder / "faq-bot") for folder in ("prompts", "evals")} == ours
-    assert (clone / "usecases" / "faq-bot.yaml").read_bytes() == config
-    assert use_case_names(clone) == ["faq-bot"]
+    assert {folder: files_of(clone / folder / OWN) for folder in ("prompts", "evals")} == ours
+    assert (clone / "usecases" / f"{OWN}.yaml").read_bytes() == config
+    assert use_case_names(clone) == [OWN]
     for folder in ("prompts", "evals"):
         assert not (clone / folder / example).exists()
-    assert sh(clone, str(LIFTOFF), "use-cases", "--default").stdout.strip() == "faq-bot"
+    assert sh(clone, str(LIFTOFF), "use-cases", "--default").stdout.strip() == OWN
 
 
 def test_a_project_with_a_history_of_its_own_is_told_how_to_merge_the_first_release(template, tmp_path):

@@ -108,6 +108,21 @@ def test_removing_the_project_default_drops_that_line_of_cdk_json_and_nothing_el
     assert (root / "cdk.json").read_text().splitlines(keepends=True) == after
 
 
+def test_a_default_that_is_the_last_key_of_context_goes_with_the_comma_before_it(root):
+    # Given cdk.json whose project default is the last key of `context` (a team's clone that set it by hand)
+    cdk = json.loads((root / "cdk.json").read_text())
+    context = {k: v for k, v in cdk["context"].items() if k != "liftoff:default_use_case"}
+    cdk["context"] = {**context, "liftoff:default_use_case": "fixture-triage"}
+    (root / "cdk.json").write_text(json.dumps(cdk, indent=2) + "\n")
+    before = (root / "cdk.json").read_text().splitlines(keepends=True)
+    # When fixture-triage is removed / Then that line goes, the line before it loses its comma, and nothing else moves
+    remove_use_case("fixture-triage", root=root)
+    after = (root / "cdk.json").read_text().splitlines(keepends=True)
+    (index,) = [i for i, line in enumerate(before) if "liftoff:default_use_case" in line]
+    assert after == [*before[: index - 1], before[index - 1].replace(",\n", "\n"), *before[index + 1 :]]
+    assert json.loads("".join(after))["context"] == context
+
+
 def test_a_renamed_use_case_loads_under_its_new_name_with_everything_it_had(root):
     # Given a shipped use case with a charter agreement and a local report, named by the project default
     (root / "reports" / "fixture-triage").mkdir(parents=True)
